@@ -1,0 +1,182 @@
+"""The Database protocol and what its implementations share: guard first, then a read-only run."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Any, Protocol, runtime_checkable
+
+from mscsql.config import ExecutionSettings, SchemaSettings
+from mscsql.db.guard import check_sql
+from mscsql.db.values import to_cell, to_row
+from mscsql.errors import UnsafeSQLError
+from mscsql.types import Column, ExecutionResult, ExecutionStatus, Schema, Table
+
+log = logging.getLogger(__name__)
+
+
+@runtime_checkable
+class Database(Protocol):
+    """A database mscsql can describe and query without ever changing it."""
+
+    dialect: str  # "sqlite", "postgresql" or "mysql"
+
+    @property
+    def display_url(self) -> str: ...
+
+    def schema(self, *, refresh: bool = False) -> Schema: ...
+
+    def execute(self, sql: str, *, timeout_s: float | None = None,
+                max_rows: int | None = None) -> ExecutionResult: ...
+
+    def close(self) -> None: ...
+
+
+class Watchdog:
+    """Calls ``cancel`` once if the guarded block runs past ``after_s`` seconds (client-side fallback
+    to the engine's own statement timeout)."""
+
+    def __init__(self, after_s: float, cancel: Callable[[], None]) -> None:
+        self.fired = False
+        self._cancel = cancel
+        self._timer = threading.Timer(after_s, self._fire)
+        self._timer.daemon = True
+
+    def _fire(self) -> None:
+        self.fired = True
+        try:
+            self._cancel()
+        except Exception as err:  # cancelling is best effort; the engine timeout is the first line
+            log.warning("cancelling a runaway query failed: %s", err)
+
+    def __enter__(self) -> Watchdog:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+        self._timer.join()
+
+
+@contextmanager
+def timed() -> Iterator[Callable[[], float]]:
+    start = time.perf_counter()
+    yield lambda: time.perf_counter() - start
+
+
+def result_ok(sql: str, columns: Any, raw_rows: list[Any], max_rows: int, elapsed_s: float) -> ExecutionResult:
+    """An OK result from at most ``max_rows + 1`` fetched rows."""
+    truncated = len(raw_rows) > max_rows
+    rows = tuple(to_row(r) for r in raw_rows[:max_rows])
+    return ExecutionResult(sql=sql, status=ExecutionStatus.OK, columns=tuple(str(c) for c in columns),
+                           rows=rows, row_count=len(rows), truncated=truncated, elapsed_s=elapsed_s)
+
+
+def result_failed(sql: str, status: ExecutionStatus, message: str, elapsed_s: float) -> ExecutionResult:
+    return ExecutionResult(sql=sql, status=status, error=message.strip(), elapsed_s=elapsed_s)
+
+
+class GuardedDatabase:
+    """Shared behaviour: every statement passes the guard, then runs through the engine's read-only path.
+
+    Subclasses implement ``_run_readonly`` (layers 2 and 3), ``quote_table`` / ``quote`` and
+    ``_introspect``.
+    """
+
+    dialect: str
+
+    def __init__(self, execution: ExecutionSettings | None = None, schema_settings: SchemaSettings | None = None,
+                 annotate: Callable[[Schema], Schema] | None = None, db_id: str | None = None) -> None:
+        self.execution = execution or ExecutionSettings()
+        self.schema_settings = schema_settings or SchemaSettings()
+        self.db_id = db_id
+        self._annotate = annotate
+        self._schema: Schema | None = None
+        self._schema_lock = threading.Lock()
+
+    # -- running SQL ----------------------------------------------------------------------------
+    def execute(self, sql: str, *, timeout_s: float | None = None, max_rows: int | None = None) -> ExecutionResult:
+        """Run one untrusted statement read-only. Never raises for a bad statement: a refusal, an
+        engine error and a timeout all come back as the result's ``status``."""
+        try:
+            check_sql(sql, self.dialect)
+        except UnsafeSQLError as err:
+            return result_failed(sql, ExecutionStatus.REJECTED, err.reason, 0.0)
+        return self._run_readonly(sql, timeout_s or self.execution.timeout_s, max_rows or self.execution.max_rows)
+
+    def _run_readonly(self, sql: str, timeout_s: float, max_rows: int) -> ExecutionResult:
+        raise NotImplementedError
+
+    def quote(self, identifier: str) -> str:
+        raise NotImplementedError
+
+    def quote_table(self, table: Table) -> str:
+        if table.schema:
+            return f"{self.quote(table.schema)}.{self.quote(table.name)}"
+        return self.quote(table.name)
+
+    # -- describing the database ----------------------------------------------------------------
+    def schema(self, *, refresh: bool = False) -> Schema:
+        """Tables and views with columns, keys, row counts and example values (cached)."""
+        with self._schema_lock:
+            if self._schema is None or refresh:
+                schema = self._introspect()
+                schema = replace(schema, db_id=self.db_id,
+                                 tables=tuple(self._with_counts_and_examples(t) for t in schema.tables))
+                if self._annotate is not None:
+                    schema = self._annotate(schema)
+                self._schema = schema
+            return self._schema
+
+    def _introspect(self) -> Schema:
+        raise NotImplementedError
+
+    def _internal_query(self, sql: str) -> ExecutionResult:
+        return self._run_readonly(sql, self.execution.timeout_s, self.schema_settings.examples_per_column + 1)
+
+    def _with_counts_and_examples(self, table: Table) -> Table:
+        counted = self._internal_query(f"SELECT COUNT(*) FROM {self.quote_table(table)}")
+        row_count = int(counted.rows[0][0]) if counted.ok and counted.rows else None
+        k = self.schema_settings.examples_per_column
+        if k == 0 or row_count == 0:
+            return replace(table, row_count=row_count)
+        columns = tuple(replace(c, examples=self._examples(table, c.name)) for c in table.columns)
+        return replace(table, row_count=row_count, columns=columns)
+
+    def _examples(self, table: Table, column: str) -> tuple[Any, ...]:
+        """The most frequent distinct non-null values among the first ``example_scan_rows`` rows, ties
+        broken by value, so the choice is deterministic for a given database content."""
+        settings = self.schema_settings
+        col = self.quote(column)
+        sql = (f"SELECT v, COUNT(*) AS n FROM (SELECT {col} AS v FROM {self.quote_table(table)} "
+               f"LIMIT {settings.example_scan_rows}) AS mscsql_scan WHERE v IS NOT NULL "
+               f"GROUP BY v ORDER BY n DESC, v LIMIT {settings.examples_per_column}")
+        result = self._internal_query(sql)
+        if not result.ok:
+            log.debug("no examples for %s.%s: %s", table.qualified_name, column, result.error)
+            return ()
+        values = []
+        for row in result.rows:
+            value = to_cell(row[0])
+            if isinstance(value, str) and len(value) > settings.example_max_chars:
+                value = value[: settings.example_max_chars] + "…"
+            values.append(value)
+        return tuple(values)
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> GuardedDatabase:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def column(name: str, type_: str, *, nullable: bool = True, primary_key: bool = False) -> Column:
+    return Column(name=name, type=type_, nullable=nullable, primary_key=primary_key)

@@ -1,0 +1,175 @@
+"""Layer 1 of the read-only guarantee: a sqlglot allowlist applied before any SQL reaches an engine.
+
+A statement passes only if it is exactly one query whose root is a SELECT, a set operation
+(UNION / INTERSECT / EXCEPT), a parenthesised query or a VALUES list, and nothing anywhere in its tree
+writes, locks, exports, loads, or calls a function with side effects. Whatever sqlglot cannot parse is
+refused too. The guard is deliberately conservative: the engines' own read-only modes (layer 2) and
+real cancellation (layer 3) stand behind it, so a refusal here never needs to be second-guessed.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+
+from mscsql.errors import UnsafeSQLError
+
+#: Node types whose presence anywhere in the tree means the statement is not a plain read.
+_FORBIDDEN_NODES: dict[type[exp.Expression], str] = {
+    exp.Insert: "INSERT",
+    exp.Update: "UPDATE",
+    exp.Delete: "DELETE",
+    exp.Merge: "MERGE",
+    exp.Create: "CREATE",
+    exp.Drop: "DROP",
+    exp.Alter: "ALTER",
+    exp.TruncateTable: "TRUNCATE",
+    exp.Into: "SELECT ... INTO",
+    exp.Lock: "a locking clause (FOR UPDATE / FOR SHARE / LOCK IN SHARE MODE)",
+    exp.Command: "a statement sqlglot only knows as a raw command",
+    exp.Pragma: "PRAGMA",
+    exp.Attach: "ATTACH",
+    exp.Detach: "DETACH",
+    exp.Copy: "COPY",
+    exp.Set: "SET",
+    exp.Transaction: "a transaction statement",
+    exp.Commit: "COMMIT",
+    exp.Rollback: "ROLLBACK",
+    exp.Grant: "GRANT",
+    exp.Use: "USE",
+}
+# Some node types exist only in some sqlglot versions; add them when present.
+for _name, _label in (("Revoke", "REVOKE"), ("LoadData", "LOAD DATA"), ("Analyze", "ANALYZE"),
+                      ("Cache", "CACHE"), ("Uncache", "UNCACHE"), ("Refresh", "REFRESH"),
+                      ("Comment", "COMMENT ON"), ("Install", "INSTALL")):
+    if hasattr(exp, _name):
+        _FORBIDDEN_NODES[getattr(exp, _name)] = _label
+
+#: Root node types a read-only statement may have.
+_ALLOWED_ROOTS: tuple[type[exp.Expression], ...] = (exp.Select, exp.SetOperation, exp.Subquery, exp.Values)
+
+#: Functions with side effects or access outside the database (lower-case names).
+FORBIDDEN_FUNCTIONS: frozenset[str] = frozenset(
+    {
+        # SQLite
+        "load_extension", "readfile", "writefile", "edit", "fts3_tokenizer", "sqlite_dbpage",
+        # PostgreSQL
+        "lo_import", "lo_export", "lo_create", "lo_creat", "lo_unlink", "lo_put", "lo_from_bytea",
+        "lo_open", "lo_write", "lo_truncate", "lo_truncate64", "lowrite",
+        "pg_read_file", "pg_read_binary_file", "pg_ls_dir", "pg_stat_file", "pg_file_write",
+        "pg_file_rename", "pg_file_unlink", "pg_logdir_ls", "pg_terminate_backend", "pg_cancel_backend",
+        "pg_reload_conf", "pg_rotate_logfile", "pg_promote", "pg_switch_wal", "pg_notify",
+        "pg_import_system_collations", "set_config", "setval", "nextval",
+        "query_to_xml", "query_to_xml_and_xmlschema", "query_to_xmlschema", "cursor_to_xml",
+        "cursor_to_xmlschema", "txid_current", "pg_current_xact_id",
+        # MySQL / MariaDB
+        "load_file", "sys_exec", "sys_eval", "get_lock", "release_lock", "release_all_locks",
+        "master_pos_wait", "source_pos_wait",
+    }
+)
+#: Name prefixes of forbidden function families.
+FORBIDDEN_FUNCTION_PREFIXES: tuple[str, ...] = (
+    "dblink", "lo_", "pg_advisory", "pg_try_advisory", "pg_create_", "pg_drop_", "pg_replication_",
+    "pg_logical_", "pg_backup_", "pg_start_backup", "pg_stop_backup", "pg_ls_", "pg_file_",
+)
+
+# MySQL executes the text inside /*! ... */ and /*M! ... */ comments, and /*+ ... */ optimizer hints can
+# change session variables; sqlglot sees them as comments, so they are refused outright.
+_MYSQL_EXECUTABLE_COMMENT = re.compile(r"/\*\s*(?:M?!|\+)")
+
+_SQLGLOT_DIALECTS = {"sqlite": "sqlite", "postgresql": "postgres", "postgres": "postgres",
+                     "mysql": "mysql", "mariadb": "mysql"}
+
+
+def sqlglot_dialect(dialect: str) -> str:
+    """The sqlglot dialect name for an mscsql / SQLAlchemy dialect name."""
+    try:
+        return _SQLGLOT_DIALECTS[dialect.lower()]
+    except KeyError:
+        raise UnsafeSQLError(f"unknown SQL dialect {dialect!r}; expected one of "
+                             f"{sorted(_SQLGLOT_DIALECTS)}") from None
+
+
+@dataclass(frozen=True)
+class CheckedStatement:
+    """A statement the guard accepted, with a whitespace/case-insensitive key for deduplication."""
+
+    sql: str
+    normalized: str
+    dialect: str
+
+
+def _function_name(node: exp.Func) -> str:
+    if isinstance(node, exp.Anonymous):
+        return str(node.this).lower()
+    return node.sql_name().lower()
+
+
+def _forbidden_function(name: str) -> bool:
+    return name in FORBIDDEN_FUNCTIONS or name.startswith(FORBIDDEN_FUNCTION_PREFIXES)
+
+
+def _refuse(reason: str, sql: str) -> UnsafeSQLError:
+    return UnsafeSQLError(reason, sql=sql)
+
+
+@lru_cache(maxsize=65536)
+def check_sql(sql: str, dialect: str) -> CheckedStatement:
+    """Accept ``sql`` as one read-only query in ``dialect`` or raise :class:`UnsafeSQLError` saying why."""
+    if not isinstance(sql, str):
+        raise _refuse(f"expected SQL text, got {type(sql).__name__}", str(sql))
+    read = sqlglot_dialect(dialect)
+    if "\x00" in sql:
+        raise _refuse("the statement contains a NUL character", sql)
+    if read == "mysql" and _MYSQL_EXECUTABLE_COMMENT.search(sql):
+        raise _refuse("MySQL executable comments (/*! ... */) and optimizer hints (/*+ ... */) are not allowed", sql)
+    logger = logging.getLogger("sqlglot")
+    previous = logger.level
+    logger.setLevel(logging.ERROR)  # sqlglot warns when it falls back to a raw Command; we refuse those
+    try:
+        statements = [s for s in sqlglot.parse(sql, read=read) if s is not None]
+    except SqlglotError as err:
+        first_line = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise _refuse(f"the statement cannot be parsed as {read} SQL ({first_line})", sql) from None
+    except (RecursionError, ValueError, TypeError) as err:  # pathological input
+        raise _refuse(f"the statement cannot be parsed ({type(err).__name__})", sql) from None
+    finally:
+        logger.setLevel(previous)
+    if not statements:
+        raise _refuse("the text contains no SQL statement", sql)
+    if len(statements) > 1:
+        raise _refuse(f"exactly one statement is allowed, found {len(statements)}", sql)
+    tree = statements[0]
+    if not isinstance(tree, _ALLOWED_ROOTS):
+        first_word = sql.split(None, 1)[0].upper() if sql.split() else tree.key.upper()
+        raise _refuse(f"only SELECT queries are allowed; this statement is {first_word}", sql)
+    for node in tree.walk():
+        label = _FORBIDDEN_NODES.get(type(node))
+        if label is None:
+            for forbidden, forbidden_label in _FORBIDDEN_NODES.items():
+                if isinstance(node, forbidden):
+                    label = forbidden_label
+                    break
+        if label is not None:
+            raise _refuse(f"{label} is not allowed in a read-only query", sql)
+        if isinstance(node, exp.Func):
+            name = _function_name(node)
+            if _forbidden_function(name):
+                raise _refuse(f"function {name}() has side effects or reads outside the database", sql)
+    return CheckedStatement(sql=sql, normalized=tree.sql(dialect=read, normalize_functions="upper"),
+                            dialect=read)
+
+
+def is_read_only(sql: str, dialect: str) -> bool:
+    """True when the guard accepts ``sql``."""
+    try:
+        check_sql(sql, dialect)
+    except UnsafeSQLError:
+        return False
+    return True

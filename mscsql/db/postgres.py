@@ -1,0 +1,57 @@
+"""PostgreSQL through psycopg 3: read-only transactions with statement, lock and idle timeouts.
+
+Each statement runs as ``BEGIN TRANSACTION READ ONLY`` + ``SET LOCAL`` timeouts + a server-side cursor
+(``DECLARE ... CURSOR``, which itself accepts only queries) from which at most ``max_rows + 1`` rows are
+fetched, then ``ROLLBACK``. The server cancels a query past ``statement_timeout``; a watchdog sends a
+cancel request as a fallback. Sessions also default to read-only transactions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mscsql.db.base import Watchdog, result_failed, result_ok, timed
+from mscsql.types import ExecutionResult, ExecutionStatus
+
+_GRACE_S = 0.25  # the watchdog fires this long after the server's own timeout should have
+
+
+class PostgresDriver:
+    dialect = "postgresql"
+
+    def bind(self, engine: Any) -> None:
+        """Nothing to remember: psycopg sends cancel requests itself."""
+
+    def connect_args(self) -> dict[str, Any]:
+        return {"connect_timeout": 10, "application_name": "mscsql",
+                "options": "-c default_transaction_read_only=on"}
+
+    def run(self, conn: Any, sql: str, timeout_s: float, max_rows: int) -> ExecutionResult:
+        import psycopg
+
+        conn.autocommit = True  # transactions are opened explicitly below
+        ms = max(1, int(timeout_s * 1000))
+        with timed() as elapsed:
+            try:
+                with Watchdog(timeout_s + _GRACE_S, conn.cancel_safe) as dog:
+                    conn.execute("BEGIN TRANSACTION READ ONLY")
+                    conn.execute(f"SET LOCAL statement_timeout = {ms}")
+                    conn.execute(f"SET LOCAL lock_timeout = {ms}")
+                    conn.execute(f"SET LOCAL idle_in_transaction_session_timeout = {ms + 10_000}")
+                    with conn.cursor(name="mscsql_query") as cursor:
+                        cursor.execute(sql)
+                        rows = cursor.fetchmany(max_rows + 1)
+                        columns = [d.name for d in cursor.description or ()]
+            except psycopg.errors.QueryCanceled:
+                return result_failed(sql, ExecutionStatus.TIMEOUT, f"timed out after {timeout_s:g}s", elapsed())
+            except psycopg.Error as err:
+                if dog.fired:
+                    return result_failed(sql, ExecutionStatus.TIMEOUT, f"timed out after {timeout_s:g}s",
+                                         elapsed())
+                diag = getattr(err, "diag", None)
+                message = (diag.message_primary if diag is not None and diag.message_primary else str(err))
+                return result_failed(sql, ExecutionStatus.ERROR, message, elapsed())
+            finally:
+                if not conn.closed:
+                    conn.execute("ROLLBACK")
+            return result_ok(sql, columns, rows, max_rows, elapsed())

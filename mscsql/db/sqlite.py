@@ -1,0 +1,172 @@
+"""SQLite databases, opened read-only three times over.
+
+- the file is opened with ``mode=ro`` (the engine itself refuses every write),
+- ``PRAGMA query_only=ON`` and an attachment limit of zero,
+- an authorizer that allows only reads (SELECT, reading columns, recursive CTEs, a few introspection
+  pragmas and side-effect-free functions) and denies every other action.
+
+Timeouts are enforced by a progress handler inside the engine: a runaway query is interrupted where it
+runs, the connection stays usable, and no thread keeps working on it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import quote as url_quote
+
+from mscsql.db.base import GuardedDatabase, result_failed, result_ok, timed
+from mscsql.db.guard import FORBIDDEN_FUNCTION_PREFIXES, FORBIDDEN_FUNCTIONS
+from mscsql.db.values import decode_text
+from mscsql.errors import DatabaseError, DatabaseNotFound
+from mscsql.types import Column, ExecutionResult, ExecutionStatus, ForeignKey, Schema, Table
+
+#: pragmas the authorizer lets through (introspection only; all read-only)
+_READ_PRAGMAS = frozenset({"table_info", "table_xinfo", "foreign_key_list", "index_list", "index_info",
+                           "index_xinfo", "table_list", "database_list", "collation_list"})
+_PROGRESS_EVERY = 10_000  # VM instructions between deadline checks
+
+_ALLOWED_ACTIONS = frozenset({sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_RECURSIVE})
+
+
+def _authorize(action: int, arg1: str | None, arg2: str | None, _db: str | None, _trigger: str | None) -> int:
+    if action in _ALLOWED_ACTIONS:
+        return sqlite3.SQLITE_OK
+    if action == sqlite3.SQLITE_FUNCTION:
+        name = (arg2 or "").lower()
+        if name in FORBIDDEN_FUNCTIONS or name.startswith(FORBIDDEN_FUNCTION_PREFIXES):
+            return sqlite3.SQLITE_DENY
+        return sqlite3.SQLITE_OK
+    if action == sqlite3.SQLITE_PRAGMA and (arg1 or "").lower() in _READ_PRAGMAS:
+        return sqlite3.SQLITE_OK
+    return sqlite3.SQLITE_DENY
+
+
+def open_readonly(path: str | Path) -> sqlite3.Connection:
+    """A connection to an existing SQLite file on which no statement can write."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatabaseNotFound(f"SQLite database {path} does not exist",
+                               hint="check the path; mscsql never creates an empty database in its place")
+    uri = f"file:{url_quote(str(path.resolve()))}?mode=ro"
+    try:
+        conn = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+        conn.text_factory = decode_text
+        conn.execute("PRAGMA query_only = ON")
+        conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
+        conn.set_authorizer(_authorize)
+        conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()  # fails now if not a database
+    except sqlite3.DatabaseError as err:
+        raise DatabaseError(f"cannot open {path} as a SQLite database: {err}") from None
+    return conn
+
+
+def run_on_connection(conn: sqlite3.Connection, sql: str, timeout_s: float, max_rows: int) -> ExecutionResult:
+    """Layers 2 and 3 on one read-only connection: run ``sql`` with an in-engine deadline."""
+    deadline = time.perf_counter() + timeout_s
+    timed_out = False
+
+    def past_deadline() -> bool:
+        nonlocal timed_out
+        timed_out = time.perf_counter() > deadline
+        return timed_out
+
+    conn.set_progress_handler(past_deadline, _PROGRESS_EVERY)
+    cursor = conn.cursor()
+    with timed() as elapsed:
+        try:
+            cursor.execute(sql)
+            rows = cursor.fetchmany(max_rows + 1)
+            columns = [d[0] for d in cursor.description or ()]
+        except (sqlite3.Error, sqlite3.Warning, OverflowError, ValueError) as err:
+            status = ExecutionStatus.TIMEOUT if timed_out else ExecutionStatus.ERROR
+            message = f"timed out after {timeout_s:g}s" if timed_out else str(err)
+            return result_failed(sql, status, message, elapsed())
+        finally:
+            cursor.close()
+            conn.set_progress_handler(None, 0)
+        return result_ok(sql, columns, rows, max_rows, elapsed())
+
+
+class SQLiteDatabase(GuardedDatabase):
+    """A SQLite file, one read-only connection per thread."""
+
+    dialect = "sqlite"
+
+    def __init__(self, path: str | Path, **kwargs: object) -> None:
+        self.path = Path(path)
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        open_readonly(self.path).close()  # fail now, with a clear message, if it cannot be opened
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+
+    @property
+    def display_url(self) -> str:
+        return f"sqlite:///{self.path}"
+
+    def _connection(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = open_readonly(self.path)
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+        return conn
+
+    def _run_readonly(self, sql: str, timeout_s: float, max_rows: int) -> ExecutionResult:
+        return run_on_connection(self._connection(), sql, timeout_s, max_rows)
+
+    def quote(self, identifier: str) -> str:
+        return '"' + identifier.replace('"', '""') + '"'
+
+    def _introspect(self) -> Schema:
+        conn = self._connection()
+        objects = conn.execute(
+            "SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view') "
+            "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY rowid").fetchall()
+        tables = []
+        for name, kind in objects:
+            # cid, name, type, notnull, default, pk position, hidden (1 = hidden virtual-table column)
+            info = [r for r in conn.execute(f"PRAGMA table_xinfo({self.quote(name)})") if r[6] != 1]
+            pk = tuple(r[1] for r in sorted(info, key=lambda r: r[5]) if r[5] > 0)
+            columns = tuple(Column(name=r[1], type=r[2] or "", nullable=not r[3] and r[5] == 0,
+                                   primary_key=r[5] > 0) for r in info)
+            fks = self._foreign_keys(conn, name, pk_of=lambda t: self._primary_key(conn, t))
+            tables.append(Table(name=name, columns=columns, kind=kind, primary_key=pk, foreign_keys=fks))
+        return Schema(dialect=self.dialect, tables=tuple(tables))
+
+    def _primary_key(self, conn: sqlite3.Connection, table: str) -> tuple[str, ...]:
+        rows = conn.execute(f"PRAGMA table_info({self.quote(table)})").fetchall()
+        return tuple(r[1] for r in sorted(rows, key=lambda r: r[5]) if r[5] > 0)
+
+    def _foreign_keys(self, conn: sqlite3.Connection, table: str,
+                      pk_of: Callable[[str], tuple[str, ...]]) -> tuple[ForeignKey, ...]:
+        # id, seq, parent table, from, to, on_update, on_delete, match
+        rows = sorted(conn.execute(f"PRAGMA foreign_key_list({self.quote(table)})").fetchall(),
+                      key=lambda r: (r[0], r[1]))
+        grouped: dict[int, list[tuple[str, str, str | None]]] = {}
+        for fk_id, _seq, ref_table, src, dst, *_rest in rows:
+            grouped.setdefault(fk_id, []).append((ref_table, src, dst))
+        keys = []
+        for parts in grouped.values():
+            ref_table = parts[0][0]
+            ref_cols = [dst for _r, _s, dst in parts]
+            if any(c is None for c in ref_cols):  # "REFERENCES parent" means the parent's primary key
+                ref_cols = list(pk_of(ref_table)) or ref_cols
+            keys.append(ForeignKey(columns=tuple(s for _r, s, _d in parts), ref_table=ref_table,
+                                   ref_columns=tuple(c or "" for c in ref_cols)))
+        return tuple(keys)
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._connections:
+                try:
+                    conn.close()
+                except sqlite3.Error:
+                    pass
+            self._connections.clear()
+        self._local = threading.local()

@@ -1,0 +1,66 @@
+"""Turn database values into JSON-safe cells without losing what a result comparison needs.
+
+Rules (documented in the README):
+
+- ``None``, ``bool``, ``int`` and ``str`` pass through; finite ``float`` too.
+- Non-finite floats become the strings ``"inf"``, ``"-inf"`` and ``"nan"``.
+- ``Decimal``: an integral value becomes ``int``, any other finite value ``float`` (so ``1.50`` equals
+  ``1.5`` as it does in Python), a non-finite one a string as above.
+- ``bytes`` / ``bytearray`` / ``memoryview`` become ``"\\x"`` followed by lower-case hex (PostgreSQL's
+  ``bytea`` text form), so equal blobs stay equal and never equal ordinary text.
+- dates, times and datetimes become ISO 8601 strings; ``timedelta`` becomes its total seconds (float);
+  UUIDs, IP addresses and anything else become ``str(value)``; lists (PostgreSQL arrays) become their
+  JSON text.
+- Text that is not valid UTF-8 is decoded with replacement characters (done by the connections'
+  text factories), so one bad byte never loses a row.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+from decimal import Decimal
+from typing import Any
+
+from mscsql.types import Cell
+
+
+def _float_cell(value: float) -> Cell:
+    if math.isfinite(value):
+        return value
+    if math.isnan(value):
+        return "nan"
+    return "inf" if value > 0 else "-inf"
+
+
+def to_cell(value: Any) -> Cell:
+    """The JSON-safe form of one database value."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return _float_cell(value)
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            return _float_cell(float(value))
+        if value == value.to_integral_value():
+            return int(value)
+        return float(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return "\\x" + bytes(value).hex()
+    if isinstance(value, (_dt.datetime, _dt.date, _dt.time)):
+        return value.isoformat()
+    if isinstance(value, _dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, (list, tuple, dict)):
+        return json.dumps(value, default=str, ensure_ascii=False, sort_keys=True)
+    return str(value)
+
+
+def to_row(values: Any) -> tuple[Cell, ...]:
+    return tuple(to_cell(v) for v in values)
+
+
+def decode_text(data: bytes) -> str:
+    """SQLite text factory: UTF-8, with replacement characters for invalid bytes."""
+    return data.decode("utf-8", errors="replace")

@@ -1,0 +1,55 @@
+"""The one exception hierarchy of mscsql.
+
+Every error a user can cause or meet derives from :class:`MscSqlError`; the CLI prints its message
+(what went wrong, where, how to fix it) without a traceback. Failing *candidates* (SQL that does not
+parse, errors, times out) are not exceptions: they are data in :class:`mscsql.types.ExecutionResult`.
+"""
+
+from __future__ import annotations
+
+
+class MscSqlError(Exception):
+    """Root of every error raised on purpose by mscsql."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        if self.hint:
+            return f"{self.message}\n  hint: {self.hint}"
+        return self.message
+
+
+class ConfigError(MscSqlError):
+    """A configuration file or option is invalid."""
+
+
+class DatabaseError(MscSqlError):
+    """A database cannot be opened, reached or introspected (an infrastructure failure)."""
+
+
+class DatabaseNotFound(DatabaseError):
+    """A SQLite file (or other local database) does not exist."""
+
+
+class DatabaseConnectionError(DatabaseError):
+    """A database server cannot be reached or refused the login."""
+
+
+class UnsafeSQLError(MscSqlError):
+    """The read-only guard refused a statement; ``reason`` says why."""
+
+    def __init__(self, reason: str, *, sql: str | None = None) -> None:
+        super().__init__(f"refused by the read-only guard: {reason}")
+        self.reason = reason
+        self.sql = sql
+
+
+class BackendUnavailable(MscSqlError):
+    """An optional backend (a database driver, torch, vllm, ...) is not installed."""
+
+
+class DatasetError(MscSqlError):
+    """A benchmark or dataset file is missing or malformed."""

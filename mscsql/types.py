@@ -1,0 +1,142 @@
+"""Plain, frozen data types shared by every stage of mscsql (standard library only)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+#: A JSON-safe cell value: what :mod:`mscsql.db.values` turns every database value into.
+Cell = None | bool | int | float | str
+
+
+@dataclass(frozen=True)
+class Question:
+    """A natural-language question about one database, with optional evidence (BIRD's hint)."""
+
+    text: str
+    db_id: str | None = None
+    evidence: str | None = None
+    question_id: str | int | None = None
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    nullable: bool = True
+    primary_key: bool = False
+    #: natural-language name (Spider/BIRD ``tables.json``)
+    nl_name: str | None = None
+    #: free-text description (BIRD ``database_description``)
+    description: str | None = None
+    #: what the values mean (BIRD's ``value_description``)
+    value_description: str | None = None
+    #: a few distinct non-null values, chosen deterministically (see ``Database.schema``)
+    examples: tuple[Cell, ...] = ()
+
+
+@dataclass(frozen=True)
+class ForeignKey:
+    columns: tuple[str, ...]
+    ref_table: str
+    ref_columns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    columns: tuple[Column, ...]
+    #: database schema (namespace) the table lives in; ``None`` for the default one
+    schema: str | None = None
+    kind: str = "table"  # "table" or "view"
+    primary_key: tuple[str, ...] = ()
+    foreign_keys: tuple[ForeignKey, ...] = ()
+    row_count: int | None = None
+    nl_name: str | None = None
+    description: str | None = None
+
+    @property
+    def qualified_name(self) -> str:
+        """``schema.name`` for tables outside the default schema, else ``name``."""
+        return f"{self.schema}.{self.name}" if self.schema else self.name
+
+    def column(self, name: str) -> Column:
+        """The column called ``name`` (exact match first, then case-insensitive)."""
+        for col in self.columns:
+            if col.name == name:
+                return col
+        lowered = name.lower()
+        for col in self.columns:
+            if col.name.lower() == lowered:
+                return col
+        raise KeyError(f"table {self.qualified_name!r} has no column {name!r}")
+
+
+@dataclass(frozen=True)
+class Schema:
+    """What a database contains: tables and views with their columns and keys."""
+
+    dialect: str
+    tables: tuple[Table, ...]
+    db_id: str | None = None
+
+    def table(self, name: str) -> Table:
+        """The table with this (optionally qualified) name; exact match first, then case-insensitive."""
+        for tbl in self.tables:
+            if name in (tbl.qualified_name, tbl.name):
+                return tbl
+        lowered = name.lower()
+        for tbl in self.tables:
+            if lowered in (tbl.qualified_name.lower(), tbl.name.lower()):
+                return tbl
+        raise KeyError(f"no table {name!r} in schema {self.db_id or ''}".strip())
+
+    @property
+    def table_names(self) -> list[str]:
+        return [t.qualified_name for t in self.tables]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class ExecutionStatus(str, enum.Enum):
+    OK = "ok"
+    ERROR = "error"  # the engine raised (syntax, missing column, read-only violation, ...)
+    TIMEOUT = "timeout"  # cancelled in the engine after timeout_s
+    REJECTED = "rejected"  # refused by the read-only guard; never sent to the engine
+
+
+@dataclass(frozen=True)
+class ExecutionResult:
+    """The outcome of running one statement. Failures are data, not exceptions."""
+
+    sql: str
+    status: ExecutionStatus
+    columns: tuple[str, ...] = ()
+    rows: tuple[tuple[Cell, ...], ...] = ()
+    #: rows returned, counted up to the cap; ``truncated`` says whether more existed
+    row_count: int = 0
+    truncated: bool = False
+    elapsed_s: float = 0.0
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status is ExecutionStatus.OK
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["status"] = self.status.value
+        data["rows"] = [list(r) for r in self.rows]
+        data["columns"] = list(self.columns)
+        return data
+
+
+@dataclass(frozen=True)
+class ExecutionItem:
+    """One (database, sql) pair for :func:`mscsql.db.execute_many`."""
+
+    database: Any  # a Database or anything ``mscsql.db.connect`` accepts
+    sql: str
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
