@@ -75,7 +75,8 @@ def _print_result(result: ExecutionResult) -> None:
 def db_inspect(
     target: TargetArg,
     as_json: Annotated[bool, typer.Option("--json", help="print the schema as JSON")] = False,
-    tables_json: Annotated[Path | None, typer.Option(help="Spider/BIRD tables.json with natural-language names")] = None,
+    tables_json: Annotated[Path | None,
+                           typer.Option(help="Spider/BIRD tables.json with natural-language names")] = None,
     descriptions: Annotated[Path | None, typer.Option(help="BIRD database_description folder")] = None,
     db_id: Annotated[str | None, typer.Option(help="database id in tables.json (default: file name)")] = None,
     examples: Annotated[int, typer.Option(min=0, help="example values per column")] = 3,

@@ -100,7 +100,7 @@ class Schema:
         return asdict(self)
 
 
-class ExecutionStatus(str, enum.Enum):
+class ExecutionStatus(enum.StrEnum):
     OK = "ok"
     ERROR = "error"  # the engine raised (syntax, missing column, read-only violation, ...)
     TIMEOUT = "timeout"  # cancelled in the engine after timeout_s

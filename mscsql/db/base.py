@@ -103,10 +103,12 @@ class GuardedDatabase:
         """Run one untrusted statement read-only. Never raises for a bad statement: a refusal, an
         engine error and a timeout all come back as the result's ``status``."""
         try:
-            check_sql(sql, self.dialect)
+            checked = check_sql(sql, self.dialect)
         except UnsafeSQLError as err:
             return result_failed(sql, ExecutionStatus.REJECTED, err.reason, 0.0)
-        return self._run_readonly(sql, timeout_s or self.execution.timeout_s, max_rows or self.execution.max_rows)
+        result = self._run_readonly(checked.executable, timeout_s or self.execution.timeout_s,
+                                    max_rows or self.execution.max_rows)
+        return result if result.sql == sql else replace(result, sql=sql)
 
     def _run_readonly(self, sql: str, timeout_s: float, max_rows: int) -> ExecutionResult:
         raise NotImplementedError
@@ -163,7 +165,7 @@ class GuardedDatabase:
         for row in result.rows:
             value = to_cell(row[0])
             if isinstance(value, str) and len(value) > settings.example_max_chars:
-                value = value[: settings.example_max_chars] + "…"
+                value = value[: settings.example_max_chars - 1] + "…"
             values.append(value)
         return tuple(values)
 

@@ -71,10 +71,10 @@ def notes_from_tables_json(path: str | Path, db_id: str) -> dict[str, TableNotes
     entry = entries[db_id]
     originals = entry.get("table_names_original") or entry.get("table_names") or []
     nl_tables = entry.get("table_names") or originals
-    notes = {_key(t): TableNotes(nl_name=_clean(nl)) for t, nl in zip(originals, nl_tables)}
+    notes = {_key(t): TableNotes(nl_name=_clean(nl)) for t, nl in zip(originals, nl_tables, strict=False)}
     col_originals = entry.get("column_names_original") or entry.get("column_names") or []
     col_nl = entry.get("column_names") or col_originals
-    for (t_index, original), (_i, nl) in zip(col_originals, col_nl):
+    for (t_index, original), (_i, nl) in zip(col_originals, col_nl, strict=False):
         if t_index < 0 or t_index >= len(originals):
             continue  # the "*" pseudo-column
         notes[_key(originals[t_index])].columns[_key(original)] = ColumnNotes(nl_name=_clean(nl))

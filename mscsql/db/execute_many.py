@@ -60,8 +60,8 @@ def execute_many(items: Iterable[ExecutionItem | tuple[Any, str]], *, workers: i
     databases = _Databases()
     try:
         results: list[ExecutionResult | None] = [None] * len(pairs)
-        unique: dict[tuple[int, str], tuple[Database, str]] = {}
-        keys: list[tuple[int, str] | None] = []
+        unique: dict[_Key, tuple[Database, str]] = {}
+        keys: list[_Key | None] = []
         for index, pair in enumerate(pairs):
             db = databases.get(pair.database)
             try:
@@ -85,9 +85,13 @@ def execute_many(items: Iterable[ExecutionItem | tuple[Any, str]], *, workers: i
         databases.close()
 
 
-def _run_unique(tasks: Sequence[tuple[tuple[int, str], tuple[Database, str]]], workers: int,
-                timeout_s: float | None, max_rows: int | None, progress: bool) -> dict[tuple[int, str], ExecutionResult]:
-    def run(task: tuple[tuple[int, str], tuple[Database, str]]) -> ExecutionResult:
+_Key = tuple[int, str]
+_Task = tuple[_Key, tuple[Database, str]]
+
+
+def _run_unique(tasks: Sequence[_Task], workers: int, timeout_s: float | None, max_rows: int | None,
+                progress: bool) -> dict[_Key, ExecutionResult]:
+    def run(task: _Task) -> ExecutionResult:
         _key, (db, sql) = task
         return db.execute(sql, timeout_s=timeout_s, max_rows=max_rows)
 
@@ -96,7 +100,7 @@ def _run_unique(tasks: Sequence[tuple[tuple[int, str], tuple[Database, str]]], w
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(tasks), desc="executing", unit="stmt")
-    out: dict[tuple[int, str], ExecutionResult] = {}
+    out: dict[_Key, ExecutionResult] = {}
     try:
         if workers <= 1 or len(tasks) <= 1:
             for task in tasks:
@@ -105,7 +109,7 @@ def _run_unique(tasks: Sequence[tuple[tuple[int, str], tuple[Database, str]]], w
                     bar.update()
             return out
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mscsql-exec") as pool:
-            for task, result in zip(tasks, pool.map(run, tasks)):
+            for task, result in zip(tasks, pool.map(run, tasks), strict=False):
                 out[task[0]] = result
                 if bar is not None:
                     bar.update()

@@ -14,9 +14,10 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import SqlglotError
+from sqlglot.tokens import TokenType
 
 from mscsql.errors import UnsafeSQLError
 
@@ -50,6 +51,10 @@ for _name, _label in (("Revoke", "REVOKE"), ("LoadData", "LOAD DATA"), ("Analyze
                       ("Comment", "COMMENT ON"), ("Install", "INSTALL")):
     if hasattr(exp, _name):
         _FORBIDDEN_NODES[getattr(exp, _name)] = _label
+
+#: Parsed "statements" that hold nothing but a semicolon and its comments.
+_EMPTY_STATEMENTS: tuple[type[exp.Expression], ...] = tuple(
+    getattr(exp, name) for name in ("Semicolon",) if hasattr(exp, name))
 
 #: Root node types a read-only statement may have.
 _ALLOWED_ROOTS: tuple[type[exp.Expression], ...] = (exp.Select, exp.SetOperation, exp.Subquery, exp.Values)
@@ -101,6 +106,8 @@ class CheckedStatement:
     """A statement the guard accepted, with a whitespace/case-insensitive key for deduplication."""
 
     sql: str
+    #: ``sql`` without trailing semicolons and comments: the text the engines receive
+    executable: str
     normalized: str
     dialect: str
 
@@ -133,7 +140,10 @@ def check_sql(sql: str, dialect: str) -> CheckedStatement:
     previous = logger.level
     logger.setLevel(logging.ERROR)  # sqlglot warns when it falls back to a raw Command; we refuse those
     try:
-        statements = [s for s in sqlglot.parse(sql, read=read) if s is not None]
+        engine_dialect = Dialect.get_or_raise(read)
+        tokens = engine_dialect.tokenize(sql)
+        statements = [s for s in engine_dialect.parser().parse(tokens, sql)
+                      if s is not None and not isinstance(s, _EMPTY_STATEMENTS)]
     except SqlglotError as err:
         first_line = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise _refuse(f"the statement cannot be parsed as {read} SQL ({first_line})", sql) from None
@@ -162,8 +172,10 @@ def check_sql(sql: str, dialect: str) -> CheckedStatement:
             name = _function_name(node)
             if _forbidden_function(name):
                 raise _refuse(f"function {name}() has side effects or reads outside the database", sql)
-    return CheckedStatement(sql=sql, normalized=tree.sql(dialect=read, normalize_functions="upper"),
-                            dialect=read)
+    # what the engine runs: the text up to its last token, without trailing semicolons or comments
+    last = max(t.end for t in tokens if t.token_type is not TokenType.SEMICOLON)
+    normalized = tree.sql(dialect=read, normalize_functions="upper", comments=False)
+    return CheckedStatement(sql=sql, executable=sql[: last + 1], normalized=normalized, dialect=read)
 
 
 def is_read_only(sql: str, dialect: str) -> bool:

@@ -64,6 +64,8 @@ class ServerDatabase(GuardedDatabase):
         conn.close()
 
     def _run_readonly(self, sql: str, timeout_s: float, max_rows: int) -> ExecutionResult:
+        if "\x00" in sql:  # C client libraries would cut the text at the NUL and run only its start
+            return result_failed(sql, ExecutionStatus.ERROR, "the statement contains a NUL character", 0.0)
         try:
             pooled = self.engine.raw_connection()
         except Exception as err:

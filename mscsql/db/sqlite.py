@@ -11,6 +11,7 @@ runs, the connection stays usable, and no thread keeps working on it.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 import time
@@ -164,9 +165,7 @@ class SQLiteDatabase(GuardedDatabase):
     def close(self) -> None:
         with self._lock:
             for conn in self._connections:
-                try:
+                with contextlib.suppress(sqlite3.Error):
                     conn.close()
-                except sqlite3.Error:
-                    pass
             self._connections.clear()
         self._local = threading.local()

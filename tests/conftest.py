@@ -1,0 +1,88 @@
+"""Fixtures: a SQLite database built in code, and throwaway databases on the local PostgreSQL and MariaDB
+servers (created and dropped by the tests; no other database is touched).
+
+A test that needs a server skips with a reason when the server is unreachable, except in CI
+(``CI=true``), where that is a failure. The same goes for ``../shared/data``.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests import dbutil
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("MSCSQL_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+def unavailable(reason: str) -> None:
+    """Skip outside CI; fail in CI, where everything the tests need must be present."""
+    if IN_CI:
+        pytest.fail(f"{reason} (required in CI)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not (SHARED_DATA / "spider" / "dev.json").is_file():
+        unavailable(f"benchmark data not found at {SHARED_DATA} (set MSCSQL_SHARED_DATA)")
+    return SHARED_DATA
+
+
+@pytest.fixture()
+def sqlite_path(tmp_path: Path) -> Path:
+    """A small SQLite database with the standard test tables and awkward identifiers."""
+    path = tmp_path / "shop.sqlite"
+    conn = sqlite3.connect(path)
+    conn.executescript(dbutil.SQLITE_DDL)
+    conn.commit()
+    conn.close()
+    return path
+
+
+def _server_or_skip(dialect: str) -> None:
+    try:
+        dbutil.admin_connection(dialect).close()
+    except Exception as err:  # any driver error means the server is not usable here
+        unavailable(f"{dialect} server at 127.0.0.1 is not reachable: {err}")
+
+
+@pytest.fixture()
+def pg_url() -> Iterator[str]:
+    """URL of a fresh PostgreSQL database with the standard test tables; dropped afterwards."""
+    _server_or_skip("postgresql")
+    name = f"mscsql_test_{uuid.uuid4().hex[:10]}"
+    dbutil.create_server_database("postgresql", name)
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        dbutil.drop_server_database("postgresql", name)
+
+
+@pytest.fixture()
+def mysql_url() -> Iterator[str]:
+    """URL of a fresh MariaDB/MySQL database with the standard test tables; dropped afterwards."""
+    _server_or_skip("mysql")
+    name = f"mscsql_test_{uuid.uuid4().hex[:10]}"
+    dbutil.create_server_database("mysql", name)
+    try:
+        yield f"mysql://root@127.0.0.1:3306/{name}"
+    finally:
+        dbutil.drop_server_database("mysql", name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
+def any_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The same test database on each of the three engines."""
+    if request.param == "sqlite":
+        return str(request.getfixturevalue("sqlite_path"))
+    if request.param == "postgresql":
+        return request.getfixturevalue("pg_url")
+    return request.getfixturevalue("mysql_url")

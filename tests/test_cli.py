@@ -1,0 +1,57 @@
+"""The `mscsql db` commands as a user runs them: a real subprocess, real databases."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def mscsql(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "mscsql.cli", *args], capture_output=True, text=True,
+                          timeout=120, env=env)
+
+
+def test_inspect_and_query_on_every_engine(any_db_url: str) -> None:
+    inspected = mscsql("db", "inspect", any_db_url)
+    assert inspected.returncode == 0, inspected.stderr
+    assert "Order Details" in inspected.stdout and "Expensive Items" in inspected.stdout
+    assert "FK -> items(id)" in inspected.stdout
+    as_json = json.loads(mscsql("db", "inspect", any_db_url, "--json").stdout)
+    assert {t["name"] for t in as_json["tables"]} >= {"items", "orders", "Order Details"}
+
+    queried = mscsql("db", "query", any_db_url, "SELECT name, price FROM items WHERE price > 10 ORDER BY price")
+    assert queried.returncode == 0, queried.stderr
+    assert "Crème brûlée" in queried.stdout and "Gadget" in queried.stdout
+    assert "2 rows" in queried.stderr
+    data = json.loads(mscsql("db", "query", any_db_url, "SELECT id FROM items ORDER BY id", "--json",
+                             "--max-rows", "2").stdout)
+    assert data["rows"] == [[1], [2]] and data["truncated"] is True and data["status"] == "ok"
+
+
+def test_refused_and_failing_queries_exit_1_without_traceback(sqlite_path: Path) -> None:
+    refused = mscsql("db", "query", str(sqlite_path), "DROP TABLE items")
+    assert refused.returncode == 1
+    assert "rejected" in refused.stderr and "DROP" in refused.stderr
+    failing = mscsql("db", "query", str(sqlite_path), "SELECT nope FROM items")
+    assert failing.returncode == 1 and "no such column" in failing.stderr
+    slow = mscsql("db", "query", str(sqlite_path), "--timeout", "0.3",
+                  "WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM r) SELECT count(*) FROM r")
+    assert slow.returncode == 1 and "timeout" in slow.stderr
+    for result in (refused, failing, slow):
+        assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_user_errors_exit_2_with_one_message(tmp_path: Path) -> None:
+    missing = mscsql("db", "inspect", str(tmp_path / "nope.sqlite"))
+    assert missing.returncode == 2
+    assert "no SQLite database" in missing.stderr and "Traceback" not in missing.stderr
+    unreachable = mscsql("db", "query", "postgresql://u:topsecret@127.0.0.1:1/x", "SELECT 1")
+    assert unreachable.returncode == 2
+    assert "cannot connect" in unreachable.stderr and "topsecret" not in unreachable.stderr
+    assert "Traceback" not in unreachable.stderr
+    usage = mscsql("db", "query")
+    assert usage.returncode == 2 and "Traceback" not in usage.stderr
