@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
-from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -45,75 +46,97 @@ class _Databases:
             db.close()
 
 
+class _Progress:
+    def __init__(self, total: int, enabled: bool) -> None:
+        self._bar = None
+        if enabled:
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(total=total, desc="executing", unit="stmt")
+
+    def advance(self, n: int = 1) -> None:
+        if self._bar is not None:
+            self._bar.update(n)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
 def execute_many(items: Iterable[ExecutionItem | tuple[Any, str]], *, workers: int | None = None,
                  timeout_s: float | None = None, max_rows: int | None = None,
                  progress: bool = False) -> list[ExecutionResult]:
     """Execute every pair read-only and return one result per item, in input order.
 
-    Statements that normalise to the same text on the same database run once (the result is shared,
-    with each item's own SQL text); the guard refuses unsafe statements without running them; at most
-    ``workers`` statements run at a time, each with its own timeout.
+    The guard checks every statement first (unsafe ones are refused without running); statements that
+    normalise to the same text on the same database then run once (the result is shared, with each item's
+    own SQL text), on at most ``workers`` threads that pull the next statement as they finish, each
+    statement with its own timeout.
     """
-    settings = ExecutionSettings()
-    workers = workers or settings.workers
+    workers = workers or ExecutionSettings().workers
     pairs = [_as_item(i) for i in items]
     databases = _Databases()
+    bar = _Progress(len(pairs), progress)
     try:
-        results: list[ExecutionResult | None] = [None] * len(pairs)
-        unique: dict[_Key, tuple[Database, str]] = {}
-        keys: list[_Key | None] = []
-        for index, pair in enumerate(pairs):
+        slots: list[ExecutionResult | int] = []  # a result, or the index of a distinct statement
+        distinct: dict[tuple[int, str], int] = {}
+        tasks: list[tuple[Database, str]] = []
+        for pair in pairs:
             db = databases.get(pair.database)
             try:
                 checked = check_sql(pair.sql, db.dialect)
             except UnsafeSQLError as err:
-                results[index] = result_failed(pair.sql, ExecutionStatus.REJECTED, err.reason, 0.0)
-                keys.append(None)
+                slots.append(result_failed(pair.sql, ExecutionStatus.REJECTED, err.reason, 0.0))
                 continue
             key = (id(db), checked.normalized)
-            unique.setdefault(key, (db, pair.sql))
-            keys.append(key)
-        log.debug("execute_many: %d items, %d distinct statements", len(pairs), len(unique))
-        computed = _run_unique(list(unique.items()), workers, timeout_s, max_rows, progress)
-        for index, key in enumerate(keys):
-            if key is None:
-                continue
-            shared = computed[key]
-            results[index] = shared if shared.sql == pairs[index].sql else replace(shared, sql=pairs[index].sql)
-        return [r for r in results if r is not None]
+            if key not in distinct:
+                distinct[key] = len(tasks)
+                tasks.append((db, checked.sql))
+            slots.append(distinct[key])
+        bar.advance(len(pairs) - len(tasks))
+        log.debug("execute_many: %d items, %d distinct statements", len(pairs), len(tasks))
+        computed = _run_pulling(tasks, workers, timeout_s, max_rows, bar)
+        results = []
+        for pair, slot in zip(pairs, slots, strict=True):
+            result = computed[slot] if isinstance(slot, int) else slot
+            results.append(result if result.sql == pair.sql else replace(result, sql=pair.sql))
+        return results
     finally:
+        bar.close()
         databases.close()
 
 
-_Key = tuple[int, str]
-_Task = tuple[_Key, tuple[Database, str]]
+def _run_pulling(tasks: list[tuple[Database, str]], workers: int, timeout_s: float | None, max_rows: int | None,
+                 bar: _Progress) -> list[ExecutionResult]:
+    """Run ``tasks`` on up to ``workers`` threads; each thread takes the next task when it is free (no
+    per-statement hand-off, which costs more than a small query), and the first infrastructure error stops
+    the others and is raised here."""
+    results: list[ExecutionResult | None] = [None] * len(tasks)
+    next_index = itertools.count()  # next() on a count is atomic under the GIL
+    failures: list[BaseException] = []
 
+    def work() -> None:
+        while not failures:
+            index = next(next_index)
+            if index >= len(tasks):
+                return
+            db, sql = tasks[index]
+            try:
+                results[index] = db.execute(sql, timeout_s=timeout_s, max_rows=max_rows)
+            except BaseException as err:  # re-raised in the caller's thread
+                failures.append(err)
+                return
+            bar.advance()
 
-def _run_unique(tasks: Sequence[_Task], workers: int, timeout_s: float | None, max_rows: int | None,
-                progress: bool) -> dict[_Key, ExecutionResult]:
-    def run(task: _Task) -> ExecutionResult:
-        _key, (db, sql) = task
-        return db.execute(sql, timeout_s=timeout_s, max_rows=max_rows)
-
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(tasks), desc="executing", unit="stmt")
-    out: dict[_Key, ExecutionResult] = {}
-    try:
-        if workers <= 1 or len(tasks) <= 1:
-            for task in tasks:
-                out[task[0]] = run(task)
-                if bar is not None:
-                    bar.update()
-            return out
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mscsql-exec") as pool:
-            for task, result in zip(tasks, pool.map(run, tasks), strict=False):
-                out[task[0]] = result
-                if bar is not None:
-                    bar.update()
-        return out
-    finally:
-        if bar is not None:
-            bar.close()
+    count = min(max(1, workers), len(tasks))
+    if count <= 1:
+        work()
+    else:
+        threads = [threading.Thread(target=work, name=f"mscsql-exec-{k}", daemon=True) for k in range(count)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    if failures:
+        raise failures[0]
+    return [r for r in results if r is not None]

@@ -108,8 +108,39 @@ class CheckedStatement:
     sql: str
     #: ``sql`` without trailing semicolons and comments: the text the engines receive
     executable: str
+    #: equal for statements that differ only in keyword case, whitespace, comments and trailing semicolons
     normalized: str
     dialect: str
+
+
+def _forbidden_label(node_type: type[exp.Expression]) -> str | None:
+    """The label of the forbidden node type ``node_type`` is (or derives from), else None; cached per type."""
+    try:
+        return _LABEL_BY_TYPE[node_type]
+    except KeyError:
+        label = next((lbl for kind, lbl in _FORBIDDEN_NODES.items() if issubclass(node_type, kind)), None)
+        _LABEL_BY_TYPE[node_type] = label
+        return label
+
+
+_LABEL_BY_TYPE: dict[type[exp.Expression], str | None] = {}
+
+#: tokens whose text is kept as written in the deduplication key (everything else is upper-cased)
+_VERBATIM_TOKENS = frozenset(t for t in TokenType if t.name in {
+    "VAR", "IDENTIFIER", "STRING", "NUMBER", "NATIONAL_STRING", "RAW_STRING", "BIT_STRING", "HEX_STRING",
+    "BYTE_STRING", "HEREDOC_STRING", "UNICODE_STRING", "PARAMETER", "SESSION_PARAMETER"})
+
+
+def _token_key(tokens: list) -> str:  # type: ignore[type-arg]
+    """Statement text up to keyword case, whitespace, comments and trailing semicolons: two statements with
+    the same key are the same statement. Identifiers and literals keep their exact text and quoting."""
+    parts = []
+    for token in tokens:
+        if token.token_type is TokenType.SEMICOLON:
+            continue
+        text = token.text if token.token_type in _VERBATIM_TOKENS else token.text.upper()
+        parts.append(f"{token.token_type.name}:{text}")
+    return "\x1f".join(parts)
 
 
 def _function_name(node: exp.Func) -> str:
@@ -160,12 +191,7 @@ def check_sql(sql: str, dialect: str) -> CheckedStatement:
         first_word = sql.split(None, 1)[0].upper() if sql.split() else tree.key.upper()
         raise _refuse(f"only SELECT queries are allowed; this statement is {first_word}", sql)
     for node in tree.walk():
-        label = _FORBIDDEN_NODES.get(type(node))
-        if label is None:
-            for forbidden, forbidden_label in _FORBIDDEN_NODES.items():
-                if isinstance(node, forbidden):
-                    label = forbidden_label
-                    break
+        label = _forbidden_label(type(node))
         if label is not None:
             raise _refuse(f"{label} is not allowed in a read-only query", sql)
         if isinstance(node, exp.Func):
@@ -174,7 +200,7 @@ def check_sql(sql: str, dialect: str) -> CheckedStatement:
                 raise _refuse(f"function {name}() has side effects or reads outside the database", sql)
     # what the engine runs: the text up to its last token, without trailing semicolons or comments
     last = max(t.end for t in tokens if t.token_type is not TokenType.SEMICOLON)
-    normalized = tree.sql(dialect=read, normalize_functions="upper", comments=False)
+    normalized = _token_key(tokens)
     return CheckedStatement(sql=sql, executable=sql[: last + 1], normalized=normalized, dialect=read)
 
 

@@ -5,13 +5,15 @@
 - an authorizer that allows only reads (SELECT, reading columns, recursive CTEs, a few introspection
   pragmas and side-effect-free functions) and denies every other action.
 
-Timeouts are enforced by a progress handler inside the engine: a runaway query is interrupted where it
-runs, the connection stays usable, and no thread keeps working on it.
+Timeouts are enforced inside the engine: a watcher thread calls ``sqlite3_interrupt`` at the deadline, so a
+runaway query is stopped where it runs, the connection stays usable, and no thread keeps working on it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
 import sqlite3
 import threading
 import time
@@ -28,7 +30,6 @@ from mscsql.types import Column, ExecutionResult, ExecutionStatus, ForeignKey, S
 #: pragmas the authorizer lets through (introspection only; all read-only)
 _READ_PRAGMAS = frozenset({"table_info", "table_xinfo", "foreign_key_list", "index_list", "index_info",
                            "index_xinfo", "table_list", "database_list", "collation_list"})
-_PROGRESS_EVERY = 10_000  # VM instructions between deadline checks
 
 _ALLOWED_ACTIONS = frozenset({sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_RECURSIVE})
 
@@ -65,30 +66,86 @@ def open_readonly(path: str | Path) -> sqlite3.Connection:
     return conn
 
 
+class _DeadlineWatch:
+    """One daemon thread that interrupts SQLite connections whose statement ran past its deadline.
+
+    ``sqlite3_interrupt`` stops the statement inside the engine. Arming and disarming happen under one lock,
+    so once a statement is disarmed no interrupt can reach its connection. Unlike a progress handler, it
+    costs the running query nothing: no Python callback (and no GIL) while the engine works.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, sqlite3.Connection]] = []
+        self._armed: set[int] = set()
+        self._fired: set[int] = set()
+        self._tokens = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def arm(self, conn: sqlite3.Connection, timeout_s: float) -> int:
+        token = next(self._tokens)
+        deadline = time.monotonic() + timeout_s
+        with self._cond:
+            earliest = not self._heap or deadline < self._heap[0][0]
+            heapq.heappush(self._heap, (deadline, token, conn))
+            self._armed.add(token)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._watch, name="mscsql-sqlite-deadlines", daemon=True)
+                self._thread.start()
+            if earliest:  # the watcher sleeps until the old earliest deadline: wake it only when that changes
+                self._cond.notify()
+        return token
+
+    def disarm(self, token: int) -> bool:
+        """Stop watching; True when the statement was interrupted for its deadline."""
+        with self._cond:
+            self._armed.discard(token)
+            if token in self._fired:
+                self._fired.discard(token)
+                return True
+            return False
+
+    def _watch(self) -> None:
+        with self._cond:
+            while True:
+                while self._heap and self._heap[0][1] not in self._armed:
+                    heapq.heappop(self._heap)  # finished in time
+                if not self._heap:
+                    self._cond.wait()
+                    continue
+                deadline, token, conn = self._heap[0]
+                wait = deadline - time.monotonic()
+                if wait > 0:
+                    self._cond.wait(wait)
+                    continue
+                heapq.heappop(self._heap)
+                self._armed.discard(token)
+                self._fired.add(token)
+                conn.interrupt()
+
+
+_DEADLINES = _DeadlineWatch()
+
+
 def run_on_connection(conn: sqlite3.Connection, sql: str, timeout_s: float, max_rows: int) -> ExecutionResult:
-    """Layers 2 and 3 on one read-only connection: run ``sql`` with an in-engine deadline."""
-    deadline = time.perf_counter() + timeout_s
-    timed_out = False
-
-    def past_deadline() -> bool:
-        nonlocal timed_out
-        timed_out = time.perf_counter() > deadline
-        return timed_out
-
-    conn.set_progress_handler(past_deadline, _PROGRESS_EVERY)
+    """Layers 2 and 3 on one read-only connection: run ``sql``; the engine is interrupted at the deadline."""
     cursor = conn.cursor()
+    token = _DEADLINES.arm(conn, timeout_s)
     with timed() as elapsed:
         try:
             cursor.execute(sql)
             rows = cursor.fetchmany(max_rows + 1)
             columns = [d[0] for d in cursor.description or ()]
         except (sqlite3.Error, sqlite3.Warning, OverflowError, ValueError) as err:
-            status = ExecutionStatus.TIMEOUT if timed_out else ExecutionStatus.ERROR
-            message = f"timed out after {timeout_s:g}s" if timed_out else str(err)
-            return result_failed(sql, status, message, elapsed())
-        finally:
+            timed_out = _DEADLINES.disarm(token)
             cursor.close()
-            conn.set_progress_handler(None, 0)
+            if timed_out:
+                return result_failed(sql, ExecutionStatus.TIMEOUT, f"timed out after {timeout_s:g}s", elapsed())
+            return result_failed(sql, ExecutionStatus.ERROR, str(err), elapsed())
+        timed_out = _DEADLINES.disarm(token)
+        cursor.close()
+        if timed_out:  # interrupted after the last row came: the result is complete, but it took too long
+            return result_failed(sql, ExecutionStatus.TIMEOUT, f"timed out after {timeout_s:g}s", elapsed())
         return result_ok(sql, columns, rows, max_rows, elapsed())
 
 
