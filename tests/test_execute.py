@@ -168,3 +168,15 @@ def test_missing_driver_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "psycopg" else real(name, *a))
     with pytest.raises(BackendUnavailable, match=r"mscsql\[postgres\]"):
         connect("postgresql://u@127.0.0.1/db")
+
+
+def test_sqlite_connections_are_pooled_not_leaked(sqlite_path: Path) -> None:
+    with connect(sqlite_path) as db:
+        for _round in range(5):
+            results = execute_many([(db, f"SELECT {i} FROM items") for i in range(20)], workers=3)
+            assert all(r.ok for r in results)
+        idle = list(db._idle)
+        assert 1 <= len(idle) <= 3  # one per statement that ran at the same time, reused across calls
+    for conn in idle:  # closing the database closes its connections
+        with pytest.raises(sqlite3.ProgrammingError):
+            conn.execute("SELECT 1")

@@ -17,7 +17,8 @@ import itertools
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote as url_quote
 
@@ -150,39 +151,49 @@ def run_on_connection(conn: sqlite3.Connection, sql: str, timeout_s: float, max_
 
 
 class SQLiteDatabase(GuardedDatabase):
-    """A SQLite file, one read-only connection per thread."""
+    """A SQLite file behind a small pool of read-only connections (one per concurrent statement)."""
 
     dialect = "sqlite"
 
-    def __init__(self, path: str | Path, **kwargs: object) -> None:
+    def __init__(self, path: str | Path, *, max_idle: int = 8, **kwargs: object) -> None:
         self.path = Path(path)
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
+        self._idle: list[sqlite3.Connection] = [open_readonly(self.path)]  # fails now if it cannot open
+        self._max_idle = max_idle
         self._lock = threading.Lock()
-        open_readonly(self.path).close()  # fail now, with a clear message, if it cannot be opened
         super().__init__(**kwargs)  # type: ignore[arg-type]
 
     @property
     def display_url(self) -> str:
         return f"sqlite:///{self.path}"
 
-    def _connection(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            conn = self._idle.pop() if self._idle else None
         if conn is None:
             conn = open_readonly(self.path)
-            self._local.conn = conn
+        try:
+            yield conn
+        finally:
             with self._lock:
-                self._connections.append(conn)
-        return conn
+                keep = len(self._idle) < self._max_idle
+                if keep:
+                    self._idle.append(conn)
+            if not keep:
+                conn.close()
 
     def _run_readonly(self, sql: str, timeout_s: float, max_rows: int) -> ExecutionResult:
-        return run_on_connection(self._connection(), sql, timeout_s, max_rows)
+        with self._connection() as conn:
+            return run_on_connection(conn, sql, timeout_s, max_rows)
 
     def quote(self, identifier: str) -> str:
         return '"' + identifier.replace('"', '""') + '"'
 
     def _introspect(self) -> Schema:
-        conn = self._connection()
+        with self._connection() as conn:
+            return self._introspect_on(conn)
+
+    def _introspect_on(self, conn: sqlite3.Connection) -> Schema:
         objects = conn.execute(
             "SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view') "
             "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY rowid").fetchall()
@@ -221,8 +232,7 @@ class SQLiteDatabase(GuardedDatabase):
 
     def close(self) -> None:
         with self._lock:
-            for conn in self._connections:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.close()
-            self._connections.clear()
-        self._local = threading.local()
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
