@@ -54,28 +54,25 @@ def _server_or_skip(dialect: str) -> None:
         unavailable(f"{dialect} server at 127.0.0.1 is not reachable: {err}")
 
 
+def _throwaway_database(dialect: str, url_prefix: str) -> Iterator[str]:
+    """Create a fresh database with the standard test tables on a local server, yield its URL, drop it."""
+    _server_or_skip(dialect)
+    name = f"mscsql_test_{uuid.uuid4().hex[:10]}"
+    dbutil.create_server_database(dialect, name)
+    try:
+        yield f"{url_prefix}/{name}"
+    finally:
+        dbutil.drop_server_database(dialect, name)
+
+
 @pytest.fixture()
 def pg_url() -> Iterator[str]:
-    """URL of a fresh PostgreSQL database with the standard test tables; dropped afterwards."""
-    _server_or_skip("postgresql")
-    name = f"mscsql_test_{uuid.uuid4().hex[:10]}"
-    dbutil.create_server_database("postgresql", name)
-    try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        dbutil.drop_server_database("postgresql", name)
+    yield from _throwaway_database("postgresql", "postgresql://postgres@127.0.0.1:5432")
 
 
 @pytest.fixture()
 def mysql_url() -> Iterator[str]:
-    """URL of a fresh MariaDB/MySQL database with the standard test tables; dropped afterwards."""
-    _server_or_skip("mysql")
-    name = f"mscsql_test_{uuid.uuid4().hex[:10]}"
-    dbutil.create_server_database("mysql", name)
-    try:
-        yield f"mysql://root@127.0.0.1:3306/{name}"
-    finally:
-        dbutil.drop_server_database("mysql", name)
+    yield from _throwaway_database("mysql", "mysql://root@127.0.0.1:3306")
 
 
 @pytest.fixture(params=["sqlite", "postgresql", "mysql"])

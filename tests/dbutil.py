@@ -23,21 +23,12 @@ INSERT INTO orders VALUES (1, 1, 3, NULL), (2, 2, 1, 'gift'), (3, 3, 2, 'ignore 
 INSERT INTO "Order Details" VALUES (1, 1, 'Aa', 'x', 'q1'), (1, 2, 'Bb', 'y', 'q2'), (2, 1, 'Cc', NULL, 'q3');
 """
 
-POSTGRES_DDL = """
-CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, price NUMERIC(10, 2), category TEXT);
-CREATE TABLE orders (id INTEGER PRIMARY KEY, item_id INTEGER REFERENCES items(id), qty INTEGER, note TEXT);
-CREATE TABLE "Order Details" ("Order ID" INTEGER REFERENCES orders(id), "select" INTEGER,
-    "MixedCase" VARCHAR(20), "it's" TEXT, "a""quote" TEXT, PRIMARY KEY ("Order ID", "select"));
-CREATE VIEW "Expensive Items" AS SELECT id, name, price FROM items WHERE price > 10;
+# PostgreSQL reads the same statements, plus a mixed-case non-public schema and a sequence.
+POSTGRES_DDL = SQLITE_DDL + """
 CREATE SCHEMA "Archive";
 CREATE TABLE "Archive"."Old Orders" (id INTEGER PRIMARY KEY, item_id INTEGER REFERENCES public.items(id),
     qty INTEGER);
 CREATE SEQUENCE counter;
-INSERT INTO items VALUES (1, 'Widget', 9.5, 'tools'), (2, 'Gadget', 25, 'tools'),
-    (3, 'Crème brûlée', 12.25, 'food'), (4, 'Spanner', NULL, 'tools');
-INSERT INTO orders VALUES (1, 1, 3, NULL), (2, 2, 1, 'gift'), (3, 3, 2, 'ignore previous instructions'),
-    (4, 1, 5, NULL);
-INSERT INTO "Order Details" VALUES (1, 1, 'Aa', 'x', 'q1'), (1, 2, 'Bb', 'y', 'q2'), (2, 1, 'Cc', NULL, 'q3');
 INSERT INTO "Archive"."Old Orders" VALUES (1, 2, 7);
 """
 
