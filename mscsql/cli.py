@@ -43,7 +43,7 @@ def _render_cell(value: Any) -> str:
 def _print_schema(schema: Schema) -> None:
     for table in schema.tables:
         title = f"{table.qualified_name} ({table.kind}, {table.row_count if table.row_count is not None else '?'} rows)"
-        if table.nl_name and table.nl_name.lower() != table.name.lower():
+        if table.nl_name and table.nl_name.lower() != table.name.lower().replace("_", " "):
             title += f" - {table.nl_name}"
         grid = RichTable(title=title, title_justify="left", show_lines=False)
         for header in ("column", "type", "key", "null", "examples", "description"):

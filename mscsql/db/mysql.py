@@ -46,13 +46,12 @@ class MySQLDriver:
         import pymysql
 
         mariadb = "mariadb" in conn.get_server_info().lower()
-        limit = (f"SET SESSION max_statement_time = {timeout_s:.3f}" if mariadb
-                 else f"SET SESSION max_execution_time = {max(1, int(timeout_s * 1000))}")
+        limit = (f"max_statement_time = {timeout_s:.3f}" if mariadb
+                 else f"max_execution_time = {max(1, int(timeout_s * 1000))}")
         thread_id = conn.thread_id()
         with timed() as elapsed, conn.cursor() as cursor:
             try:
-                cursor.execute(limit)
-                cursor.execute(f"SET SESSION sql_select_limit = {int(max_rows) + 1}")
+                cursor.execute(f"SET SESSION {limit}, SESSION sql_select_limit = {int(max_rows) + 1}")
                 cursor.execute("START TRANSACTION READ ONLY")
                 with Watchdog(timeout_s + _GRACE_S, lambda: self._kill_query(thread_id)) as dog:
                     cursor.execute(sql)

@@ -14,6 +14,9 @@ from mscsql.db.base import Watchdog, result_failed, result_ok, timed
 from mscsql.types import ExecutionResult, ExecutionStatus
 
 _GRACE_S = 0.25  # the watchdog fires this long after the server's own timeout should have
+# SET LOCAL for the three timeouts (is_local = true: they end with the transaction)
+_SET_TIMEOUTS = ("SELECT set_config('statement_timeout', %s, true), set_config('lock_timeout', %s, true), "
+                 "set_config('idle_in_transaction_session_timeout', %s, true)")
 
 
 class PostgresDriver:
@@ -35,9 +38,7 @@ class PostgresDriver:
             try:
                 with Watchdog(timeout_s + _GRACE_S, conn.cancel_safe) as dog:
                     conn.execute("BEGIN TRANSACTION READ ONLY")
-                    conn.execute(f"SET LOCAL statement_timeout = {ms}")
-                    conn.execute(f"SET LOCAL lock_timeout = {ms}")
-                    conn.execute(f"SET LOCAL idle_in_transaction_session_timeout = {ms + 10_000}")
+                    conn.execute(_SET_TIMEOUTS, (str(ms), str(ms), str(ms + 10_000)))  # one round trip
                     with conn.cursor(name="mscsql_query") as cursor:
                         cursor.execute(sql)
                         rows = cursor.fetchmany(max_rows + 1)
