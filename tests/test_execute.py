@@ -124,10 +124,23 @@ def test_execute_many_counts_distinct_statements(sqlite_path: Path, monkeypatch:
     monkeypatch.setattr(SQLiteDatabase, "_run_readonly", counting)
     with connect(sqlite_path) as db:
         pairs = [(db, "SELECT id FROM items WHERE id = 1"), (db, "SELECT id FROM items WHERE id = 1;"),
+                 (db, " /* again */ SELECT id FROM items WHERE id = 1 -- same\n"),
                  (db, "select id from items where id = 1"), (db, "SELECT id FROM items WHERE id = 2")]
         results = execute_many(pairs, workers=2)
-    assert sorted(calls) == ["SELECT id FROM items WHERE id = 1", "SELECT id FROM items WHERE id = 2"]
-    assert [r.rows for r in results] == [((1,),), ((1,),), ((1,),), ((2,),)]
+    # keyword case can change column names, so only surrounding whitespace, comments and semicolons are ignored
+    assert sorted(calls) == ["SELECT id FROM items WHERE id = 1", "SELECT id FROM items WHERE id = 2",
+                             "select id from items where id = 1"]
+    assert [r.rows for r in results] == [((1,),), ((1,),), ((1,),), ((1,),), ((2,),)]
+    assert [r.sql for r in results] == [sql for _db, sql in pairs]
+
+
+def test_execute_many_never_shares_results_between_different_statements(sqlite_path: Path) -> None:
+    pairs = [(sqlite_path, 'SELECT count(*) FROM items WHERE category = "food"'),  # a string, in SQLite
+             (sqlite_path, "SELECT count(*) FROM items WHERE category = `food`"),  # a column: error
+             (sqlite_path, "SELECT count(*) AS Year FROM items"), (sqlite_path, "SELECT count(*) AS YEAR FROM items")]
+    results = execute_many(pairs, workers=2)
+    assert results[0].rows == ((1,),) and results[1].status is ExecutionStatus.ERROR
+    assert (results[2].columns, results[3].columns) == (("Year",), ("YEAR",))
 
 
 def test_missing_sqlite_file_is_an_error_and_never_created(tmp_path: Path) -> None:
@@ -180,3 +193,30 @@ def test_sqlite_connections_are_pooled_not_leaked(sqlite_path: Path) -> None:
     for conn in idle:  # closing the database closes its connections
         with pytest.raises(sqlite3.ProgrammingError):
             conn.execute("SELECT 1")
+
+
+def test_mysql_explicit_limit_beyond_the_cap_is_not_buffered(mysql_url: str) -> None:
+    big = ("WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM r WHERE x < 100) "
+           "SELECT a.x, b.x, c.x FROM r a, r b, r c LIMIT 1000000")
+    from mscsql.config import ExecutionSettings
+
+    with connect(mysql_url, execution=ExecutionSettings(workers=1)) as db:
+        result = db.execute(big, max_rows=10)
+        assert result.ok and result.row_count == 10 and result.truncated
+        assert db.execute("SELECT count(*) FROM items").rows == ((4,),)  # a fresh connection took over
+
+
+def test_sqlite_refuses_giant_values(sqlite_path: Path) -> None:
+    with connect(sqlite_path) as db:
+        result = db.execute("SELECT length(zeroblob(900000000))")
+        assert result.status is ExecutionStatus.ERROR and "too big" in (result.error or "")
+        assert db.execute("SELECT length(zeroblob(1000))").rows == ((1000,),)
+
+
+def test_postgres_huge_numeric_stays_exact_text(pg_url: str) -> None:
+    with connect(pg_url) as db:
+        result = db.execute("SELECT 1e5000::numeric AS big, 12.5::numeric AS small")
+    assert result.ok
+    big, small = result.rows[0]
+    assert isinstance(big, str) and big.replace(".", "").startswith("1") and small == 12.5
+    json.dumps(result.to_dict())

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -44,6 +45,7 @@ _FORBIDDEN_NODES: dict[type[exp.Expression], str] = {
     exp.Rollback: "ROLLBACK",
     exp.Grant: "GRANT",
     exp.Use: "USE",
+    exp.PropertyEQ: "assigning a variable (:=)",
 }
 # Some node types exist only in some sqlglot versions; add them when present.
 for _name, _label in (("Revoke", "REVOKE"), ("LoadData", "LOAD DATA"), ("Analyze", "ANALYZE"),
@@ -72,21 +74,41 @@ FORBIDDEN_FUNCTIONS: frozenset[str] = frozenset(
         "pg_reload_conf", "pg_rotate_logfile", "pg_promote", "pg_switch_wal", "pg_notify",
         "pg_import_system_collations", "set_config", "setval", "nextval",
         "query_to_xml", "query_to_xml_and_xmlschema", "query_to_xmlschema", "cursor_to_xml",
-        "cursor_to_xmlschema", "txid_current", "pg_current_xact_id",
+        "cursor_to_xmlschema", "txid_current", "ts_stat", "ts_rewrite",  # the last two run SQL given as text
         # MySQL / MariaDB
         "load_file", "sys_exec", "sys_eval", "get_lock", "release_lock", "release_all_locks",
-        "master_pos_wait", "source_pos_wait",
+        "master_pos_wait", "source_pos_wait", "last_insert_id",
     }
 )
-#: Name prefixes of forbidden function families.
-FORBIDDEN_FUNCTION_PREFIXES: tuple[str, ...] = (
-    "dblink", "lo_", "pg_advisory", "pg_try_advisory", "pg_create_", "pg_drop_", "pg_replication_",
-    "pg_logical_", "pg_backup_", "pg_start_backup", "pg_stop_backup", "pg_ls_", "pg_file_",
-)
+#: Name prefixes of forbidden function families. PostgreSQL's ``pg_*`` administration functions are refused
+#: as a family (reading files, signalling backends, resetting statistics, locks, replication, ...), except
+#: the side-effect-free ones in ``ALLOWED_PG_FUNCTIONS``.
+FORBIDDEN_FUNCTION_PREFIXES: tuple[str, ...] = ("dblink", "lo_", "pg_", "query_to_", "cursor_to_")
+ALLOWED_PG_FUNCTIONS: frozenset[str] = frozenset({
+    "pg_sleep", "pg_sleep_for", "pg_typeof", "pg_column_size", "pg_size_pretty", "pg_size_bytes",
+    "pg_relation_size", "pg_total_relation_size", "pg_table_size", "pg_indexes_size", "pg_database_size",
+    "pg_backend_pid", "pg_postmaster_start_time", "pg_encoding_to_char", "pg_char_to_encoding",
+    "pg_get_viewdef", "pg_get_constraintdef", "pg_get_indexdef", "pg_get_expr", "pg_get_userbyid",
+    "pg_get_serial_sequence", "pg_table_is_visible", "pg_type_is_visible", "pg_function_is_visible",
+    "pg_input_is_valid", "pg_client_encoding", "pg_is_in_recovery", "pg_trigger_depth",
+    "pg_column_compression", "pg_collation_for",
+})
 
 # MySQL executes the text inside /*! ... */ and /*M! ... */ comments, and /*+ ... */ optimizer hints can
-# change session variables; sqlglot sees them as comments, so they are refused outright.
-_MYSQL_EXECUTABLE_COMMENT = re.compile(r"/\*\s*(?:M?!|\+)")
+# change session variables; sqlglot sees them as comments, so they are refused outright. MySQL also starts
+# a "--" comment only when an ASCII space or control character follows, while sqlglot accepts any Unicode
+# space there: "--" followed by a non-ASCII character would hide code from the guard that MySQL runs.
+_MYSQL_HIDDEN_CODE = re.compile(r"/\*\s*(?:M?!|\+)|--[^\x00-\x7f]")
+
+class _QuietWhileGuarding(logging.Filter):
+    """Drops sqlglot's parser warnings raised inside ``check_sql`` (in this thread only)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(_GUARDING, "active", False)
+
+
+_GUARDING = threading.local()
+logging.getLogger("sqlglot").addFilter(_QuietWhileGuarding())
 
 _SQLGLOT_DIALECTS = {"sqlite": "sqlite", "postgresql": "postgres", "postgres": "postgres",
                      "mysql": "mysql", "mariadb": "mysql"}
@@ -103,12 +125,14 @@ def sqlglot_dialect(dialect: str) -> str:
 
 @dataclass(frozen=True)
 class CheckedStatement:
-    """A statement the guard accepted, with a whitespace/case-insensitive key for deduplication."""
+    """A statement the guard accepted."""
 
     sql: str
     #: ``sql`` without trailing semicolons and comments: the text the engines receive
     executable: str
-    #: equal for statements that differ only in keyword case, whitespace, comments and trailing semicolons
+    #: the statement from its first to its last token: equal for statements that differ only in surrounding
+    #: whitespace, comments and trailing semicolons (anything else, even keyword case, can change a result's
+    #: column names, so it is kept)
     normalized: str
     dialect: str
 
@@ -125,32 +149,17 @@ def _forbidden_label(node_type: type[exp.Expression]) -> str | None:
 
 _LABEL_BY_TYPE: dict[type[exp.Expression], str | None] = {}
 
-#: tokens whose text is kept as written in the deduplication key (everything else is upper-cased)
-_VERBATIM_TOKENS = frozenset(t for t in TokenType if t.name in {
-    "VAR", "IDENTIFIER", "STRING", "NUMBER", "NATIONAL_STRING", "RAW_STRING", "BIT_STRING", "HEX_STRING",
-    "BYTE_STRING", "HEREDOC_STRING", "UNICODE_STRING", "PARAMETER", "SESSION_PARAMETER"})
-
-
-def _token_key(tokens: list) -> str:  # type: ignore[type-arg]
-    """Statement text up to keyword case, whitespace, comments and trailing semicolons: two statements with
-    the same key are the same statement. Identifiers and literals keep their exact text and quoting."""
-    parts = []
-    for token in tokens:
-        if token.token_type is TokenType.SEMICOLON:
-            continue
-        text = token.text if token.token_type in _VERBATIM_TOKENS else token.text.upper()
-        parts.append(f"{token.token_type.name}:{text}")
-    return "\x1f".join(parts)
-
-
 def _function_name(node: exp.Func) -> str:
     if isinstance(node, exp.Anonymous):
-        return str(node.this).lower()
+        return node.name.lower()
     return node.sql_name().lower()
 
 
-def _forbidden_function(name: str) -> bool:
-    return name in FORBIDDEN_FUNCTIONS or name.startswith(FORBIDDEN_FUNCTION_PREFIXES)
+def forbidden_function(name: str) -> bool:
+    """True for a function (lower-case name) the guard refuses; the SQLite authorizer uses it too."""
+    if name in FORBIDDEN_FUNCTIONS:
+        return True
+    return name.startswith(FORBIDDEN_FUNCTION_PREFIXES) and name not in ALLOWED_PG_FUNCTIONS
 
 
 def _refuse(reason: str, sql: str) -> UnsafeSQLError:
@@ -165,11 +174,10 @@ def check_sql(sql: str, dialect: str) -> CheckedStatement:
     read = sqlglot_dialect(dialect)
     if "\x00" in sql:
         raise _refuse("the statement contains a NUL character", sql)
-    if read == "mysql" and _MYSQL_EXECUTABLE_COMMENT.search(sql):
-        raise _refuse("MySQL executable comments (/*! ... */) and optimizer hints (/*+ ... */) are not allowed", sql)
-    logger = logging.getLogger("sqlglot")
-    previous = logger.level
-    logger.setLevel(logging.ERROR)  # sqlglot warns when it falls back to a raw Command; we refuse those
+    if read == "mysql" and _MYSQL_HIDDEN_CODE.search(sql):
+        raise _refuse("MySQL executable comments (/*! ... */), optimizer hints (/*+ ... */) and '--' followed by "
+                      "a non-ASCII character are not allowed", sql)
+    _GUARDING.active = True  # sqlglot warns when it falls back to a raw Command; those are refused anyway
     try:
         engine_dialect = Dialect.get_or_raise(read)
         tokens = engine_dialect.tokenize(sql)
@@ -181,7 +189,7 @@ def check_sql(sql: str, dialect: str) -> CheckedStatement:
     except (RecursionError, ValueError, TypeError) as err:  # pathological input
         raise _refuse(f"the statement cannot be parsed ({type(err).__name__})", sql) from None
     finally:
-        logger.setLevel(previous)
+        _GUARDING.active = False
     if not statements:
         raise _refuse("the text contains no SQL statement", sql)
     if len(statements) > 1:
@@ -195,13 +203,15 @@ def check_sql(sql: str, dialect: str) -> CheckedStatement:
         if label is not None:
             raise _refuse(f"{label} is not allowed in a read-only query", sql)
         if isinstance(node, exp.Func):
+            if isinstance(node, exp.Anonymous) and isinstance(node.this, exp.Identifier) and node.this.quoted:
+                raise _refuse(f"quoted function names are not allowed ({node.this.sql(dialect=read)})", sql)
             name = _function_name(node)
-            if _forbidden_function(name):
+            if forbidden_function(name):
                 raise _refuse(f"function {name}() has side effects or reads outside the database", sql)
     # what the engine runs: the text up to its last token, without trailing semicolons or comments
     last = max(t.end for t in tokens if t.token_type is not TokenType.SEMICOLON)
-    normalized = _token_key(tokens)
-    return CheckedStatement(sql=sql, executable=sql[: last + 1], normalized=normalized, dialect=read)
+    first = min(t.start for t in tokens)
+    return CheckedStatement(sql=sql, executable=sql[: last + 1], normalized=sql[first : last + 1], dialect=read)
 
 
 def is_read_only(sql: str, dialect: str) -> bool:

@@ -42,32 +42,47 @@ class MySQLDriver:
         finally:
             killer.close()
 
-    def run(self, conn: Any, sql: str, timeout_s: float, max_rows: int) -> ExecutionResult:
+    def run(self, conn: Any, sql: str, timeout_s: float, max_rows: int) -> tuple[ExecutionResult, bool]:
+        """Run ``sql`` read-only; returns the result and whether the connection may be reused."""
         import pymysql
+        import pymysql.cursors
 
         mariadb = "mariadb" in conn.get_server_info().lower()
         limit = (f"max_statement_time = {timeout_s:.3f}" if mariadb
                  else f"max_execution_time = {max(1, int(timeout_s * 1000))}")
         thread_id = conn.thread_id()
-        with timed() as elapsed, conn.cursor() as cursor:
+        timed_out = f"timed out after {timeout_s:g}s"
+        drained = True
+        # an unbuffered cursor: rows come from the socket as they are fetched, so an explicit LIMIT larger than
+        # sql_select_limit still cannot fill our memory; unread rows mean the connection is dropped, not drained
+        cursor = conn.cursor(pymysql.cursors.SSCursor)
+        dog = Watchdog(timeout_s + _GRACE_S, lambda: self._kill_query(thread_id))
+        with timed() as elapsed:
             try:
                 cursor.execute(f"SET SESSION {limit}, SESSION sql_select_limit = {int(max_rows) + 1}")
                 cursor.execute("START TRANSACTION READ ONLY")
-                with Watchdog(timeout_s + _GRACE_S, lambda: self._kill_query(thread_id)) as dog:
+                with dog:
                     cursor.execute(sql)
-                    rows = list(cursor.fetchall())
+                    rows = list(cursor.fetchmany(max_rows + 1))
                     columns = [d[0] for d in cursor.description or ()]
+                    drained = len(rows) <= max_rows or cursor.fetchone() is None
                 if dog.fired or elapsed() >= timeout_s:  # MySQL's interrupted SLEEP() returns 1, no error
-                    return result_failed(sql, ExecutionStatus.TIMEOUT, f"timed out after {timeout_s:g}s",
-                                         elapsed())
+                    result = result_failed(sql, ExecutionStatus.TIMEOUT, timed_out, elapsed())
+                else:
+                    result = result_ok(sql, columns, rows, max_rows, elapsed())
             except pymysql.MySQLError as err:
                 code = err.args[0] if err.args else None
-                if code in _TIMEOUT_ERRORS:
-                    return result_failed(sql, ExecutionStatus.TIMEOUT, f"timed out after {timeout_s:g}s",
-                                         elapsed())
-                message = err.args[1] if len(err.args) > 1 else str(err)
-                return result_failed(sql, ExecutionStatus.ERROR, str(message), elapsed())
-            finally:
-                if conn.open:
-                    cursor.execute("ROLLBACK")
-            return result_ok(sql, columns, rows, max_rows, elapsed())
+                message = str(err.args[1] if len(err.args) > 1 else err)
+                if code in _TIMEOUT_ERRORS or dog.fired:
+                    result = result_failed(sql, ExecutionStatus.TIMEOUT, timed_out, elapsed())
+                else:
+                    result = result_failed(sql, ExecutionStatus.ERROR, message, elapsed())
+        if not drained or not conn.open:
+            return result, False
+        try:
+            cursor.close()
+            conn.query("ROLLBACK")
+        except pymysql.MySQLError:
+            return result, False
+        return result, True
+

@@ -29,11 +29,13 @@ class PostgresDriver:
         return {"connect_timeout": 10, "application_name": "mscsql",
                 "options": "-c default_transaction_read_only=on"}
 
-    def run(self, conn: Any, sql: str, timeout_s: float, max_rows: int) -> ExecutionResult:
+    def run(self, conn: Any, sql: str, timeout_s: float, max_rows: int) -> tuple[ExecutionResult, bool]:
+        """Run ``sql`` read-only; returns the result and whether the connection may be reused."""
         import psycopg
 
         conn.autocommit = True  # transactions are opened explicitly below
         ms = max(1, int(timeout_s * 1000))
+        timed_out = f"timed out after {timeout_s:g}s"
         with timed() as elapsed:
             try:
                 with Watchdog(timeout_s + _GRACE_S, conn.cancel_safe) as dog:
@@ -43,16 +45,16 @@ class PostgresDriver:
                         cursor.execute(sql)
                         rows = cursor.fetchmany(max_rows + 1)
                         columns = [d.name for d in cursor.description or ()]
+                result = result_ok(sql, columns, rows, max_rows, elapsed())
             except psycopg.errors.QueryCanceled:
-                return result_failed(sql, ExecutionStatus.TIMEOUT, f"timed out after {timeout_s:g}s", elapsed())
+                result = result_failed(sql, ExecutionStatus.TIMEOUT, timed_out, elapsed())
             except psycopg.Error as err:
-                if dog.fired:
-                    return result_failed(sql, ExecutionStatus.TIMEOUT, f"timed out after {timeout_s:g}s",
-                                         elapsed())
                 diag = getattr(err, "diag", None)
-                message = (diag.message_primary if diag is not None and diag.message_primary else str(err))
-                return result_failed(sql, ExecutionStatus.ERROR, message, elapsed())
-            finally:
-                if not conn.closed:
-                    conn.execute("ROLLBACK")
-            return result_ok(sql, columns, rows, max_rows, elapsed())
+                message = diag.message_primary if diag is not None and diag.message_primary else str(err)
+                result = result_failed(sql, ExecutionStatus.TIMEOUT if dog.fired else ExecutionStatus.ERROR,
+                                       timed_out if dog.fired else message, elapsed())
+        try:  # whatever happened, nothing of the transaction survives
+            conn.execute("ROLLBACK")
+        except psycopg.Error:
+            return result, False  # a cancel that landed late, or a broken connection: never reuse it
+        return result, True

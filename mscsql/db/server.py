@@ -30,7 +30,8 @@ class EngineDriver(Protocol):
 
     def bind(self, engine: Any) -> None: ...
 
-    def run(self, driver_conn: Any, sql: str, timeout_s: float, max_rows: int) -> ExecutionResult: ...
+    def run(self, driver_conn: Any, sql: str, timeout_s: float, max_rows: int) -> tuple[ExecutionResult, bool]:
+        ...
 
 
 class ServerDatabase(GuardedDatabase):
@@ -68,16 +69,17 @@ class ServerDatabase(GuardedDatabase):
             return result_failed(sql, ExecutionStatus.ERROR, "the statement contains a NUL character", 0.0)
         try:
             pooled = self.engine.raw_connection()
-        except Exception as err:
-            return result_failed(sql, ExecutionStatus.ERROR, f"no connection to {self.display_url}: {err}", 0.0)
+        except Exception as err:  # the drivers raise many types; all mean the server is out of reach
+            raise DatabaseConnectionError(f"no connection to {self.display_url}: {err}") from err
         try:
-            result = self._driver.run(pooled.driver_connection, sql, timeout_s, max_rows)
+            result, reusable = self._driver.run(pooled.driver_connection, sql, timeout_s, max_rows)
         except Exception as err:
             pooled.invalidate()  # a connection in an unknown state never goes back to the pool
             raise DatabaseConnectionError(f"lost the connection to {self.display_url}: {err}") from err
-        finally:
-            if pooled.driver_connection is not None:
-                pooled.close()
+        if reusable:
+            pooled.close()
+        else:
+            pooled.invalidate()
         return result
 
     def quote(self, identifier: str) -> str:

@@ -23,7 +23,7 @@ from pathlib import Path
 from urllib.parse import quote as url_quote
 
 from mscsql.db.base import GuardedDatabase, result_failed, result_ok, timed
-from mscsql.db.guard import FORBIDDEN_FUNCTION_PREFIXES, FORBIDDEN_FUNCTIONS
+from mscsql.db.guard import forbidden_function
 from mscsql.db.values import decode_text
 from mscsql.errors import DatabaseError, DatabaseNotFound
 from mscsql.types import Column, ExecutionResult, ExecutionStatus, ForeignKey, Schema, Table
@@ -32,6 +32,9 @@ from mscsql.types import Column, ExecutionResult, ExecutionStatus, ForeignKey, S
 _READ_PRAGMAS = frozenset({"table_info", "table_xinfo", "foreign_key_list", "index_list", "index_info",
                            "index_xinfo", "table_list", "database_list", "collation_list"})
 
+#: largest string or blob a statement may build (SQLite's default allows 1 GB)
+MAX_VALUE_BYTES = 32 * 1024 * 1024
+
 _ALLOWED_ACTIONS = frozenset({sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_RECURSIVE})
 
 
@@ -39,8 +42,7 @@ def _authorize(action: int, arg1: str | None, arg2: str | None, _db: str | None,
     if action in _ALLOWED_ACTIONS:
         return sqlite3.SQLITE_OK
     if action == sqlite3.SQLITE_FUNCTION:
-        name = (arg2 or "").lower()
-        if name in FORBIDDEN_FUNCTIONS or name.startswith(FORBIDDEN_FUNCTION_PREFIXES):
+        if forbidden_function((arg2 or "").lower()):
             return sqlite3.SQLITE_DENY
         return sqlite3.SQLITE_OK
     if action == sqlite3.SQLITE_PRAGMA and (arg1 or "").lower() in _READ_PRAGMAS:
@@ -60,6 +62,7 @@ def open_readonly(path: str | Path) -> sqlite3.Connection:
         conn.text_factory = decode_text
         conn.execute("PRAGMA query_only = ON")
         conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
+        conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)  # no zeroblob(10**9) in our memory
         conn.set_authorizer(_authorize)
         conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()  # fails now if not a database
     except sqlite3.DatabaseError as err:
@@ -122,7 +125,8 @@ class _DeadlineWatch:
                 heapq.heappop(self._heap)
                 self._armed.discard(token)
                 self._fired.add(token)
-                conn.interrupt()
+                with contextlib.suppress(sqlite3.Error):  # a closed connection has nothing left to interrupt
+                    conn.interrupt()
 
 
 _DEADLINES = _DeadlineWatch()
@@ -132,21 +136,21 @@ def run_on_connection(conn: sqlite3.Connection, sql: str, timeout_s: float, max_
     """Layers 2 and 3 on one read-only connection: run ``sql``; the engine is interrupted at the deadline."""
     cursor = conn.cursor()
     token = _DEADLINES.arm(conn, timeout_s)
+    failure: BaseException | None = None
     with timed() as elapsed:
         try:
             cursor.execute(sql)
             rows = cursor.fetchmany(max_rows + 1)
             columns = [d[0] for d in cursor.description or ()]
         except (sqlite3.Error, sqlite3.Warning, OverflowError, ValueError) as err:
+            failure = err
+        finally:  # always disarmed, whatever was raised, so no late interrupt can reach the next statement
             timed_out = _DEADLINES.disarm(token)
             cursor.close()
-            if timed_out:
-                return result_failed(sql, ExecutionStatus.TIMEOUT, f"timed out after {timeout_s:g}s", elapsed())
-            return result_failed(sql, ExecutionStatus.ERROR, str(err), elapsed())
-        timed_out = _DEADLINES.disarm(token)
-        cursor.close()
-        if timed_out:  # interrupted after the last row came: the result is complete, but it took too long
+        if timed_out:  # (also when the deadline came just after the last row: it took too long all the same)
             return result_failed(sql, ExecutionStatus.TIMEOUT, f"timed out after {timeout_s:g}s", elapsed())
+        if failure is not None:
+            return result_failed(sql, ExecutionStatus.ERROR, str(failure), elapsed())
         return result_ok(sql, columns, rows, max_rows, elapsed())
 
 
@@ -160,6 +164,7 @@ class SQLiteDatabase(GuardedDatabase):
         self._idle: list[sqlite3.Connection] = [open_readonly(self.path)]  # fails now if it cannot open
         self._max_idle = max_idle
         self._lock = threading.Lock()
+        self._closed = False
         super().__init__(**kwargs)  # type: ignore[arg-type]
 
     @property
@@ -176,7 +181,7 @@ class SQLiteDatabase(GuardedDatabase):
             yield conn
         finally:
             with self._lock:
-                keep = len(self._idle) < self._max_idle
+                keep = not self._closed and len(self._idle) < self._max_idle
                 if keep:
                     self._idle.append(conn)
             if not keep:
@@ -232,6 +237,7 @@ class SQLiteDatabase(GuardedDatabase):
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             idle, self._idle = self._idle, []
         for conn in idle:
             with contextlib.suppress(sqlite3.Error):

@@ -5,7 +5,8 @@ Rules (documented in the README):
 - ``None``, ``bool``, ``int`` and ``str`` pass through; finite ``float`` too.
 - Non-finite floats become the strings ``"inf"``, ``"-inf"`` and ``"nan"``.
 - ``Decimal``: an integral value becomes ``int``, any other finite value ``float`` (so ``1.50`` equals
-  ``1.5`` as it does in Python), a non-finite one a string as above.
+  ``1.5`` as it does in Python), a non-finite one a string as above, and one beyond 1e300 (or below
+  1e-300) its exact decimal text.
 - ``bytes`` / ``bytearray`` / ``memoryview`` become ``"\\x"`` followed by lower-case hex (PostgreSQL's
   ``bytea`` text form), so equal blobs stay equal and never equal ordinary text.
 - dates, times and datetimes become ISO 8601 strings; ``timedelta`` becomes its total seconds (float);
@@ -25,6 +26,8 @@ from typing import Any
 
 from mscsql.types import Cell
 
+_MAX_DECIMAL_EXPONENT = 300
+
 
 def _float_cell(value: float) -> Cell:
     if math.isfinite(value):
@@ -43,6 +46,8 @@ def to_cell(value: Any) -> Cell:
     if isinstance(value, Decimal):
         if not value.is_finite():
             return _float_cell(float(value))
+        if abs(value.adjusted()) > _MAX_DECIMAL_EXPONENT:
+            return str(value)  # beyond float range and Python's int-to-text limit: keep the exact text
         if value == value.to_integral_value():
             return int(value)
         return float(value)
