@@ -220,3 +220,17 @@ def test_postgres_huge_numeric_stays_exact_text(pg_url: str) -> None:
     big, small = result.rows[0]
     assert isinstance(big, str) and big.replace(".", "").startswith("1") and small == 12.5
     json.dumps(result.to_dict())
+
+
+@pytest.mark.parametrize(("decoding", "expected"), [("replace", "a\ufffdb"), ("ignore", "ab")])
+def test_sqlite_text_decoding_is_configurable(tmp_path: Path, decoding: str, expected: str) -> None:
+    path = tmp_path / "latin.sqlite"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE t (x TEXT)")
+    conn.execute("INSERT INTO t VALUES (CAST(x'61ff62' AS TEXT))")
+    conn.commit()
+    conn.close()
+    with connect(path, text_decoding=decoding) as db:
+        assert db.execute("SELECT x FROM t").rows == ((expected,),)
+    with connect(path, text_decoding="strict") as db:
+        assert db.execute("SELECT x FROM t").status is ExecutionStatus.ERROR

@@ -40,14 +40,15 @@ def _parse_url(target: str) -> Any:
 
 def connect(target: str | Path | Database, *, db_id: str | None = None, tables_json: str | Path | None = None,
             descriptions_dir: str | Path | None = None, execution: ExecutionSettings | None = None,
-            schema_settings: SchemaSettings | None = None) -> Database:
+            schema_settings: SchemaSettings | None = None, text_decoding: str = "replace") -> Database:
     """Open a database read-only.
 
     ``target`` is a SQLAlchemy URL (``sqlite:///…``, ``postgresql[+psycopg]://…``,
     ``mysql[+pymysql]://…``, ``mariadb://…``) or the path of an existing SQLite file. Optional
     ``tables_json`` (Spider/BIRD) and ``descriptions_dir`` (BIRD ``database_description/``) add
     natural-language names and descriptions to :meth:`Database.schema`; for a SQLite file a
-    ``database_description`` folder beside it is used automatically.
+    ``database_description`` folder beside it is used automatically. ``text_decoding`` ("replace",
+    "ignore" or "strict") says how SQLite text that is not valid UTF-8 is decoded.
     """
     if isinstance(target, Database) and not isinstance(target, (str, Path)):
         return target
@@ -59,14 +60,15 @@ def connect(target: str | Path | Database, *, db_id: str | None = None, tables_j
             raise DatabaseNotFound(f"no SQLite database at {path}",
                                    hint="give the path of an existing .sqlite file or a database URL such as "
                                         "postgresql://user@localhost/dbname")
-        return _sqlite(path, db_id, tables_json, descriptions_dir, options)
+        return _sqlite(path, db_id, tables_json, descriptions_dir, {**options, "text_decoding": text_decoding})
     url = _parse_url(text)
     backend = url.get_backend_name()
     if backend == "sqlite":
         if not url.database or url.database == ":memory:":
             raise DatabaseError("an in-memory SQLite database has nothing to query",
                                 hint="give the path of an existing .sqlite file")
-        return _sqlite(Path(url.database).expanduser(), db_id, tables_json, descriptions_dir, options)
+        return _sqlite(Path(url.database).expanduser(), db_id, tables_json, descriptions_dir,
+                       {**options, "text_decoding": text_decoding})
     if backend not in _SERVER_SCHEMES:
         raise DatabaseError(f"unsupported database {backend!r} in {url.render_as_string(hide_password=True)}",
                             hint="mscsql supports sqlite, postgresql and mysql/mariadb URLs")

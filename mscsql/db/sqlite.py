@@ -24,7 +24,7 @@ from urllib.parse import quote as url_quote
 
 from mscsql.db.base import GuardedDatabase, result_failed, result_ok, timed
 from mscsql.db.guard import forbidden_function
-from mscsql.db.values import decode_text
+from mscsql.db.values import text_factory
 from mscsql.errors import DatabaseError, DatabaseNotFound
 from mscsql.types import Column, ExecutionResult, ExecutionStatus, ForeignKey, Schema, Table
 
@@ -50,7 +50,7 @@ def _authorize(action: int, arg1: str | None, arg2: str | None, _db: str | None,
     return sqlite3.SQLITE_DENY
 
 
-def open_readonly(path: str | Path) -> sqlite3.Connection:
+def open_readonly(path: str | Path, text_decoding: str = "replace") -> sqlite3.Connection:
     """A connection to an existing SQLite file on which no statement can write."""
     path = Path(path)
     if not path.is_file():
@@ -59,7 +59,7 @@ def open_readonly(path: str | Path) -> sqlite3.Connection:
     uri = f"file:{url_quote(str(path.resolve()))}?mode=ro"
     try:
         conn = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
-        conn.text_factory = decode_text
+        conn.text_factory = text_factory(text_decoding)
         conn.execute("PRAGMA query_only = ON")
         conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
         conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)  # no zeroblob(10**9) in our memory
@@ -159,9 +159,11 @@ class SQLiteDatabase(GuardedDatabase):
 
     dialect = "sqlite"
 
-    def __init__(self, path: str | Path, *, max_idle: int = 8, **kwargs: object) -> None:
+    def __init__(self, path: str | Path, *, max_idle: int = 8, text_decoding: str = "replace",
+                 **kwargs: object) -> None:
         self.path = Path(path)
-        self._idle: list[sqlite3.Connection] = [open_readonly(self.path)]  # fails now if it cannot open
+        self.text_decoding = text_decoding
+        self._idle: list[sqlite3.Connection] = [open_readonly(self.path, text_decoding)]  # fails now if unopenable
         self._max_idle = max_idle
         self._lock = threading.Lock()
         self._closed = False
@@ -176,7 +178,7 @@ class SQLiteDatabase(GuardedDatabase):
         with self._lock:
             conn = self._idle.pop() if self._idle else None
         if conn is None:
-            conn = open_readonly(self.path)
+            conn = open_readonly(self.path, self.text_decoding)
         try:
             yield conn
         finally:

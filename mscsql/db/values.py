@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -66,6 +67,20 @@ def to_row(values: Any) -> tuple[Cell, ...]:
     return tuple(to_cell(v) for v in values)
 
 
-def decode_text(data: bytes) -> str:
-    """SQLite text factory: UTF-8, with replacement characters for invalid bytes."""
-    return data.decode("utf-8", errors="replace")
+#: how SQLite text that is not valid UTF-8 is decoded: "replace" (U+FFFD, the default), "ignore" (drop the
+#: bad bytes, as the Spider evaluator does) or "strict" (the statement fails, as with Python's default)
+TEXT_DECODINGS = ("replace", "ignore", "strict")
+
+
+def text_factory(errors: str = "replace") -> Callable[[bytes], str]:
+    """A SQLite text factory decoding UTF-8 with the given error handling."""
+    if errors not in TEXT_DECODINGS:
+        raise ValueError(f"text decoding must be one of {TEXT_DECODINGS}, not {errors!r}")
+
+    def decode(data: bytes) -> str:
+        return data.decode("utf-8", errors=errors)
+
+    return decode
+
+
+decode_text = text_factory("replace")
