@@ -1,0 +1,93 @@
+"""Result comparison rules, one function per scorer family. Each takes the gold and predicted rows
+(lists of tuples of JSON-safe cells) and says whether they match.
+
+- :func:`spider_match`: the Spider test-suite evaluator's denotation match (``exec_eval.result_eq``):
+  two empty results match whatever their columns; otherwise the row counts and column counts must agree
+  and some permutation of the prediction's columns must make the two results equal as multisets of rows
+  (as lists, when order matters). The official tool prunes candidate permutations with 20 randomly drawn
+  rows; pruning only drops permutations that cannot match, so searching every permutation consistent with
+  *all* rows, as done here, gives the same verdict deterministically.
+- :func:`bird_match`: BIRD's ``set(predicted) == set(gold)``: duplicates, row order and column count
+  beyond the set of tuples do not matter.
+- :func:`strict_match`: mscsql's own stricter check: same columns count, rows compared as multisets (as
+  lists when order matters), columns in the order written.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+Rows = Sequence[tuple[Any, ...]]
+
+
+def _unordered_row(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(sorted(row, key=lambda value: str(value) + str(type(value))))
+
+
+def _same_bags_of_cells(gold: Rows, pred: Rows, order_matters: bool) -> bool:
+    """Necessary condition: with each row's cells sorted, the rows agree (as sets, or as lists)."""
+    left = [_unordered_row(r) for r in gold]
+    right = [_unordered_row(r) for r in pred]
+    return left == right if order_matters else set(left) == set(right)
+
+
+def _consistent_permutations(gold: Rows, pred: Rows, width: int) -> Iterator[tuple[int, ...]]:
+    """Permutations ``perm`` (prediction column ``perm[i]`` becomes column ``i``) such that every value of
+    each moved prediction column occurs in the gold column it moves to."""
+    gold_columns = [{row[i] for row in gold} for i in range(width)]
+    pred_columns = [{row[j] for row in pred} for j in range(width)]
+    allowed = [[j for j in range(width) if pred_columns[j] <= gold_columns[i]] for i in range(width)]
+
+    def extend(prefix: list[int], used: set[int]) -> Iterator[tuple[int, ...]]:
+        i = len(prefix)
+        if i == width:
+            yield tuple(prefix)
+            return
+        for j in allowed[i]:
+            if j not in used:
+                prefix.append(j)
+                used.add(j)
+                yield from extend(prefix, used)
+                prefix.pop()
+                used.discard(j)
+
+    return extend([], set())
+
+
+def spider_match(gold: Rows, pred: Rows, order_matters: bool) -> bool:
+    if not gold and not pred:
+        return True
+    if len(gold) != len(pred):
+        return False
+    width = len(gold[0])
+    if len(pred[0]) != width:
+        return False
+    if not _same_bags_of_cells(gold, pred, order_matters):
+        return False
+    gold_list = list(gold)
+    gold_set = set(gold_list)
+    gold_counts: Counter[tuple[Any, ...]] | None = None
+    for perm in _consistent_permutations(gold, pred, width):
+        moved = list(pred) if width == 1 else [tuple(row[j] for j in perm) for row in pred]
+        if order_matters:
+            if moved == gold_list:
+                return True
+        elif set(moved) == gold_set:
+            gold_counts = gold_counts or Counter(gold_list)
+            if Counter(moved) == gold_counts:
+                return True
+    return False
+
+
+def bird_match(gold: Rows, pred: Rows) -> bool:
+    return set(pred) == set(gold)
+
+
+def strict_match(gold: Rows, pred: Rows, order_matters: bool, gold_width: int, pred_width: int) -> bool:
+    if gold_width != pred_width:
+        return False
+    if order_matters:
+        return list(gold) == list(pred)
+    return Counter(gold) == Counter(pred)
