@@ -35,8 +35,6 @@ HARDNESS_LEVELS = ("easy", "medium", "hard", "extra")
 _AGGREGATES = (exp.Count, exp.Max, exp.Min, exp.Sum, exp.Avg)
 _ARITHMETIC = (exp.Add, exp.Sub, exp.Mul, exp.Div)
 _QUERY = (exp.Select, exp.SetOperation, exp.Subquery)
-_PREDICATES = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.In, exp.Like, exp.Between, exp.Is,
-               exp.Exists)
 
 
 @dataclass(frozen=True)
