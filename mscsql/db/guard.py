@@ -100,6 +100,10 @@ ALLOWED_PG_FUNCTIONS: frozenset[str] = frozenset({
 # space there: "--" followed by a non-ASCII character would hide code from the guard that MySQL runs.
 _MYSQL_HIDDEN_CODE = re.compile(r"/\*\s*(?:M?!|\+)|--[^\x00-\x7f]")
 
+#: the refusal reason for text without any statement (blank, or only comments and semicolons)
+NO_STATEMENT = "the text contains no SQL statement"
+
+
 class _QuietWhileGuarding(logging.Filter):
     """Drops sqlglot's parser warnings raised inside ``check_sql`` (in this thread only)."""
 
@@ -191,7 +195,7 @@ def check_sql(sql: str, dialect: str) -> CheckedStatement:
     finally:
         _GUARDING.active = False
     if not statements:
-        raise _refuse("the text contains no SQL statement", sql)
+        raise _refuse(NO_STATEMENT, sql)
     if len(statements) > 1:
         raise _refuse(f"exactly one statement is allowed, found {len(statements)}", sql)
     tree = statements[0]

@@ -1,0 +1,220 @@
+"""Benchmark loaders: Spider, BIRD and BIRD mini-dev, in the folder layouts their authors distribute.
+
+Each loader returns a :class:`Benchmark`: the questions in file order with their gold SQL, database
+and difficulty. A question whose database file is missing is an error naming the database, unless
+``allow_missing_db`` is set: then the question is kept with ``database=None`` and reported as skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mscsql.errors import DatasetError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BenchmarkItem:
+    index: int  # 0-based position in the benchmark file
+    db_id: str
+    question: str
+    gold_sql: str
+    question_id: int | str | None = None
+    evidence: str | None = None
+    difficulty: str | None = None  # BIRD: simple/moderate/challenging; Spider: easy/medium/hard/extra
+    #: a SQLite file or a database URL; None when the database is missing
+    database: str | None = None
+    #: Spider test-suite: every database variant for this db_id (empty when not available)
+    variants: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    name: str
+    dialect: str
+    items: tuple[BenchmarkItem, ...]
+    difficulty_levels: tuple[str, ...]
+    #: dataset files and their sha256, for provenance
+    files: dict[str, str] = field(default_factory=dict)
+    missing_databases: tuple[str, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _read_json(path: Path) -> Any:
+    if not path.is_file():
+        raise DatasetError(f"benchmark file {path} does not exist",
+                           hint="check --data-dir; see data/README.md for the expected layout")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise DatasetError(f"{path} is not valid JSON: {err}") from None
+
+
+def _read_gold_file(path: Path, expected: int) -> list[str] | None:
+    """``SQL<TAB>db_id`` lines, when the file exists; it must have one line per question."""
+    if not path.is_file():
+        return None
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if len(lines) != expected:
+        raise DatasetError(f"{path} has {len(lines)} gold queries but the questions file has {expected}")
+    return [line.split("\t")[0].strip() for line in lines]
+
+
+def _find_database(roots: list[Path], db_id: str) -> Path | None:
+    for root in roots:
+        path = root / db_id / f"{db_id}.sqlite"
+        if path.is_file():
+            return path
+    return None
+
+
+def _resolve_databases(items: list[BenchmarkItem], roots: list[Path], allow_missing_db: bool,
+                       variants_root: Path | None, name: str) -> tuple[list[BenchmarkItem], tuple[str, ...]]:
+    found: dict[str, Path | None] = {}
+    for item in items:
+        if item.db_id not in found:
+            found[item.db_id] = _find_database(roots, item.db_id)
+    missing = tuple(sorted(db for db, path in found.items() if path is None))
+    if missing and not allow_missing_db:
+        where = " or ".join(str(r) for r in roots)
+        count = sum(1 for i in items if i.db_id in missing)
+        raise DatasetError(f"{name}: {count} questions need databases that are missing under {where}: "
+                           f"{', '.join(missing)}",
+                           hint="add the databases, or pass --allow-missing-db to skip those questions")
+    variants: dict[str, tuple[str, ...]] = {}
+    if variants_root is not None:
+        for db_id in found:
+            folder = variants_root / db_id
+            # the official evaluator runs on every file of the folder whose name contains ".sqlite"
+            variants[db_id] = tuple(sorted(str(p) for p in folder.iterdir() if ".sqlite" in p.name)
+                                    ) if folder.is_dir() else ()
+    resolved = [BenchmarkItem(**{**item.__dict__, "database": str(found[item.db_id]) if found[item.db_id] else None,
+                                 "variants": variants.get(item.db_id, ())}) for item in items]
+    if missing:
+        log.warning("%s: skipping %d questions whose databases are missing: %s", name,
+                    sum(1 for i in items if i.db_id in missing), ", ".join(missing))
+    return resolved, missing
+
+
+def load_spider(data_dir: str | Path, split: str = "dev", *, allow_missing_db: bool = False) -> Benchmark:
+    """Spider 1.0 (``dev.json`` or the training files, ``database/``, ``test_suite_database/``)."""
+    from mscsql.evaluation.hardness import spider_hardness
+
+    root = Path(data_dir)
+    if split == "dev":
+        questions_path = root / "dev.json"
+    else:
+        candidates = [root / "train_spider.json", root / "train" / "train_spider_stripped.json",
+                      root / "train_spider_stripped.json"]
+        questions_path = next((p for p in candidates if p.is_file()), candidates[0])
+    entries = _read_json(questions_path)
+    gold_path = root / f"{split}_gold.sql"
+    gold = _read_gold_file(gold_path, len(entries)) or [e["query"] for e in entries]
+    items = [BenchmarkItem(index=i, db_id=e["db_id"], question=e.get("question", ""), gold_sql=sql,
+                           difficulty=spider_hardness(sql))
+             for i, (e, sql) in enumerate(zip(entries, gold, strict=True))]
+    suite = root / "test_suite_database"
+    items, missing = _resolve_databases(items, [root / "database"], allow_missing_db,
+                                        suite if suite.is_dir() else None, f"spider-{split}")
+    files = {p.name: sha256_file(p) for p in (questions_path, gold_path, root / "tables.json") if p.is_file()}
+    return Benchmark(name=f"spider-{split}", dialect="sqlite", items=tuple(items),
+                     difficulty_levels=("easy", "medium", "hard", "extra"), files=files, missing_databases=missing)
+
+
+def _bird_items(entries: list[dict[str, Any]], gold: list[str] | None) -> list[BenchmarkItem]:
+    items = []
+    for i, entry in enumerate(entries):
+        sql = gold[i] if gold is not None else entry.get("SQL")
+        if not isinstance(sql, str):
+            raise DatasetError(f"question {i} has no gold SQL")
+        items.append(BenchmarkItem(index=i, db_id=entry["db_id"], question=entry.get("question", ""), gold_sql=sql,
+                                   question_id=entry.get("question_id", i), evidence=entry.get("evidence") or None,
+                                   difficulty=entry.get("difficulty")))
+    return items
+
+
+def load_bird(data_dir: str | Path, split: str = "dev", *, allow_missing_db: bool = False) -> Benchmark:
+    """BIRD (``dev.json``/``train.json``, ``dev_databases/<db>/<db>.sqlite``, optional ``dev_gold.sql``)."""
+    root = Path(data_dir)
+    questions_path = root / f"{split}.json"
+    entries = _read_json(questions_path)
+    gold_path = next((p for p in (root / f"{split}_gold.sql", root / f"{split}.sql") if p.is_file()),
+                     root / f"{split}_gold.sql")
+    items = _bird_items(entries, _read_gold_file(gold_path, len(entries)))
+    roots = [root / f"{split}_databases", root / "databases", root / "database"]
+    items, missing = _resolve_databases(items, roots, allow_missing_db, None, f"bird-{split}")
+    files = {p.name: sha256_file(p) for p in (questions_path, gold_path) if p.is_file()}
+    return Benchmark(name=f"bird-{split}", dialect="sqlite", items=tuple(items),
+                     difficulty_levels=("simple", "moderate", "challenging"), files=files, missing_databases=missing)
+
+
+def load_bird_minidev(data_dir: str | Path, dialect: str = "sqlite", *, allow_missing_db: bool = False,
+                      db_url: str | None = None) -> Benchmark:
+    """BIRD mini-dev (``mini_dev_<dialect>.json`` and ``mini_dev_<dialect>_gold.sql``).
+
+    SQLite databases are looked up under ``dev_databases/``; for MySQL and PostgreSQL the gold SQL runs
+    on ``db_url``, one server database that holds the mini-dev tables (as the official tool expects), or
+    a URL template containing ``{db_id}``.
+    """
+    root = Path(data_dir)
+    questions_path = root / f"mini_dev_{dialect}.json"
+    entries = _read_json(questions_path)
+    gold_path = root / f"mini_dev_{dialect}_gold.sql"
+    items = _bird_items(entries, _read_gold_file(gold_path, len(entries)))
+    missing: tuple[str, ...] = ()
+    if dialect == "sqlite":
+        items, missing = _resolve_databases(items, [root / "dev_databases", root / "databases"], allow_missing_db,
+                                            None, "bird-minidev")
+    elif db_url is not None:
+        items = [BenchmarkItem(**{**i.__dict__, "database": db_url.replace("{db_id}", i.db_id)}) for i in items]
+    elif not allow_missing_db:
+        raise DatasetError(f"bird-minidev-{dialect} needs the server database that holds the mini-dev tables",
+                           hint="pass --db-url, e.g. postgresql://user@localhost/bird or mysql://root@localhost/BIRD")
+    else:
+        missing = tuple(sorted({i.db_id for i in items}))
+    files = {p.name: sha256_file(p) for p in (questions_path, gold_path) if p.is_file()}
+    name = "bird-minidev" if dialect == "sqlite" else f"bird-minidev-{dialect}"
+    return Benchmark(name=name, dialect=dialect, items=tuple(items),
+                     difficulty_levels=("simple", "moderate", "challenging"), files=files, missing_databases=missing)
+
+
+_LOADERS: dict[str, Callable[..., Benchmark]] = {
+    "spider-dev": lambda d, **kw: load_spider(d, "dev", **kw),
+    "spider-train": lambda d, **kw: load_spider(d, "train", **kw),
+    "bird-dev": lambda d, **kw: load_bird(d, "dev", **kw),
+    "bird-train": lambda d, **kw: load_bird(d, "train", **kw),
+    "bird-minidev": lambda d, **kw: load_bird_minidev(d, "sqlite", **kw),
+    "bird-minidev-mysql": lambda d, **kw: load_bird_minidev(d, "mysql", **kw),
+    "bird-minidev-postgresql": lambda d, **kw: load_bird_minidev(d, "postgresql", **kw),
+}
+BENCHMARKS = tuple(_LOADERS)
+
+
+def load_benchmark(name: str, data_dir: str | Path, *, allow_missing_db: bool = False,
+                   db_url: str | None = None) -> Benchmark:
+    """Load a benchmark by name (see ``BENCHMARKS``)."""
+    if name not in _LOADERS:
+        raise DatasetError(f"unknown benchmark {name!r}", hint=f"choose one of: {', '.join(BENCHMARKS)}")
+    if not Path(data_dir).is_dir():
+        raise DatasetError(f"data directory {data_dir} does not exist", hint="see data/README.md")
+    kwargs: dict[str, Any] = {"allow_missing_db": allow_missing_db}
+    if name.startswith("bird-minidev"):
+        kwargs["db_url"] = db_url
+    return _LOADERS[name](data_dir, **kwargs)

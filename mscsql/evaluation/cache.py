@@ -1,0 +1,105 @@
+"""On-disk cache of gold-query results, so a second scoring run does not execute gold queries again.
+
+An entry is keyed by the sha256 of the database file's content, the exact text that runs, the text
+decoding and the row cap, so a changed database or a different rule can never reuse a stale result.
+File hashes are themselves cached by (path, size, modification time). The cache is one SQLite file
+(written only by this module; never a user's database).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+from pathlib import Path
+
+from mscsql.db.values import to_row
+from mscsql.evaluation.benchmarks import sha256_file
+from mscsql.types import ExecutionResult, ExecutionStatus
+
+CACHE_VERSION = "1"
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("MSCSQL_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "mscsql")
+    return Path(base)
+
+
+class GoldCache:
+    def __init__(self, folder: str | Path | None) -> None:
+        self.enabled = folder is not None
+        self._lock = threading.Lock()
+        self._hashes: dict[str, str | None] = {}
+        self._conn: sqlite3.Connection | None = None
+        if folder is not None:
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(Path(folder) / "gold-results.sqlite", check_same_thread=False)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, result TEXT NOT NULL)")
+            self._conn.execute("CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, "
+                               "mtime_ns INTEGER, sha256 TEXT)")
+            self._conn.commit()
+
+    def database_hash(self, database: str) -> str | None:
+        """The content hash of a SQLite file (None for server databases, which are not cached)."""
+        if "://" in database or self._conn is None:
+            return None
+        if database in self._hashes:
+            return self._hashes[database]
+        path = Path(database).resolve()
+        stat = path.stat()
+        with self._lock:
+            row = self._conn.execute("SELECT size, mtime_ns, sha256 FROM files WHERE path = ?", (str(path),)).fetchone()
+        if row is not None and row[0] == stat.st_size and row[1] == stat.st_mtime_ns:
+            digest = row[2]
+        else:
+            digest = sha256_file(path)
+            with self._lock:
+                self._conn.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?)",
+                                   (str(path), stat.st_size, stat.st_mtime_ns, digest))
+                self._conn.commit()
+        self._hashes[database] = digest
+        return digest
+
+    def key(self, database: str, text: str, decoding: str, max_rows: int) -> str | None:
+        digest = self.database_hash(database)
+        if digest is None:
+            return None
+        material = "\0".join((CACHE_VERSION, digest, decoding, str(max_rows), text))
+        return hashlib.sha256(material.encode("utf-8", errors="surrogatepass")).hexdigest()
+
+    def get_many(self, keys: list[str]) -> dict[str, ExecutionResult]:
+        if self._conn is None or not keys:
+            return {}
+        found: dict[str, ExecutionResult] = {}
+        with self._lock:
+            for start in range(0, len(keys), 500):
+                chunk = keys[start:start + 500]
+                marks = ",".join("?" * len(chunk))
+                for key, payload in self._conn.execute(f"SELECT key, result FROM results WHERE key IN ({marks})",
+                                                       chunk):
+                    found[key] = _decode(payload)
+        return found
+
+    def put_many(self, entries: dict[str, ExecutionResult]) -> None:
+        if self._conn is None or not entries:
+            return
+        with self._lock:
+            self._conn.executemany("INSERT OR REPLACE INTO results VALUES (?, ?)",
+                                   [(k, json.dumps(r.to_dict(), ensure_ascii=False)) for k, r in entries.items()])
+            self._conn.commit()
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+def _decode(payload: str) -> ExecutionResult:
+    data = json.loads(payload)
+    return ExecutionResult(sql=data["sql"], status=ExecutionStatus(data["status"]), columns=tuple(data["columns"]),
+                           rows=tuple(to_row(r) for r in data["rows"]), row_count=data["row_count"],
+                           truncated=data["truncated"], elapsed_s=data["elapsed_s"], error=data["error"])

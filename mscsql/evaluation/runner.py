@@ -1,0 +1,310 @@
+"""Score prediction files against a benchmark: parallel, cached, resumable.
+
+Work goes in chunks of questions (grouped by database). For each chunk every distinct statement (gold
+and predictions of every file) runs once through :func:`mscsql.db.execute_many`; gold results come from
+the on-disk cache when they are there. Multi-database scorers (test-suite) first run everything on the
+first database and only then run what still matches on the other variants (the official tool also stops
+at the first database where a prediction fails; the verdict is the same). Each finished chunk is appended
+to ``OUT/results.jsonl`` and flushed, so a killed run resumes where it stopped; at the end the file is
+rewritten in (file, question) order, and the summary, report and plot are written.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mscsql.config import ExecutionSettings
+from mscsql.db import connect, execute_many
+from mscsql.db.base import Database
+from mscsql.db.guard import NO_STATEMENT, check_sql
+from mscsql.errors import DatasetError, UnsafeSQLError
+from mscsql.evaluation.benchmarks import Benchmark, BenchmarkItem
+from mscsql.evaluation.cache import GoldCache
+from mscsql.evaluation.predictions import PredictionFile
+from mscsql.evaluation.scorers import PreparedGold, Scorer
+from mscsql.types import ExecutionResult, ExecutionStatus
+
+log = logging.getLogger(__name__)
+
+RESULTS = "results.jsonl"
+RUN = "run.json"
+
+
+@dataclass
+class ScoreRun:
+    benchmark: Benchmark
+    files: list[PredictionFile]
+    scorer: Scorer
+    output: Path
+    cache: GoldCache
+    workers: int = field(default_factory=lambda: ExecutionSettings().workers)
+    timeout_s: float = 30.0
+    max_rows: int = 1_000_000
+    chunk_size: int = 200
+    command: str = ""
+    progress: bool = True
+
+
+def _identity(run: ScoreRun) -> dict[str, Any]:
+    return {"benchmark": run.benchmark.name, "scorer": run.scorer.name, "dataset_files": run.benchmark.files,
+            "predictions": [{"name": f.name, "sha256": f.sha256} for f in run.files],
+            "timeout_s": run.timeout_s, "max_rows": run.max_rows}
+
+
+def _check_output(run: ScoreRun) -> None:
+    run.output.mkdir(parents=True, exist_ok=True)
+    identity = _identity(run)
+    path = run.output / RUN
+    if path.is_file():
+        previous = json.loads(path.read_text(encoding="utf-8"))
+        if previous != identity and (run.output / RESULTS).is_file():
+            raise DatasetError(f"{run.output} holds results of a different run (benchmark, scorer, prediction files "
+                               "or limits differ)", hint="choose another --output folder, or delete this one")
+    path.write_text(json.dumps(identity, indent=2) + "\n", encoding="utf-8")
+
+
+def _read_done(path: Path) -> dict[tuple[str, int], dict[str, Any]]:
+    """Rows already written; a line cut short by a kill is dropped (and removed from the file)."""
+    done: dict[tuple[str, int], dict[str, Any]] = {}
+    if not path.is_file():
+        return done
+    good_lines = []
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if not line.endswith("\n"):
+                continue
+            done.setdefault((row["prediction_file"], row["index"]), row)
+            good_lines.append(line)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(good_lines), encoding="utf-8")
+    os.replace(tmp, path)
+    return done
+
+
+def _chunks(items: list[BenchmarkItem], size: int) -> Iterator[list[BenchmarkItem]]:
+    ordered = sorted(items, key=lambda i: (i.db_id, i.index))
+    for start in range(0, len(ordered), size):
+        yield ordered[start:start + size]
+
+
+class _Databases:
+    """Read-only databases opened with the scorer's text decoding; files are closed after each chunk."""
+
+    def __init__(self, decoding: str, workers: int) -> None:
+        self._decoding = decoding
+        self._execution = ExecutionSettings(workers=workers)
+        self._open: dict[str, Database] = {}
+
+    def get(self, target: str) -> Database:
+        if target not in self._open:
+            self._open[target] = connect(target, text_decoding=self._decoding, execution=self._execution)
+        return self._open[target]
+
+    def release_files(self) -> None:
+        for target in [t for t in self._open if "://" not in t]:
+            self._open.pop(target).close()
+
+    def close(self) -> None:
+        for db in self._open.values():
+            db.close()
+        self._open.clear()
+
+
+def _empty_result(text: str) -> ExecutionResult:
+    return ExecutionResult(sql=text, status=ExecutionStatus.OK)
+
+
+class _Chunk:
+    """One chunk of questions x pending prediction files."""
+
+    def __init__(self, run: ScoreRun, databases: _Databases, items: list[BenchmarkItem],
+                 pending: dict[int, list[int]]) -> None:
+        self.run = run
+        self.databases = databases
+        self.items = items
+        self.pending = pending
+        self.golds: dict[int, PreparedGold] = {}
+        self.preds: dict[tuple[int, int], str] = {}
+        self.results: dict[tuple[str, str], ExecutionResult] = {}
+
+    def _execute(self, statements: set[tuple[str, str]], gold: set[tuple[str, str]]) -> None:
+        """Fill ``self.results`` for (database, text) pairs; gold ones through the cache."""
+        run, cache = self.run, self.run.cache
+        todo = [s for s in statements if s not in self.results]
+        keys: dict[tuple[str, str], str] = {}
+        if cache.enabled:
+            for pair in todo:
+                if pair in gold:
+                    key = cache.key(pair[0], pair[1], run.scorer.text_decoding, run.max_rows)
+                    if key is not None:
+                        keys[pair] = key
+            cached = cache.get_many(list(keys.values()))
+            for pair, key in keys.items():
+                if key in cached:
+                    self.results[pair] = cached[key]
+        to_run = []
+        for pair in todo:
+            if pair in self.results:
+                continue
+            if run.scorer.blank_prediction_is_empty_result and pair not in gold and self._blank(pair):
+                self.results[pair] = _empty_result(pair[1])
+                continue
+            to_run.append(pair)
+        executed = execute_many([(self.databases.get(db), text) for db, text in to_run], workers=run.workers,
+                                timeout_s=run.timeout_s, max_rows=run.max_rows)
+        fresh: dict[str, ExecutionResult] = {}
+        for pair, result in zip(to_run, executed, strict=True):
+            self.results[pair] = result
+            if pair in keys and result.status is not ExecutionStatus.TIMEOUT:
+                fresh[keys[pair]] = result
+        cache.put_many(fresh)
+
+    def _blank(self, pair: tuple[str, str]) -> bool:
+        try:
+            check_sql(pair[1], self.databases.get(pair[0]).dialect)
+        except UnsafeSQLError as err:
+            return err.reason == NO_STATEMENT
+        return False
+
+    def score(self) -> list[dict[str, Any]]:
+        run = self.run
+        rows: list[dict[str, Any]] = []
+        live: list[tuple[BenchmarkItem, int]] = []
+        for item in self.items:
+            for f in self.pending[item.index]:
+                if not run.scorer.databases(item):
+                    rows.append(_row(item, run.files[f], correct=False, status="skipped",
+                                     error=f"database {item.db_id} is missing"))
+                else:
+                    live.append((item, f))
+        for item in {i.index: i for i, _f in live}.values():
+            self.golds[item.index] = run.scorer.prepare_gold(item)
+        for item, f in live:
+            self.preds[(item.index, f)] = run.scorer.prepare_prediction(run.files[f].sql[item.index])
+
+        verdicts: dict[tuple[int, int], dict[str, Any]] = {}
+        remaining = live
+        stage = 0
+        while remaining:
+            statements: set[tuple[str, str]] = set()
+            gold: set[tuple[str, str]] = set()
+            for item, f in remaining:
+                for db in self._stage_databases(item, stage):
+                    gold.add((db, self.golds[item.index].text))
+                    statements.add((db, self.golds[item.index].text))
+                    statements.add((db, self.preds[(item.index, f)]))
+            self._execute(statements, gold)
+            still: list[tuple[BenchmarkItem, int]] = []
+            for item, f in remaining:
+                verdict = self._judge(item, f, self._stage_databases(item, stage))
+                if verdict is None:
+                    if stage == 0 and len(run.scorer.databases(item)) > 1:
+                        still.append((item, f))
+                    else:
+                        verdicts[(item.index, f)] = {"correct": True, "status": "ok", "error": None}
+                else:
+                    verdicts[(item.index, f)] = verdict
+            remaining = still
+            stage += 1
+        for item, f in live:
+            rows.append(_row(item, run.files[f], **verdicts[(item.index, f)]))
+        return rows
+
+    def _stage_databases(self, item: BenchmarkItem, stage: int) -> tuple[str, ...]:
+        databases = self.run.scorer.databases(item)
+        return databases[:1] if stage == 0 else databases[1:]
+
+    def _judge(self, item: BenchmarkItem, f: int, databases: Iterable[str]) -> dict[str, Any] | None:
+        """None when the prediction matches on every given database, else the failing verdict."""
+        gold = self.golds[item.index]
+        pred_text = self.preds[(item.index, f)]
+        for db in databases:
+            gold_result = self.results[(db, gold.text)]
+            pred_result = self.results[(db, pred_text)]
+            if not gold_result.ok:  # the official tools score the question 0 (Spider's stops with an error)
+                return {"correct": False, "status": _status(pred_result), "error": pred_result.error,
+                        "gold_status": _status(gold_result), "gold_error": f"{Path(db).name}: {gold_result.error}"}
+            if not pred_result.ok:
+                return {"correct": False, "status": _status(pred_result), "error": pred_result.error}
+            if gold_result.truncated or pred_result.truncated:
+                return {"correct": False, "status": "error",
+                        "error": f"result larger than {self.run.max_rows} rows: not compared"}
+            if not self.run.scorer.matches(gold, gold_result, pred_result):
+                return {"correct": False, "status": "ok", "error": None}
+        return None
+
+
+def _status(result: ExecutionResult) -> str:
+    if result.status is ExecutionStatus.TIMEOUT:
+        return "timeout"
+    return "ok" if result.ok else "error"
+
+
+def _row(item: BenchmarkItem, file: PredictionFile, *, correct: bool, status: str, error: str | None,
+         gold_status: str = "ok", gold_error: str | None = None) -> dict[str, Any]:
+    return {"index": item.index, "question_id": item.question_id, "db_id": item.db_id,
+            "prediction_file": file.name, "difficulty": item.difficulty, "correct": correct, "status": status,
+            "error": error, "gold_status": gold_status, "gold_error": gold_error}
+
+
+def score(run: ScoreRun) -> list[dict[str, Any]]:
+    """Score every prediction file; returns the rows of ``results.jsonl`` in (file, question) order."""
+    if run.scorer.name == "test-suite":
+        lacking = sorted({i.db_id for i in run.benchmark.items if i.database and not i.variants})
+        if lacking:
+            raise DatasetError(f"the test-suite scorer needs test_suite_database/<db_id>/ folders; none for: "
+                               f"{', '.join(lacking)}", hint="download the test-suite databases, or use spider-exec")
+    _check_output(run)
+    results_path = run.output / RESULTS
+    done = _read_done(results_path)
+    pending: dict[int, list[int]] = {}
+    for item in run.benchmark.items:
+        todo = [f for f, file in enumerate(run.files) if (file.name, item.index) not in done]
+        if todo:
+            pending[item.index] = todo
+    total = sum(len(v) for v in pending.values())
+    if done:
+        log.info("resuming: %d results already in %s, %d to go", len(done), results_path, total)
+    bar = None
+    if run.progress and total:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total, desc=f"scoring ({run.scorer.name})", unit="pred")
+    databases = _Databases(run.scorer.text_decoding, run.workers)
+    try:
+        with results_path.open("a", encoding="utf-8") as out:
+            items = [i for i in run.benchmark.items if i.index in pending]
+            for chunk in _chunks(items, run.chunk_size):
+                rows = _Chunk(run, databases, chunk, pending).score()
+                out.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+                out.flush()
+                os.fsync(out.fileno())
+                databases.release_files()
+                if bar is not None:
+                    bar.update(len(rows))
+    finally:
+        databases.close()
+        if bar is not None:
+            bar.close()
+    return _finalize(results_path, run)
+
+
+def _finalize(path: Path, run: ScoreRun) -> list[dict[str, Any]]:
+    rows = list(_read_done(path).values())
+    order = {f.name: n for n, f in enumerate(run.files)}
+    rows = [r for r in rows if r["prediction_file"] in order]
+    rows.sort(key=lambda r: (order[r["prediction_file"]], r["index"]))
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    os.replace(tmp, path)
+    return rows

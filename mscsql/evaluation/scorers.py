@@ -1,0 +1,139 @@
+"""Named scorers. Each says which text runs for the gold query and for a prediction, on which databases,
+how results are compared, and how text that is not valid UTF-8 is decoded (see the README for the rules).
+
+- ``bird``: BIRD's official execution accuracy (``evaluation_ex.py``): prediction and gold run as written;
+  ``set(prediction rows) == set(gold rows)``; an error or a timeout of either scores 0; invalid UTF-8
+  text is an error (Python's default decoding); a blank prediction runs as an empty statement and
+  returns no rows.
+- ``spider-exec``: the Spider test-suite evaluator's execution match on the plain ``database/`` folder
+  (the rules of ``spider_rules`` and ``matching.spider_match``); invalid UTF-8 bytes are dropped.
+- ``test-suite``: the same match, required on every database variant of the question's db_id in
+  ``test_suite_database/`` (test-suite accuracy).
+- ``strict``: mscsql's own check: texts as written, same number of columns in the order written, rows
+  compared as multisets (as lists when the gold query's outermost query has ORDER BY).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlglot
+from sqlglot import exp
+
+from mscsql.errors import ConfigError
+from mscsql.evaluation import matching, spider_rules
+from mscsql.evaluation.benchmarks import BenchmarkItem
+from mscsql.types import ExecutionResult
+
+
+@dataclass(frozen=True)
+class PreparedGold:
+    text: str
+    order_matters: bool
+
+
+class Scorer:
+    name: str = ""
+    text_decoding: str = "replace"
+    #: a blank prediction returns no rows instead of failing (BIRD's evaluator runs it as is)
+    blank_prediction_is_empty_result: bool = False
+
+    def databases(self, item: BenchmarkItem) -> tuple[str, ...]:
+        return (item.database,) if item.database else ()
+
+    def prepare_gold(self, item: BenchmarkItem) -> PreparedGold:
+        raise NotImplementedError
+
+    def prepare_prediction(self, sql: str) -> str:
+        raise NotImplementedError
+
+    def matches(self, gold: PreparedGold, gold_result: ExecutionResult, pred_result: ExecutionResult) -> bool:
+        raise NotImplementedError
+
+
+class BirdScorer(Scorer):
+    name = "bird"
+    text_decoding = "strict"
+    blank_prediction_is_empty_result = True
+
+    def prepare_gold(self, item: BenchmarkItem) -> PreparedGold:
+        return PreparedGold(text=item.gold_sql, order_matters=False)
+
+    def prepare_prediction(self, sql: str) -> str:
+        return sql
+
+    def matches(self, gold: PreparedGold, gold_result: ExecutionResult, pred_result: ExecutionResult) -> bool:
+        return matching.bird_match(gold_result.rows, pred_result.rows)
+
+
+class SpiderExecScorer(Scorer):
+    name = "spider-exec"
+    text_decoding = "ignore"
+
+    def databases(self, item: BenchmarkItem) -> tuple[str, ...]:
+        if not item.database:
+            return ()
+        from pathlib import Path
+
+        # the official tool runs on every file of the database's folder whose name contains ".sqlite"
+        folder = Path(item.database).parent
+        return tuple(sorted(str(p) for p in folder.iterdir() if ".sqlite" in p.name)) or (item.database,)
+
+    def prepare_gold(self, item: BenchmarkItem) -> PreparedGold:
+        prepared = spider_rules.prepare_gold(item.gold_sql)
+        return PreparedGold(text=spider_rules.executable(prepared), order_matters=spider_rules.order_matters(prepared))
+
+    def prepare_prediction(self, sql: str) -> str:
+        return spider_rules.executable(spider_rules.prepare_prediction(sql))
+
+    def matches(self, gold: PreparedGold, gold_result: ExecutionResult, pred_result: ExecutionResult) -> bool:
+        return matching.spider_match(gold_result.rows, pred_result.rows, gold.order_matters)
+
+
+class TestSuiteScorer(SpiderExecScorer):
+    name = "test-suite"
+
+    def databases(self, item: BenchmarkItem) -> tuple[str, ...]:
+        return item.variants if item.database else ()
+
+
+def _has_outer_order_by(sql: str, dialect: str) -> bool:
+    try:
+        tree = sqlglot.parse_one(sql, read=dialect if dialect != "postgresql" else "postgres")
+    except sqlglot.errors.SqlglotError:
+        return "order by" in sql.lower()
+    while isinstance(tree, exp.Subquery):
+        tree = tree.this
+    return tree.args.get("order") is not None
+
+
+class StrictScorer(Scorer):
+    name = "strict"
+
+    def __init__(self, dialect: str = "sqlite") -> None:
+        self.dialect = dialect
+
+    def prepare_gold(self, item: BenchmarkItem) -> PreparedGold:
+        return PreparedGold(text=item.gold_sql, order_matters=_has_outer_order_by(item.gold_sql, self.dialect))
+
+    def prepare_prediction(self, sql: str) -> str:
+        return sql
+
+    def matches(self, gold: PreparedGold, gold_result: ExecutionResult, pred_result: ExecutionResult) -> bool:
+        return matching.strict_match(gold_result.rows, pred_result.rows, gold.order_matters,
+                                     len(gold_result.columns), len(pred_result.columns))
+
+
+SCORERS = ("bird", "spider-exec", "test-suite", "strict")
+
+
+def get_scorer(name: str, dialect: str = "sqlite") -> Scorer:
+    if name == "bird":
+        return BirdScorer()
+    if name == "spider-exec":
+        return SpiderExecScorer()
+    if name == "test-suite":
+        return TestSuiteScorer()
+    if name == "strict":
+        return StrictScorer(dialect)
+    raise ConfigError(f"unknown scorer {name!r}", hint=f"choose one of: {', '.join(SCORERS)}")
