@@ -20,6 +20,9 @@ app = typer.Typer(help="mscsql: text-to-SQL with multi-sample critiquing.", no_a
                   pretty_exceptions_enable=False, add_completion=False)
 db_app = typer.Typer(help="Inspect and query a database (read-only).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+eval_app = typer.Typer(help="Evaluate on BIRD and Spider with scorers that agree with the official tools.",
+                       no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -114,6 +117,52 @@ def db_query(
         err.print(f"[bold red]{result.status.value}[/]: {result.error}", highlight=False, markup=True)
     if not result.ok:
         raise typer.Exit(1)
+
+
+@eval_app.command("score")
+def eval_score(
+    benchmark: Annotated[str, typer.Option(help="spider-dev, spider-train, bird-dev, bird-train, bird-minidev, "
+                                                "bird-minidev-mysql or bird-minidev-postgresql")],
+    data_dir: Annotated[Path, typer.Option(help="the benchmark's folder (see data/README.md)")],
+    predictions: Annotated[list[Path], typer.Option("--predictions", "-p",
+                                                    help="prediction file(s); repeat or list several")],
+    output: Annotated[Path, typer.Option(help="folder for results.jsonl, summary.json, report.md, accuracy.png")],
+    scorer: Annotated[str, typer.Option(help="bird, spider-exec, test-suite or strict")] = "spider-exec",
+    allow_missing_db: Annotated[bool, typer.Option(help="skip questions whose database is missing")] = False,
+    db_url: Annotated[str | None, typer.Option(help="bird-minidev on MySQL/PostgreSQL: the server database "
+                                                    "holding the tables (may contain {db_id})")] = None,
+    timeout: Annotated[float, typer.Option(min=0.001, help="seconds per query")] = 30.0,
+    workers: Annotated[int | None, typer.Option(min=1, help="parallel queries (default: CPU cores)")] = None,
+    cache_dir: Annotated[Path | None, typer.Option(help="gold-result cache (default ~/.cache/mscsql)")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="do not read or write the gold-result cache")] = False,
+) -> None:
+    """Score prediction files (resumable: run the same command again to continue an interrupted run)."""
+    from mscsql.config import ExecutionSettings
+    from mscsql.evaluation.benchmarks import load_benchmark
+    from mscsql.evaluation.cache import GoldCache, default_cache_dir
+    from mscsql.evaluation.predictions import load_prediction_files
+    from mscsql.evaluation.report import write_reports
+    from mscsql.evaluation.runner import ScoreRun, score
+    from mscsql.evaluation.scorers import get_scorer
+
+    bench = load_benchmark(benchmark, data_dir, allow_missing_db=allow_missing_db, db_url=db_url)
+    files = load_prediction_files(list(predictions), bench)
+    cache = GoldCache(None if no_cache else (cache_dir or default_cache_dir()))
+    run_config = ScoreRun(benchmark=bench, files=files, scorer=get_scorer(scorer, bench.dialect), output=output,
+                          cache=cache, workers=workers or ExecutionSettings().workers, timeout_s=timeout,
+                          command="mscsql " + " ".join(sys.argv[1:]))
+    try:
+        rows = score(run_config)
+        summary = write_reports(rows, run_config)
+    finally:
+        cache.close()
+    for f in summary["files"]:
+        accuracy = "-" if f["accuracy"] is None else f"{100 * f['accuracy']:.2f}"
+        out.print(f"{f['name']}: {accuracy}% of {f['scored']} ({f['correct']} correct)", highlight=False)
+    if summary["skipped_questions"]:
+        err.print(f"skipped {summary['skipped_questions']} questions with missing databases: "
+                  f"{', '.join(summary['missing_databases'])}", highlight=False)
+    err.print(f"results in {output}/ (results.jsonl, summary.json, report.md, accuracy.png)", highlight=False)
 
 
 def run() -> None:
