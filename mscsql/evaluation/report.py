@@ -88,6 +88,7 @@ def summarize(rows: list[dict[str, Any]], run: ScoreRun) -> dict[str, Any]:
         "difficulty_levels": levels,
         "files": files,
         "gold_failures": sorted(gold_failures.values(), key=lambda g: g["index"]),
+        "execution": dict(run.stats),
         "provenance": provenance(run),
     }
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +50,8 @@ class ScoreRun:
     chunk_size: int = 200
     command: str = ""
     progress: bool = True
+    #: what this run executed: gold statements run / taken from the cache, prediction statements run
+    stats: Counter[str] = field(default_factory=Counter)
 
 
 def _identity(run: ScoreRun) -> dict[str, Any]:
@@ -160,6 +163,9 @@ class _Chunk:
                 self.results[pair] = _empty_result(pair[1])
                 continue
             to_run.append(pair)
+        run.stats["gold_from_cache"] += sum(1 for pair in todo if pair in gold and pair in self.results)
+        run.stats["gold_executed"] += sum(1 for pair in to_run if pair in gold)
+        run.stats["predictions_executed"] += sum(1 for pair in to_run if pair not in gold)
         executed = execute_many([(self.databases.get(db), text) for db, text in to_run], workers=run.workers,
                                 timeout_s=run.timeout_s, max_rows=run.max_rows)
         fresh: dict[str, ExecutionResult] = {}
@@ -232,16 +238,22 @@ class _Chunk:
             gold_result = self.results[(db, gold.text)]
             pred_result = self.results[(db, pred_text)]
             if not gold_result.ok:  # the official tools score the question 0 (Spider's stops with an error)
-                return {"correct": False, "status": _status(pred_result), "error": pred_result.error,
-                        "gold_status": _status(gold_result), "gold_error": f"{Path(db).name}: {gold_result.error}"}
+                return {"correct": False, "status": _status(pred_result), "error": _error(pred_result),
+                        "gold_status": _status(gold_result), "gold_error": f"{Path(db).name}: {_error(gold_result)}"}
             if not pred_result.ok:
-                return {"correct": False, "status": _status(pred_result), "error": pred_result.error}
+                return {"correct": False, "status": _status(pred_result), "error": _error(pred_result)}
             if gold_result.truncated or pred_result.truncated:
                 return {"correct": False, "status": "error",
                         "error": f"result larger than {self.run.max_rows} rows: not compared"}
             if not self.run.scorer.matches(gold, gold_result, pred_result):
                 return {"correct": False, "status": "ok", "error": None}
         return None
+
+
+def _error(result: ExecutionResult) -> str | None:
+    if result.status is ExecutionStatus.REJECTED:
+        return f"refused by the read-only guard: {result.error}"
+    return result.error
 
 
 def _status(result: ExecutionResult) -> str:

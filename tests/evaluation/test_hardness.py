@@ -1,0 +1,45 @@
+"""Spider hardness on hand-made queries (the counts are worked out from the official rules)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mscsql.evaluation.hardness import hardness_counts, spider_hardness
+
+
+@pytest.mark.parametrize(("sql", "c1", "c2", "others", "level"), [
+    ("SELECT count(*) FROM singer", 0, 0, 0, "easy"),
+    ("SELECT name FROM singer WHERE age > 20", 1, 0, 0, "easy"),
+    ("SELECT name, age FROM singer ORDER BY age DESC", 1, 0, 1, "medium"),
+    ("SELECT avg(age), min(age), max(age) FROM singer WHERE country = 'France'", 1, 0, 2, "medium"),
+    ("SELECT T1.name FROM a AS T1 JOIN b AS T2 ON T1.id = T2.id WHERE T2.x = 1 OR T2.y LIKE '%z%'", 4, 0, 1,
+     "extra"),
+    ("SELECT name FROM a WHERE id NOT IN (SELECT id FROM b)", 1, 1, 0, "hard"),
+    ("SELECT name FROM a UNION SELECT name FROM b", 0, 1, 0, "hard"),
+    ("SELECT name FROM a EXCEPT SELECT name FROM b WHERE x IN (SELECT y FROM c)", 0, 1, 0, "hard"),
+    # HAVING: each AND/OR and each NOT-condition counts as an "aggregate" (official quirk)
+    ("SELECT a FROM t GROUP BY a HAVING count(*) > 1 AND sum(b) < 3", 1, 0, 0, "easy"),
+    ("SELECT a, count(*) FROM t GROUP BY a HAVING count(*) > 1 AND sum(b) < 3 OR max(c) = 2", 2, 0, 2, "extra"),
+    # a column-valued condition swallows what follows up to the next AND (official parser quirk)
+    ("SELECT c FROM t WHERE t.x < t.y OR t.x > t.z", 1, 0, 0, "easy"),
+    ("SELECT c FROM t WHERE t.x < 3 OR t.x > t.z", 2, 0, 1, "medium"),
+    ("SELECT c FROM t WHERE name = \"John\" OR age > 3", 2, 0, 1, "medium"),  # "John" is a value
+    ("SELECT c FROM t WHERE x BETWEEN 1 AND 5 AND y LIKE 'a%'", 2, 0, 1, "medium"),
+])
+def test_counts_and_levels(sql: str, c1: int, c2: int, others: int, level: str) -> None:
+    counts = hardness_counts(sql)
+    assert (counts.component1, counts.component2, counts.others) == (c1, c2, others)
+    assert counts.level == level == spider_hardness(sql)
+
+
+@pytest.mark.shared_data
+def test_spider_dev_hardness_counts_match_the_official_tool(shared_data: Path) -> None:
+    from mscsql.evaluation.benchmarks import load_benchmark
+
+    benchmark = load_benchmark("spider-dev", shared_data / "spider", allow_missing_db=True)
+    executable = [item for item in benchmark.items if item.database]
+    assert len(executable) == 972
+    counts = {level: sum(1 for i in executable if i.difficulty == level) for level in ("easy", "medium", "hard", "extra")}
+    assert counts == {"easy": 232, "medium": 416, "hard": 160, "extra": 164}
