@@ -41,5 +41,6 @@ def test_spider_dev_hardness_counts_match_the_official_tool(shared_data: Path) -
     benchmark = load_benchmark("spider-dev", shared_data / "spider", allow_missing_db=True)
     executable = [item for item in benchmark.items if item.database]
     assert len(executable) == 972
-    counts = {level: sum(1 for i in executable if i.difficulty == level) for level in ("easy", "medium", "hard", "extra")}
+    levels = ("easy", "medium", "hard", "extra")
+    counts = {level: sum(1 for i in executable if i.difficulty == level) for level in levels}
     assert counts == {"easy": 232, "medium": 416, "hard": 160, "extra": 164}
