@@ -31,7 +31,7 @@ from pathlib import Path
 
 from mscsql.db import connect, execute_many
 from mscsql.db.guard import check_sql
-from mscsql.db.values import decode_text, to_row
+from mscsql.db.values import to_row
 from mscsql.types import ExecutionStatus
 
 log = logging.getLogger("bench.execution")
@@ -60,7 +60,6 @@ def naive(pairs: list[tuple[Path, str]], timeout_s: float) -> list[tuple[str, tu
     out = []
     for path, sql in pairs:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        conn.text_factory = decode_text
         deadline = time.perf_counter() + timeout_s
         conn.set_progress_handler(lambda d=deadline: time.perf_counter() > d, 10_000)
         try:

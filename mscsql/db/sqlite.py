@@ -50,7 +50,10 @@ def _authorize(action: int, arg1: str | None, arg2: str | None, _db: str | None,
     return sqlite3.SQLITE_DENY
 
 
-def open_readonly(path: str | Path, text_decoding: str = "replace") -> sqlite3.Connection:
+_UNDECODABLE = "Could not decode to UTF-8"
+
+
+def open_readonly(path: str | Path) -> sqlite3.Connection:
     """A connection to an existing SQLite file on which no statement can write."""
     path = Path(path)
     if not path.is_file():
@@ -59,7 +62,7 @@ def open_readonly(path: str | Path, text_decoding: str = "replace") -> sqlite3.C
     uri = f"file:{url_quote(str(path.resolve()))}?mode=ro"
     try:
         conn = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
-        conn.text_factory = text_factory(text_decoding)
+        conn.text_factory = str  # strict UTF-8, decoded by SQLite's C code; see run_on_connection
         conn.execute("PRAGMA query_only = ON")
         conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
         conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)  # no zeroblob(10**9) in our memory
@@ -132,15 +135,31 @@ class _DeadlineWatch:
 _DEADLINES = _DeadlineWatch()
 
 
-def run_on_connection(conn: sqlite3.Connection, sql: str, timeout_s: float, max_rows: int) -> ExecutionResult:
-    """Layers 2 and 3 on one read-only connection: run ``sql``; the engine is interrupted at the deadline."""
+def run_on_connection(conn: sqlite3.Connection, sql: str, timeout_s: float, max_rows: int,
+                      lenient_text: Callable[[bytes], str] | None = None) -> ExecutionResult:
+    """Layers 2 and 3 on one read-only connection: run ``sql``; the engine is interrupted at the deadline.
+
+    Text is decoded by SQLite's own strict UTF-8 decoder (fast); when a value is not valid UTF-8 and
+    ``lenient_text`` is given, the statement runs again with that decoder, so the result is the same as
+    decoding every value leniently, at the cost of a second run only for such rare data.
+    """
     cursor = conn.cursor()
     token = _DEADLINES.arm(conn, timeout_s)
     failure: BaseException | None = None
     with timed() as elapsed:
         try:
-            cursor.execute(sql)
-            rows = cursor.fetchmany(max_rows + 1)
+            try:
+                cursor.execute(sql)
+                rows = cursor.fetchmany(max_rows + 1)
+            except sqlite3.OperationalError as err:
+                if lenient_text is None or not str(err).startswith(_UNDECODABLE):
+                    raise
+                conn.text_factory = lenient_text
+                try:
+                    cursor.execute(sql)
+                    rows = cursor.fetchmany(max_rows + 1)
+                finally:
+                    conn.text_factory = str
             columns = [d[0] for d in cursor.description or ()]
         except (sqlite3.Error, sqlite3.Warning, OverflowError, ValueError) as err:
             failure = err
@@ -163,7 +182,8 @@ class SQLiteDatabase(GuardedDatabase):
                  **kwargs: object) -> None:
         self.path = Path(path)
         self.text_decoding = text_decoding
-        self._idle: list[sqlite3.Connection] = [open_readonly(self.path, text_decoding)]  # fails now if unopenable
+        self._lenient_text = None if text_decoding == "strict" else text_factory(text_decoding)
+        self._idle: list[sqlite3.Connection] = [open_readonly(self.path)]  # fails now if it cannot be opened
         self._max_idle = max_idle
         self._lock = threading.Lock()
         self._closed = False
@@ -178,7 +198,7 @@ class SQLiteDatabase(GuardedDatabase):
         with self._lock:
             conn = self._idle.pop() if self._idle else None
         if conn is None:
-            conn = open_readonly(self.path, self.text_decoding)
+            conn = open_readonly(self.path)
         try:
             yield conn
         finally:
@@ -191,7 +211,7 @@ class SQLiteDatabase(GuardedDatabase):
 
     def _run_readonly(self, sql: str, timeout_s: float, max_rows: int) -> ExecutionResult:
         with self._connection() as conn:
-            return run_on_connection(conn, sql, timeout_s, max_rows)
+            return run_on_connection(conn, sql, timeout_s, max_rows, self._lenient_text)
 
     def quote(self, identifier: str) -> str:
         return '"' + identifier.replace('"', '""') + '"'

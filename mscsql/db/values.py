@@ -63,8 +63,17 @@ def to_cell(value: Any) -> Cell:
     return str(value)
 
 
+_INF = float("inf")
+
+
 def to_row(values: Any) -> tuple[Cell, ...]:
-    return tuple(to_cell(v) for v in values)
+    """The JSON-safe form of a row (the row itself, as a tuple, when every cell is already plain)."""
+    for value in values:
+        kind = type(value)
+        if kind is int or kind is str or value is None or (kind is float and -_INF < value < _INF):
+            continue
+        return tuple(to_cell(v) for v in values)
+    return values if type(values) is tuple else tuple(values)
 
 
 #: how SQLite text that is not valid UTF-8 is decoded: "replace" (U+FFFD, the default), "ignore" (drop the

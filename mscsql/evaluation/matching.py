@@ -4,9 +4,12 @@
 - :func:`spider_match`: the Spider test-suite evaluator's denotation match (``exec_eval.result_eq``):
   two empty results match whatever their columns; otherwise the row counts and column counts must agree
   and some permutation of the prediction's columns must make the two results equal as multisets of rows
-  (as lists, when order matters). The official tool prunes candidate permutations with 20 randomly drawn
-  rows; pruning only drops permutations that cannot match, so searching every permutation consistent with
-  *all* rows, as done here, gives the same verdict deterministically.
+  (as lists, when order matters). Before that, the official tool rejects when the rows, each with its
+  cells sorted by ``str(value) + str(type(value))``, differ as sets (as lists when order matters); that
+  filter is kept as it is, quirk included (see ``_quick_reject``). The official tool then prunes candidate
+  permutations with 20 randomly drawn rows; pruning only drops permutations that cannot match, so
+  searching every permutation consistent with *all* rows, as done here, gives the same verdict,
+  deterministically.
 - :func:`bird_match`: BIRD's ``set(predicted) == set(gold)``: duplicates, row order and column count
   beyond the set of tuples do not matter.
 - :func:`strict_match`: mscsql's own stricter check: same columns count, rows compared as multisets (as
@@ -17,20 +20,42 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from itertools import chain
 from typing import Any
 
 Rows = Sequence[tuple[Any, ...]]
 
 
-def _unordered_row(row: tuple[Any, ...]) -> tuple[Any, ...]:
-    return tuple(sorted(row, key=lambda value: str(value) + str(type(value))))
+_TYPE_TEXT: dict[type, str] = {}
 
 
-def _same_bags_of_cells(gold: Rows, pred: Rows, order_matters: bool) -> bool:
-    """Necessary condition: with each row's cells sorted, the rows agree (as sets, or as lists)."""
-    left = [_unordered_row(r) for r in gold]
-    right = [_unordered_row(r) for r in pred]
-    return left == right if order_matters else set(left) == set(right)
+def _type_key(value: Any) -> str:
+    kind = type(value)
+    text = _TYPE_TEXT.get(kind)
+    if text is None:
+        text = _TYPE_TEXT[kind] = str(kind)
+    return str(value) + text
+
+
+def _identical(gold: Rows, pred: Rows) -> bool:
+    """Equal rows in the same order with cells of the same types: every filter and permutation test passes."""
+    return list(gold) == list(pred) and (list(map(type, chain.from_iterable(gold)))
+                                         == list(map(type, chain.from_iterable(pred))))
+
+
+def _unordered_rows(rows: Rows) -> list[tuple[Any, ...]]:
+    """Each row's cells sorted by ``str(value) + str(type(value))``, exactly as the official tool does."""
+    if rows and len(rows[0]) == 1:
+        return list(rows)
+    return [tuple(sorted(row, key=_type_key)) for row in rows]
+
+
+def _quick_reject(gold: Rows, pred: Rows, order_matters: bool) -> bool:
+    """The official tool's first filter. It is not a pure necessary condition: sorting by the text of the value
+    and its type can order ``1970`` (int) and ``1970.0`` (float) differently against a third cell, so rows
+    that are equal up to int/float are sometimes rejected here, and the verdict must keep that."""
+    left, right = _unordered_rows(gold), _unordered_rows(pred)
+    return left != right if order_matters else set(left) != set(right)
 
 
 def _consistent_permutations(gold: Rows, pred: Rows, width: int) -> Iterator[tuple[int, ...]]:
@@ -64,20 +89,24 @@ def spider_match(gold: Rows, pred: Rows, order_matters: bool) -> bool:
     width = len(gold[0])
     if len(pred[0]) != width:
         return False
-    if not _same_bags_of_cells(gold, pred, order_matters):
+    if _identical(gold, pred):
+        return True
+    if _quick_reject(gold, pred, order_matters):
         return False
     gold_list = list(gold)
+    if gold_list == list(pred):  # the identity permutation, in order: a match either way
+        return True
+    gold_counts = Counter(gold_list)
+    if not order_matters and Counter(pred) == gold_counts:
+        return True
     gold_set = set(gold_list)
-    gold_counts: Counter[tuple[Any, ...]] | None = None
     for perm in _consistent_permutations(gold, pred, width):
         moved = list(pred) if width == 1 else [tuple(row[j] for j in perm) for row in pred]
         if order_matters:
             if moved == gold_list:
                 return True
-        elif set(moved) == gold_set:
-            gold_counts = gold_counts or Counter(gold_list)
-            if Counter(moved) == gold_counts:
-                return True
+        elif set(moved) == gold_set and Counter(moved) == gold_counts:
+            return True
     return False
 
 

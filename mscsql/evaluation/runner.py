@@ -27,6 +27,7 @@ from mscsql.db.guard import NO_STATEMENT, check_sql
 from mscsql.errors import DatasetError, UnsafeSQLError
 from mscsql.evaluation.benchmarks import Benchmark, BenchmarkItem
 from mscsql.evaluation.cache import GoldCache
+from mscsql.evaluation.equivalence import textually_equivalent
 from mscsql.evaluation.predictions import PredictionFile
 from mscsql.evaluation.scorers import PreparedGold, Scorer
 from mscsql.types import ExecutionResult, ExecutionStatus
@@ -139,6 +140,8 @@ class _Chunk:
         self.golds: dict[int, PreparedGold] = {}
         self.preds: dict[tuple[int, int], str] = {}
         self.results: dict[tuple[str, str], ExecutionResult] = {}
+        #: (question, file) pairs whose prediction is textually equivalent to the gold query: not executed
+        self.equivalent: set[tuple[int, int]] = set()
 
     def _execute(self, statements: set[tuple[str, str]], gold: set[tuple[str, str]]) -> None:
         """Fill ``self.results`` for (database, text) pairs; gold ones through the cache."""
@@ -196,7 +199,10 @@ class _Chunk:
         for item in {i.index: i for i, _f in live}.values():
             self.golds[item.index] = run.scorer.prepare_gold(item)
         for item, f in live:
-            self.preds[(item.index, f)] = run.scorer.prepare_prediction(run.files[f].sql[item.index])
+            pred = run.scorer.prepare_prediction(run.files[f].sql[item.index])
+            self.preds[(item.index, f)] = pred
+            if textually_equivalent(pred, self.golds[item.index].text, run.benchmark.dialect):
+                self.equivalent.add((item.index, f))
 
         verdicts: dict[tuple[int, int], dict[str, Any]] = {}
         remaining = live
@@ -208,7 +214,8 @@ class _Chunk:
                 for db in self._stage_databases(item, stage):
                     gold.add((db, self.golds[item.index].text))
                     statements.add((db, self.golds[item.index].text))
-                    statements.add((db, self.preds[(item.index, f)]))
+                    if (item.index, f) not in self.equivalent:
+                        statements.add((db, self.preds[(item.index, f)]))
             self._execute(statements, gold)
             still: list[tuple[BenchmarkItem, int]] = []
             for item, f in remaining:
@@ -233,7 +240,7 @@ class _Chunk:
     def _judge(self, item: BenchmarkItem, f: int, databases: Iterable[str]) -> dict[str, Any] | None:
         """None when the prediction matches on every given database, else the failing verdict."""
         gold = self.golds[item.index]
-        pred_text = self.preds[(item.index, f)]
+        pred_text = gold.text if (item.index, f) in self.equivalent else self.preds[(item.index, f)]
         for db in databases:
             gold_result = self.results[(db, gold.text)]
             pred_result = self.results[(db, pred_text)]

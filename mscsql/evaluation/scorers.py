@@ -16,6 +16,8 @@ how results are compared, and how text that is not valid UTF-8 is decoded (see t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 
 import sqlglot
 from sqlglot import exp
@@ -73,11 +75,7 @@ class SpiderExecScorer(Scorer):
     def databases(self, item: BenchmarkItem) -> tuple[str, ...]:
         if not item.database:
             return ()
-        from pathlib import Path
-
-        # the official tool runs on every file of the database's folder whose name contains ".sqlite"
-        folder = Path(item.database).parent
-        return tuple(sorted(str(p) for p in folder.iterdir() if ".sqlite" in p.name)) or (item.database,)
+        return _folder_databases(item.database)
 
     def prepare_gold(self, item: BenchmarkItem) -> PreparedGold:
         prepared = spider_rules.prepare_gold(item.gold_sql)
@@ -88,6 +86,13 @@ class SpiderExecScorer(Scorer):
 
     def matches(self, gold: PreparedGold, gold_result: ExecutionResult, pred_result: ExecutionResult) -> bool:
         return matching.spider_match(gold_result.rows, pred_result.rows, gold.order_matters)
+
+
+@lru_cache(maxsize=4096)
+def _folder_databases(database: str) -> tuple[str, ...]:
+    """The official tool runs on every file of the database's folder whose name contains ".sqlite"."""
+    folder = Path(database).parent
+    return tuple(sorted(str(p) for p in folder.iterdir() if ".sqlite" in p.name)) or (database,)
 
 
 class TestSuiteScorer(SpiderExecScorer):

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _CURRENT_YEAR = re.compile(r"YEAR\s*\(\s*CURDATE\s*\(\s*\)\s*\)\s*", flags=re.IGNORECASE)
 
@@ -20,8 +21,12 @@ def close_operators(query: str) -> str:
     return query.replace("> =", ">=").replace("< =", "<=").replace("! =", "!=")
 
 
+@lru_cache(maxsize=65536)
 def remove_distinct(query: str) -> str:
     """The first statement of ``query`` without any ``distinct`` token ('' when there is no statement)."""
+    if query.strip() and ";" not in query and "distinct" not in query.lower():
+        # one statement and nothing to drop: sqlparse's tokens join back to the very same text
+        return query
     import sqlparse
 
     statements = sqlparse.parse(query)

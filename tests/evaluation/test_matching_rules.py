@@ -91,3 +91,10 @@ def test_spider_gold_rules_and_order_detection() -> None:
     assert spider_rules.order_matters(spider_rules.prepare_gold("select a from t Order By a"))
     assert spider_rules.executable("SELECT YEAR(CURDATE()) - age FROM t") == "SELECT 2020- age FROM t"
     assert spider_rules.prepare_gold("SELECT value FROM t") == "SELECT value FROM t"  # gold keeps 'value'
+
+
+def test_spider_int_float_quirk_of_the_official_quick_rejection() -> None:
+    # cells sorted by text: "1970.5<class 'float'>" < "1970<class 'int'>", but "1970.0..." < "1970.5...":
+    # the official tool rejects these equal rows, and so must a scorer that agrees with it
+    assert not spider_match([(1970, 1970.5)], [(1970.0, 1970.5)], order_matters=False)
+    assert spider_match([(1970, 3000.5)], [(1970.0, 3000.5)], order_matters=False)

@@ -1,0 +1,54 @@
+"""Statements that certainly return the same rows, recognised from their tokens without running them.
+
+Two statements are *textually equivalent* when their token streams are equal after upper-casing keywords
+and dropping whitespace, comments and trailing semicolons; in SQLite, whose identifiers and function names
+are case-insensitive, unquoted names are compared case-insensitively too. Literals, numbers and quoted
+identifiers are compared exactly as written (``1`` and ``1.0`` differ, ``"a"`` and ``'a'`` differ).
+Equivalent statements produce the same rows on every database, so the runner does not execute a
+prediction that is equivalent to its gold query: it takes the gold result for it.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from sqlglot.dialects.dialect import Dialect
+from sqlglot.errors import SqlglotError
+from sqlglot.tokens import TokenType
+
+from mscsql.db.guard import sqlglot_dialect
+
+_VERBATIM = frozenset(t for t in TokenType if t.name in {
+    "STRING", "NUMBER", "NATIONAL_STRING", "RAW_STRING", "BIT_STRING", "HEX_STRING", "BYTE_STRING",
+    "HEREDOC_STRING", "UNICODE_STRING", "IDENTIFIER", "PARAMETER", "SESSION_PARAMETER"})
+
+
+@lru_cache(maxsize=65536)
+def token_key(sql: str, dialect: str) -> tuple[str, ...] | None:
+    """The comparison key of ``sql`` (None when it cannot be tokenised)."""
+    read = sqlglot_dialect(dialect)
+    try:
+        tokens = Dialect.get_or_raise(read).tokenize(sql)
+    except SqlglotError:
+        return None
+    fold_names = read == "sqlite"
+    key = []
+    for token in tokens:
+        kind = token.token_type
+        if kind is TokenType.SEMICOLON:
+            continue
+        if kind in _VERBATIM:
+            text = sql[token.start:token.end + 1]  # as written, quotes included
+        elif kind is TokenType.VAR:
+            text = token.text.lower() if fold_names else token.text
+        else:
+            text = token.text.upper()
+        key.append(f"{kind.name}:{text}")
+    return tuple(key)
+
+
+def textually_equivalent(a: str, b: str, dialect: str) -> bool:
+    if a == b:
+        return True
+    key = token_key(a, dialect)
+    return key is not None and key == token_key(b, dialect)
