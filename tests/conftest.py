@@ -8,7 +8,6 @@ A test that needs a server skips with a reason when the server is unreachable, e
 from __future__ import annotations
 
 import os
-import sqlite3
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,12 +38,7 @@ def shared_data() -> Path:
 @pytest.fixture()
 def sqlite_path(tmp_path: Path) -> Path:
     """A small SQLite database with the standard test tables and awkward identifiers."""
-    path = tmp_path / "shop.sqlite"
-    conn = sqlite3.connect(path)
-    conn.executescript(dbutil.SQLITE_DDL)
-    conn.commit()
-    conn.close()
-    return path
+    return dbutil.make_sqlite(tmp_path / "shop.sqlite", dbutil.SQLITE_DDL)
 
 
 def _server_or_skip(dialect: str) -> None:

@@ -160,6 +160,18 @@ def _tables(cur: Any, dialect: str, name: str) -> list[str]:
     return sorted(f"`{t}`" for (t,) in cur.fetchall())
 
 
+def make_sqlite(path: Path, script: str) -> Path:
+    """Create a SQLite file from a script (test set-up; the code under test only ever reads it)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path)
+    try:
+        conn.executescript(script)
+        conn.commit()
+    finally:
+        conn.close()
+    return path
+
+
 def sqlite_checksum(path: Path) -> str:
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:

@@ -12,6 +12,7 @@ from mscsql.db import connect, execute_many
 from mscsql.db.values import to_cell
 from mscsql.errors import BackendUnavailable, DatabaseConnectionError, DatabaseError, DatabaseNotFound
 from mscsql.types import ExecutionItem, ExecutionStatus
+from tests import dbutil
 
 
 def test_result_fields_and_row_cap(any_db_url: str) -> None:
@@ -42,13 +43,10 @@ def test_engine_errors_are_results_not_exceptions(any_db_url: str) -> None:
 
 
 def test_sqlite_values_are_json_safe(tmp_path: Path) -> None:
-    path = tmp_path / "values.sqlite"
-    conn = sqlite3.connect(path)
-    conn.execute("CREATE TABLE v (b BLOB, t TEXT, r REAL, i INTEGER)")
-    conn.execute("INSERT INTO v VALUES (x'00ff10', CAST(x'61ff62' AS TEXT), 1e999, 9223372036854775807)")
-    conn.execute("INSERT INTO v VALUES (CAST('abc' AS BLOB), 'abc', -1e999, NULL)")
-    conn.commit()
-    conn.close()
+    path = dbutil.make_sqlite(tmp_path / "values.sqlite", """
+        CREATE TABLE v (b BLOB, t TEXT, r REAL, i INTEGER);
+        INSERT INTO v VALUES (x'00ff10', CAST(x'61ff62' AS TEXT), 1e999, 9223372036854775807);
+        INSERT INTO v VALUES (CAST('abc' AS BLOB), 'abc', -1e999, NULL);""")
     with connect(path) as db:
         result = db.execute("SELECT b, t, r, i FROM v")
     assert result.ok, result.error
@@ -88,12 +86,8 @@ def test_to_cell_rules(value: object, expected: object) -> None:
 
 
 def test_execute_many_keeps_order_and_deduplicates(sqlite_path: Path, tmp_path: Path) -> None:
-    other = tmp_path / "other.sqlite"
-    conn = sqlite3.connect(other)
-    conn.execute("CREATE TABLE items (id INTEGER, name TEXT)")
-    conn.execute("INSERT INTO items VALUES (7, 'Other')")
-    conn.commit()
-    conn.close()
+    other = dbutil.make_sqlite(tmp_path / "other.sqlite",
+                               "CREATE TABLE items (id INTEGER, name TEXT); INSERT INTO items VALUES (7, 'Other');")
     items = [
         (sqlite_path, "SELECT count(*) FROM items"),
         (other, "SELECT count(*) FROM items"),  # same text, other database: runs separately
@@ -224,12 +218,8 @@ def test_postgres_huge_numeric_stays_exact_text(pg_url: str) -> None:
 
 @pytest.mark.parametrize(("decoding", "expected"), [("replace", "a\ufffdb"), ("ignore", "ab")])
 def test_sqlite_text_decoding_is_configurable(tmp_path: Path, decoding: str, expected: str) -> None:
-    path = tmp_path / "latin.sqlite"
-    conn = sqlite3.connect(path)
-    conn.execute("CREATE TABLE t (x TEXT)")
-    conn.execute("INSERT INTO t VALUES (CAST(x'61ff62' AS TEXT))")
-    conn.commit()
-    conn.close()
+    path = dbutil.make_sqlite(tmp_path / "latin.sqlite",
+                              "CREATE TABLE t (x TEXT); INSERT INTO t VALUES (CAST(x'61ff62' AS TEXT));")
     with connect(path, text_decoding=decoding) as db:
         assert db.execute("SELECT x FROM t").rows == ((expected,),)
     with connect(path, text_decoding="strict") as db:

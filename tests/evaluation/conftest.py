@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,14 +59,6 @@ CASES = [
 ]
 
 
-def _sqlite(path: Path, script: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path)
-    conn.executescript(script)
-    conn.commit()
-    conn.close()
-
-
 LATIN = "CREATE TABLE t (x TEXT); INSERT INTO t VALUES (CAST(x'6361ff66' AS TEXT)), ('plain');"
 VARIANT = ("UPDATE items SET price = 30 WHERE id = 1; UPDATE items SET price = 1 WHERE id = 2;")
 
@@ -75,11 +66,11 @@ VARIANT = ("UPDATE items SET price = 30 WHERE id = 1; UPDATE items SET price = 1
 @pytest.fixture()
 def spider_dir(tmp_path: Path) -> Path:
     root = tmp_path / "spider"
-    _sqlite(root / "database" / "shop" / "shop.sqlite", dbutil.SQLITE_DDL)
-    _sqlite(root / "database" / "latin" / "latin.sqlite", LATIN)
-    _sqlite(root / "test_suite_database" / "shop" / "shop.sqlite", dbutil.SQLITE_DDL)
-    _sqlite(root / "test_suite_database" / "shop" / "shopv1.sqlite", dbutil.SQLITE_DDL + VARIANT)
-    _sqlite(root / "test_suite_database" / "latin" / "latin.sqlite", LATIN)
+    dbutil.make_sqlite(root / "database" / "shop" / "shop.sqlite", dbutil.SQLITE_DDL)
+    dbutil.make_sqlite(root / "database" / "latin" / "latin.sqlite", LATIN)
+    dbutil.make_sqlite(root / "test_suite_database" / "shop" / "shop.sqlite", dbutil.SQLITE_DDL)
+    dbutil.make_sqlite(root / "test_suite_database" / "shop" / "shopv1.sqlite", dbutil.SQLITE_DDL + VARIANT)
+    dbutil.make_sqlite(root / "test_suite_database" / "latin" / "latin.sqlite", LATIN)
     dev = [{"db_id": c.db_id, "question": c.note, "query": c.gold} for c in CASES]
     (root / "dev.json").write_text(json.dumps(dev), encoding="utf-8")
     (root / "dev_gold.sql").write_text("".join(f"{c.gold}\t{c.db_id}\n" for c in CASES), encoding="utf-8")
