@@ -126,11 +126,9 @@ class ExecutionResult:
         return self.status is ExecutionStatus.OK
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["status"] = self.status.value
-        data["rows"] = [list(r) for r in self.rows]
-        data["columns"] = list(self.columns)
-        return data
+        return {"sql": self.sql, "status": self.status.value, "columns": list(self.columns),
+                "rows": [list(r) for r in self.rows], "row_count": self.row_count, "truncated": self.truncated,
+                "elapsed_s": self.elapsed_s, "error": self.error}
 
 
 @dataclass(frozen=True)

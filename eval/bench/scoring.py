@@ -1,8 +1,10 @@
 """Benchmark: wall time of ``test-suite`` scoring on Spider dev (972 executable questions).
 
 Prints, side by side:
-- one prediction file, cold gold cache and warm gold cache;
-- ten prediction files in one run versus ten separate runs (no cache in either, as a fresh machine);
+- one prediction file, cold gold cache and warm gold cache (the scoring itself, in this process);
+- ten prediction files in one run versus ten separate runs, twice: the scoring work alone (in this
+  process), and as a user runs it (``mscsql eval score`` commands, start-up and reports included); no gold
+  cache in either, so separate runs cannot reuse each other's gold results;
 - optionally the official test-suite evaluator on the same file (``--official-dir`` with a clone of
   taoyds/test-suite-sql-eval and ``--official-python``, an interpreter with its requirements: sqlparse, nltk);
   it runs on a copy of the databases, since it opens them read-write.
@@ -60,6 +62,17 @@ def _run(data_dir: Path, names: list[str], out: Path, cache: Path | None, worker
     return time.perf_counter() - start
 
 
+def _cli(data_dir: Path, names: list[str], out: Path, workers: int) -> float:
+    command = [sys.executable, "-m", "mscsql.cli", "eval", "score", "--benchmark", "spider-dev",
+               "--data-dir", str(data_dir / "spider"), "--allow-missing-db", "--scorer", "test-suite", "--no-cache",
+               "--workers", str(workers), "--timeout", "60", "--output", str(out)]
+    for name in names:
+        command += ["-p", str(data_dir / "predictions" / "spider_dev" / name)]
+    start = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True, text=True, env={**os.environ, "TQDM_DISABLE": "1"})
+    return time.perf_counter() - start
+
+
 def _official(data_dir: Path, name: str, official_dir: Path, python: str, work: Path) -> float:
     """Time the official evaluator on the executable questions (it stops on a missing database)."""
     spider = data_dir / "spider"
@@ -106,6 +119,9 @@ def main() -> int:
         figures["ten_files_one_run_s"] = round(_run(args.data_dir, ten, work / "ten", None, args.workers), 2)
         separate = sum(_run(args.data_dir, [name], work / f"sep{n}", None, args.workers) for n, name in enumerate(ten))
         figures["ten_separate_runs_s"] = round(separate, 2)
+        figures["cli_ten_files_one_run_s"] = round(_cli(args.data_dir, ten, work / "cli-ten", args.workers), 2)
+        figures["cli_ten_separate_runs_s"] = round(sum(_cli(args.data_dir, [name], work / f"cli{n}", args.workers)
+                                                       for n, name in enumerate(ten)), 2)
         if args.official_dir:
             official = work / "official"
             official.mkdir()
@@ -120,9 +136,14 @@ def main() -> int:
               f"(mscsql cold: {official_s / float(figures['one_file_cold_s']):.1f}x faster, "  # type: ignore[arg-type]
               f"warm: {official_s / float(figures['one_file_warm_s']):.1f}x)")  # type: ignore[arg-type]
     ratio = float(figures["ten_separate_runs_s"]) / float(figures["ten_files_one_run_s"])  # type: ignore[arg-type]
+    cli_ratio = (float(figures["cli_ten_separate_runs_s"])  # type: ignore[arg-type]
+                 / float(figures["cli_ten_files_one_run_s"]))  # type: ignore[arg-type]
     figures["ten_files_ratio"] = round(ratio, 2)
-    print(f"ten files, one run            {figures['ten_files_one_run_s']:>8.2f} s")
+    figures["cli_ten_files_ratio"] = round(cli_ratio, 2)
+    print(f"ten files, one run            {figures['ten_files_one_run_s']:>8.2f} s   scoring work only")
     print(f"ten files, ten separate runs  {figures['ten_separate_runs_s']:>8.2f} s   ({ratio:.1f}x)")
+    print(f"mscsql eval score, ten files  {figures['cli_ten_files_one_run_s']:>8.2f} s   commands as a user runs them")
+    print(f"mscsql eval score, ten runs   {figures['cli_ten_separate_runs_s']:>8.2f} s   ({cli_ratio:.1f}x)")
     if args.output:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import heapq
 import itertools
+import os
 import sqlite3
 import threading
 import time
@@ -133,6 +134,9 @@ class _DeadlineWatch:
 
 
 _DEADLINES = _DeadlineWatch()
+# a forked child starts with a fresh watcher: the parent's thread does not exist there, and its lock may
+# have been copied while held
+os.register_at_fork(after_in_child=_DEADLINES.__init__)
 
 
 def run_on_connection(conn: sqlite3.Connection, sql: str, timeout_s: float, max_rows: int,

@@ -31,12 +31,14 @@ def default_cache_dir() -> Path:
 class GoldCache:
     def __init__(self, folder: str | Path | None) -> None:
         self.enabled = folder is not None
+        self.folder = Path(folder) if folder is not None else None
         self._lock = threading.Lock()
         self._hashes: dict[str, str | None] = {}
         self._conn: sqlite3.Connection | None = None
         if folder is not None:
             Path(folder).mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(Path(folder) / "gold-results.sqlite", check_same_thread=False)
+            # several worker processes share the file: WAL lets them read while one writes
+            self._conn = sqlite3.connect(Path(folder) / "gold-results.sqlite", check_same_thread=False, timeout=60)
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, result TEXT NOT NULL)")
             self._conn.execute("CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, "

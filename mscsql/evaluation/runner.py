@@ -16,6 +16,7 @@ import logging
 import os
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,11 +49,13 @@ class ScoreRun:
     workers: int = field(default_factory=lambda: ExecutionSettings().workers)
     timeout_s: float = 30.0
     max_rows: int = 1_000_000
-    chunk_size: int = 200
+    chunk_size: int = 50
     command: str = ""
     progress: bool = True
     #: what this run executed: gold statements run / taken from the cache, prediction statements run
     stats: Counter[str] = field(default_factory=Counter)
+    #: score chunks in worker processes when ``workers`` > 1 (threads share one core for the Python work)
+    parallel_processes: bool = True
 
 
 def _identity(run: ScoreRun) -> dict[str, Any]:
@@ -128,15 +131,37 @@ def _empty_result(text: str) -> ExecutionResult:
     return ExecutionResult(sql=text, status=ExecutionStatus.OK)
 
 
+@dataclass
+class _Context:
+    """What scoring a chunk needs; small and picklable, so a chunk can be scored in another process."""
+
+    scorer: Scorer
+    dialect: str
+    file_names: list[str]
+    timeout_s: float
+    max_rows: int
+    workers: int
+    cache_dir: str | None
+    stats: Counter[str] = field(default_factory=Counter)
+
+    @classmethod
+    def of(cls, run: ScoreRun, workers: int) -> _Context:
+        return cls(scorer=run.scorer, dialect=run.benchmark.dialect, file_names=[f.name for f in run.files],
+                   timeout_s=run.timeout_s, max_rows=run.max_rows, workers=workers,
+                   cache_dir=str(run.cache.folder) if run.cache.folder is not None else None)
+
+
 class _Chunk:
     """One chunk of questions x pending prediction files."""
 
-    def __init__(self, run: ScoreRun, databases: _Databases, items: list[BenchmarkItem],
-                 pending: dict[int, list[int]]) -> None:
+    def __init__(self, run: _Context, cache: GoldCache, databases: _Databases, items: list[BenchmarkItem],
+                 pending: dict[int, list[int]], predictions: dict[tuple[int, int], str]) -> None:
         self.run = run
+        self.cache = cache
         self.databases = databases
         self.items = items
         self.pending = pending
+        self.predictions = predictions
         self.golds: dict[int, PreparedGold] = {}
         self.preds: dict[tuple[int, int], str] = {}
         self.results: dict[tuple[str, str], ExecutionResult] = {}
@@ -145,7 +170,7 @@ class _Chunk:
 
     def _execute(self, statements: set[tuple[str, str]], gold: set[tuple[str, str]]) -> None:
         """Fill ``self.results`` for (database, text) pairs; gold ones through the cache."""
-        run, cache = self.run, self.run.cache
+        run, cache = self.run, self.cache
         todo = [s for s in statements if s not in self.results]
         keys: dict[tuple[str, str], str] = {}
         if cache.enabled:
@@ -192,16 +217,16 @@ class _Chunk:
         for item in self.items:
             for f in self.pending[item.index]:
                 if not run.scorer.databases(item):
-                    rows.append(_row(item, run.files[f], correct=False, status="skipped",
+                    rows.append(_row(item, run.file_names[f], correct=False, status="skipped",
                                      error=f"database {item.db_id} is missing"))
                 else:
                     live.append((item, f))
         for item in {i.index: i for i, _f in live}.values():
             self.golds[item.index] = run.scorer.prepare_gold(item)
         for item, f in live:
-            pred = run.scorer.prepare_prediction(run.files[f].sql[item.index])
+            pred = run.scorer.prepare_prediction(self.predictions[(item.index, f)])
             self.preds[(item.index, f)] = pred
-            if textually_equivalent(pred, self.golds[item.index].text, run.benchmark.dialect):
+            if textually_equivalent(pred, self.golds[item.index].text, run.dialect):
                 self.equivalent.add((item.index, f))
 
         verdicts: dict[tuple[int, int], dict[str, Any]] = {}
@@ -230,7 +255,7 @@ class _Chunk:
             remaining = still
             stage += 1
         for item, f in live:
-            rows.append(_row(item, run.files[f], **verdicts[(item.index, f)]))
+            rows.append(_row(item, run.file_names[f], **verdicts[(item.index, f)]))
         return rows
 
     def _stage_databases(self, item: BenchmarkItem, stage: int) -> tuple[str, ...]:
@@ -269,10 +294,10 @@ def _status(result: ExecutionResult) -> str:
     return "ok" if result.ok else "error"
 
 
-def _row(item: BenchmarkItem, file: PredictionFile, *, correct: bool, status: str, error: str | None,
+def _row(item: BenchmarkItem, file_name: str, *, correct: bool, status: str, error: str | None,
          gold_status: str = "ok", gold_error: str | None = None) -> dict[str, Any]:
     return {"index": item.index, "question_id": item.question_id, "db_id": item.db_id,
-            "prediction_file": file.name, "difficulty": item.difficulty, "correct": correct, "status": status,
+            "prediction_file": file_name, "difficulty": item.difficulty, "correct": correct, "status": status,
             "error": error, "gold_status": gold_status, "gold_error": gold_error}
 
 
@@ -299,23 +324,78 @@ def score(run: ScoreRun) -> list[dict[str, Any]]:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=total, desc=f"scoring ({run.scorer.name})", unit="pred")
-    databases = _Databases(run.scorer.text_decoding, run.workers)
+    items = [i for i in run.benchmark.items if i.index in pending]
+    chunks = list(_chunks(items, run.chunk_size))
+    jobs = [(chunk, {i.index: pending[i.index] for i in chunk},
+             {(i.index, f): run.files[f].sql[i.index] for i in chunk for f in pending[i.index]}) for chunk in chunks]
     try:
         with results_path.open("a", encoding="utf-8") as out:
-            items = [i for i in run.benchmark.items if i.index in pending]
-            for chunk in _chunks(items, run.chunk_size):
-                rows = _Chunk(run, databases, chunk, pending).score()
+            for rows, stats in _scored(run, jobs):
                 out.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
                 out.flush()
                 os.fsync(out.fileno())
-                databases.release_files()
+                run.stats.update(stats)
                 if bar is not None:
                     bar.update(len(rows))
     finally:
-        databases.close()
         if bar is not None:
             bar.close()
     return _finalize(results_path, run)
+
+
+_Job = tuple[list[BenchmarkItem], dict[int, list[int]], dict[tuple[int, int], str]]
+
+
+def _scored(run: ScoreRun, jobs: list[_Job]) -> Iterator[tuple[list[dict[str, Any]], Counter[str]]]:
+    """Score the chunks, yielding each one's rows as it finishes: in worker processes when there are several
+    workers and chunks (the comparisons and result conversions are Python work the threads would share one
+    core for), else here, with ``workers`` threads for the statements."""
+    processes = _process_context() if run.workers > 1 and len(jobs) > 1 and run.parallel_processes else None
+    if processes is not None:
+        context = _Context.of(run, workers=1)
+        with ProcessPoolExecutor(max_workers=run.workers, mp_context=processes) as pool:
+            futures = [pool.submit(_score_in_worker, context, job) for job in jobs]
+            for future in as_completed(futures):
+                yield future.result()
+        return
+    context = _Context.of(run, workers=run.workers)
+    databases = _Databases(run.scorer.text_decoding, run.workers)
+    try:
+        for chunk, pending, predictions in jobs:
+            context.stats = Counter()
+            rows = _Chunk(context, run.cache, databases, chunk, pending, predictions).score()
+            databases.release_files()
+            yield rows, context.stats
+    finally:
+        databases.close()
+
+
+def _process_context() -> Any:
+    """Forked workers on Linux: they start at once and never re-import the caller's main module (which
+    spawned workers do, breaking scripts without a ``__main__`` guard). Elsewhere, threads are used."""
+    import multiprocessing
+    import sys
+
+    if sys.platform.startswith("linux"):
+        return multiprocessing.get_context("fork")
+    return None
+
+
+_WORKER_CACHES: dict[str | None, GoldCache] = {}
+
+
+def _score_in_worker(context: _Context, job: _Job) -> tuple[list[dict[str, Any]], Counter[str]]:
+    """Runs in a worker process: one chunk, with this process's own connections and cache handle."""
+    cache = _WORKER_CACHES.get(context.cache_dir)
+    if cache is None:
+        cache = _WORKER_CACHES[context.cache_dir] = GoldCache(context.cache_dir)
+    databases = _Databases(context.scorer.text_decoding, context.workers)
+    try:
+        chunk, pending, predictions = job
+        rows = _Chunk(context, cache, databases, chunk, pending, predictions).score()
+        return rows, context.stats
+    finally:
+        databases.close()
 
 
 def _finalize(path: Path, run: ScoreRun) -> list[dict[str, Any]]:

@@ -120,7 +120,7 @@ def dying(self):
     return original(self)
 runner._Chunk.score = dying
 _run(Path({str(spider_dir)!r}), "spider-dev", "spider-exec", [Path({str(predictions_file)!r})], Path({str(out)!r}),
-     None, chunk_size=4)
+     None, chunk_size=4, workers=1)
 """
     killed = subprocess.run([sys.executable, "-c", code], env=env, cwd=Path(__file__).parents[2], timeout=120)
     assert killed.returncode == 9
