@@ -28,7 +28,7 @@ from mscsql.db.guard import NO_STATEMENT, check_sql
 from mscsql.errors import DatasetError, UnsafeSQLError
 from mscsql.evaluation.benchmarks import Benchmark, BenchmarkItem
 from mscsql.evaluation.cache import GoldCache
-from mscsql.evaluation.equivalence import textually_equivalent
+from mscsql.evaluation.equivalence import textually_equivalent, token_key
 from mscsql.evaluation.predictions import PredictionFile
 from mscsql.evaluation.scorers import PreparedGold, Scorer
 from mscsql.types import ExecutionResult, ExecutionStatus
@@ -223,11 +223,14 @@ class _Chunk:
                     live.append((item, f))
         for item in {i.index: i for i, _f in live}.values():
             self.golds[item.index] = run.scorer.prepare_gold(item)
+        representatives: dict[tuple[str, ...], str] = {}
         for item, f in live:
             pred = run.scorer.prepare_prediction(self.predictions[(item.index, f)])
-            self.preds[(item.index, f)] = pred
             if textually_equivalent(pred, self.golds[item.index].text, run.dialect):
                 self.equivalent.add((item.index, f))
+            key = token_key(pred, run.dialect)
+            # predictions of several files that differ only in keyword case, spacing or comments run once
+            self.preds[(item.index, f)] = pred if key is None else representatives.setdefault(key, pred)
 
         verdicts: dict[tuple[int, int], dict[str, Any]] = {}
         remaining = live
