@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from pathlib import Path
 
@@ -55,10 +54,8 @@ def _score(shared_data: Path, scorer: str, names: list[str], out: Path, cache: P
 def test_verdicts_equal_the_official_evaluator(shared_data: Path, tmp_path_factory: pytest.TempPathFactory,
                                                scorer: str) -> None:
     official = VERDICTS[scorer]
-    # every file for spider-exec; every third for test-suite to keep CI short (MSCSQL_FULL_AGREEMENT=1: all)
-    step = 1 if scorer == "spider-exec" or os.environ.get("MSCSQL_FULL_AGREEMENT") == "1" else 3
-    names = sorted(official)[::step]
-    assert len(names) >= (100 if scorer == "spider-exec" else 10)
+    names = sorted(official)
+    assert len(names) == 109
     cache = tmp_path_factory.getbasetemp() / "agreement-cache"
     ours = _score(shared_data, scorer, names, tmp_path_factory.mktemp(scorer), cache)
     total = 0
