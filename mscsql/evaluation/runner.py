@@ -246,15 +246,19 @@ class _Chunk:
                         statements.add((db, self.preds[(item.index, f)]))
             self._execute(statements, gold)
             still: list[tuple[BenchmarkItem, int]] = []
+            judged: dict[tuple[int, str], dict[str, Any] | None] = {}  # files with the same statement agree
             for item, f in remaining:
-                verdict = self._judge(item, f, self._stage_databases(item, stage))
+                statement = "" if (item.index, f) in self.equivalent else self.preds[(item.index, f)]
+                if (item.index, statement) not in judged:
+                    judged[(item.index, statement)] = self._judge(item, f, self._stage_databases(item, stage))
+                verdict = judged[(item.index, statement)]
                 if verdict is None:
                     if stage == 0 and len(run.scorer.databases(item)) > 1:
                         still.append((item, f))
                     else:
                         verdicts[(item.index, f)] = {"correct": True, "status": "ok", "error": None}
                 else:
-                    verdicts[(item.index, f)] = verdict
+                    verdicts[(item.index, f)] = dict(verdict)
             remaining = still
             stage += 1
         for item, f in live:
