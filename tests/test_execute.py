@@ -183,7 +183,7 @@ def test_sqlite_connections_are_pooled_not_leaked(sqlite_path: Path) -> None:
             results = execute_many([(db, f"SELECT {i} FROM items") for i in range(20)], workers=3)
             assert all(r.ok for r in results)
         idle = list(db._idle)
-        assert 1 <= len(idle) <= 3  # one per statement that ran at the same time, reused across calls
+        assert len(idle) in (1, 2, 3)  # one per statement that ran at the same time, reused across calls
     for conn in idle:  # closing the database closes its connections
         with pytest.raises(sqlite3.ProgrammingError):
             conn.execute("SELECT 1")

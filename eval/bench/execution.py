@@ -22,12 +22,13 @@ import argparse
 import json
 import logging
 import os
-import platform
 import sqlite3
 import statistics
 import sys
 import time
 from pathlib import Path
+
+from benchlib import machine, write_figures
 
 from mscsql.db import connect, execute_many
 from mscsql.db.guard import check_sql
@@ -118,16 +119,14 @@ def main() -> int:
         "execute_many_candidates_per_s": round(len(pairs) / mscsql_s, 1),
         "ratio": round(naive_s / mscsql_s, 2), "mismatches": mismatches,
         "rejected_by_guard": sum(r.status is ExecutionStatus.REJECTED for r in results),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "machine": machine(),
     }
     print(f"candidates           {figures['candidates']}")
     print(f"naive loop           {figures['naive_candidates_per_s']:>10.1f} candidates/s  ({naive_s:.2f} s)")
     print(f"execute_many         {figures['execute_many_candidates_per_s']:>10.1f} candidates/s  ({mscsql_s:.2f} s)")
     print(f"ratio                {figures['ratio']:>10.2f}x")
     print(f"identical results    {'yes' if mismatches == 0 else f'NO ({mismatches} differ)'}")
-    if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    write_figures(args.output, figures)
     return 0 if mismatches == 0 else 1
 
 

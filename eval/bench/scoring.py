@@ -16,16 +16,16 @@ Prints, side by side:
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
-import platform
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from benchlib import machine, write_figures
 
 from mscsql.evaluation.benchmarks import load_benchmark
 from mscsql.evaluation.cache import GoldCache
@@ -108,8 +108,7 @@ def main() -> int:
     ten = files[::step][:10]
     one = ten[0]
     figures: dict[str, object] = {"file": one, "ten_files": ten, "workers": args.workers,
-                                  "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
-                                             f"Python {platform.python_version()}",
+                                  "machine": machine(),
                                   "command": "python eval/bench/scoring.py " + " ".join(sys.argv[1:])}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -144,9 +143,7 @@ def main() -> int:
     print(f"ten files, ten separate runs  {figures['ten_separate_runs_s']:>8.2f} s   ({ratio:.1f}x)")
     print(f"mscsql eval score, ten files  {figures['cli_ten_files_one_run_s']:>8.2f} s   commands as a user runs them")
     print(f"mscsql eval score, ten runs   {figures['cli_ten_separate_runs_s']:>8.2f} s   ({cli_ratio:.1f}x)")
-    if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    write_figures(args.output, figures)
     return 0
 
 
