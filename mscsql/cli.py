@@ -125,7 +125,8 @@ def eval_score(
                                                 "bird-minidev-mysql or bird-minidev-postgresql")],
     data_dir: Annotated[Path, typer.Option(help="the benchmark's folder (see data/README.md)")],
     predictions: Annotated[list[Path], typer.Option("--predictions", "-p",
-                                                    help="prediction file(s); repeat or list several")],
+                                                    help="prediction files: --predictions A.sql B.sql ... "
+                                                         "(or repeat -p)")],
     output: Annotated[Path, typer.Option(help="folder for results.jsonl, summary.json, report.md, accuracy.png")],
     scorer: Annotated[str, typer.Option(help="bird, spider-exec, test-suite or strict")] = "spider-exec",
     allow_missing_db: Annotated[bool, typer.Option(help="skip questions whose database is missing")] = False,
@@ -135,6 +136,8 @@ def eval_score(
     workers: Annotated[int | None, typer.Option(min=1, help="parallel queries (default: CPU cores)")] = None,
     cache_dir: Annotated[Path | None, typer.Option(help="gold-result cache (default ~/.cache/mscsql)")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="do not read or write the gold-result cache")] = False,
+    more_predictions: Annotated[list[Path] | None, typer.Argument(show_default=False, metavar="[FILE...]",
+                                                                  help="more prediction files")] = None,
 ) -> None:
     """Score prediction files (resumable: run the same command again to continue an interrupted run)."""
     from mscsql.config import ExecutionSettings
@@ -146,7 +149,7 @@ def eval_score(
     from mscsql.evaluation.scorers import get_scorer
 
     bench = load_benchmark(benchmark, data_dir, allow_missing_db=allow_missing_db, db_url=db_url)
-    files = load_prediction_files(list(predictions), bench)
+    files = load_prediction_files([*predictions, *(more_predictions or [])], bench)
     cache = GoldCache(None if no_cache else (cache_dir or default_cache_dir()))
     run_config = ScoreRun(benchmark=bench, files=files, scorer=get_scorer(scorer, bench.dialect), output=output,
                           cache=cache, workers=workers or ExecutionSettings().workers, timeout_s=timeout,

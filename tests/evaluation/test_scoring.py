@@ -148,14 +148,18 @@ def test_test_suite_needs_its_databases(spider_dir: Path, predictions_file: Path
 
 def test_cli_scores_and_reports(spider_dir: Path, predictions_file: Path, tmp_path: Path) -> None:
     out = tmp_path / "cli"
+    copy = tmp_path / "copy.sql"
+    copy.write_bytes(predictions_file.read_bytes())
     done = subprocess.run([sys.executable, "-m", "mscsql.cli", "eval", "score", "--benchmark", "spider-dev",
-                           "--data-dir", str(spider_dir), "-p", str(predictions_file), "--scorer", "spider-exec",
-                           "--output", str(out), "--allow-missing-db", "--no-cache", "--timeout", "1"],
+                           "--data-dir", str(spider_dir), "--scorer", "spider-exec", "--output", str(out),
+                           "--allow-missing-db", "--no-cache", "--timeout", "1",
+                           "--predictions", str(predictions_file), str(copy)],  # several files after one flag
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     expected = sum(c.spider_exec for c in CASES)
-    assert f"({expected} correct)" in done.stdout
-    assert json.loads((out / "summary.json").read_text())["files"][0]["correct"] == expected
+    assert done.stdout.count(f"({expected} correct)") == 2
+    summary = json.loads((out / "summary.json").read_text())
+    assert [f["correct"] for f in summary["files"]] == [expected, expected]
     missing = subprocess.run([sys.executable, "-m", "mscsql.cli", "eval", "score", "--benchmark", "spider-dev",
                               "--data-dir", str(spider_dir), "-p", str(predictions_file), "--output", str(out)],
                              capture_output=True, text=True, timeout=120)
