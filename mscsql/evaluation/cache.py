@@ -1,8 +1,9 @@
 """On-disk cache of gold-query results, so a second scoring run does not execute gold queries again.
 
 An entry is keyed by the sha256 of the database file's content, the exact text that runs, the text
-decoding and the row cap, so a changed database or a different rule can never reuse a stale result.
-File hashes are themselves cached by (path, size, modification time). The cache is one SQLite file
+decoding, the row cap and the SQLite version; a result that took longer than a run's timeout is not
+used by that run; so a changed database or a different rule can never reuse a stale result.
+File hashes are themselves cached by path, size, modification and change times and inode. The cache is one SQLite file
 (written only by this module; never a user's database).
 """
 
@@ -41,8 +42,7 @@ class GoldCache:
             self._conn = sqlite3.connect(Path(folder) / "gold-results.sqlite", check_same_thread=False, timeout=60)
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, result TEXT NOT NULL)")
-            self._conn.execute("CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, "
-                               "mtime_ns INTEGER, sha256 TEXT)")
+            self._conn.execute("CREATE TABLE IF NOT EXISTS file_hashes (path TEXT PRIMARY KEY, stat TEXT, sha256 TEXT)")
             self._conn.commit()
 
     def database_hash(self, database: str) -> str | None:
@@ -52,16 +52,17 @@ class GoldCache:
         if database in self._hashes:
             return self._hashes[database]
         path = Path(database).resolve()
-        stat = path.stat()
+        st = path.stat()
+        # the change time cannot be set back by copying tools (cp -p, rsync -t), unlike the modification time
+        stat = f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}:{st.st_dev}"
         with self._lock:
-            row = self._conn.execute("SELECT size, mtime_ns, sha256 FROM files WHERE path = ?", (str(path),)).fetchone()
-        if row is not None and row[0] == stat.st_size and row[1] == stat.st_mtime_ns:
-            digest = row[2]
+            row = self._conn.execute("SELECT stat, sha256 FROM file_hashes WHERE path = ?", (str(path),)).fetchone()
+        if row is not None and row[0] == stat:
+            digest = row[1]
         else:
             digest = sha256_file(path)
             with self._lock:
-                self._conn.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?)",
-                                   (str(path), stat.st_size, stat.st_mtime_ns, digest))
+                self._conn.execute("INSERT OR REPLACE INTO file_hashes VALUES (?, ?, ?)", (str(path), stat, digest))
                 self._conn.commit()
         self._hashes[database] = digest
         return digest
@@ -70,7 +71,7 @@ class GoldCache:
         digest = self.database_hash(database)
         if digest is None:
             return None
-        material = "\0".join((CACHE_VERSION, digest, decoding, str(max_rows), text))
+        material = "\0".join((CACHE_VERSION, sqlite3.sqlite_version, digest, decoding, str(max_rows), text))
         return hashlib.sha256(material.encode("utf-8", errors="surrogatepass")).hexdigest()
 
     def get_many(self, keys: list[str]) -> dict[str, ExecutionResult]:

@@ -10,6 +10,7 @@ prediction that is equivalent to its gold query: it takes the gold result for it
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from sqlglot.dialects.dialect import Dialect
@@ -23,10 +24,24 @@ _VERBATIM = frozenset(t for t in TokenType if t.name in {
     "HEREDOC_STRING", "UNICODE_STRING", "IDENTIFIER", "PARAMETER", "SESSION_PARAMETER"})
 
 
+#: whitespace every engine agrees on; sqlglot also skips other Unicode spaces, which engines read as names
+_ENGINE_WHITESPACE = frozenset(" \t\n\r\f")
+_MYSQL_HIDDEN_CODE = re.compile(r"/\*\s*(?:M?!|\+)|--[^\x00-\x7f]")
+
+
+def _unkeyable(sql: str, read: str) -> bool:
+    """Text where sqlglot's tokens may not be what the engine reads (then no key, so no shortcut)."""
+    if any(c.isspace() and c not in _ENGINE_WHITESPACE for c in sql):
+        return True
+    return read == "mysql" and _MYSQL_HIDDEN_CODE.search(sql) is not None
+
+
 @lru_cache(maxsize=65536)
 def token_key(sql: str, dialect: str) -> tuple[str, ...] | None:
-    """The comparison key of ``sql`` (None when it cannot be tokenised)."""
+    """The comparison key of ``sql`` (None when it cannot be tokenised safely)."""
     read = sqlglot_dialect(dialect)
+    if _unkeyable(sql, read):
+        return None
     try:
         tokens = Dialect.get_or_raise(read).tokenize(sql)
     except SqlglotError:

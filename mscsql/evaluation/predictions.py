@@ -96,7 +96,8 @@ def _from_jsonl(path: Path, benchmark: Benchmark) -> tuple[list[str], list[str |
     by_question_id = {str(item.question_id): item.index for item in benchmark.items if item.question_id is not None}
     sqls: list[str | None] = [None] * len(benchmark)
     db_ids: list[str | None] = [None] * len(benchmark)
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    seen: set[int] = set()
+    for number, line in enumerate(path.read_text(encoding="utf-8").split("\n"), start=1):
         if not line.strip():
             continue
         try:
@@ -108,6 +109,9 @@ def _from_jsonl(path: Path, benchmark: Benchmark) -> tuple[list[str], list[str |
                                f"'question_id' ({err})") from None
         if not isinstance(index, int) or not 0 <= index < len(benchmark):
             raise DatasetError(f"{path}:{number}: index {index!r} is outside 0..{len(benchmark) - 1}")
+        if index in seen:
+            raise DatasetError(f"{path}:{number}: a second prediction for question {index}")
+        seen.add(index)
         sqls[index] = sql if isinstance(sql, str) else ""
         db_ids[index] = record.get("db_id")
     missing = [i for i, s in enumerate(sqls) if s is None]
@@ -136,10 +140,18 @@ def load_predictions(path: str | Path, benchmark: Benchmark, name: str | None = 
 
 
 def load_prediction_files(paths: list[str | Path], benchmark: Benchmark) -> list[PredictionFile]:
-    """Several files; display names are made unique (the file name, with its folder when names repeat)."""
+    """Several files; display names are made unique (the file name; with its folder, or else its whole path,
+    when names repeat). The same file given twice is an error."""
+    resolved = [str(Path(p).resolve()) for p in paths]
+    twice = sorted({p for p in resolved if resolved.count(p) > 1})
+    if twice:
+        raise DatasetError(f"prediction file given twice: {twice[0]}")
     names = [Path(p).name for p in paths]
+    with_folder = [f"{Path(p).parent.name}/{Path(p).name}" for p in paths]
     files = []
-    for path, name in zip(paths, names, strict=True):
-        unique = name if names.count(name) == 1 else f"{Path(path).parent.name}/{name}"
-        files.append(load_predictions(path, benchmark, unique))
+    for n, path in enumerate(paths):
+        name = names[n]
+        if names.count(name) > 1:
+            name = with_folder[n] if with_folder.count(with_folder[n]) == 1 else resolved[n]
+        files.append(load_predictions(path, benchmark, name))
     return files

@@ -11,6 +11,7 @@ rewritten in (file, question) order, and the summary, report and plot are writte
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -59,12 +60,19 @@ class ScoreRun:
 
 
 def _identity(run: ScoreRun) -> dict[str, Any]:
+    targets = sorted({item.database or "" for item in run.benchmark.items})
     return {"benchmark": run.benchmark.name, "scorer": run.scorer.name, "dataset_files": run.benchmark.files,
+            "missing_databases": list(run.benchmark.missing_databases),
+            "databases_sha256": hashlib.sha256("\n".join(targets).encode()).hexdigest(),
             "predictions": [{"name": f.name, "sha256": f.sha256} for f in run.files],
             "timeout_s": run.timeout_s, "max_rows": run.max_rows}
 
 
 def _check_output(run: ScoreRun) -> None:
+    names = [f.name for f in run.files]
+    if len(set(names)) != len(names):
+        raise DatasetError("two prediction files have the same name in this run: " +
+                           ", ".join(sorted({n for n in names if names.count(n) > 1})))
     run.output.mkdir(parents=True, exist_ok=True)
     identity = _identity(run)
     path = run.output / RUN
@@ -181,7 +189,8 @@ class _Chunk:
                         keys[pair] = key
             cached = cache.get_many(list(keys.values()))
             for pair, key in keys.items():
-                if key in cached:
+                # a result that took longer than this run's timeout allows would have timed out here
+                if key in cached and cached[key].elapsed_s < run.timeout_s:
                     self.results[pair] = cached[key]
         to_run = []
         for pair in todo:
@@ -248,7 +257,8 @@ class _Chunk:
             still: list[tuple[BenchmarkItem, int]] = []
             judged: dict[tuple[int, str], dict[str, Any] | None] = {}  # files with the same statement agree
             for item, f in remaining:
-                statement = "" if (item.index, f) in self.equivalent else self.preds[(item.index, f)]
+                equivalent = (item.index, f) in self.equivalent
+                statement = self.golds[item.index].text if equivalent else self.preds[(item.index, f)]
                 if (item.index, statement) not in judged:
                     judged[(item.index, statement)] = self._judge(item, f, self._stage_databases(item, stage))
                 verdict = judged[(item.index, statement)]
@@ -360,10 +370,13 @@ def _scored(run: ScoreRun, jobs: list[_Job]) -> Iterator[tuple[list[dict[str, An
     processes = _process_context() if run.workers > 1 and len(jobs) > 1 and run.parallel_processes else None
     if processes is not None:
         context = _Context.of(run, workers=1)
-        with ProcessPoolExecutor(max_workers=run.workers, mp_context=processes) as pool:
+        pool = ProcessPoolExecutor(max_workers=run.workers, mp_context=processes)
+        try:
             futures = [pool.submit(_score_in_worker, context, job) for job in jobs]
             for future in as_completed(futures):
                 yield future.result()
+        finally:  # on an interruption, chunks not started are dropped at once (they are redone on resume)
+            pool.shutdown(wait=True, cancel_futures=True)
         return
     context = _Context.of(run, workers=run.workers)
     databases = _Databases(run.scorer.text_decoding, run.workers)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+_GO = re.compile(r"\bgo\b", flags=re.IGNORECASE)  # sqlparse also ends a statement at GO
 _CURRENT_YEAR = re.compile(r"YEAR\s*\(\s*CURDATE\s*\(\s*\)\s*\)\s*", flags=re.IGNORECASE)
 
 
@@ -24,7 +25,7 @@ def close_operators(query: str) -> str:
 @lru_cache(maxsize=65536)
 def remove_distinct(query: str) -> str:
     """The first statement of ``query`` without any ``distinct`` token ('' when there is no statement)."""
-    if query.strip() and ";" not in query and "distinct" not in query.lower():
+    if query.strip() and ";" not in query and "distinct" not in query.lower() and not _GO.search(query):
         # one statement and nothing to drop: sqlparse's tokens join back to the very same text
         return query
     import sqlparse

@@ -23,8 +23,9 @@ from tests.evaluation.conftest import CASES
 def _run(data_dir: Path, benchmark: str, scorer: str, preds: list[Path], out: Path, cache: Path | None,
          **kwargs: object) -> tuple[list[dict], ScoreRun]:
     bench = load_benchmark(benchmark, data_dir, allow_missing_db=True)
+    options: dict = {"timeout_s": 1.0, "progress": False, **kwargs}
     run = ScoreRun(benchmark=bench, files=load_prediction_files(preds, bench), scorer=get_scorer(scorer),
-                   output=out, cache=GoldCache(cache), timeout_s=1.0, progress=False, **kwargs)
+                   output=out, cache=GoldCache(cache), **options)
     try:
         return score(run), run
     finally:
