@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 #: A JSON-safe cell value: what :mod:`mscsql.db.values` turns every database value into.
@@ -137,4 +137,3 @@ class ExecutionItem:
 
     database: Any  # a Database or anything ``mscsql.db.connect`` accepts
     sql: str
-    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)

@@ -14,7 +14,7 @@ from mscsql.config import ExecutionSettings, SchemaSettings
 from mscsql.db.guard import check_sql
 from mscsql.db.values import to_cell, to_row
 from mscsql.errors import UnsafeSQLError
-from mscsql.types import Column, ExecutionResult, ExecutionStatus, Schema, Table
+from mscsql.types import ExecutionResult, ExecutionStatus, Schema, Table
 
 log = logging.getLogger(__name__)
 
@@ -179,6 +179,3 @@ class GuardedDatabase:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-
-def column(name: str, type_: str, *, nullable: bool = True, primary_key: bool = False) -> Column:
-    return Column(name=name, type=type_, nullable=nullable, primary_key=primary_key)

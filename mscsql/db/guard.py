@@ -98,7 +98,7 @@ ALLOWED_PG_FUNCTIONS: frozenset[str] = frozenset({
 # change session variables; sqlglot sees them as comments, so they are refused outright. MySQL also starts
 # a "--" comment only when an ASCII space or control character follows, while sqlglot accepts any Unicode
 # space there: "--" followed by a non-ASCII character would hide code from the guard that MySQL runs.
-_MYSQL_HIDDEN_CODE = re.compile(r"/\*\s*(?:M?!|\+)|--[^\x00-\x7f]")
+MYSQL_HIDDEN_CODE = re.compile(r"/\*\s*(?:M?!|\+)|--[^\x00-\x7f]")
 
 #: the refusal reason for text without any statement (blank, or only comments and semicolons)
 NO_STATEMENT = "the text contains no SQL statement"
@@ -178,7 +178,7 @@ def check_sql(sql: str, dialect: str) -> CheckedStatement:
     read = sqlglot_dialect(dialect)
     if "\x00" in sql:
         raise _refuse("the statement contains a NUL character", sql)
-    if read == "mysql" and _MYSQL_HIDDEN_CODE.search(sql):
+    if read == "mysql" and MYSQL_HIDDEN_CODE.search(sql):
         raise _refuse("MySQL executable comments (/*! ... */), optimizer hints (/*+ ... */) and '--' followed by "
                       "a non-ASCII character are not allowed", sql)
     _GUARDING.active = True  # sqlglot warns when it falls back to a raw Command; those are refused anyway

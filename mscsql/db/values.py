@@ -91,5 +91,3 @@ def text_factory(errors: str = "replace") -> Callable[[bytes], str]:
 
     return decode
 
-
-decode_text = text_factory("replace")

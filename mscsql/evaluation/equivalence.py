@@ -10,14 +10,13 @@ prediction that is equivalent to its gold query: it takes the gold result for it
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import SqlglotError
 from sqlglot.tokens import TokenType
 
-from mscsql.db.guard import sqlglot_dialect
+from mscsql.db.guard import MYSQL_HIDDEN_CODE, sqlglot_dialect
 
 _VERBATIM = frozenset(t for t in TokenType if t.name in {
     "STRING", "NUMBER", "NATIONAL_STRING", "RAW_STRING", "BIT_STRING", "HEX_STRING", "BYTE_STRING",
@@ -26,14 +25,13 @@ _VERBATIM = frozenset(t for t in TokenType if t.name in {
 
 #: whitespace every engine agrees on; sqlglot also skips other Unicode spaces, which engines read as names
 _ENGINE_WHITESPACE = frozenset(" \t\n\r\f")
-_MYSQL_HIDDEN_CODE = re.compile(r"/\*\s*(?:M?!|\+)|--[^\x00-\x7f]")
 
 
 def _unkeyable(sql: str, read: str) -> bool:
     """Text where sqlglot's tokens may not be what the engine reads (then no key, so no shortcut)."""
     if any(c.isspace() and c not in _ENGINE_WHITESPACE for c in sql):
         return True
-    return read == "mysql" and _MYSQL_HIDDEN_CODE.search(sql) is not None
+    return read == "mysql" and MYSQL_HIDDEN_CODE.search(sql) is not None
 
 
 @lru_cache(maxsize=65536)
