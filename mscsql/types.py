@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 #: A JSON-safe cell value: what :mod:`mscsql.db.values` turns every database value into.
@@ -137,3 +137,43 @@ class ExecutionItem:
 
     database: Any  # a Database or anything ``mscsql.db.connect`` accepts
     sql: str
+
+
+@dataclass(frozen=True)
+class ValueMatch:
+    """A database value that a question seems to mention (see :mod:`mscsql.retrieval`)."""
+
+    table: str
+    column: str
+    #: the stored value as display text (normalised whitespace, truncated); untrusted
+    value: str
+    #: 0..1, higher is closer
+    score: float
+    #: "exact", "fuzzy" or "embedding"
+    source: str
+
+
+@dataclass(frozen=True)
+class LinkedSchema:
+    """What a schema linker kept of a database for one question.
+
+    ``schema`` is the reduced schema: the kept tables (in database order) with only their kept columns,
+    and only the foreign keys among kept columns. ``scores`` maps ``table`` and ``table.column`` names to
+    the linker's relevance (higher is more relevant); ``trace`` records decisions a user may want to see
+    (unknown names an LLM produced, fallbacks, budget cuts).
+    """
+
+    schema: Schema
+    full_schema: Schema
+    linker: str
+    values: tuple[ValueMatch, ...] = ()
+    scores: dict[str, float] = field(default_factory=dict)
+    trace: tuple[str, ...] = ()
+
+    @property
+    def table_names(self) -> list[str]:
+        return self.schema.table_names
+
+    def column_names(self) -> list[str]:
+        """``table.column`` for every kept column."""
+        return [f"{t.qualified_name}.{c.name}" for t in self.schema.tables for c in t.columns]

@@ -150,3 +150,47 @@ def annotator(*, db_id: str | None, tables_json: str | Path | None,
         return schema
 
     return annotate
+
+
+def schema_from_tables_json(path: str | Path, db_id: str, *, dialect: str = "sqlite") -> Schema:
+    """The schema of ``db_id`` as described by a Spider/BIRD ``tables.json`` (no database needed):
+    tables, columns with types and natural-language names, primary and foreign keys. Row counts and
+    example values are unknown."""
+    from mscsql.types import Column, ForeignKey, Table
+
+    entries = _read_tables_json(str(Path(path).resolve()))
+    if db_id not in entries:
+        raise DatasetError(f"database {db_id!r} is not described in {path}", hint="check the db_id")
+    entry = entries[db_id]
+    table_names = entry.get("table_names_original") or []
+    nl_tables = entry.get("table_names") or table_names
+    columns = entry.get("column_names_original") or []
+    nl_columns = entry.get("column_names") or columns
+    types = entry.get("column_types") or []
+    pk_ids: set[int] = set()
+    table_pk: dict[int, list[int]] = {}
+    for key in entry.get("primary_keys") or []:
+        ids = key if isinstance(key, list) else [key]
+        pk_ids.update(ids)
+        if ids and 0 <= ids[0] < len(columns):
+            table_pk.setdefault(columns[ids[0]][0], []).extend(ids)
+    fks: dict[int, list[ForeignKey]] = {}
+    for source, target in entry.get("foreign_keys") or []:
+        if not (0 <= source < len(columns) and 0 <= target < len(columns)):
+            continue
+        s_table, s_col = columns[source]
+        t_table, t_col = columns[target]
+        if s_table < 0 or t_table < 0:
+            continue
+        fks.setdefault(s_table, []).append(ForeignKey((s_col,), table_names[t_table], (t_col,)))
+    tables = []
+    for t_index, name in enumerate(table_names):
+        cols = tuple(
+            Column(name=col, type=str(types[i]).upper() if i < len(types) else "", primary_key=i in pk_ids,
+                   nl_name=_clean(nl_columns[i][1]) if i < len(nl_columns) else None)
+            for i, (owner, col) in enumerate(columns) if owner == t_index)
+        primary_key = tuple(columns[i][1] for i in table_pk.get(t_index, []))
+        tables.append(Table(name=name, columns=cols, primary_key=primary_key,
+                            foreign_keys=tuple(fks.get(t_index, [])),
+                            nl_name=_clean(nl_tables[t_index]) if t_index < len(nl_tables) else None))
+    return Schema(dialect=dialect, tables=tuple(tables), db_id=db_id)

@@ -1,0 +1,52 @@
+"""The generator protocol: batch-first text generation shared by every backend and every stage
+(SQL generation, the LLM table selector, the critic)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+#: One chat prompt: messages with "role" ("system", "user", "assistant") and "content". Backends apply
+#: the model's own chat template (or send the messages to a server's chat endpoint).
+ChatPrompt = Sequence[dict[str, str]]
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    """How to sample. ``temperature == 0`` means greedy decoding, explicitly (``n`` must then be 1 to be
+    meaningful; backends return ``n`` identical samples otherwise)."""
+
+    n: int = 1
+    temperature: float = 0.0
+    top_p: float = 1.0
+    max_tokens: int = 256
+    seed: int | None = 0
+    stop: tuple[str, ...] = ()
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature <= 0.0
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One generated continuation."""
+
+    text: str
+    #: SQL extracted from the text (filled by the SQL generation stage; None elsewhere)
+    sql: str | None = None
+    num_tokens: int = 0
+    #: sum of the log-probabilities of the generated tokens, when the backend provides them
+    logprob: float | None = None
+    #: "stop" (end of sequence or a stop string), "length" (max_tokens reached), or a backend's own word
+    finish_reason: str | None = None
+
+
+@runtime_checkable
+class Generator(Protocol):
+    """Produces ``sampling.n`` samples for each prompt of a batch, in prompt order."""
+
+    name: str
+
+    def generate(self, prompts: Sequence[ChatPrompt], sampling: SamplingParams) -> list[list[Sample]]: ...

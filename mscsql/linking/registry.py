@@ -1,0 +1,46 @@
+"""Schema linkers by name ("module:Class" strings, imported only when used)."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from typing import Any
+
+from mscsql.errors import ConfigError
+from mscsql.linking.base import SchemaLinker
+
+LINKERS = {
+    "keep-all": "mscsql.linking.base:KeepAllLinker",
+    "embedding": "mscsql.linking.embedding:EmbeddingLinker",
+    "llm-tables": "mscsql.linking.llm_tables:LLMTableLinker",
+}
+
+
+def _load(name: str) -> Any:
+    if name not in LINKERS:
+        raise ConfigError(f"unknown schema linker {name!r}", hint=f"choose from: {', '.join(LINKERS)}")
+    module, _, attribute = LINKERS[name].partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+def build_linker(names: Sequence[str], *, generator: Any = None, samples: int = 3,
+                 temperature: float = 0.7) -> SchemaLinker:
+    """One linker, or the union of several. ``llm-tables`` needs a ``generator``
+    (see :mod:`mscsql.generation`)."""
+    if not names:
+        raise ConfigError("no schema linker named", hint=f"choose from: {', '.join(LINKERS)}")
+    linkers: list[SchemaLinker] = []
+    for name in names:
+        cls = _load(name)
+        if name == "llm-tables":
+            if generator is None:
+                raise ConfigError("the llm-tables linker needs a generator model",
+                                  hint="pass --generator-model PATH_OR_HUB_ID (a causal LM with a chat template)")
+            linkers.append(cls(generator, samples=samples, temperature=temperature))
+        else:
+            linkers.append(cls())
+    if len(linkers) == 1:
+        return linkers[0]
+    from mscsql.linking.union import UnionLinker
+
+    return UnionLinker(linkers)

