@@ -249,9 +249,13 @@ LinkerOpt = Annotated[list[str], typer.Option("--linker", "-l", help="keep-all, 
 GeneratorOpt = Annotated[str | None, typer.Option(help="llm-tables: a causal LM (local path or hub id) with a "
                                                        "chat template")]
 SamplesOpt = Annotated[int, typer.Option(min=1, help="llm-tables: samples per question (their union is kept)")]
+TableMissOpt = Annotated[float | None, typer.Option(min=0, max=1, help="embedding: accepted chance of dropping a "
+                                                                       "needed table (lower keeps more)")]
+ColumnMissOpt = Annotated[float | None, typer.Option(min=0, max=1, help="embedding: the same for columns")]
 
 
-def _linker(names: list[str], generator_model: str | None, samples: int) -> Any:
+def _linker(names: list[str], generator_model: str | None, samples: int, table_miss: float | None = None,
+            column_miss: float | None = None) -> Any:
     from mscsql.linking import build_linker
 
     generator = None
@@ -259,7 +263,8 @@ def _linker(names: list[str], generator_model: str | None, samples: int) -> Any:
         from mscsql.generation.hf import HFGenerator
 
         generator = HFGenerator(generator_model)
-    return build_linker(names, generator=generator, samples=samples)
+    embedding = {k: v for k, v in (("table_miss", table_miss), ("column_miss", column_miss)) if v is not None}
+    return build_linker(names, generator=generator, samples=samples, embedding=embedding)
 
 
 @link_app.command("show")
@@ -275,6 +280,8 @@ def link_show(
     no_values: Annotated[bool, typer.Option("--no-values", help="do not retrieve values")] = False,
     generator_model: GeneratorOpt = None,
     samples: SamplesOpt = 3,
+    table_miss: TableMissOpt = None,
+    column_miss: ColumnMissOpt = None,
 ) -> None:
     """Print the schema text a generator would see for this question, and the linker's decisions."""
     from mscsql.db import connect
@@ -288,7 +295,7 @@ def link_show(
         if not no_values:
             index = ValueIndex.open(db, index_dir, progress=True)
             values = tuple(index.search(f"{question} {evidence or ''}".strip()))
-    link = _linker(linker, generator_model, samples).link(
+    link = _linker(linker, generator_model, samples, table_miss, column_miss).link(
         [LinkRequest(Question(question, db_id=schema.db_id, evidence=evidence), schema, values)])[0]
     rendered = render_schema(link, RenderOptions(budget_tokens=budget))
     out.print(rendered.text, highlight=False, markup=False)
@@ -312,14 +319,17 @@ def link_eval(
                                                         "(default: the cache)")] = None,
     generator_model: GeneratorOpt = None,
     samples: SamplesOpt = 3,
+    table_miss: TableMissOpt = None,
+    column_miss: ColumnMissOpt = None,
 ) -> None:
     """Recall of a linker against the tables, columns and values of the gold queries (resumable)."""
     from mscsql.evaluation.benchmarks import load_benchmark
     from mscsql.linking.evaluate import LinkEvaluation
 
     bench = load_benchmark(benchmark, data_dir, allow_missing_db=allow_missing_db or schema_only)
-    chosen = _linker(linker, generator_model, samples)
-    identity = {"linkers": linker, "generator_model": generator_model, "samples": samples}
+    chosen = _linker(linker, generator_model, samples, table_miss, column_miss)
+    identity = {"linkers": linker, "generator_model": generator_model, "samples": samples,
+                "table_miss": table_miss, "column_miss": column_miss}
     summary = LinkEvaluation(bench, Path(data_dir), chosen, output, schema_only=schema_only,
                              index_root=index_dir, identity=identity).run()
     for key in ("questions", "table_recall_strict", "column_recall_strict", "tables_kept_fraction",

@@ -4,9 +4,14 @@ retrieved values, then the foreign-key paths needed to join what it keeps.
 Two logistic models score every table and every column of the schema for a question (features in
 :mod:`mscsql.linking.features`). Their weights ship in ``embedding_weights.json``, fitted on the Spider
 *training* questions (schemas only) by ``eval/linking/fit_embedding_linker.py``; the evaluation databases
-play no part in them. Kept: tables whose probability reaches ``table_threshold`` (and always the best
-one), plus the tables on foreign-key paths between them; in kept tables, columns whose probability
-reaches ``column_threshold`` (at least ``min_columns``), plus the key columns that join kept tables.
+play no part in them.
+
+How much to keep is decided per question from the probabilities: tables are kept, most probable first,
+until the chance that a needed one is among the rest, ``1 - prod(1 - p)``, is at most ``table_miss``;
+then the tables on foreign-key paths between them. In kept tables, the key columns that join kept
+tables, at least ``min_columns`` each, and more columns, most probable first, until the chance of a
+needed one among the rest is at most ``column_miss``. A question the models are sure about keeps little;
+an ambiguous one, or a large database with many plausible tables, keeps more.
 """
 
 from __future__ import annotations
@@ -28,7 +33,9 @@ from mscsql.linking.features import (
     COLUMN_FEATURES,
     TABLE_FEATURES,
     SchemaTexts,
+    column_cues,
     column_features,
+    question_cues,
     schema_texts,
     stems,
     table_features,
@@ -48,8 +55,10 @@ def shipped_weights() -> dict[str, Any]:
 class EmbeddingLinkerSettings(_Strict):
     encoder: str = Field(DEFAULT_ENCODER, description="sentence-transformers model id or local path")
     device: str = "cpu"
-    table_threshold: float | None = Field(None, ge=0, le=1, description="default: the fitted threshold")
-    column_threshold: float | None = Field(None, ge=0, le=1, description="default: the fitted threshold")
+    table_miss: float | None = Field(None, ge=0, le=1, description="accepted chance that a needed table is "
+                                                                   "dropped (default: the fitted value)")
+    column_miss: float | None = Field(None, ge=0, le=1, description="accepted chance that a needed column of a "
+                                                                    "kept table is dropped (default: fitted)")
     min_columns: int = Field(1, ge=0, description="columns kept per kept table at least (besides join keys)")
     max_join_hops: int = Field(3, ge=1)
     weights: str | None = Field(None, description="a JSON file of weights (default: the shipped ones)")
@@ -87,10 +96,10 @@ class EmbeddingLinker:
                               hint="refit them with eval/linking/fit_embedding_linker.py")
         self.table_weights = np.asarray(weights["table_weights"], dtype=float)
         self.column_weights = np.asarray(weights["column_weights"], dtype=float)
-        self.table_threshold = self.settings.table_threshold if self.settings.table_threshold is not None \
-            else float(weights["table_threshold"])
-        self.column_threshold = self.settings.column_threshold if self.settings.column_threshold is not None \
-            else float(weights["column_threshold"])
+        self.table_miss = self.settings.table_miss if self.settings.table_miss is not None \
+            else float(weights["table_miss"])
+        self.column_miss = self.settings.column_miss if self.settings.column_miss is not None \
+            else float(weights["column_miss"])
         self._schema_cache: dict[int, tuple[Schema, SchemaTexts, np.ndarray, np.ndarray]] = {}
 
     @property
@@ -122,8 +131,10 @@ class EmbeddingLinker:
         sem_columns = column_matrix @ query
         question_stems = stems(question)
         value = value_strengths(texts, request.schema, request.values)
-        table_logit = table_features(texts, question_stems, sem_tables, sem_columns, value) @ self.table_weights
-        column_logit = column_features(texts, question_stems, sem_columns, value, table_logit) @ self.column_weights
+        cue = column_cues(texts, question_cues(question))
+        table_logit = table_features(texts, question_stems, sem_tables, sem_columns, value, cue) @ self.table_weights
+        column_logit = column_features(texts, question_stems, sem_columns, value, table_logit,
+                                       cue) @ self.column_weights
         return LinkScores(_sigmoid(table_logit), _sigmoid(column_logit), texts)
 
     def link(self, requests: Sequence[LinkRequest]) -> list[LinkedSchema]:
@@ -134,9 +145,8 @@ class EmbeddingLinker:
         if not schema.tables:
             return linked(schema, {}, linker=self.name, values=request.values)
         scores = self.score(request)
-        keep, trace = select(schema, scores, table_threshold=self.table_threshold,
-                             column_threshold=self.column_threshold, min_columns=self.settings.min_columns,
-                             max_join_hops=self.settings.max_join_hops)
+        keep, trace = select(schema, scores, table_miss=self.table_miss, column_miss=self.column_miss,
+                             min_columns=self.settings.min_columns, max_join_hops=self.settings.max_join_hops)
         out_scores: dict[str, float] = {}
         texts = scores.texts
         for ti, table in enumerate(schema.tables):
@@ -146,31 +156,48 @@ class EmbeddingLinker:
         return linked(schema, keep, linker=self.name, values=request.values, scores=out_scores, trace=trace)
 
 
-def select(schema: Schema, scores: LinkScores, *, table_threshold: float, column_threshold: float,
+def _keep_until(probabilities: Sequence[float], miss: float) -> int:
+    """How many of ``probabilities`` (sorted, highest first) to keep so that the chance that a needed item
+    is among the dropped ones, ``1 - prod(1 - p)`` over the dropped, is at most ``miss``."""
+    survive = 1.0
+    for kept in range(len(probabilities), 0, -1):
+        survive *= 1.0 - probabilities[kept - 1]
+        if 1.0 - survive > miss:
+            return kept
+    return 0
+
+
+def select(schema: Schema, scores: LinkScores, *, table_miss: float, column_miss: float,
            min_columns: int = 1, max_join_hops: int = 3) -> tuple[dict[str, list[str] | None], list[str]]:
     """Tables and columns to keep given the models' probabilities (see the module documentation)."""
     probability = scores.table_probability
-    best = int(np.argmax(probability))
-    chosen = [schema.tables[i].qualified_name.lower() for i in range(len(schema.tables))
-              if i == best or probability[i] >= table_threshold]
+    order = [int(i) for i in np.argsort(-probability, kind="stable")]
+    count = max(1, _keep_until([float(probability[i]) for i in order], table_miss))
+    chosen = [schema.tables[i].qualified_name.lower() for i in order[:count]]
     closure = join_closure(fk_graph(schema), chosen, max_hops=max_join_hops)
     trace = []
     added = sorted(closure - set(chosen))
     if added:
         trace.append(f"embedding: kept {', '.join(added)} to join the chosen tables")
     texts = scores.texts
-    by_table: dict[int, list[tuple[float, str]]] = {}
-    for ci, (ti, name) in enumerate(zip(texts.column_table, texts.column_names, strict=True)):
-        by_table.setdefault(ti, []).append((float(scores.column_probability[ci]), name))
-    keep: dict[str, list[str] | None] = {}
+    keep: dict[str, list[str]] = {}
+    candidates: list[tuple[float, str, str]] = []
     for ti, table in enumerate(schema.tables):
         if table.qualified_name.lower() not in closure:
             continue
-        ranked = sorted(by_table.get(ti, []), key=lambda item: -item[0])
-        kept = [name for rank, (p, name) in enumerate(ranked) if rank < min_columns or p >= column_threshold]
-        kept += [name for name in join_columns(schema, table, closure) if name not in kept]
-        keep[table.qualified_name] = kept
-    return keep, trace
+        ranked = sorted(((float(scores.column_probability[ci]), texts.column_names[ci])
+                         for ci in range(len(texts.column_names)) if texts.column_table[ci] == ti),
+                        key=lambda item: -item[0])
+        keep[table.qualified_name] = list(dict.fromkeys(join_columns(schema, table, closure)))
+        for _p, name in ranked[:min_columns]:
+            if name not in keep[table.qualified_name]:
+                keep[table.qualified_name].append(name)
+        candidates += [(p, table.qualified_name, name) for p, name in ranked
+                       if name not in keep[table.qualified_name]]
+    candidates.sort(key=lambda item: -item[0])
+    for _p, table_name, name in candidates[:_keep_until([c[0] for c in candidates], column_miss)]:
+        keep[table_name].append(name)
+    return dict(keep), trace
 
 
 def join_columns(schema: Schema, table: Table, kept: set[str]) -> list[str]:

@@ -22,14 +22,46 @@ from dataclasses import dataclass
 import numpy as np
 
 from mscsql.linking.graph import fk_graph
-from mscsql.retrieval.text import split_identifier, stems
+from mscsql.retrieval.text import split_identifier, stems, tokens
 from mscsql.types import Schema, Table, ValueMatch
 
 TABLE_FEATURES = ("bias", "sem_table", "sem_column", "lex_table", "lex_column", "value",
                   "rel_sem_table", "rel_sem_column", "rel_lex_table", "rel_lex_column",
-                  "neighbour_of_best", "log_tables")
+                  "neighbour_of_best", "log_tables", "cue_column")
 COLUMN_FEATURES = ("bias", "sem", "rel_sem_table", "rel_sem_db", "lex", "lex_distinct", "distinct",
-                   "primary_key", "foreign_key", "value", "table_score", "generic", "log_columns")
+                   "primary_key", "foreign_key", "value", "table_score", "generic", "log_columns",
+                   "cue", "lex_in_table", "sem_in_table")
+
+#: words that point at an attribute without naming it ("the youngest" → an age column): question word →
+#: stems that such a column's name contains. A 4-digit number in the question points at years and dates.
+_CUES: dict[str, frozenset[str]] = {}
+for _words, _targets in (
+    ("young younger youngest old older oldest elder eldest age aged", "age birth born dob"),
+    ("heavy heavier heaviest light lighter lightest weigh weighs weighing", "weight"),
+    ("tall taller tallest short shorter shortest", "height"),
+    ("early earlier earliest late later latest recent recently newest first last before after since until "
+     "when", "date time year day month start end"),
+    ("expensive cheap cheaper cheapest cost costs costly pay paid", "price cost amount fee charge"),
+    ("long longer longest length duration", "length durat time"),
+    ("big bigger biggest large larger largest small smaller smallest size", "size area capac"),
+    ("populous populated inhabitants", "popul"),
+    ("rich richer richest earn earns earned earning", "earn salari incom money"),
+    ("fast faster fastest speed slow", "speed time"),
+):
+    for _word in _words.split():
+        _CUES[_word] = frozenset(_targets.split())
+_YEAR = re.compile(r"^(1[5-9]|20)\d\d$")
+
+
+def question_cues(question: str) -> frozenset[str]:
+    """Column-name stems the question points at without naming them."""
+    found: set[str] = set()
+    for word in tokens(question):
+        if word in _CUES:
+            found |= _CUES[word]
+        elif _YEAR.match(word):
+            found |= {"year", "date", "time"}
+    return frozenset(found)
 
 _GENERIC = frozenset({"id", "name", "code", "type", "description", "details", "date", "other details"})
 
@@ -112,8 +144,14 @@ def value_strengths(texts: SchemaTexts, schema: Schema, values: tuple[ValueMatch
     return strength
 
 
+def column_cues(texts: SchemaTexts, cues: frozenset[str]) -> np.ndarray:
+    """1 for columns whose name holds a stem the question points at (see :func:`question_cues`)."""
+    return np.array([1.0 if any(stem_.startswith(c) for stem_ in s for c in cues) else 0.0
+                     for s in texts.column_stems]) if cues else np.zeros(len(texts.column_stems))
+
+
 def table_features(texts: SchemaTexts, question_stems: frozenset[str], sem_tables: np.ndarray,
-                   sem_columns: np.ndarray, value: np.ndarray) -> np.ndarray:
+                   sem_columns: np.ndarray, value: np.ndarray, cue: np.ndarray) -> np.ndarray:
     """One row of :data:`TABLE_FEATURES` per table."""
     n = len(texts.table_texts)
     col_table = np.asarray(texts.column_table, dtype=np.int64)
@@ -125,6 +163,8 @@ def table_features(texts: SchemaTexts, question_stems: frozenset[str], sem_table
     np.maximum.at(best_sem_col, col_table, sem_columns)
     np.maximum.at(best_lex_col, col_table, lex_cols_distinct)
     np.maximum.at(best_value, col_table, value)
+    best_cue = np.zeros(n)
+    np.maximum.at(best_cue, col_table, cue)
     lex_table = np.array([_overlap(s, question_stems) for s in texts.table_stems])
     strength = sem_tables + lex_table
     best = int(np.argmax(strength))
@@ -132,12 +172,12 @@ def table_features(texts: SchemaTexts, question_stems: frozenset[str], sem_table
     return np.column_stack([
         np.ones(n), sem_tables, best_sem_col, lex_table, best_lex_col, best_value,
         sem_tables - sem_tables.max(), best_sem_col - best_sem_col.max(), lex_table - lex_table.max(),
-        best_lex_col - best_lex_col.max(), neighbour, np.full(n, np.log(n)),
+        best_lex_col - best_lex_col.max(), neighbour, np.full(n, np.log(n)), best_cue,
     ])
 
 
 def column_features(texts: SchemaTexts, question_stems: frozenset[str], sem_columns: np.ndarray,
-                    value: np.ndarray, table_score: np.ndarray) -> np.ndarray:
+                    value: np.ndarray, table_score: np.ndarray, cue: np.ndarray) -> np.ndarray:
     """One row of :data:`COLUMN_FEATURES` per column (``table_score``: the table model's logit)."""
     col_table = np.asarray(texts.column_table, dtype=np.int64)
     n_tables = len(texts.table_texts)
@@ -146,9 +186,11 @@ def column_features(texts: SchemaTexts, question_stems: frozenset[str], sem_colu
     lex = np.array([_overlap(s, question_stems) for s in texts.column_stems])
     distinct = np.asarray(texts.column_distinct)
     counts = np.bincount(col_table, minlength=n_tables)
+    table_probability = 1.0 / (1.0 + np.exp(-np.clip(table_score, -40, 40)))[col_table]
     return np.column_stack([
         np.ones(len(sem_columns)), sem_columns, sem_columns - best_in_table[col_table],
         sem_columns - sem_columns.max(initial=-1.0), lex, lex * distinct, distinct,
         np.asarray(texts.primary_key, dtype=float), np.asarray(texts.foreign_key, dtype=float), value,
         table_score[col_table], np.asarray(texts.generic, dtype=float), np.log(counts[col_table] + 1.0),
+        cue, lex * table_probability, (sem_columns - best_in_table[col_table]) * table_probability,
     ])

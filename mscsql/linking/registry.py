@@ -24,9 +24,10 @@ def _load(name: str) -> Any:
 
 
 def build_linker(names: Sequence[str], *, generator: Any = None, samples: int = 3,
-                 temperature: float = 0.7) -> SchemaLinker:
+                 temperature: float = 0.7, embedding: dict[str, Any] | None = None) -> SchemaLinker:
     """One linker, or the union of several. ``llm-tables`` needs a ``generator``
-    (see :mod:`mscsql.generation`)."""
+    (see :mod:`mscsql.generation`); ``embedding`` holds settings of the embedding linker
+    (:class:`~mscsql.linking.embedding.EmbeddingLinkerSettings`)."""
     if not names:
         raise ConfigError("no schema linker named", hint=f"choose from: {', '.join(LINKERS)}")
     linkers: list[SchemaLinker] = []
@@ -37,6 +38,11 @@ def build_linker(names: Sequence[str], *, generator: Any = None, samples: int = 
                 raise ConfigError("the llm-tables linker needs a generator model",
                                   hint="pass --generator-model PATH_OR_HUB_ID (a causal LM with a chat template)")
             linkers.append(cls(generator, samples=samples, temperature=temperature))
+        elif name == "embedding":
+            from mscsql.config import parse_config
+            from mscsql.linking.embedding import EmbeddingLinkerSettings
+
+            linkers.append(cls(parse_config(EmbeddingLinkerSettings, embedding or {}, "embedding linker settings")))
         else:
             linkers.append(cls())
     if len(linkers) == 1:
