@@ -153,7 +153,11 @@ class LinkEvaluation:
             raise DatasetError(f"{self.output} holds a link evaluation with other settings",
                                hint="choose another --output folder, or delete it to start again")
         identity_path.write_text(json.dumps(identity, indent=2) + "\n", encoding="utf-8")
-        return {r["index"] for r in self._read_records()}
+        records = self._read_records()
+        # rewrite what survived, so a line cut short by a kill does not swallow the next record
+        (self.output / QUESTIONS).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records),
+                                             encoding="utf-8")
+        return {r["index"] for r in records}
 
     def _read_records(self) -> list[dict[str, Any]]:
         path = self.output / QUESTIONS

@@ -74,8 +74,7 @@ class ValueIndex:
         self.column_embeddings = column_embeddings
         self.lexical = LexicalMatcher(self.values)
         self.column_sizes = np.bincount(self.column_of, minlength=len(self.columns))
-        self._column_stems = [stems(f"{split_identifier(t.split('.')[-1])} {split_identifier(c)}")
-                              for t, c in self.columns]
+        self._column_compact = [split_identifier(c).replace(" ", "") for _t, c in self.columns]
 
     def __len__(self) -> int:
         return len(self.values)
@@ -210,7 +209,7 @@ class ValueIndex:
                 if sim >= settings.min_embedding and (i not in scored or scored[i][0] < sim * 0.9):
                     # semantic matches rank below exact and near-exact mentions of similar strength
                     scored[i] = (sim * 0.9, "embedding")
-            self._add_categories(text, query, scored)
+        self._add_categories(text, query_embedding, scored)
         ranked = sorted(scored.items(), key=lambda item: (-item[1][0], item[0]))
         per_column_count: dict[int, int] = {}
         matches: list[ValueMatch] = []
@@ -227,20 +226,23 @@ class ValueIndex:
         return matches
 
 
-    def _add_categories(self, text: str, query: np.ndarray, scored: dict[int, tuple[float, str]]) -> None:
+    def _add_categories(self, text: str, query: np.ndarray | None, scored: dict[int, tuple[float, str]]) -> None:
         """All values of the few-valued columns the question talks about ("official" → 'T', 'F'): a
-        question rarely quotes how a flag or a category is stored."""
-        if self.column_embeddings is None or not len(self.columns):
+        question rarely quotes how a flag or a category is stored. A column is talked about when its name
+        shares a word stem with the question (also inside a compound name: "official" in "IsOfficial"), or,
+        with embeddings, when the question is close to the column's name."""
+        if not len(self.columns):
             return
         cap = self.settings.category_max_values
-        relevance = self.column_embeddings @ query
-        question_stems = stems(text)
+        relevance = self.column_embeddings @ query if self.column_embeddings is not None and query is not None \
+            else np.zeros(len(self.columns))
+        question_stems = [s for s in stems(text) if len(s) >= 4]
         for col in np.flatnonzero(self.column_sizes <= cap).tolist():
-            lexical = bool(self._column_stems[col] & question_stems)
-            strength = float(relevance[col]) + (0.2 if lexical else 0.0)
+            lexical = any(s in self._column_compact[col] for s in question_stems)
+            strength = float(relevance[col]) + (0.4 if lexical else 0.0)
             if strength < self.settings.category_min_relevance:
                 continue
-            score = round(min(0.6, 0.3 + 0.5 * strength) , 4)
+            score = round(min(0.6, 0.3 + 0.5 * strength), 4)
             for i in np.flatnonzero(self.column_of == col).tolist():
                 if i not in scored:
                     scored[i] = (score, "category")

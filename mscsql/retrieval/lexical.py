@@ -52,6 +52,19 @@ class LexicalMatcher:
         self._postings = {t: np.asarray(ids, dtype=np.int32) for t, ids in postings.items()
                           if len(ids) <= max_postings and t not in STOPWORDS}
         self._vocabulary = [t for t in self._postings if len(t) >= _MIN_TOKEN]
+        self._trigram_postings = _trigram_index(self._vocabulary)
+
+    def _near_words(self, word: str) -> list[str]:
+        """Vocabulary words that share enough character trigrams with ``word`` to be one or two edits away
+        (a cheap filter before rapidfuzz scores them)."""
+        grams = _trigrams(word)
+        lists = [self._trigram_postings[g] for g in grams if g in self._trigram_postings]
+        if not lists:
+            return []
+        ids, counts = np.unique(np.concatenate(lists), return_counts=True)
+        # one edit changes at most three trigrams; keep words that share all but a few of them
+        needed = max(1, len(grams) - 4)
+        return [self._vocabulary[i] for i in ids[counts >= needed].tolist()]
 
     def search(self, text: str, *, min_score: float = 0.85) -> dict[int, tuple[float, str]]:
         """Value ids mentioned in ``text`` → (score in 0..1, "exact", "fuzzy" or "partial")."""
@@ -73,16 +86,15 @@ class LexicalMatcher:
                 if all(w in STOPWORDS for w in gram):
                     continue
                 add(self._exact.get(" ".join(gram), ()), 1.0, "exact")
-                if n > 1:
-                    add(self._compact.get("".join(gram), ()), 0.98, "exact")
+                add(self._compact.get("".join(gram), ()), 0.98, "exact")
                 if n <= 4:
                     add(self._stemmed.get(" ".join(stemmed[start:start + n]), ()), 0.97, "exact")
         query_tokens = {w for w in words if w not in STOPWORDS and len(w) >= 2}
         matched_tokens: set[str] = {w for w in query_tokens if w in self._postings}
         for word in query_tokens:
             if len(word) >= _MIN_FUZZY_TOKEN:
-                for token, _score, _ in process.extract(word, self._vocabulary, scorer=fuzz.ratio,
-                                                        score_cutoff=85, limit=5):
+                near = self._near_words(word)
+                for token, _score, _ in process.extract(word, near, scorer=fuzz.ratio, score_cutoff=85, limit=5):
                     matched_tokens.add(token)
         if not matched_tokens:
             return found
@@ -108,3 +120,16 @@ class LexicalMatcher:
                     coverage = min(1.0, count / max(int(self._token_count[i]), 1))
                     add([i], round(0.5 + 0.4 * coverage, 4), "partial")
         return found
+
+
+def _trigrams(word: str) -> set[str]:
+    padded = f"^{word}$"
+    return {padded[i:i + 3] for i in range(len(padded) - 2)}
+
+
+def _trigram_index(vocabulary: Sequence[str]) -> dict[str, np.ndarray]:
+    postings: dict[str, list[int]] = defaultdict(list)
+    for i, word in enumerate(vocabulary):
+        for gram in _trigrams(word):
+            postings[gram].append(i)
+    return {g: np.asarray(ids, dtype=np.int32) for g, ids in postings.items()}
