@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table as RichTable
+from rich.text import Text
 
 from mscsql.config import ExecutionSettings, SchemaSettings
 from mscsql.errors import MscSqlError
@@ -48,12 +49,17 @@ def _render_cell(value: Any) -> str:
     return "NULL" if value is None else str(value)
 
 
+def _cells(*values: str) -> list[Text]:
+    """Table cells shown as plain text: database content is never read as rich markup."""
+    return [Text(v) for v in values]
+
+
 def _print_schema(schema: Schema) -> None:
     for table in schema.tables:
         title = f"{table.qualified_name} ({table.kind}, {table.row_count if table.row_count is not None else '?'} rows)"
         if table.nl_name and table.nl_name.lower() != table.name.lower().replace("_", " "):
             title += f" - {table.nl_name}"
-        grid = RichTable(title=title, title_justify="left", show_lines=False)
+        grid = RichTable(title=Text(title), title_justify="left", show_lines=False)
         for header in ("column", "type", "key", "null", "examples", "description"):
             grid.add_column(header, overflow="fold")
         fks = {c: fk for fk in table.foreign_keys for c in fk.columns}
@@ -63,17 +69,17 @@ def _print_schema(schema: Schema) -> None:
                 fk = fks[col.name]
                 key = (key + " " if key else "") + f"FK -> {fk.ref_table}({', '.join(fk.ref_columns)})"
             description = "; ".join(x for x in (col.nl_name, col.description, col.value_description) if x)
-            grid.add_row(col.name, col.type, key, "yes" if col.nullable else "no",
-                         ", ".join(_render_cell(v) for v in col.examples), description)
+            grid.add_row(*_cells(col.name, col.type, key, "yes" if col.nullable else "no",
+                                 ", ".join(_render_cell(v) for v in col.examples), description))
         out.print(grid)
 
 
 def _print_result(result: ExecutionResult) -> None:
     grid = RichTable(show_lines=False)
     for name in result.columns:
-        grid.add_column(name, overflow="fold")
+        grid.add_column(Text(name), overflow="fold")
     for row in result.rows:
-        grid.add_row(*(_render_cell(v) for v in row))
+        grid.add_row(*_cells(*(_render_cell(v) for v in row)))
     out.print(grid)
     more = " (truncated: more rows exist)" if result.truncated else ""
     err.print(f"{result.row_count} row{'s' if result.row_count != 1 else ''}{more} in {result.elapsed_s:.3f}s")
@@ -199,7 +205,6 @@ def index_build(target: TargetArg, out_dir: IndexDirOpt = None, encoder: Encoder
                 rebuild: Annotated[bool, typer.Option(help="rebuild even when the stored index is fresh")] = False,
                 ) -> None:
     """Index the distinct values of every text column (rebuilt only when the database or settings changed)."""
-    import shutil
     import time
 
     from mscsql.db import connect
@@ -208,10 +213,8 @@ def index_build(target: TargetArg, out_dir: IndexDirOpt = None, encoder: Encoder
     settings = _retrieval_settings(encoder, max_values, no_embed)
     with connect(target) as db:
         folder = out_dir or default_index_dir(db)
-        if rebuild and folder.exists():
-            shutil.rmtree(folder)
         started = time.perf_counter()
-        index = ValueIndex.open(db, folder, settings, progress=True)
+        index = ValueIndex.open(db, folder, settings, progress=True, rebuild=rebuild)
         elapsed = time.perf_counter() - started
     size = sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
     out.print(f"{len(index)} values from {len(index.columns)} columns in {folder} ({size / 1e6:.1f} MB, "
@@ -228,10 +231,9 @@ def index_search(target: TargetArg, text: Annotated[str, typer.Argument(help="a 
     from dataclasses import asdict
 
     from mscsql.db import connect
-    from mscsql.retrieval import ValueIndex
 
     with connect(target) as db:
-        index = ValueIndex.open(db, index_dir, _retrieval_settings(encoder, None, no_embed), progress=True)
+        index = _open_index(db, index_dir, encoder, no_embed)
     matches = index.search(text, top_k=top_k)
     if as_json:
         out.print_json(json.dumps([asdict(m) for m in matches], ensure_ascii=False))
@@ -240,8 +242,19 @@ def index_search(target: TargetArg, text: Annotated[str, typer.Argument(help="a 
     for header in ("table", "column", "value", "score", "match"):
         grid.add_column(header, overflow="fold")
     for m in matches:
-        grid.add_row(m.table, m.column, m.value, f"{m.score:.3f}", m.source)
+        grid.add_row(*_cells(m.table, m.column, m.value, f"{m.score:.3f}", m.source))
     out.print(grid)
+
+
+def _open_index(db: Any, folder: Path | None, encoder: str | None, no_embed: bool) -> Any:
+    """The database's value index; an existing one is searched with the settings it was built with (an
+    index built with ``--max-values`` or ``--no-embed`` is not silently rebuilt with the defaults)."""
+    from mscsql.retrieval import ValueIndex, default_index_dir
+    from mscsql.retrieval.index import stored_settings
+
+    folder = folder or default_index_dir(db)
+    settings = stored_settings(folder) if not (encoder or no_embed) else None
+    return ValueIndex.open(db, folder, settings or _retrieval_settings(encoder, None, no_embed), progress=True)
 
 
 LinkerOpt = Annotated[list[str], typer.Option("--linker", "-l", help="keep-all, embedding or llm-tables; "
@@ -286,15 +299,14 @@ def link_show(
     """Print the schema text a generator would see for this question, and the linker's decisions."""
     from mscsql.db import connect
     from mscsql.linking import LinkRequest, RenderOptions, render_schema
-    from mscsql.retrieval import ValueIndex
+    from mscsql.retrieval.text import question_text
     from mscsql.types import Question
 
     with connect(target, db_id=db_id, tables_json=tables_json) as db:
         schema = db.schema()
         values: tuple = ()
         if not no_values:
-            index = ValueIndex.open(db, index_dir, progress=True)
-            values = tuple(index.search(f"{question} {evidence or ''}".strip()))
+            values = tuple(_open_index(db, index_dir, None, False).search(question_text(question, evidence)))
     link = _linker(linker, generator_model, samples, table_miss, column_miss).link(
         [LinkRequest(Question(question, db_id=schema.db_id, evidence=evidence), schema, values)])[0]
     rendered = render_schema(link, RenderOptions(budget_tokens=budget))

@@ -33,6 +33,14 @@ class Database(Protocol):
     def execute(self, sql: str, *, timeout_s: float | None = None,
                 max_rows: int | None = None) -> ExecutionResult: ...
 
+    def quote(self, identifier: str) -> str:
+        """``identifier`` quoted for this database's dialect."""
+        ...
+
+    def quote_table(self, table: Table) -> str:
+        """A table's (schema-qualified) name, quoted for this database's dialect."""
+        ...
+
     def close(self) -> None: ...
 
 

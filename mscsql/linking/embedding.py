@@ -43,6 +43,7 @@ from mscsql.linking.features import (
 )
 from mscsql.linking.graph import fk_graph, join_closure
 from mscsql.retrieval.encoder import Encoder, get_encoder
+from mscsql.retrieval.text import question_text
 from mscsql.types import LinkedSchema, Schema, Table
 
 
@@ -90,16 +91,20 @@ class EmbeddingLinker:
                     weights = json.load(handle)
             except (OSError, json.JSONDecodeError) as err:
                 raise ConfigError(f"cannot read linker weights {self.settings.weights}: {err}") from None
-        if list(weights["table_features"]) != list(TABLE_FEATURES) or \
-                list(weights["column_features"]) != list(COLUMN_FEATURES):
+        try:
+            fitted_on = (list(weights["table_features"]), list(weights["column_features"]))
+            self.table_weights = np.asarray(weights["table_weights"], dtype=float).reshape(len(TABLE_FEATURES))
+            self.column_weights = np.asarray(weights["column_weights"], dtype=float).reshape(len(COLUMN_FEATURES))
+            fitted_miss = (float(weights["table_miss"]), float(weights["column_miss"]))
+        except (KeyError, TypeError, ValueError) as err:
+            source = self.settings.weights or "embedding_weights.json"
+            raise ConfigError(f"linker weights {source} are malformed: {err}",
+                              hint="refit them with eval/linking/fit_embedding_linker.py") from None
+        if fitted_on != (list(TABLE_FEATURES), list(COLUMN_FEATURES)):
             raise ConfigError("the linker weights were fitted on other features",
                               hint="refit them with eval/linking/fit_embedding_linker.py")
-        self.table_weights = np.asarray(weights["table_weights"], dtype=float)
-        self.column_weights = np.asarray(weights["column_weights"], dtype=float)
-        self.table_miss = self.settings.table_miss if self.settings.table_miss is not None \
-            else float(weights["table_miss"])
-        self.column_miss = self.settings.column_miss if self.settings.column_miss is not None \
-            else float(weights["column_miss"])
+        self.table_miss = self.settings.table_miss if self.settings.table_miss is not None else fitted_miss[0]
+        self.column_miss = self.settings.column_miss if self.settings.column_miss is not None else fitted_miss[1]
         self._schema_cache: dict[int, tuple[Schema, SchemaTexts, np.ndarray, np.ndarray]] = {}
 
     @property
@@ -123,9 +128,7 @@ class EmbeddingLinker:
     def score(self, request: LinkRequest) -> LinkScores:
         """Probabilities that each table and each column is needed for the request's question."""
         texts, table_matrix, column_matrix = self._schema_parts(request.schema)
-        question = request.question.text
-        if request.question.evidence:
-            question += "\n" + request.question.evidence
+        question = question_text(request.question.text, request.question.evidence)
         query = self.encoder.encode([question])[0]
         sem_tables = table_matrix @ query
         sem_columns = column_matrix @ query

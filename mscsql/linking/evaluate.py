@@ -32,7 +32,7 @@ from mscsql.evaluation.benchmarks import Benchmark, BenchmarkItem
 from mscsql.linking.base import LinkRequest, SchemaLinker
 from mscsql.linking.gold import GoldElements, gold_elements
 from mscsql.retrieval.extract import is_text_like
-from mscsql.retrieval.text import normalize
+from mscsql.retrieval.text import normalize, question_text
 from mscsql.types import LinkedSchema, Question, Schema, ValueMatch
 
 log = logging.getLogger(__name__)
@@ -173,24 +173,26 @@ class LinkEvaluation:
         return [records[k] for k in sorted(records)]
 
     def _run_database(self, db_id: str, items: list[BenchmarkItem], tables_json: Path | None) -> list[dict[str, Any]]:
-        search: Callable[[str], list[ValueMatch]] | None = None
         if self.schema_only:
             assert tables_json is not None
-            schema: Schema = schema_from_tables_json(tables_json, db_id, dialect=self.benchmark.dialect)
-        else:
-            from mscsql.retrieval.index import ValueIndex, default_index_dir
+            schema = schema_from_tables_json(tables_json, db_id, dialect=self.benchmark.dialect)
+            return self._link_and_score(schema, items, None)
+        from mscsql.retrieval.index import ValueIndex, default_index_dir
 
-            db = connect(items[0].database or "", db_id=db_id, tables_json=tables_json)
+        with connect(items[0].database or "", db_id=db_id, tables_json=tables_json) as db:
             schema = db.schema()
             folder = (self.index_root / db_id) if self.index_root else default_index_dir(db)
             index = ValueIndex.open(db, folder, self.retrieval)
-            search = index.search
+        return self._link_and_score(schema, items, index.search)
+
+    def _link_and_score(self, schema: Schema, items: list[BenchmarkItem],
+                        search: Callable[[str], list[ValueMatch]] | None) -> list[dict[str, Any]]:
         requests = []
         retrieved: list[list[ValueMatch] | None] = []
         for item in items:
-            question = Question(item.question, db_id=db_id, evidence=item.evidence, question_id=item.question_id)
-            text = f"{item.question} {item.evidence or ''}".strip()
-            values = search(text) if search else None
+            question = Question(item.question, db_id=item.db_id, evidence=item.evidence,
+                                question_id=item.question_id)
+            values = search(question_text(item.question, item.evidence)) if search else None
             retrieved.append(values)
             requests.append(LinkRequest(question, schema, tuple(values or ())))
         links = self.linker.link(requests)

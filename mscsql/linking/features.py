@@ -100,8 +100,8 @@ def schema_texts(schema: Schema) -> SchemaTexts:
     for ti, table in enumerate(schema.tables):
         table_texts.append(_table_text(table))
         table_stems.append(stems(split_identifier(table.name)) | stems(table.nl_name or ""))
-        keys = set(table.primary_key) | {c.name for c in table.columns if c.primary_key}
-        fk_cols = {c for fk in table.foreign_keys for c in fk.columns}
+        keys = {c.lower() for c in table.primary_key} | {c.name.lower() for c in table.columns if c.primary_key}
+        fk_cols = {c.lower() for fk in table.foreign_keys for c in fk.columns}
         table_words = table.nl_name or split_identifier(table.name)
         for col in table.columns:
             words = col.nl_name or split_identifier(col.name)
@@ -114,21 +114,17 @@ def schema_texts(schema: Schema) -> SchemaTexts:
             column_table.append(ti)
             column_names.append(col.name)
             column_stems.append(stems(split_identifier(col.name)) | stems(col.nl_name or ""))
-            pks.append(col.name in keys)
-            fks.append(col.name in fk_cols)
-            generic.append(normalized_name(col.nl_name or col.name) in _GENERIC or bool(re.search(r"\bid$", words)))
-    name_counts = Counter(normalized_name(n) for n in column_names)
-    distinct = tuple(1.0 / name_counts[normalized_name(n)] for n in column_names)
+            pks.append(col.name.lower() in keys)
+            fks.append(col.name.lower() in fk_cols)
+            generic.append(split_identifier(col.nl_name or col.name) in _GENERIC or bool(re.search(r"\bid$", words)))
+    name_counts = Counter(split_identifier(n) for n in column_names)
+    distinct = tuple(1.0 / name_counts[split_identifier(n)] for n in column_names)
     graph = fk_graph(schema)
     index = {t.qualified_name.lower(): i for i, t in enumerate(schema.tables)}
     neighbours = tuple(tuple(sorted(index[n] for n in graph[t.qualified_name.lower()])) for t in schema.tables)
     return SchemaTexts(tuple(table_texts), tuple(column_texts), tuple(column_table), tuple(column_names),
                        tuple(table_stems), tuple(column_stems), distinct, tuple(pks), tuple(fks), tuple(generic),
                        neighbours)
-
-
-def normalized_name(name: str) -> str:
-    return split_identifier(name)
 
 
 def value_strengths(texts: SchemaTexts, schema: Schema, values: tuple[ValueMatch, ...]) -> np.ndarray:

@@ -46,11 +46,17 @@ def _mapping(schema: Schema) -> dict[str, dict[str, str]]:
 
 
 def _table_lookup(schema: Schema) -> dict[str, str]:
-    lookup = {}
-    for table in schema.tables:
-        lookup[table.name.lower()] = table.qualified_name.lower()
+    """Lower-case table references → qualified names; a bare name means the default schema's table when
+    there is one (as it does for the database), else the first table of that name."""
+    lookup: dict[str, str] = {}
+    for table in sorted(schema.tables, key=lambda t: t.schema is not None):
+        lookup.setdefault(table.name.lower(), table.qualified_name.lower())
         lookup[table.qualified_name.lower()] = table.qualified_name.lower()
     return lookup
+
+
+def _reference(table: exp.Table) -> str:
+    return f"{table.db}.{table.name}".lower() if table.db else table.name.lower()
 
 
 def gold_elements(sql: str, schema: Schema, dialect: str = "sqlite") -> GoldElements:
@@ -62,7 +68,7 @@ def gold_elements(sql: str, schema: Schema, dialect: str = "sqlite") -> GoldElem
     except SqlglotError as err:
         log.debug("gold query does not parse: %s", err)
         return GoldElements(frozenset(), frozenset(), qualified=False)
-    tables = frozenset(lookup[t.name.lower()] for t in tree.find_all(exp.Table) if t.name.lower() in lookup)
+    tables = frozenset(lookup[_reference(t)] for t in tree.find_all(exp.Table) if _reference(t) in lookup)
     qualified_ok = True
     try:
         tree = qualify(tree, schema=_mapping(schema), dialect=sqlglot_dialect(dialect),
@@ -84,7 +90,7 @@ def gold_elements(sql: str, schema: Schema, dialect: str = "sqlite") -> GoldElem
             source = scope.sources.get(column.table)
             table_name = None
             if isinstance(source, exp.Table):
-                table_name = lookup.get(source.name.lower())
+                table_name = lookup.get(_reference(source))
             elif not column.table:
                 # unqualified: the one gold table that has such a column
                 owners = [t for t in tables if column.name.lower() in columns_of.get(t, ())]

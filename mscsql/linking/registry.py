@@ -31,7 +31,7 @@ def build_linker(names: Sequence[str], *, generator: Any = None, samples: int = 
     if not names:
         raise ConfigError("no schema linker named", hint=f"choose from: {', '.join(LINKERS)}")
     linkers: list[SchemaLinker] = []
-    for name in names:
+    for name in dict.fromkeys(names):
         cls = _load(name)
         if name == "llm-tables":
             if generator is None:

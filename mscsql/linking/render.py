@@ -1,11 +1,12 @@
 """Schema rendering for prompts: deterministic text of the linked tables and columns with their types,
 keys, descriptions, example values and the values retrieved for the question.
 
-Database content (example values, retrieved values, descriptions read from the database's files) is
-untrusted text: every value is cut to ``max_value_chars`` and written as a JSON string on one line, with
-backticks escaped, so it can neither end a line, close a quote nor open a code block; the block of
-retrieved values is headed as data. When the text exceeds ``budget_tokens``, the least relevant non-key
-columns are dropped first (then example values), and the result says what was dropped.
+Database content (example values, retrieved values, descriptions read from the database's files, odd
+identifiers) is untrusted text: every value is cut to ``max_value_chars`` and written as a JSON string on
+one line, with backticks and angle brackets escaped, so it can neither end a line, close a quote, open a
+code block nor pass for a chat template's special token. When the text exceeds ``budget_tokens``, the
+least relevant non-key columns are dropped first (then example values), and the result says what was
+dropped.
 """
 
 from __future__ import annotations
@@ -25,18 +26,35 @@ def approximate_tokens(text: str) -> int:
     return len(_TOKEN.findall(text))
 
 
+_SAFE_NAME = re.compile(r"^[\w$.-]+$")
+
+
+def _defuse(text: str) -> str:
+    """Escape what could pass for markup or a chat template's special token (``<|im_end|>``, ``</s>``) or
+    open a code block."""
+    return text.replace("`", "\\u0060").replace("<", "\\u003c").replace(">", "\\u003e")
+
+
 def quote_value(value: Cell | str, max_chars: int) -> str:
-    """One untrusted value as a safe, one-line JSON string."""
-    text = value if isinstance(value, str) else json.dumps(value)
-    text = " ".join(text.split())
+    """One untrusted value as a safe, one-line JSON literal (numbers and booleans stay bare)."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return json.dumps(value)
+    text = " ".join(value.split())
     if len(text) > max_chars:
         text = text[: max_chars - 1] + "…"
-    return json.dumps(text, ensure_ascii=False).replace("`", "\\u0060")
+    return _defuse(json.dumps(text, ensure_ascii=False))
 
 
 def one_line(text: str, max_chars: int) -> str:
-    text = " ".join(text.split()).replace("`", "'")
+    """Descriptive text from the database's files on one line, cut, with markup defused."""
+    text = _defuse(" ".join(text.split()).replace("`", "'"))
     return text if len(text) <= max_chars else text[: max_chars - 1] + "…"
+
+
+def safe_name(name: str) -> str:
+    """An identifier as written in the prompt: bare when it is plain, else a JSON string (a name with a
+    newline or a quote in it cannot start a line of its own)."""
+    return name if _SAFE_NAME.match(name) else _defuse(json.dumps(name, ensure_ascii=False))
 
 
 @dataclass(frozen=True)
@@ -59,13 +77,15 @@ class RenderedSchema:
 
 def _column_line(table: Table, column: Column, options: RenderOptions, show_examples: bool,
                  retrieved: Sequence[str]) -> str:
-    parts = [f"  - {column.name} {column.type or 'ANY'}".rstrip()]
-    if column.primary_key or column.name in table.primary_key:
+    parts = [f"  - {safe_name(column.name)} {one_line(column.type or 'ANY', 40)}".rstrip()]
+    if _is_primary(table, column):
         parts.append("PRIMARY KEY")
     for fk in table.foreign_keys:
-        if column.name in fk.columns:
-            position = fk.columns.index(column.name)
-            parts.append(f"REFERENCES {fk.ref_table}({fk.ref_columns[position]})")
+        lowered = [c.lower() for c in fk.columns]
+        if column.name.lower() in lowered:
+            position = lowered.index(column.name.lower())
+            target = fk.ref_columns[position] if position < len(fk.ref_columns) else None
+            parts.append(f"REFERENCES {safe_name(fk.ref_table)}" + (f"({safe_name(target)})" if target else ""))
     notes = []
     if column.nl_name and column.nl_name.lower() != column.name.lower().replace("_", " "):
         notes.append(one_line(column.nl_name, options.max_description_chars))
@@ -89,9 +109,9 @@ def _render(schema: Schema, values: Sequence[ValueMatch], options: RenderOptions
     by_column: dict[tuple[str, str], list[str]] = {}
     for match in values:
         by_column.setdefault((match.table.lower(), match.column.lower()), []).append(match.value)
-    lines = [f"Database: {schema.db_id or 'database'} ({schema.dialect})"]
+    lines = [f"Database: {safe_name(schema.db_id or 'database')} ({schema.dialect})"]
     for table in schema.tables:
-        header = f"Table {table.qualified_name}"
+        header = f"Table {safe_name(table.qualified_name)}"
         notes = [one_line(n, options.max_description_chars) for n in (table.nl_name, table.description)
                  if n and n.lower() != table.name.lower().replace("_", " ")]
         if notes:
@@ -103,9 +123,13 @@ def _render(schema: Schema, values: Sequence[ValueMatch], options: RenderOptions
     return "\n".join(lines)
 
 
+def _is_primary(table: Table, column: Column) -> bool:
+    return column.primary_key or column.name.lower() in {c.lower() for c in table.primary_key}
+
+
 def _is_key(table: Table, column: Column) -> bool:
-    return (column.primary_key or column.name in table.primary_key
-            or any(column.name in fk.columns for fk in table.foreign_keys))
+    return _is_primary(table, column) or any(column.name.lower() in {c.lower() for c in fk.columns}
+                                             for fk in table.foreign_keys)
 
 
 def render_schema(link: LinkedSchema, options: RenderOptions | None = None, *,

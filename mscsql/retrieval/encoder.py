@@ -51,6 +51,7 @@ class Encoder:
         self._model: Any = None
         self._lock = threading.Lock()
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_lock = threading.RLock()
         self._cache_size = cache_size
         #: how many texts went through the model (the cache's misses); tests and benchmarks read it
         self.encoded_texts = 0
@@ -94,12 +95,17 @@ class Encoder:
         digest = hashlib.blake2b(digest_size=8)
         for path in sorted(target.rglob("*")):
             if path.is_file() and path.suffix in (".json", ".safetensors", ".bin", ".txt"):
+                stat = path.stat()
                 digest.update(path.relative_to(target).as_posix().encode())
-                digest.update(str(path.stat().st_size).encode())
+                digest.update(f"{stat.st_size}:{stat.st_mtime_ns}".encode())
         return f"{self.model_id}@{digest.hexdigest()}"
 
     def encode(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         """Embeddings of ``texts`` (rows L2-normalised), each text computed once per process."""
+        with self._cache_lock:
+            return self._encode_cached(texts, progress)
+
+    def _encode_cached(self, texts: Sequence[str], progress: bool) -> np.ndarray:
         missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
         if missing:
             fresh = self._encode_uncached(missing, progress=progress)
@@ -130,6 +136,6 @@ class Encoder:
 
 
 @lru_cache(maxsize=4)
-def get_encoder(model: str = DEFAULT_ENCODER, device: str = "cpu") -> Encoder:
-    """One shared encoder per (model, device) in a process."""
-    return Encoder(model, device=device)
+def get_encoder(model: str = DEFAULT_ENCODER, device: str = "cpu", batch_size: int = 256) -> Encoder:
+    """One shared encoder per (model, device, batch size) in a process."""
+    return Encoder(model, device=device, batch_size=batch_size)

@@ -35,24 +35,10 @@ class ColumnValues:
     values: tuple[str, ...]
 
 
-def _quote(db: Database, identifier: str) -> str:
-    quote = getattr(db, "quote", None)
-    if quote is not None:
-        return quote(identifier)
-    return '"' + identifier.replace('"', '""') + '"'
-
-
-def _quote_table(db: Database, table: Table) -> str:
-    quote_table = getattr(db, "quote_table", None)
-    if quote_table is not None:
-        return quote_table(table)
-    return _quote(db, table.name)
-
-
 def distinct_values(db: Database, table: Table, column: Column, *, cap: int, max_chars: int) -> ColumnValues:
     """The ``cap`` most frequent distinct non-null values of one column (ties broken by value)."""
-    col = _quote(db, column.name)
-    sql = (f"SELECT {col}, COUNT(*) AS mscsql_n FROM {_quote_table(db, table)} WHERE {col} IS NOT NULL "
+    col = db.quote(column.name)
+    sql = (f"SELECT {col}, COUNT(*) AS mscsql_n FROM {db.quote_table(table)} WHERE {col} IS NOT NULL "
            f"GROUP BY {col} ORDER BY mscsql_n DESC, {col} LIMIT {cap}")
     result = db.execute(sql, max_rows=cap)
     if not result.ok:

@@ -15,7 +15,6 @@ import shutil
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ import numpy as np
 
 from mscsql.config import RetrievalSettings
 from mscsql.db.base import Database
-from mscsql.errors import DatasetError
+from mscsql.errors import ConfigError, DatasetError
 from mscsql.retrieval.encoder import Encoder, get_encoder
 from mscsql.retrieval.extract import ColumnValues, file_fingerprint, iter_column_values, values_fingerprint
 from mscsql.retrieval.lexical import LexicalMatcher
@@ -32,6 +31,7 @@ from mscsql.types import ValueMatch
 
 log = logging.getLogger(__name__)
 
+#: bump when what goes into an index changes (text-like types, display cuts, normalisation, column texts)
 FORMAT_VERSION = 2
 _SETTINGS_THAT_SHAPE_THE_INDEX = ("max_values_per_column", "max_value_chars", "embed_values")
 
@@ -41,18 +41,11 @@ def default_index_dir(db: Database) -> Path:
     import hashlib
 
     root = Path(os.environ.get("MSCSQL_CACHE", Path.home() / ".cache" / "mscsql")).expanduser()
-    location = str(getattr(db, "path", None) or db.display_url)
+    path = getattr(db, "path", None)
+    location = str(Path(path).resolve()) if path is not None else db.display_url
     digest = hashlib.blake2b(location.encode(), digest_size=6).hexdigest()
     name = getattr(db, "db_id", None) or "db"
     return root / "index" / f"{name}-{digest}"
-
-
-@dataclass(frozen=True)
-class IndexStats:
-    columns: int
-    values: int
-    build_s: float
-    bytes_on_disk: int
 
 
 class ValueIndex:
@@ -74,6 +67,8 @@ class ValueIndex:
         self.column_embeddings = column_embeddings
         self.lexical = LexicalMatcher(self.values)
         self.column_sizes = np.bincount(self.column_of, minlength=len(self.columns))
+        # each column's values are stored together, in column order
+        self._column_start = np.concatenate([[0], np.cumsum(self.column_sizes)]).astype(np.int64)
         self._column_compact = [split_identifier(c).replace(" ", "") for _t, c in self.columns]
 
     def __len__(self) -> int:
@@ -106,7 +101,7 @@ class ValueIndex:
         column_embeddings = None
         encoder_fingerprint = None
         if settings.embed_values:
-            encoder = encoder or get_encoder(settings.encoder, settings.device)
+            encoder = encoder or get_encoder(settings.encoder, settings.device, settings.batch_size)
             encoder_fingerprint = encoder.fingerprint
             embeddings = encoder.encode_bulk(values, progress=progress and len(values) > 1000)
             column_embeddings = encoder.encode_bulk([column_text(t, c) for t, c in columns])
@@ -122,10 +117,18 @@ class ValueIndex:
                 "columns": len(self.columns), "values": len(self.values)}
 
     def save(self, folder: str | Path) -> Path:
-        """Write the index to ``folder`` atomically (a half-written index is never left behind)."""
+        """Write the index to ``folder`` atomically: a half-written index is never left behind, and a
+        folder that is not a value index is never replaced."""
         folder = Path(folder)
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+        if folder.exists() and not is_index_folder(folder):
+            raise ConfigError(f"{folder} exists and is not a value index; mscsql will not replace it",
+                              hint="choose an empty or new folder for the index")
+        try:
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+        except OSError as err:
+            raise ConfigError(f"cannot write the value index to {folder}: {err}",
+                              hint="choose a writable folder (--out), or set MSCSQL_CACHE") from None
         try:
             payload = {"columns": [list(c) for c in self.columns], "values": self.values,
                        "column_of": self.column_of.tolist()}
@@ -136,9 +139,13 @@ class ValueIndex:
                 np.save(staging / "column_embeddings.npy", self.column_embeddings.astype(np.float16),
                         allow_pickle=False)
             (staging / "meta.json").write_text(json.dumps(self._meta(), indent=2), encoding="utf-8")
+            retired = None
             if folder.exists():
-                shutil.rmtree(folder)
+                retired = folder.with_name(f".{folder.name}-old-{os.getpid()}")
+                folder.rename(retired)
             staging.rename(folder)
+            if retired is not None:
+                shutil.rmtree(retired, ignore_errors=True)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
@@ -158,28 +165,39 @@ class ValueIndex:
                                hint="build one with: mscsql index build <database> --out DIR") from None
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
             raise DatasetError(f"value index {folder} is damaged: {err}", hint="rebuild it") from None
-        embeddings = column_embeddings = None
-        if (folder / "embeddings.npy").is_file():
-            embeddings = np.load(folder / "embeddings.npy", allow_pickle=False).astype(np.float32)
-        if (folder / "column_embeddings.npy").is_file():
-            column_embeddings = np.load(folder / "column_embeddings.npy", allow_pickle=False).astype(np.float32)
-        if meta.get("embed_values", True) and settings.embed_values and encoder is None:
-            encoder = get_encoder(settings.encoder, settings.device)
-        return cls([tuple(c) for c in payload["columns"]], payload["values"],
-                   np.asarray(payload["column_of"], dtype=np.int32), embeddings, settings=settings,
-                   encoder=encoder, db_fingerprint=meta.get("db_fingerprint", ""),
-                   encoder_fingerprint=meta.get("encoder"), column_embeddings=column_embeddings)
+        try:
+            columns = [tuple(c) for c in payload["columns"]]
+            values = payload["values"]
+            column_of = np.asarray(payload["column_of"], dtype=np.int32)
+            embeddings = _load_array(folder / "embeddings.npy")
+            column_embeddings = _load_array(folder / "column_embeddings.npy")
+        except (KeyError, TypeError, ValueError, OSError) as err:
+            raise DatasetError(f"value index {folder} is damaged: {err}", hint="rebuild it") from None
+        consistent = (len(values) == len(column_of)
+                      and (embeddings is None or len(embeddings) == len(values))
+                      and (column_embeddings is None or len(column_embeddings) == len(columns))
+                      and (not len(column_of) or int(column_of.max()) < len(columns)))
+        if not consistent:
+            raise DatasetError(f"value index {folder} is damaged: its files disagree on sizes", hint="rebuild it")
+        if embeddings is not None and settings.embed_values and encoder is None:
+            encoder = get_encoder(settings.encoder, settings.device, settings.batch_size)
+        return cls(columns, values, column_of, embeddings, settings=settings, encoder=encoder,
+                   db_fingerprint=meta.get("db_fingerprint", ""), encoder_fingerprint=meta.get("encoder"),
+                   column_embeddings=column_embeddings)
 
     @classmethod
     def open(cls, db: Database, folder: str | Path | None = None, settings: RetrievalSettings | None = None, *,
-             encoder: Encoder | None = None, progress: bool = False) -> ValueIndex:
-        """The index of ``db`` stored in ``folder``, rebuilt (and saved) when missing or stale."""
+             encoder: Encoder | None = None, progress: bool = False, rebuild: bool = False) -> ValueIndex:
+        """The index of ``db`` stored in ``folder``, rebuilt (and saved) when missing, stale or ``rebuild``."""
         settings = settings or RetrievalSettings()
         folder = Path(folder) if folder is not None else default_index_dir(db)
-        reason = stale_reason(folder, db, settings, encoder)
+        reason = "a rebuild was asked for" if rebuild else stale_reason(folder, db, settings, encoder)
         if reason is None:
             log.debug("using the value index in %s", folder)
-            return cls.load(folder, settings, encoder=encoder)
+            try:
+                return cls.load(folder, settings, encoder=encoder)
+            except DatasetError as err:
+                reason = str(err)
         log.info("building the value index of %s in %s (%s)", db.display_url, folder, reason)
         index = cls.build(db, settings, encoder=encoder, progress=progress)
         index.save(folder)
@@ -243,7 +261,7 @@ class ValueIndex:
             if strength < self.settings.category_min_relevance:
                 continue
             score = round(min(0.6, 0.3 + 0.5 * strength), 4)
-            for i in np.flatnonzero(self.column_of == col).tolist():
+            for i in range(int(self._column_start[col]), int(self._column_start[col + 1])):
                 if i not in scored:
                     scored[i] = (score, "category")
 
@@ -251,8 +269,33 @@ class ValueIndex:
         """The indexed values of one column, most frequent first."""
         for col, (t, c) in enumerate(self.columns):
             if t.lower() == table.lower() and c.lower() == column.lower():
-                return [self.values[i] for i in np.flatnonzero(self.column_of == col).tolist()]
+                return self.values[int(self._column_start[col]):int(self._column_start[col + 1])]
         return []
+
+
+def _load_array(path: Path) -> np.ndarray | None:
+    return np.load(path, allow_pickle=False).astype(np.float32) if path.is_file() else None
+
+
+def is_index_folder(folder: Path) -> bool:
+    """Whether ``folder`` holds a value index (and may therefore be replaced by a new one)."""
+    try:
+        return "format" in json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, TypeError):
+        return False
+
+
+def stored_settings(folder: str | Path) -> RetrievalSettings | None:
+    """The settings an existing index folder was built with (None when there is none), so that searching it
+    does not silently rebuild it with other settings."""
+    try:
+        meta = json.loads((Path(folder) / "meta.json").read_text(encoding="utf-8"))
+        options = dict(meta["settings"])
+        if meta.get("encoder"):
+            options["encoder"] = str(meta["encoder"]).split("@", 1)[0]
+        return RetrievalSettings(**options)
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
 
 
 def column_text(table: str, column: str) -> str:
@@ -285,7 +328,7 @@ def stale_reason(folder: Path, db: Database, settings: RetrievalSettings, encode
     if meta.get("settings") != wanted:
         return "the index was built with other settings"
     if settings.embed_values:
-        encoder = encoder or get_encoder(settings.encoder, settings.device)
+        encoder = encoder or get_encoder(settings.encoder, settings.device, settings.batch_size)
         if meta.get("encoder") != encoder.fingerprint:
             return f"the index was built with another encoder ({meta.get('encoder')})"
     stored = meta.get("db_fingerprint", "")

@@ -11,13 +11,14 @@ from typing import Any
 _NON_WORD = re.compile(r"[^\w]+", re.UNICODE)
 _SPACE = re.compile(r"\s+")
 
-#: words too common to say anything about which value or column a question means
+#: words too common to say anything about which value or column a question means (and the pieces that
+#: contractions leave: "isn't" → "isn t")
 _STOPWORD_TEXT = """
 a an the of in on at to for from by with without and or not no is are was were be been being do does
 did what which who whom whose when where why how many much list show give find return tell me all
 each every any some that this these those than then there their its it as has have had count i you
 we they he she them his her our your my whats s per also only just more most less least over under
-into out up down about after before between both either other same such very can could would should
+into out up down about after before between both either other same such very can could would should t d m ll re ve
 """
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
@@ -39,11 +40,6 @@ def normalize(text: str) -> str:
 def tokens(text: str) -> list[str]:
     """Normalised words of ``text``."""
     return normalize(text).split()
-
-
-def content_tokens(text: str) -> list[str]:
-    """Normalised words of ``text`` without stopwords."""
-    return [t for t in tokens(text) if t not in STOPWORDS]
 
 
 def split_identifier(name: str) -> str:
@@ -72,3 +68,9 @@ def stem_words(words: Sequence[str]) -> list[str]:
 def stems(text: str) -> frozenset[str]:
     """Stems of the content words of ``text``."""
     return frozenset(stem(t) for t in tokens(text) if t not in STOPWORDS)
+
+
+def question_text(question: str, evidence: str | None = None) -> str:
+    """The text that retrieval and linking read for a question: the question, then its evidence."""
+    evidence = (evidence or "").strip()
+    return f"{question.strip()}\n{evidence}" if evidence else question.strip()

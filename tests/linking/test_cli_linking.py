@@ -29,6 +29,17 @@ def test_index_build_then_search(tmp_path: Path) -> None:
     assert "Alameda" in table.stdout and "exact" in table.stdout
 
 
+def test_searching_an_index_keeps_the_settings_it_was_built_with(tmp_path: Path) -> None:
+    db = make_db(tmp_path / "schools.sqlite")
+    folder = tmp_path / "idx"
+    assert mscsql("index", "build", str(db), "--out", str(folder), "--no-embed", "--max-values", "2").returncode == 0
+    meta = (folder / "meta.json").read_text()
+    searched = mscsql("index", "search", str(db), "schools in Alameda", "--index", str(folder), "--json")
+    assert searched.returncode == 0, searched.stderr
+    assert (folder / "meta.json").read_text() == meta and not (folder / "embeddings.npy").exists()
+    assert json.loads(searched.stdout)[0]["value"] == "Alameda"
+
+
 def test_index_build_on_a_missing_database_is_one_clear_error(tmp_path: Path) -> None:
     result = mscsql("index", "build", str(tmp_path / "nope.sqlite"))
     assert result.returncode == 2

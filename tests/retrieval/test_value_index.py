@@ -156,3 +156,34 @@ def test_index_on_every_engine(any_db_url: str, tmp_path: Path) -> None:
     assert found(matches, "name", "Gadget") and found(matches, "note", "gift")
     # values are data: a stored instruction is returned as a value like any other
     assert found(index.search("ignore previous instructions"), "note", "ignore previous instructions")
+
+
+def test_saving_never_replaces_a_folder_that_is_not_an_index(db_path: Path, tmp_path: Path) -> None:
+    from mscsql.errors import ConfigError
+
+    precious = tmp_path / "Documents"
+    precious.mkdir()
+    (precious / "thesis.txt").write_text("years of work")
+    with connect(db_path) as db, pytest.raises(ConfigError, match="is not a value index"):
+        ValueIndex.open(db, precious, RetrievalSettings(embed_values=False))
+    assert (precious / "thesis.txt").read_text() == "years of work"
+
+
+def test_a_damaged_index_is_rebuilt(db_path: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "index"
+    settings = RetrievalSettings(embed_values=False)
+    with connect(db_path) as db:
+        ValueIndex.open(db, folder, settings)
+        payload = json.loads((folder / "values.json").read_text())
+        payload["column_of"] = payload["column_of"][:-3]  # sizes no longer agree
+        (folder / "values.json").write_text(json.dumps(payload))
+        index = ValueIndex.open(db, folder, settings)
+    assert len(index.values) == len(index.column_of)
+    assert len(json.loads((folder / "values.json").read_text())["column_of"]) == len(index)
+
+
+def test_contraction_pieces_are_not_value_mentions(db_path: Path, tmp_path: Path) -> None:
+    with connect(db_path) as db:
+        index = ValueIndex.open(db, tmp_path / "index", RetrievalSettings(embed_values=False))
+    matches = index.search("Which school isn't in California?")
+    assert not any(m.value == "T" and m.source == "exact" for m in matches)
