@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol, runtime_checkable
 
+from mscsql.linking.graph import table_lookup
 from mscsql.types import LinkedSchema, Question, Schema, Table, ValueMatch
 
 
@@ -46,14 +47,15 @@ def reduce_schema(schema: Schema, keep: Mapping[str, Iterable[str] | None]) -> S
         wanted_cols = {c.lower() for c in cols}
         columns = tuple(c for c in table.columns if c.name.lower() in wanted_cols)
         kept.append(replace(table, columns=columns))
-    kept_columns = {(t.name.lower(), c.name.lower()) for t in kept for c in t.columns}
-    kept_columns |= {(t.qualified_name.lower(), c.name.lower()) for t in kept for c in t.columns}
+    lookup = table_lookup(schema)
+    kept_columns = {(t.qualified_name.lower(), c.name.lower()) for t in kept for c in t.columns}
     final: list[Table] = []
     for table in kept:
         names = {c.name.lower() for c in table.columns}
         fks = tuple(fk for fk in table.foreign_keys
                     if all(c.lower() in names for c in fk.columns)
-                    and all((fk.ref_table.lower(), rc.lower()) in kept_columns for rc in fk.ref_columns))
+                    and all((lookup.get(fk.ref_table.lower(), ""), rc.lower()) in kept_columns
+                            for rc in fk.ref_columns))
         pk = tuple(c for c in table.primary_key if c.lower() in names)
         final.append(replace(table, foreign_keys=fks, primary_key=pk))
     return replace(schema, tables=tuple(final))

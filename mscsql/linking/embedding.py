@@ -41,7 +41,7 @@ from mscsql.linking.features import (
     table_features,
     value_strengths,
 )
-from mscsql.linking.graph import fk_graph, join_closure
+from mscsql.linking.graph import fk_graph, join_closure, table_lookup
 from mscsql.retrieval.encoder import Encoder, get_encoder
 from mscsql.retrieval.text import question_text
 from mscsql.types import LinkedSchema, Schema, Table
@@ -207,7 +207,7 @@ def join_columns(schema: Schema, table: Table, kept: set[str]) -> list[str]:
     """Columns of ``table`` that join it to other kept tables: its foreign keys to them, and the columns
     their foreign keys point at."""
     names: list[str] = []
-    lookup = {t.name.lower(): t.qualified_name.lower() for t in schema.tables}
+    lookup = table_lookup(schema)
     here = table.qualified_name.lower()
     if len(kept) < 2:
         return names

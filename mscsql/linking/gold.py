@@ -16,6 +16,7 @@ from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import traverse_scope
 
 from mscsql.db.guard import sqlglot_dialect
+from mscsql.linking.graph import table_lookup
 from mscsql.types import Schema
 
 log = logging.getLogger(__name__)
@@ -45,23 +46,13 @@ def _mapping(schema: Schema) -> dict[str, dict[str, str]]:
     return {t.name: {c.name: "TEXT" for c in t.columns} for t in schema.tables if not t.schema}
 
 
-def _table_lookup(schema: Schema) -> dict[str, str]:
-    """Lower-case table references → qualified names; a bare name means the default schema's table when
-    there is one (as it does for the database), else the first table of that name."""
-    lookup: dict[str, str] = {}
-    for table in sorted(schema.tables, key=lambda t: t.schema is not None):
-        lookup.setdefault(table.name.lower(), table.qualified_name.lower())
-        lookup[table.qualified_name.lower()] = table.qualified_name.lower()
-    return lookup
-
-
 def _reference(table: exp.Table) -> str:
     return f"{table.db}.{table.name}".lower() if table.db else table.name.lower()
 
 
 def gold_elements(sql: str, schema: Schema, dialect: str = "sqlite") -> GoldElements:
     """Tables, columns and compared string literals of ``sql`` (``schema`` resolves unqualified names)."""
-    lookup = _table_lookup(schema)
+    lookup = table_lookup(schema)
     columns_of = {t.qualified_name.lower(): {c.name.lower() for c in t.columns} for t in schema.tables}
     try:
         tree = sqlglot.parse_one(sql, read=sqlglot_dialect(dialect))

@@ -8,10 +8,19 @@ from collections.abc import Iterable
 from mscsql.types import Schema
 
 
+def table_lookup(schema: Schema) -> dict[str, str]:
+    """Lower-case table references (bare or qualified) → lower-case qualified names. A bare name means the
+    default schema's table when there is one, as it does for the database; else the first of that name."""
+    lookup: dict[str, str] = {}
+    for table in sorted(schema.tables, key=lambda t: t.schema is not None):
+        lookup.setdefault(table.name.lower(), table.qualified_name.lower())
+        lookup[table.qualified_name.lower()] = table.qualified_name.lower()
+    return lookup
+
+
 def fk_graph(schema: Schema) -> dict[str, set[str]]:
     """Undirected adjacency of tables (lower-case qualified names) linked by a foreign key."""
-    lookup = {t.name.lower(): t.qualified_name.lower() for t in schema.tables}
-    lookup.update({t.qualified_name.lower(): t.qualified_name.lower() for t in schema.tables})
+    lookup = table_lookup(schema)
     graph: dict[str, set[str]] = {t.qualified_name.lower(): set() for t in schema.tables}
     for table in schema.tables:
         here = table.qualified_name.lower()

@@ -41,7 +41,8 @@ class LLMTableLinker:
     """Keeps the tables an LLM names, unioned over ``samples`` answers per question."""
 
     def __init__(self, generator: Generator, *, samples: int = 3, temperature: float = 0.7, top_p: float = 0.95,
-                 max_tokens: int = 128, seed: int = 0, name: str = "llm-tables") -> None:
+                 max_tokens: int = 128, seed: int = 0, name: str = "llm-tables",
+                 schema_budget_tokens: int | None = None) -> None:
         if samples < 1:
             raise ConfigError(f"samples must be at least 1, not {samples}")
         self.generator = generator
@@ -51,6 +52,8 @@ class LLMTableLinker:
         self.max_tokens = max_tokens
         self.seed = seed
         self.name = name
+        #: the schema's share of the prompt, in tokens (None: the whole schema); least relevant columns go first
+        self.schema_budget_tokens = schema_budget_tokens
 
     @property
     def sampling(self) -> SamplingParams:
@@ -62,7 +65,7 @@ class LLMTableLinker:
         # the whole schema, rendered like every other prompt's (untrusted text quoted on one line)
         everything = linked(request.schema, {t: None for t in request.schema.table_names}, linker=self.name,
                             values=request.values)
-        options = RenderOptions(values_per_column=MAX_VALUES_PER_COLUMN)
+        options = RenderOptions(values_per_column=MAX_VALUES_PER_COLUMN, budget_tokens=self.schema_budget_tokens)
         parts = [render_schema(everything, options).text]
         parts.append(f"Question: {request.question.text.strip()}")
         if request.question.evidence and request.question.evidence.strip():

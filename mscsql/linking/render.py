@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
+from mscsql.retrieval.text import display_value
 from mscsql.types import Cell, Column, LinkedSchema, Schema, Table, ValueMatch
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
@@ -39,16 +40,12 @@ def quote_value(value: Cell | str, max_chars: int) -> str:
     """One untrusted value as a safe, one-line JSON literal (numbers and booleans stay bare)."""
     if value is None or isinstance(value, (bool, int, float)):
         return json.dumps(value)
-    text = " ".join(value.split())
-    if len(text) > max_chars:
-        text = text[: max_chars - 1] + "…"
-    return _defuse(json.dumps(text, ensure_ascii=False))
+    return _defuse(json.dumps(display_value(value, max_chars), ensure_ascii=False))
 
 
 def one_line(text: str, max_chars: int) -> str:
     """Descriptive text from the database's files on one line, cut, with markup defused."""
-    text = _defuse(" ".join(text.split()).replace("`", "'"))
-    return text if len(text) <= max_chars else text[: max_chars - 1] + "…"
+    return _defuse(display_value(text.replace("`", "'"), max_chars))
 
 
 def safe_name(name: str) -> str:
