@@ -9,10 +9,10 @@ import sys
 from pathlib import Path
 
 
-def mscsql(*args: str) -> subprocess.CompletedProcess[str]:
+def mscsql(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COLUMNS": "200"}
     return subprocess.run([sys.executable, "-m", "mscsql.cli", *args], capture_output=True, text=True,
-                          timeout=120, env=env)
+                          timeout=timeout, env=env)
 
 
 def test_inspect_and_query_on_every_engine(any_db_url: str) -> None:

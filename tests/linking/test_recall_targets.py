@@ -16,11 +16,12 @@ from tests.test_cli import mscsql
 pytest.importorskip("sentence_transformers")
 
 
+@pytest.mark.timeout(900)
 def test_spider_dev_targets(shared_data: Path, tmp_path: Path) -> None:
     out = tmp_path / "spider"
     result = mscsql("link", "eval", "--benchmark", "spider-dev", "--data-dir", str(shared_data / "spider"),
                     "--allow-missing-db", "--linker", "embedding", "--output", str(out),
-                    "--index-dir", str(tmp_path / "indexes"))
+                    "--index-dir", str(tmp_path / "indexes"), timeout=900)
     assert result.returncode == 0, result.stderr
     summary = json.loads((out / "summary.json").read_text())
     assert summary["questions"] == 972
@@ -31,13 +32,14 @@ def test_spider_dev_targets(shared_data: Path, tmp_path: Path) -> None:
     assert len(records) == 972 and all(r["gold_qualified"] for r in records)
 
 
+@pytest.mark.timeout(900)
 def test_bird_dev_schema_only(shared_data: Path, tmp_path: Path) -> None:
     """Without databases there are no values, the linker's strongest signal: a smaller miss budget
     buys the recall back."""
     def run(name: str, *options: str) -> dict:
         out = tmp_path / name
         result = mscsql("link", "eval", "--benchmark", "bird-dev", "--data-dir", str(shared_data / "bird"),
-                        "--schema-only", "--linker", "embedding", "--output", str(out), *options)
+                        "--schema-only", "--linker", "embedding", "--output", str(out), *options, timeout=900)
         assert result.returncode == 0, result.stderr
         return json.loads((out / "summary.json").read_text())
 
