@@ -350,6 +350,32 @@ def link_eval(
     err.print(f"details in {output}/ (questions.jsonl, summary.json)", highlight=False)
 
 
+@app.command("generate")
+def generate(
+    config: Annotated[Path, typer.Option(help="a generation config (configs/*.yaml): generators, linking")],
+    benchmark: Annotated[str, typer.Option(help="spider-dev, bird-dev, bird-minidev, ...")],
+    data_dir: Annotated[Path, typer.Option(help="the benchmark's folder")],
+    output: Annotated[Path, typer.Option(help="folder for candidates.jsonl and samples.jsonl")],
+    allow_missing_db: Annotated[bool, typer.Option(help="skip questions whose database is missing")] = False,
+    schema_only: Annotated[bool, typer.Option(help="prompts from tables.json only (no database, no values)")] = False,
+    limit: Annotated[int | None, typer.Option(min=1, help="only the first N questions (a quick try)")] = None,
+) -> None:
+    """Sample candidate SQL for every question from an ensemble of generators (resumable: samples are
+    stored as they arrive, and a re-run continues where a stopped one ended)."""
+    from mscsql.config import load_generation_config
+    from mscsql.evaluation.benchmarks import load_benchmark
+    from mscsql.evaluation.generate import GenerateRun, summary
+
+    settings = load_generation_config(config)
+    bench = load_benchmark(benchmark, data_dir, allow_missing_db=allow_missing_db or schema_only)
+    written = GenerateRun(bench, Path(data_dir), settings, output, schema_only=schema_only, limit=limit).run()
+    totals = summary(output)
+    out.print(f"{written} questions generated now; {totals['questions']} in {output}/candidates.jsonl, "
+              f"{totals['candidates_per_question']} distinct candidates per question", highlight=False)
+    for name, count in totals["samples_per_generator"].items():
+        out.print(f"  {name}: {count} samples", highlight=False)
+
+
 def run() -> None:
     """Console-script entry point: user errors become one message and exit status 2, never a traceback."""
     try:

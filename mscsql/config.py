@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -55,6 +56,65 @@ class RetrievalSettings(_Strict):
     category_max_values: int = Field(8, ge=0, description="columns with at most this many values are categories")
     category_min_relevance: float = Field(0.35, description="how close a question must be to a category column "
                                                             "for all its values to be returned")
+
+
+class GeneratorConfig(_Strict):
+    """One generator of an ensemble (see ``configs/*.yaml``)."""
+
+    name: str = Field(description="tags every candidate this generator proposes")
+    backend: Literal["hf", "vllm", "openai", "replay"]
+    model: str | None = Field(None, description="hub id, local path, or the server's model name")
+    adapter: str | None = Field(None, description="a LoRA adapter (hf, vllm)")
+    n: int = Field(8, ge=1, description="samples per question")
+    temperature: float = Field(0.7, ge=0, description="0 means greedy")
+    top_p: float = Field(0.95, gt=0, le=1)
+    max_tokens: int = Field(512, ge=1)
+    seed: int | None = 0
+    stop: tuple[str, ...] = Field(("\n```\n",), description="generation stops at the end of the SQL block")
+    options: dict[str, Any] = Field(default_factory=dict,
+                                    description="backend options: device, dtype, batch_size (hf); "
+                                                "tensor_parallel_size (vllm); base_url, mode, concurrency (openai); "
+                                                "predictions (replay)")
+
+
+class LinkingConfig(_Strict):
+    linkers: tuple[str, ...] = ("embedding",)
+    table_miss: float | None = None
+    column_miss: float | None = None
+    schema_budget_tokens: int | None = Field(2048, ge=64, description="tokens for the schema in a prompt")
+
+
+class GenerationConfig(_Strict):
+    """An ensemble of generators and how their prompts are built."""
+
+    generators: tuple[GeneratorConfig, ...] = Field(min_length=1)
+    linking: LinkingConfig = Field(default_factory=LinkingConfig)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    use_values: bool = Field(True, description="retrieve values for prompts (needs the databases)")
+
+
+def expand_env(data: Any) -> Any:
+    """``${VAR}`` in config strings is replaced by the environment variable (an error names a missing one)."""
+    if isinstance(data, dict):
+        return {k: expand_env(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [expand_env(v) for v in data]
+    if isinstance(data, str) and "${" in data:
+        missing = [m for m in re.findall(r"\$\{(\w+)\}", data) if m not in os.environ]
+        if missing:
+            raise ConfigError(f"the config uses ${{{missing[0]}}}, which is not set in the environment",
+                              hint=f"export {missing[0]}=...")
+        return re.sub(r"\$\{(\w+)\}", lambda m: os.environ[m.group(1)], data)
+    return data
+
+
+def load_generation_config(path: str | Path) -> GenerationConfig:
+    data = expand_env(load_yaml(path))
+    config = parse_config(GenerationConfig, data, str(path))
+    names = [g.name for g in config.generators]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"invalid configuration in {path}: generator names must be unique ({', '.join(names)})")
+    return config
 
 
 def format_validation_error(err: ValidationError, source: str) -> str:

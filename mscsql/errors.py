@@ -53,3 +53,7 @@ class BackendUnavailable(MscSqlError):
 
 class DatasetError(MscSqlError):
     """A benchmark or dataset file is missing or malformed."""
+
+
+class GenerationError(MscSqlError):
+    """A generation backend failed: a server refused a request, stayed unreachable, or answered malformed."""

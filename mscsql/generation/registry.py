@@ -1,0 +1,46 @@
+"""Generator backends by name ("module:Class" strings, imported only when a config uses them)."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from mscsql.config import GeneratorConfig
+from mscsql.errors import ConfigError
+from mscsql.generation.base import Generator, SamplingParams
+
+BACKENDS = {
+    "hf": "mscsql.generation.hf:HFGenerator",
+    "vllm": "mscsql.generation.vllm:VLLMGenerator",
+    "openai": "mscsql.generation.openai:OpenAIGenerator",
+    "replay": "mscsql.generation.replay:ReplayGenerator",
+}
+
+
+def sampling_params(config: GeneratorConfig) -> SamplingParams:
+    return SamplingParams(n=config.n, temperature=config.temperature, top_p=config.top_p,
+                          max_tokens=config.max_tokens, seed=config.seed, stop=tuple(config.stop))
+
+
+def build_generator(config: GeneratorConfig) -> Generator:
+    """The backend a generator config names, constructed with its model, adapter and options."""
+    module, _, attribute = BACKENDS[config.backend].partition(":")
+    cls: Any = getattr(importlib.import_module(module), attribute)
+    options = dict(config.options)
+    if config.backend == "replay":
+        return cls(name=config.name)
+    if not config.model:
+        raise ConfigError(f"generator {config.name!r} ({config.backend}) needs a model",
+                          hint="set model: to a hub id or a local path (or the server's model name)")
+    try:
+        if config.backend == "openai":
+            base_url = options.pop("base_url", None)
+            if not base_url:
+                raise ConfigError(f"generator {config.name!r} (openai) needs options.base_url",
+                                  hint="e.g. http://127.0.0.1:8000/v1 for `vllm serve`")
+            return cls(base_url, config.model, name=config.name, **options)
+        if config.adapter:
+            options["adapter"] = config.adapter
+        return cls(config.model, name=config.name, **options)
+    except TypeError as err:
+        raise ConfigError(f"generator {config.name!r}: bad options for the {config.backend} backend: {err}") from None

@@ -1,0 +1,58 @@
+"""The sample store: every sample, appended to JSONL as soon as a generator returns it, keyed by generator,
+prompt hash and sampling parameters, so a re-run (or a run resumed after a kill) reuses what is stored and
+later stages can be re-run on CPU."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from dataclasses import asdict
+from pathlib import Path
+
+from mscsql.generation.base import Sample, SamplingParams
+
+log = logging.getLogger(__name__)
+
+
+def sampling_key(sampling: SamplingParams) -> str:
+    """A stable hash of the sampling parameters (n included: n=4 samples are not n=8 samples' prefix)."""
+    payload = json.dumps(asdict(sampling), sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+class SampleStore:
+    """Samples in ``path`` (JSONL, one record per prompt and generator). Appends are flushed at once; a line
+    cut short by a kill is ignored on the next start."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._records: dict[tuple[str, str, str], list[Sample]] = {}
+        if self.path.is_file():
+            for number, line in enumerate(self.path.read_text(encoding="utf-8").splitlines(), 1):
+                try:
+                    record = json.loads(line)
+                    key = (record["generator"], record["prompt_hash"], record["sampling"])
+                    self._records[key] = [Sample(**s) for s in record["samples"]]
+                except (json.JSONDecodeError, KeyError, TypeError):
+                    log.warning("%s: line %d is incomplete and is ignored", self.path, number)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def get(self, generator: str, prompt_hash: str, sampling: SamplingParams) -> list[Sample] | None:
+        return self._records.get((generator, prompt_hash, sampling_key(sampling)))
+
+    def put(self, generator: str, prompt_hash: str, sampling: SamplingParams, samples: list[Sample],
+            **extra: object) -> None:
+        key = (generator, prompt_hash, sampling_key(sampling))
+        record = {"generator": generator, "prompt_hash": prompt_hash, "sampling": key[2],
+                  "sampling_params": asdict(sampling), **extra, "samples": [asdict(s) for s in samples]}
+        with self._lock:
+            self._records[key] = samples
+            with self.path.open("a", encoding="utf-8") as sink:
+                sink.write(json.dumps(record, ensure_ascii=False) + "\n")
+                sink.flush()

@@ -1,0 +1,75 @@
+"""The sample store, the replay backend, generator prompts and generation configs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mscsql.config import load_generation_config
+from mscsql.errors import ConfigError, GenerationError
+from mscsql.generation.base import Sample, SamplingParams
+from mscsql.generation.replay import ReplayGenerator
+from mscsql.generation.store import SampleStore
+from mscsql.prompts import GENERATOR_TEMPLATE_VERSION, generator_prompt
+from mscsql.types import Question
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_store_keys_by_generator_prompt_and_sampling_and_survives_a_cut_line(tmp_path: Path) -> None:
+    path = tmp_path / "samples.jsonl"
+    store = SampleStore(path)
+    hot, cold = SamplingParams(n=2, temperature=0.7), SamplingParams(n=2, temperature=0.0)
+    store.put("g1", "abc", hot, [Sample("SELECT 1", num_tokens=3, logprob=-1.5), Sample("SELECT 2")])
+    store.put("g1", "def", hot, [Sample("SELECT 3"), Sample("SELECT 4")])
+    assert store.get("g1", "abc", cold) is None and store.get("g2", "abc", hot) is None
+    with path.open("a") as sink:
+        sink.write('{"generator": "g1", "prompt_hash": "xyz", "samp')  # a kill mid-line
+    reopened = SampleStore(path)
+    assert len(reopened) == 2
+    assert reopened.get("g1", "abc", hot) == [Sample("SELECT 1", num_tokens=3, logprob=-1.5), Sample("SELECT 2")]
+    assert reopened.get("g1", "abc", SamplingParams(n=3, temperature=0.7)) is None
+
+
+def test_replay_serves_registered_answers_n_times_and_refuses_unknown_prompts() -> None:
+    replay = ReplayGenerator("published")
+    prompt = [{"role": "user", "content": "How many singers?"}]
+    replay.register(prompt, ["SELECT count(*) FROM singer"])
+    [samples] = replay.generate([prompt], SamplingParams(n=3))
+    assert [s.text for s in samples] == ["SELECT count(*) FROM singer"] * 3
+    with pytest.raises(GenerationError, match="nothing stored"):
+        replay.generate([[{"role": "user", "content": "Another question"}]], SamplingParams())
+
+
+def test_generator_prompt_has_everything_and_a_stable_hash() -> None:
+    question = Question("How many heads of departments are older than 56?", evidence="older means age > 56")
+    first = generator_prompt(question, "Table head\n  - age INTEGER", "sqlite")
+    again = generator_prompt(question, "Table head\n  - age INTEGER", "sqlite")
+    other = generator_prompt(question, "Table head\n  - age INTEGER", "postgresql")
+    user = first.messages[-1]["content"]
+    assert "Table head" in user and question.text in user and "older means age > 56" in user
+    assert "```sql" in user and "SQLite" in user and "PostgreSQL" in other.messages[-1]["content"]
+    assert first.prompt_hash == again.prompt_hash != other.prompt_hash
+    assert first.template == GENERATOR_TEMPLATE_VERSION
+    assert [m["role"] for m in first.messages] == ["system", "user"]
+
+
+def test_shipped_configs_parse(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MSCSQL_TINY_LLAMA", "/models/llama")
+    monkeypatch.setenv("MSCSQL_TINY_QWEN2", "/models/qwen2")
+    monkeypatch.setenv("MSCSQL_PREDICTIONS", "/preds.sql")
+    default = load_generation_config(REPO / "configs/default.yaml")
+    assert len(default.generators) == 3 and len({g.model for g in default.generators}) == 3
+    paper = load_generation_config(REPO / "configs/paper.yaml")
+    assert [g.model.split("/")[0] for g in paper.generators] == ["mistralai", "meta-llama", "google"]
+    tiny = load_generation_config(REPO / "configs/tiny.yaml")
+    assert tiny.generators[0].model == "/models/llama" and tiny.generators[2].options["predictions"] == "/preds.sql"
+    assert load_generation_config(REPO / "configs/server.yaml").generators[0].options["base_url"].startswith("http")
+
+
+def test_duplicate_generator_names_are_refused(tmp_path: Path) -> None:
+    config = tmp_path / "dup.yaml"
+    config.write_text("generators:\n  - {name: a, backend: replay}\n  - {name: a, backend: replay}\n")
+    with pytest.raises(ConfigError, match="unique"):
+        load_generation_config(config)
