@@ -349,7 +349,8 @@ class _Tracking:
             self.step_logprobs = None
         done = torch.isin(token, self.eos)
         if self.stop is not None:
-            done = done | self.stop(input_ids, scores).to(done.device)
+            # only the generated text can end a sample: a stop string must not match across the prompt's end
+            done = done | self.stop(input_ids[:, self.prompt_width:], scores).to(done.device)
         newly = active & done
         self.ended[newly] = input_ids.shape[1] - self.prompt_width
         return ~active | done
