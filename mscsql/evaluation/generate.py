@@ -53,6 +53,7 @@ class GenerateRun:
     progress: bool = True
     members: list[Member] = field(default_factory=list)
     _predictions: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    _stores: dict[str, SampleStore] = field(default_factory=dict)
 
     def run(self) -> int:
         """Generate for every question not done yet; returns how many questions were written."""
@@ -123,18 +124,31 @@ class GenerateRun:
         return schema, [index.search(question_text(i.question, i.evidence)) for i in items]
 
     def _register_replays(self, items: list[BenchmarkItem], prompts: list[RenderedPrompt]) -> None:
+        """Give each replay generator its answers: a prediction file's line for the question, or the
+        samples another run stored for the same prompt."""
         for member in self.members:
             if not isinstance(member.generator, ReplayGenerator):
                 continue
-            path = member.config.options.get("predictions")
-            if not path:
-                raise DatasetError(f"replay generator {member.config.name!r} needs options.predictions",
-                                   hint="the path of a prediction file aligned with the benchmark")
-            if path not in self._predictions:
-                self._predictions[path] = load_predictions(path, self.benchmark).sql
-            predictions = self._predictions[path]
-            for item, prompt in zip(items, prompts, strict=True):
-                member.generator.register(list(prompt.messages), [predictions[item.index]])
+            options = member.config.options
+            if options.get("predictions"):
+                path = str(options["predictions"])
+                if path not in self._predictions:
+                    self._predictions[path] = load_predictions(path, self.benchmark).sql
+                for item, prompt in zip(items, prompts, strict=True):
+                    member.generator.register(list(prompt.messages), [self._predictions[path][item.index]])
+            elif options.get("samples"):
+                path = str(options["samples"])
+                if path not in self._stores:
+                    if not Path(path).is_file():
+                        raise DatasetError(f"replay generator {member.config.name!r}: no sample file {path}")
+                    self._stores[path] = SampleStore(path)
+                for prompt in prompts:
+                    stored = self._stores[path].find(prompt.prompt_hash, options.get("generator"))
+                    if stored:
+                        member.generator.register(list(prompt.messages), [s.text for s in stored])
+            else:
+                raise DatasetError(f"replay generator {member.config.name!r} needs options.predictions (a "
+                                   "prediction file) or options.samples (a samples.jsonl of an earlier run)")
 
 
 def _question(item: BenchmarkItem) -> Question:

@@ -46,6 +46,13 @@ class SampleStore:
     def get(self, generator: str, prompt_hash: str, sampling: SamplingParams) -> list[Sample] | None:
         return self._records.get((generator, prompt_hash, sampling_key(sampling)))
 
+    def find(self, prompt_hash: str, generator: str | None = None) -> list[Sample] | None:
+        """Samples stored for a prompt (by any generator unless one is named; the first record found)."""
+        for (name, stored_hash, _sampling), samples in self._records.items():
+            if stored_hash == prompt_hash and (generator is None or name == generator):
+                return samples
+        return None
+
     def put(self, generator: str, prompt_hash: str, sampling: SamplingParams, samples: list[Sample],
             **extra: object) -> None:
         key = (generator, prompt_hash, sampling_key(sampling))

@@ -76,3 +76,30 @@ def test_config_errors_are_one_clear_message(shared_data: Path, tmp_path: Path) 
                              "spider-dev", "--data-dir", str(shared_data / "spider"), "--output", str(tmp_path / "o")],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "generators.0.backend" in result.stderr and "generators.0.n" in result.stderr
+
+
+def test_replay_of_stored_samples_reproduces_a_generator_without_its_model(shared_data: Path, tiny_lm: TinyLM,
+                                                                           tiny_qwen2: TinyLM, tmp_path: Path) -> None:
+    env = {"MSCSQL_TINY_LLAMA": str(tiny_lm.path), "MSCSQL_TINY_QWEN2": str(tiny_qwen2.path),
+           "MSCSQL_PREDICTIONS": str(shared_data / "spider" / "dev_gold.sql"), "OMP_NUM_THREADS": "1"}
+    first = tmp_path / "first"
+    assert generate(shared_data, first, env, "--limit", "3").returncode == 0
+    config = tmp_path / "replay.yaml"
+    config.write_text((REPO / "configs/tiny.yaml").read_text().split("generators:")[0] + f"""generators:
+  - name: llama-again
+    backend: replay
+    n: 2
+    options: {{samples: "{first / 'samples.jsonl'}", generator: tiny-llama}}
+""")
+    second = tmp_path / "second"
+    result = subprocess.run([sys.executable, "-m", "mscsql.cli", "generate", "--config", str(config), "--benchmark",
+                             "spider-dev", "--data-dir", str(shared_data / "spider"), "--allow-missing-db",
+                             "--limit", "3", "--output", str(second)],
+                            capture_output=True, text=True, timeout=600, env={**os.environ, **env})
+    assert result.returncode == 0, result.stderr
+    original = {r["index"]: r for r in records(first / "candidates.jsonl")}
+    for record in records(second / "candidates.jsonl"):
+        theirs = {c["key"]: c["generators"].get("tiny-llama") for c in original[record["index"]]["candidates"]
+                  if "tiny-llama" in c["generators"]}
+        ours = {c["key"]: c["generators"]["llama-again"] for c in record["candidates"]}
+        assert ours == theirs
