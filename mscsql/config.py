@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mscsql.errors import ConfigError
 
@@ -70,11 +70,20 @@ class GeneratorConfig(_Strict):
     top_p: float = Field(0.95, gt=0, le=1)
     max_tokens: int = Field(512, ge=1)
     seed: int | None = 0
-    stop: tuple[str, ...] = Field(("\n```\n",), description="generation stops at the end of the SQL block")
+    stop: tuple[str, ...] = Field((), description="strings that end a sample (the SQL is extracted from "
+                                                   "whatever comes back, so none are needed)")
     options: dict[str, Any] = Field(default_factory=dict,
                                     description="backend options: device, dtype, batch_size (hf); "
                                                 "tensor_parallel_size (vllm); base_url, mode, concurrency (openai); "
                                                 "predictions (replay)")
+
+
+    @model_validator(mode="after")
+    def _greedy_is_one_sample(self) -> GeneratorConfig:
+        if self.temperature == 0 and self.n > 1 and self.backend != "replay":
+            raise ValueError(f"temperature 0 is greedy: its {self.n} samples would be copies of one and fake "
+                             "agreement; set n: 1 or a temperature above 0")
+        return self
 
 
 class LinkingConfig(_Strict):

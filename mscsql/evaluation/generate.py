@@ -1,10 +1,12 @@
 """``mscsql generate``: candidate SQL for every question of a benchmark from an ensemble of generators.
 
-Per database: the schema (from the database, or ``tables.json`` with ``schema_only``), values retrieved for
-each question, the configured linker, the generator prompt (with the linked schema within its token
-budget), then every generator over the whole batch. Samples go to ``OUT/samples.jsonl`` as they arrive
-(the sample store, reused by a re-run); each question's deduplicated candidates, with per-generator counts,
-go to ``OUT/candidates.jsonl`` when its database is done. A re-run skips finished questions.
+First every question's prompt, database by database: the schema (from the database, or ``tables.json``
+with ``schema_only``), the values retrieved for it, the configured linker, the generator prompt with the
+linked schema within its token budget. Then the generators, one at a time (see
+:mod:`mscsql.generation.ensemble`): their samples go to ``OUT/samples.jsonl`` chunk by chunk (the sample
+store, reused by a re-run). Last, each question's deduplicated candidates, with per-generator counts, go
+to ``OUT/candidates.jsonl``. A re-run skips finished questions and generates only what is not stored;
+``OUT/run.json`` records the configuration, and a folder holding another run is refused.
 """
 
 from __future__ import annotations
@@ -18,20 +20,19 @@ from typing import Any
 
 from tqdm import tqdm
 
-from mscsql.config import GenerationConfig
+from mscsql.config import GenerationConfig, GeneratorConfig
 from mscsql.db import connect
 from mscsql.db.descriptions import schema_from_tables_json
 from mscsql.errors import DatasetError
 from mscsql.evaluation.benchmarks import Benchmark, BenchmarkItem
 from mscsql.evaluation.predictions import load_predictions
+from mscsql.generation.base import Sample
 from mscsql.generation.candidates import collect_candidates
-from mscsql.generation.ensemble import Member, run_ensemble
-from mscsql.generation.registry import build_generator
-from mscsql.generation.replay import ReplayGenerator
+from mscsql.generation.ensemble import run_generator, stored_samples
 from mscsql.generation.store import SampleStore
 from mscsql.linking import LinkRequest, RenderOptions, build_linker, render_schema
 from mscsql.linking.evaluate import tables_file
-from mscsql.prompts import RenderedPrompt, generator_prompt
+from mscsql.prompts import GENERATOR_TEMPLATE_VERSION, RenderedPrompt, generator_prompt
 from mscsql.retrieval.text import question_text
 from mscsql.types import Question, Schema, ValueMatch
 
@@ -51,13 +52,14 @@ class GenerateRun:
     #: only the first ``limit`` questions that can run (None: all)
     limit: int | None = None
     progress: bool = True
-    members: list[Member] = field(default_factory=list)
-    _predictions: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    _stores: dict[str, SampleStore] = field(default_factory=dict)
+    _replayed: dict[str, Any] = field(default_factory=dict)
 
     def run(self) -> int:
         """Generate for every question not done yet; returns how many questions were written."""
+        if self.output.exists() and not self.output.is_dir():
+            raise DatasetError(f"--output {self.output} is a file", hint="give a folder")
         self.output.mkdir(parents=True, exist_ok=True)
+        self._check_identity()
         done = self._done()
         tables_json = tables_file(self.benchmark, self.data_dir)
         if self.schema_only and tables_json is None:
@@ -66,35 +68,81 @@ class GenerateRun:
         items = [i for i in runnable[: self.limit] if i.index not in done]
         if not items:
             return 0
-        self.members = [Member(c, build_generator(c)) for c in self.config.generators]
-        linker = build_linker(self.config.linking.linkers, embedding={
-            k: v for k, v in (("table_miss", self.config.linking.table_miss),
-                              ("column_miss", self.config.linking.column_miss)) if v is not None})
+        self._load_replays()  # bad replay inputs fail before any model loads
+        prompts = self._prompts(items, tables_json)
         store = SampleStore(self.output / SAMPLES)
-        written = 0
-        with (self.output / CANDIDATES).open("a", encoding="utf-8") as sink, \
-                tqdm(total=len(items), desc="generating", unit="q", disable=not self.progress) as bar:
+        for member in self.config.generators:
+            if member.backend != "replay":
+                run_generator(member, [p for _item, p, _link in prompts], store)
+        with (self.output / CANDIDATES).open("a", encoding="utf-8") as sink:
+            for item, prompt, link in prompts:
+                samples = {m.name: self._samples(m, item, prompt, store) for m in self.config.generators}
+                candidates = collect_candidates(samples, self.benchmark.dialect)
+                record = {"index": item.index, "db_id": item.db_id, "question": item.question,
+                          "prompt_hash": prompt.prompt_hash, "template": prompt.template,
+                          "linked_tables": link.table_names, "candidates": [asdict(c) for c in candidates]}
+                sink.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+            sink.flush()
+        return len(prompts)
+
+    def _prompts(self, items: list[BenchmarkItem], tables_json: Path | None) -> list[tuple[BenchmarkItem, Any, Any]]:
+        """Every question's generator prompt (values, linking and rendering; no model is loaded yet)."""
+        linking = self.config.linking
+        linker = build_linker(linking.linkers, embedding={
+            k: v for k, v in (("table_miss", linking.table_miss), ("column_miss", linking.column_miss))
+            if v is not None})
+        options = RenderOptions(budget_tokens=linking.schema_budget_tokens)
+        prompts = []
+        with tqdm(total=len(items), desc="prompts", unit="q", disable=not self.progress) as bar:
             for db_id, group in groupby(sorted(items, key=lambda i: (i.db_id, i.index)), key=lambda i: i.db_id):
                 batch = list(group)
                 schema, values = self._schema_and_values(db_id, batch, tables_json)
                 links = linker.link([LinkRequest(_question(item), schema, tuple(v))
                                      for item, v in zip(batch, values, strict=True)])
-                options = RenderOptions(budget_tokens=self.config.linking.schema_budget_tokens)
-                prompts = [generator_prompt(_question(item), render_schema(link, options).text, schema.dialect)
-                           for item, link in zip(batch, links, strict=True)]
-                self._register_replays(batch, prompts)
-                answers = run_ensemble(self.members, prompts, store)
-                for item, prompt, link, samples in zip(batch, prompts, links, answers, strict=True):
-                    candidates = collect_candidates(samples, self.benchmark.dialect)
-                    record = {"index": item.index, "db_id": item.db_id, "question": item.question,
-                              "prompt_hash": prompt.prompt_hash, "template": prompt.template,
-                              "linked_tables": link.table_names,
-                              "candidates": [asdict(c) for c in candidates]}
-                    sink.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
-                    written += 1
-                sink.flush()
+                for item, link in zip(batch, links, strict=True):
+                    text = render_schema(link, options).text
+                    prompts.append((item, generator_prompt(_question(item), text, schema.dialect), link))
                 bar.update(len(batch))
-        return written
+        return prompts
+
+    def _samples(self, member: GeneratorConfig, item: BenchmarkItem, prompt: RenderedPrompt,
+                 store: SampleStore) -> list[Sample]:
+        if member.backend != "replay":
+            return stored_samples(member, prompt, store)
+        source = self._replayed[member.name]
+        if isinstance(source, tuple):  # a prediction file: this question's line
+            return [Sample(text=source[item.index], finish_reason="stop")]
+        stored = source.find(prompt.prompt_hash, member.options.get("generator"))
+        if stored is None:
+            log.warning("replay %s: no stored samples for question %s", member.name, item.index)
+        return list(stored or [])
+
+    def _load_replays(self) -> None:
+        for member in self.config.generators:
+            if member.backend != "replay" or member.name in self._replayed:
+                continue
+            if member.options.get("predictions"):
+                self._replayed[member.name] = load_predictions(str(member.options["predictions"]),
+                                                               self.benchmark).sql
+            elif member.options.get("samples"):
+                path = Path(str(member.options["samples"]))
+                if not path.is_file():
+                    raise DatasetError(f"replay generator {member.name!r}: no sample file {path}")
+                self._replayed[member.name] = SampleStore(path)
+            else:
+                raise DatasetError(f"replay generator {member.name!r} needs options.predictions (a prediction "
+                                   "file) or options.samples (the samples.jsonl of an earlier run)")
+
+    def _check_identity(self) -> None:
+        """A folder holds one run: other generators, prompts or questions there would mix two ensembles."""
+        identity = {"benchmark": self.benchmark.name, "files": self.benchmark.files, "schema_only": self.schema_only,
+                    "template": GENERATOR_TEMPLATE_VERSION,
+                    "config": json.loads(self.config.model_dump_json())}
+        path = self.output / "run.json"
+        if path.is_file() and json.loads(path.read_text(encoding="utf-8")) != identity:
+            raise DatasetError(f"{self.output} holds a generation run with another configuration",
+                               hint="choose another --output folder, or delete it to start again")
+        path.write_text(json.dumps(identity, indent=2) + "\n", encoding="utf-8")
 
     def _done(self) -> set[int]:
         path = self.output / CANDIDATES
@@ -123,33 +171,6 @@ class GenerateRun:
             index = ValueIndex.open(db, None, self.config.retrieval)
         return schema, [index.search(question_text(i.question, i.evidence)) for i in items]
 
-    def _register_replays(self, items: list[BenchmarkItem], prompts: list[RenderedPrompt]) -> None:
-        """Give each replay generator its answers: a prediction file's line for the question, or the
-        samples another run stored for the same prompt."""
-        for member in self.members:
-            if not isinstance(member.generator, ReplayGenerator):
-                continue
-            options = member.config.options
-            if options.get("predictions"):
-                path = str(options["predictions"])
-                if path not in self._predictions:
-                    self._predictions[path] = load_predictions(path, self.benchmark).sql
-                for item, prompt in zip(items, prompts, strict=True):
-                    member.generator.register(list(prompt.messages), [self._predictions[path][item.index]])
-            elif options.get("samples"):
-                path = str(options["samples"])
-                if path not in self._stores:
-                    if not Path(path).is_file():
-                        raise DatasetError(f"replay generator {member.config.name!r}: no sample file {path}")
-                    self._stores[path] = SampleStore(path)
-                for prompt in prompts:
-                    stored = self._stores[path].find(prompt.prompt_hash, options.get("generator"))
-                    if stored:
-                        member.generator.register(list(prompt.messages), [s.text for s in stored])
-            else:
-                raise DatasetError(f"replay generator {member.config.name!r} needs options.predictions (a "
-                                   "prediction file) or options.samples (a samples.jsonl of an earlier run)")
-
 
 def _question(item: BenchmarkItem) -> Question:
     return Question(item.question, db_id=item.db_id, evidence=item.evidence, question_id=item.question_id)
@@ -157,7 +178,9 @@ def _question(item: BenchmarkItem) -> Question:
 
 def summary(output: Path) -> dict[str, Any]:
     """Counts over ``OUT/candidates.jsonl``: questions, candidates per question, per generator."""
-    records = [json.loads(line) for line in (output / CANDIDATES).read_text(encoding="utf-8").splitlines() if line]
+    path = output / CANDIDATES
+    lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+    records = [json.loads(line) for line in lines if line]
     per_generator: dict[str, int] = {}
     for record in records:
         for candidate in record["candidates"]:

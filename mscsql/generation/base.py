@@ -50,3 +50,20 @@ class Generator(Protocol):
     name: str
 
     def generate(self, prompts: Sequence[ChatPrompt], sampling: SamplingParams) -> list[list[Sample]]: ...
+
+
+def merge_system(prompt: ChatPrompt) -> list[dict[str, str]]:
+    """The prompt without a system message: its text goes before the first user message. For chat templates
+    that accept no system role (Gemma's, for one)."""
+    messages = [dict(m) for m in prompt]
+    system = [m["content"] for m in messages if m.get("role") == "system"]
+    rest = [m for m in messages if m.get("role") != "system"]
+    if system and rest and rest[0].get("role") == "user":
+        rest[0] = {**rest[0], "content": "\n\n".join([*system, rest[0]["content"]])}
+    elif system:
+        rest.insert(0, {"role": "user", "content": "\n\n".join(system)})
+    return rest
+
+
+def has_system(prompt: ChatPrompt) -> bool:
+    return any(m.get("role") == "system" for m in prompt)

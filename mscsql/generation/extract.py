@@ -43,7 +43,7 @@ from sqlglot.errors import ErrorLevel, SqlglotError, UnsupportedError
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 from sqlglot.tokens import Token, TokenType
 
-from mscsql.db.guard import sqlglot_dialect
+from mscsql.db.guard import MYSQL_HIDDEN_CODE, sqlglot_dialect
 
 logger = logging.getLogger(__name__)
 
@@ -497,11 +497,17 @@ def normalized_key(sql: str, dialect: str) -> str:
     whitespace-collapsed form."""
     read = sqlglot_dialect(dialect)
     stripped = sql.strip().rstrip(";").strip()
+    if MYSQL_HIDDEN_CODE.search(stripped):
+        return " ".join(stripped.split())  # /*! ... */ runs on MySQL: comments are not noise here
     parsed = _parse(stripped, read)
     if parsed.tree is not None:
         _EXTRACTING.active = True
         try:
-            tree = normalize_identifiers(parsed.tree, dialect=read)
+            tree = parsed.tree
+            # SQLite and MySQL read a double-quoted word as a string when no such column exists: a quoted
+            # name's case may be data ("France" vs "france"), so only statements without one are normalised
+            if not (dialect in ("sqlite", "mysql") and any(i.quoted for i in tree.find_all(exp.Identifier))):
+                tree = normalize_identifiers(tree, dialect=read)
             return tree.sql(dialect=read, identify=True, comments=False, unsupported_level=ErrorLevel.IGNORE)
         except Exception:  # pathological input, or a bug inside sqlglot
             logger.debug("cannot normalise a parsed statement; using its text as the key", exc_info=True)

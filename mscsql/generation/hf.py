@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mscsql.errors import BackendUnavailable, ConfigError
-from mscsql.generation.base import ChatPrompt, Sample, SamplingParams
+from mscsql.generation.base import ChatPrompt, Sample, SamplingParams, has_system, merge_system
 
 if TYPE_CHECKING:
     import torch
@@ -214,14 +214,28 @@ class HFGenerator:
     # -- generation ------------------------------------------------------------------------------------
 
     def render(self, prompt: ChatPrompt) -> str:
-        """The prompt text the model sees: ``prompt`` through the tokenizer's chat template."""
+        """The prompt text the model sees: ``prompt`` through the tokenizer's chat template (a template that
+        accepts no system role gets the system text at the start of the first user message)."""
         try:
             text = self.tokenizer.apply_chat_template([dict(m) for m in prompt], add_generation_prompt=True,
                                                       tokenize=False)
         except Exception as err:  # jinja2 errors raised by the template itself (e.g. "no system role")
+            if has_system(prompt):
+                return self.render(merge_system(prompt))
             raise ConfigError(f"the chat template of {self.model_id!r} rejected a prompt: {err}",
-                              hint="some templates accept no system message or need alternating roles") from err
+                              hint="some templates need alternating user and assistant roles") from err
         return str(text)
+
+    def close(self) -> None:
+        """Free the model's memory (an ensemble loads its generators one after another)."""
+        import gc
+
+        import torch
+
+        self.model = None
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
 
     def generate(self, prompts: Sequence[ChatPrompt], sampling: SamplingParams) -> list[list[Sample]]:
         if sampling.n < 1:

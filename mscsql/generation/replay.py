@@ -16,7 +16,8 @@ def messages_hash(prompt: ChatPrompt) -> str:
 
 
 class ReplayGenerator:
-    """Answers each prompt with the texts registered for it (prediction files, stored samples)."""
+    """Answers each prompt with the texts registered for it (prediction files, stored samples), however many
+    there are, whatever ``n`` asks for."""
 
     def __init__(self, name: str = "replay") -> None:
         self.name = name
@@ -32,6 +33,6 @@ class ReplayGenerator:
             if texts is None:
                 raise GenerationError(f"replay generator {self.name!r} has nothing stored for a prompt",
                                       hint="replay serves the questions of its prediction file or sample store")
-            # a file holds one answer per question; n samples repeat what there is, in order
-            results.append([Sample(text=texts[i % len(texts)], finish_reason="stop") for i in range(sampling.n)])
+            # what is stored is served as it is: repeating one answer n times would fake agreement
+            results.append([Sample(text=text, finish_reason="stop") for text in texts])
         return results

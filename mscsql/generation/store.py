@@ -47,9 +47,10 @@ class SampleStore:
         return self._records.get((generator, prompt_hash, sampling_key(sampling)))
 
     def find(self, prompt_hash: str, generator: str | None = None) -> list[Sample] | None:
-        """Samples stored for a prompt (by any generator unless one is named; the first record found)."""
+        """Samples stored for a prompt (by any generator unless one is named, with or without its ``@``
+        fingerprint; the first record found)."""
         for (name, stored_hash, _sampling), samples in self._records.items():
-            if stored_hash == prompt_hash and (generator is None or name == generator):
+            if stored_hash == prompt_hash and (generator is None or generator in (name, name.split("@")[0])):
                 return samples
         return None
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from mscsql.errors import BackendUnavailable, ConfigError, GenerationError
-from mscsql.generation.base import ChatPrompt, Sample, SamplingParams
+from mscsql.generation.base import ChatPrompt, Sample, SamplingParams, has_system, merge_system
 from mscsql.generation.hf import (
     _DTYPE_ALIASES,
     _WHERE_MODELS_COME_FROM,
@@ -165,6 +165,30 @@ class VLLMGenerator:
 
     # -- generation ------------------------------------------------------------------------------------
 
+    def _accepts_system(self) -> bool:
+        """Whether the chat template takes a system message (Gemma's refuses one)."""
+        try:
+            self.llm.get_tokenizer().apply_chat_template(
+                [{"role": "system", "content": "s"}, {"role": "user", "content": "u"}], add_generation_prompt=True,
+                tokenize=False)
+        except Exception:  # the template raised: no system role
+            return False
+        return True
+
+    def close(self) -> None:
+        """Free the engine's GPU memory (an ensemble loads its generators one after another)."""
+        import gc
+
+        self.llm = None
+        gc.collect()
+        try:
+            import torch
+
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+        except ImportError:
+            pass
+
     def sampling_params(self, sampling: SamplingParams) -> Any:
         """The :class:`vllm.SamplingParams` for ``sampling`` (greedy: one sequence, temperature 0)."""
         # logprobs=1 rather than 0: every vLLM version then fills cumulative_logprob (some leave it None for 0)
@@ -189,6 +213,8 @@ class VLLMGenerator:
         from jinja2.exceptions import TemplateError
 
         conversations = [[{"role": str(m["role"]), "content": str(m["content"])} for m in p] for p in prompts]
+        if any(has_system(c) for c in conversations) and not self._accepts_system():
+            conversations = [merge_system(c) for c in conversations]
         params = self.sampling_params(sampling)
         try:
             outputs = self.llm.chat(conversations, params, use_tqdm=self.progress, lora_request=self.lora_request)

@@ -21,6 +21,7 @@ from mscsql.errors import ConfigError
 from mscsql.generation.base import ChatPrompt, Generator, SamplingParams
 from mscsql.linking.base import LinkRequest, linked
 from mscsql.linking.render import RenderOptions, one_line, render_schema
+from mscsql.prompts.generator import defuse_special_tokens
 from mscsql.types import LinkedSchema
 
 log = logging.getLogger(__name__)
@@ -67,9 +68,9 @@ class LLMTableLinker:
                             values=request.values)
         options = RenderOptions(values_per_column=MAX_VALUES_PER_COLUMN, budget_tokens=self.schema_budget_tokens)
         parts = [render_schema(everything, options).text]
-        parts.append(f"Question: {request.question.text.strip()}")
+        parts.append(f"Question: {defuse_special_tokens(request.question.text.strip())}")
         if request.question.evidence and request.question.evidence.strip():
-            parts.append(f"Evidence: {request.question.evidence.strip()}")
+            parts.append(f"Evidence: {defuse_special_tokens(request.question.evidence.strip())}")
         parts.append('Which tables does an SQL query answering the question need? Answer with a JSON list of '
                      'their names, exactly as written in the schema, for example ["table_a", "table_b"], and '
                      "nothing else.")

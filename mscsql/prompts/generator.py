@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -26,6 +27,17 @@ SYSTEM = ("You are an expert {dialect} engineer. You write one correct, read-onl
 
 INSTRUCTION = ("Write one {dialect} query that answers the question. Use only the tables and columns of the "
                "schema. Answer with the query in a single ```sql fenced block and nothing else.")
+
+
+#: what chat templates use as special tokens: written in a question, they could end the user's turn
+_SPECIAL_TOKEN = re.compile(r"<(\|[^<>|\n]{0,40}\|)>|<(/?s)>|<(/?(?:start|end)_of_turn)>|\[(/?INST)\]")
+
+
+def defuse_special_tokens(text: str) -> str:
+    """Text from a user or a dataset with special-token shapes (``<|im_end|>``, ``</s>``, ``[INST]``)
+    bracketed differently, so no tokenizer reads them as control tokens; ordinary ``<`` and ``>`` (BIRD
+    evidence compares with them) are left alone."""
+    return _SPECIAL_TOKEN.sub(lambda m: "‹" + next(g for g in m.groups() if g is not None) + "›", text)
 
 
 @dataclass(frozen=True)
@@ -45,9 +57,9 @@ def generator_prompt(question: Question, schema_text: str, dialect: str) -> Rend
     """The chat prompt asking a generator for one SQL query. ``schema_text`` is the linked schema as
     :func:`mscsql.linking.render.render_schema` writes it (database text already made safe there)."""
     dialect = DIALECT_NAMES.get(dialect, dialect)
-    parts = [f"Schema:\n{schema_text}", f"Question: {question.text.strip()}"]
+    parts = [f"Schema:\n{schema_text}", f"Question: {defuse_special_tokens(question.text.strip())}"]
     if question.evidence and question.evidence.strip():
-        parts.append(f"Evidence: {question.evidence.strip()}")
+        parts.append(f"Evidence: {defuse_special_tokens(question.evidence.strip())}")
     parts.append(INSTRUCTION.format(dialect=dialect))
     messages = ({"role": "system", "content": SYSTEM.format(dialect=dialect)},
                 {"role": "user", "content": "\n\n".join(parts)})

@@ -16,11 +16,17 @@ from tests.generation.conftest import TinyLM
 REPO = Path(__file__).resolve().parents[2]
 
 
+def clean_env(env: dict[str, str]) -> dict[str, str]:
+    """The caller's environment without the tiny config's variables, plus ``env``."""
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(("MSCSQL_TINY_", "MSCSQL_PREDICTIONS"))}
+    return {**keep, **env}
+
+
 def generate(shared_data: Path, out: Path, env: dict[str, str], *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "mscsql.cli", "generate", "--config", str(REPO / "configs/tiny.yaml"),
                            "--benchmark", "spider-dev", "--data-dir", str(shared_data / "spider"),
                            "--allow-missing-db", "--output", str(out), *extra],
-                          capture_output=True, text=True, timeout=600, env={**os.environ, **env}, cwd=REPO)
+                          capture_output=True, text=True, timeout=600, env=clean_env(env), cwd=REPO)
 
 
 def records(path: Path) -> list[dict]:
@@ -36,7 +42,8 @@ def test_generate_tags_candidates_by_generator_and_resumes(shared_data: Path, ti
     assert first.returncode == 0, first.stderr
     done = records(out / "candidates.jsonl")
     samples = records(out / "samples.jsonl")
-    empty = Counter((s["prompt_hash"], s["generator"]) for s in samples for x in s["samples"]
+    # the store names a generator ``name@fingerprint of its backend, model, adapter and options``
+    empty = Counter((s["prompt_hash"], s["generator"].split("@")[0]) for s in samples for x in s["samples"]
                     if extract_sql(x["text"], "sqlite").status == "empty")
     gold = [line.split("\t")[0] for line in (shared_data / "spider" / "dev_gold.sql").read_text().splitlines()]
     assert [r["index"] for r in sorted(done, key=lambda r: r["index"])] == [0, 1, 2, 3, 4]
@@ -52,9 +59,10 @@ def test_generate_tags_candidates_by_generator_and_resumes(shared_data: Path, ti
         replayed = [c for c in record["candidates"] if "published" in c["generators"]]
         assert replayed[0]["sql"] == gold[record["index"]] and replayed[0]["status"] == "ok"
         assert len(record["prompt_hash"]) == 16 and record["template"] == "generator-v1"
-    assert len(samples) == 5 * 3
-    assert {(s["generator"], len(s["samples"])) for s in samples} == {("tiny-llama", 2), ("tiny-qwen2", 1),
-                                                                       ("published", 1)}
+    # replayed files are read, not stored: the store holds the two models' samples
+    assert len(samples) == 5 * 2
+    assert {(s["generator"].split("@")[0], len(s["samples"])) for s in samples} == {("tiny-llama", 2),
+                                                                                     ("tiny-qwen2", 1)}
 
     # a kill: the last question's line is lost; the re-run redoes it from stored samples, generating nothing
     lines = (out / "candidates.jsonl").read_text().splitlines()
@@ -62,7 +70,7 @@ def test_generate_tags_candidates_by_generator_and_resumes(shared_data: Path, ti
     (out / "candidates.jsonl").write_text("\n".join(lines[:-1]) + "\n")
     again = generate(shared_data, out, env, "--limit", "5")
     assert again.returncode == 0, again.stderr
-    assert len(records(out / "samples.jsonl")) == 5 * 3
+    assert len(records(out / "samples.jsonl")) == 5 * 2
     redone = {r["index"]: r for r in records(out / "candidates.jsonl")}
     assert redone[lost["index"]] == lost
 
@@ -76,6 +84,24 @@ def test_config_errors_are_one_clear_message(shared_data: Path, tmp_path: Path) 
                              "spider-dev", "--data-dir", str(shared_data / "spider"), "--output", str(tmp_path / "o")],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "generators.0.backend" in result.stderr and "generators.0.n" in result.stderr
+    greedy = tmp_path / "greedy.yaml"
+    greedy.write_text("generators:\n  - {name: g, backend: hf, model: m, n: 4, temperature: 0}\n")
+    result = subprocess.run([sys.executable, "-m", "mscsql.cli", "generate", "--config", str(greedy), "--benchmark",
+                             "spider-dev", "--data-dir", str(shared_data / "spider"), "--output", str(tmp_path / "g")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "temperature 0 is greedy" in result.stderr
+
+
+def test_a_folder_holding_another_run_is_refused(shared_data: Path, tiny_lm: TinyLM, tiny_qwen2: TinyLM,
+                                                  tmp_path: Path) -> None:
+    env = {"MSCSQL_TINY_LLAMA": str(tiny_lm.path), "MSCSQL_TINY_QWEN2": str(tiny_qwen2.path),
+           "MSCSQL_PREDICTIONS": str(shared_data / "spider" / "dev_gold.sql")}
+    out = tmp_path / "run"
+    assert generate(shared_data, out, env, "--limit", "1").returncode == 0
+    # the same names, another model behind one of them: refused, never mixed into the same folder
+    changed = {**env, "MSCSQL_TINY_LLAMA": str(tiny_qwen2.path)}
+    result = generate(shared_data, out, changed, "--limit", "1")
+    assert result.returncode == 2 and "another configuration" in result.stderr
 
 
 def test_replay_of_stored_samples_reproduces_a_generator_without_its_model(shared_data: Path, tiny_lm: TinyLM,
@@ -95,7 +121,7 @@ def test_replay_of_stored_samples_reproduces_a_generator_without_its_model(share
     result = subprocess.run([sys.executable, "-m", "mscsql.cli", "generate", "--config", str(config), "--benchmark",
                              "spider-dev", "--data-dir", str(shared_data / "spider"), "--allow-missing-db",
                              "--limit", "3", "--output", str(second)],
-                            capture_output=True, text=True, timeout=600, env={**os.environ, **env})
+                            capture_output=True, text=True, timeout=600, env=clean_env(env))
     assert result.returncode == 0, result.stderr
     original = {r["index"]: r for r in records(first / "candidates.jsonl")}
     for record in records(second / "candidates.jsonl"):

@@ -239,3 +239,20 @@ def test_peft_adapter_is_applied(tiny_lm: TinyLM, reference: tuple[Any, Any], tm
 
     with pytest.raises(ConfigError, match="adapter"):
         HFGenerator(tiny_lm.path, adapter=tmp_path / "no-such-adapter", device="cpu")
+
+
+def test_a_template_without_system_role_still_renders_the_system_text(tiny_qwen2: TinyLM, tmp_path: Path) -> None:
+    from transformers import AutoTokenizer
+
+    from mscsql.generation.hf import HFGenerator
+
+    target = tmp_path / "no-system"
+    shutil.copytree(tiny_qwen2.path, target)
+    tokenizer = AutoTokenizer.from_pretrained(target)
+    tokenizer.chat_template = ("{% for m in messages %}{% if m['role'] == 'system' %}"
+                               "{{ raise_exception('System role not supported') }}{% endif %}"
+                               "<{{ m['role'] }}>{{ m['content'] }}{% endfor %}<assistant>")
+    tokenizer.save_pretrained(target)
+    text = HFGenerator(target, device="cpu").render([{"role": "system", "content": "Be exact."},
+                                                     {"role": "user", "content": "Q?"}])
+    assert text == "<user>Be exact.\n\nQ?<assistant>"
