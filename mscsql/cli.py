@@ -359,6 +359,8 @@ def generate(
     allow_missing_db: Annotated[bool, typer.Option(help="skip questions whose database is missing")] = False,
     schema_only: Annotated[bool, typer.Option(help="prompts from tables.json only (no database, no values)")] = False,
     limit: Annotated[int | None, typer.Option(min=1, help="only the first N questions (a quick try)")] = None,
+    db_url: Annotated[str | None, typer.Option(help="bird-minidev on MySQL/PostgreSQL: the server database "
+                                                    "holding the tables (may contain {db_id})")] = None,
 ) -> None:
     """Sample candidate SQL for every question from an ensemble of generators (resumable: samples are
     stored as they arrive, and a re-run continues where a stopped one ended)."""
@@ -367,7 +369,7 @@ def generate(
     from mscsql.evaluation.generate import GenerateRun, summary
 
     settings = load_generation_config(config)
-    bench = load_benchmark(benchmark, data_dir, allow_missing_db=allow_missing_db or schema_only)
+    bench = load_benchmark(benchmark, data_dir, allow_missing_db=allow_missing_db or schema_only, db_url=db_url)
     written = GenerateRun(bench, Path(data_dir), settings, output, schema_only=schema_only, limit=limit).run()
     totals = summary(output)
     out.print(f"{written} questions generated now; {totals['questions']} in {output}/candidates.jsonl, "
