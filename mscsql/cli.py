@@ -151,9 +151,9 @@ def eval_score(
                                                                   help="more prediction files")] = None,
 ) -> None:
     """Score prediction files (resumable: run the same command again to continue an interrupted run)."""
-    from mscsql.config import ExecutionSettings
+    from mscsql.config import ExecutionSettings, default_cache_dir
     from mscsql.evaluation.benchmarks import load_benchmark
-    from mscsql.evaluation.cache import GoldCache, default_cache_dir
+    from mscsql.evaluation.cache import GoldCache
     from mscsql.evaluation.predictions import load_prediction_files
     from mscsql.evaluation.report import write_reports
     from mscsql.evaluation.runner import ScoreRun, score
@@ -376,6 +376,48 @@ def generate(
               f"{totals['candidates_per_question']} distinct candidates per question", highlight=False)
     for name, count in totals["samples_per_generator"].items():
         out.print(f"  {name}: {count} samples", highlight=False)
+
+
+@app.command("select")
+def select_command(
+    benchmark: Annotated[str, typer.Option(help="spider-dev, bird-dev, bird-minidev, ...")],
+    data_dir: Annotated[Path, typer.Option(help="the benchmark's folder")],
+    candidates: Annotated[list[Path], typer.Option("--candidates", "-c",
+                                                   help="candidate files, one per generator, in priority order: "
+                                                        "--candidates A.sql B.sql ...")],
+    output: Annotated[Path, typer.Option(help="folder for summary.json, selections.jsonl and scores/")],
+    selector: Annotated[list[str], typer.Option("--selector", "-s", help="vote, first-valid or max-logprob; "
+                                                                        "repeat for several")] = ["vote"],  # noqa: B006
+    scorer: Annotated[str, typer.Option(help="bird, spider-exec, test-suite or strict")] = "spider-exec",
+    allow_missing_db: Annotated[bool, typer.Option(help="skip questions whose database is missing")] = False,
+    timeout: Annotated[float, typer.Option(min=0.001, help="seconds per query")] = 30.0,
+    workers: Annotated[int | None, typer.Option(min=1, help="parallel queries (default: CPU cores)")] = None,
+    more_candidates: Annotated[list[Path] | None, typer.Argument(show_default=False, metavar="[FILE...]",
+                                                                 help="more candidate files")] = None,
+) -> None:
+    """Select among stored candidates and report each selector's accuracy, the best single file and the
+    oracle (every candidate runs read-only; scores are cached and resumable)."""
+    from mscsql.config import default_cache_dir
+    from mscsql.evaluation.benchmarks import load_benchmark
+    from mscsql.evaluation.cache import GoldCache
+    from mscsql.evaluation.predictions import load_prediction_files
+    from mscsql.evaluation.scorers import get_scorer
+    from mscsql.evaluation.select import SelectRun
+
+    bench = load_benchmark(benchmark, data_dir, allow_missing_db=allow_missing_db)
+    files = load_prediction_files([*candidates, *(more_candidates or [])], bench)
+    cache = GoldCache(default_cache_dir())
+    try:
+        summary = SelectRun(bench, files, get_scorer(scorer, bench.dialect), list(selector), output, cache,
+                            workers=workers or ExecutionSettings().workers, timeout_s=timeout).run()
+    finally:
+        cache.close()
+    out.print(f"{summary['questions']} questions ({summary['scorer']})", highlight=False)
+    for name, accuracy in summary["selectors"].items():
+        out.print(f"{name}: {100 * (accuracy or 0):.2f}%", highlight=False)
+    best = summary["best_single"]
+    out.print(f"best_single ({best['name']}): {100 * (best['accuracy'] or 0):.2f}%", highlight=False)
+    out.print(f"oracle: {100 * (summary['oracle'] or 0):.2f}%", highlight=False)
 
 
 def run() -> None:

@@ -126,6 +126,14 @@ def load_generation_config(path: str | Path) -> GenerationConfig:
     return config
 
 
+def default_cache_dir() -> Path:
+    """Where mscsql keeps caches (gold results, value indexes): ``$MSCSQL_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/mscsql``, else ``~/.cache/mscsql``."""
+    base = os.environ.get("MSCSQL_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "mscsql")
+    return Path(base)
+
+
 def format_validation_error(err: ValidationError, source: str) -> str:
     """All problems of one config at once, each with its location."""
     lines = [f"invalid configuration in {source}:"]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -21,12 +20,6 @@ from mscsql.evaluation.benchmarks import sha256_file
 from mscsql.types import ExecutionResult, ExecutionStatus
 
 CACHE_VERSION = "1"
-
-
-def default_cache_dir() -> Path:
-    base = os.environ.get("MSCSQL_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "mscsql")
-    return Path(base)
 
 
 class GoldCache:

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from mscsql.config import RetrievalSettings
+from mscsql.config import RetrievalSettings, default_cache_dir
 from mscsql.db.base import Database
 from mscsql.errors import ConfigError, DatasetError
 from mscsql.retrieval.encoder import Encoder, get_encoder
@@ -37,10 +37,10 @@ _SETTINGS_THAT_SHAPE_THE_INDEX = ("max_values_per_column", "max_value_chars", "e
 
 
 def default_index_dir(db: Database) -> Path:
-    """``$MSCSQL_CACHE/index/<db_id>-<hash of the database location>`` (default cache: ~/.cache/mscsql)."""
+    """``<cache>/index/<db_id>-<hash of the database location>`` (see :func:`mscsql.config.default_cache_dir`)."""
     import hashlib
 
-    root = Path(os.environ.get("MSCSQL_CACHE", Path.home() / ".cache" / "mscsql")).expanduser()
+    root = default_cache_dir()
     path = getattr(db, "path", None)
     location = str(Path(path).resolve()) if path is not None else db.display_url
     digest = hashlib.blake2b(location.encode(), digest_size=6).hexdigest()
@@ -128,7 +128,7 @@ class ValueIndex:
             staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
         except OSError as err:
             raise ConfigError(f"cannot write the value index to {folder}: {err}",
-                              hint="choose a writable folder (--out), or set MSCSQL_CACHE") from None
+                              hint="choose a writable folder (--out), or set MSCSQL_CACHE_DIR") from None
         try:
             payload = {"columns": [list(c) for c in self.columns], "values": self.values,
                        "column_of": self.column_of.tolist()}

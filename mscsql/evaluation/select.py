@@ -1,0 +1,113 @@
+"""``mscsql select``: choose among stored candidates (one prediction file per generator) and measure it.
+
+Each file is scored once with the harness's scorer (results kept under ``OUT/scores/``), which gives every
+candidate's verdict, each file's accuracy (``best_single`` is the best of them) and the ``oracle`` (a
+question counts when any file is right). Every question's candidates then run read-only on its database,
+are grouped by result (:mod:`mscsql.critic.grouping`), and each requested selector picks one; its verdict
+is the verdict of the file the chosen SQL came from. ``OUT/selections.jsonl`` has every question's
+choices; ``OUT/summary.json`` the accuracies.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from itertools import groupby
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from mscsql.critic.grouping import CandidateResult, group_by_result
+from mscsql.critic.selectors import select
+from mscsql.db import connect, execute_many
+from mscsql.evaluation.benchmarks import Benchmark
+from mscsql.evaluation.cache import GoldCache
+from mscsql.evaluation.predictions import PredictionFile
+from mscsql.evaluation.runner import ScoreRun, score
+from mscsql.evaluation.scorers import Scorer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SelectRun:
+    benchmark: Benchmark
+    files: list[PredictionFile]
+    scorer: Scorer
+    selectors: list[str]
+    output: Path
+    cache: GoldCache
+    workers: int = 2
+    timeout_s: float = 30.0
+    progress: bool = True
+
+    def run(self) -> dict[str, Any]:
+        self.output.mkdir(parents=True, exist_ok=True)
+        for name in self.selectors:  # an unknown name fails now, not after the scoring
+            select(name, [], [])
+        rows = score(ScoreRun(benchmark=self.benchmark, files=self.files, scorer=self.scorer,
+                              output=self.output / "scores", cache=self.cache, workers=self.workers,
+                              timeout_s=self.timeout_s, progress=self.progress))
+        verdict = {(r["prediction_file"], r["index"]): bool(r["correct"]) for r in rows if r["status"] != "skipped"}
+        names = [f.name for f in self.files]
+        items = [i for i in self.benchmark.items if i.database and all((n, i.index) in verdict for n in names)]
+        records = []
+        with tqdm(total=len(items), desc="selecting", unit="q", disable=not self.progress) as bar:
+            for _db, group in groupby(sorted(items, key=lambda i: (i.database, i.index)), key=lambda i: i.database):
+                batch = list(group)
+                records += self._select_database(batch, names, verdict)
+                bar.update(len(batch))
+        records.sort(key=lambda r: r["index"])
+        with (self.output / "selections.jsonl").open("w", encoding="utf-8") as sink:
+            for record in records:
+                sink.write(json.dumps(record, ensure_ascii=False) + "\n")
+        summary = self._summary(records, names)
+        (self.output / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        return summary
+
+    def _select_database(self, items: list[Any], names: list[str], verdict: dict[tuple[str, int], bool]
+                         ) -> list[dict[str, Any]]:
+        with connect(items[0].database) as db:
+            pairs: list[tuple[int, str, tuple[str, ...]]] = []
+            for item in items:
+                sources: dict[str, list[str]] = {}
+                for file in self.files:
+                    sources.setdefault(file.sql[item.index], []).append(file.name)
+                pairs += [(item.index, sql, tuple(who)) for sql, who in sources.items()]
+            results = execute_many([(db, sql) for _i, sql, _who in pairs], workers=self.workers,
+                                   timeout_s=self.timeout_s)
+        by_question: dict[int, list[CandidateResult]] = {}
+        for (index, sql, who), result in zip(pairs, results, strict=True):
+            by_question.setdefault(index, []).append(CandidateResult(sql, who, result))
+        records = []
+        for item in items:
+            candidates = by_question[item.index]
+            record: dict[str, Any] = {"index": item.index, "db_id": item.db_id,
+                                      "groups": [{"count": g.count, "ok": g.ok, "sources": sorted(
+                                          {s for m in g.members for s in m.sources})}
+                                          for g in group_by_result(candidates)],
+                                      "files": {n: verdict[(n, item.index)] for n in names}}
+            for name in self.selectors:
+                chosen = select(name, candidates, names)
+                record[name] = {"source": chosen.sources[0] if chosen else None,
+                                "correct": bool(chosen and verdict[(chosen.sources[0], item.index)])}
+            records.append(record)
+        return records
+
+    def _summary(self, records: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
+        count = len(records)
+
+        def accuracy(hits: int) -> float | None:
+            return round(hits / count, 4) if count else None
+
+        files = {n: accuracy(sum(r["files"][n] for r in records)) for n in names}
+        best = max(names, key=lambda n: (files[n] or 0.0, -names.index(n)))
+        return {
+            "benchmark": self.benchmark.name, "scorer": self.scorer.name, "questions": count,
+            "selectors": {s: accuracy(sum(r[s]["correct"] for r in records)) for s in self.selectors},
+            "best_single": {"name": best, "accuracy": files[best]},
+            "oracle": accuracy(sum(any(r["files"].values()) for r in records)),
+            "files": files,
+        }

@@ -1,0 +1,39 @@
+"""`mscsql select` on real candidate pools: published Spider dev predictions of three model families."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.test_cli import mscsql
+
+POOL = ["NL2SQL360__deepseek_coder_7b_7000_train_samples.sql", "NL2SQL360__llama3_8b_7000_train_samples.sql",
+        "NL2SQL360__resdsql_text2sql_3B_7000_train_samples.sql"]
+
+
+def test_vote_beats_the_best_single_file_and_stays_below_the_oracle(shared_data: Path, tmp_path: Path) -> None:
+    files = [str(shared_data / "predictions" / "spider_dev" / name) for name in POOL]
+    out = tmp_path / "select"
+    result = mscsql("select", "--benchmark", "spider-dev", "--data-dir", str(shared_data / "spider"),
+                    "--allow-missing-db", "--candidates", *files, "--selector", "vote", "--selector", "first-valid",
+                    "--output", str(out), timeout=900)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["questions"] == 972
+    vote, best, oracle = summary["selectors"]["vote"], summary["best_single"]["accuracy"], summary["oracle"]
+    assert best == max(summary["files"].values())
+    assert vote >= best + 0.015, summary
+    assert oracle >= vote and oracle >= max(summary["files"].values())
+    records = [json.loads(line) for line in (out / "selections.jsonl").read_text().splitlines()]
+    assert round(sum(r["vote"]["correct"] for r in records) / len(records), 4) == vote
+    # the chosen file's verdict is the question's verdict
+    assert all(r["vote"]["correct"] == r["files"][r["vote"]["source"]] for r in records if r["vote"]["source"])
+    assert "vote:" in result.stdout and "oracle:" in result.stdout
+
+
+def test_an_unknown_selector_fails_before_any_work(shared_data: Path, tmp_path: Path) -> None:
+    files = [str(shared_data / "predictions" / "spider_dev" / POOL[0])]
+    result = mscsql("select", "--benchmark", "spider-dev", "--data-dir", str(shared_data / "spider"),
+                    "--allow-missing-db", "--candidates", *files, "--selector", "magic", "--output", str(tmp_path))
+    assert result.returncode == 2 and "unknown selector 'magic'" in result.stderr
+    assert not (tmp_path / "scores").exists()
