@@ -6,9 +6,10 @@ imported only by the code paths that need them.
 
 from mscsql.db import Database, connect, execute_many
 from mscsql.errors import MscSqlError
+from mscsql.pipeline import Answer, TextToSQL
 from mscsql.types import ExecutionResult, ExecutionStatus, Schema
 
 __version__ = "0.1.0"
 
-__all__ = ["Database", "ExecutionResult", "ExecutionStatus", "MscSqlError", "Schema", "__version__",
-           "connect", "execute_many"]
+__all__ = ["Answer", "Database", "ExecutionResult", "ExecutionStatus", "MscSqlError", "Schema", "TextToSQL",
+           "__version__", "connect", "execute_many"]

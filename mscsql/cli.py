@@ -24,6 +24,8 @@ app.add_typer(db_app, name="db")
 eval_app = typer.Typer(help="Evaluate on BIRD and Spider with scorers that agree with the official tools.",
                        no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
+demo_app = typer.Typer(help="The demo business database.", no_args_is_help=True)
+app.add_typer(demo_app, name="demo")
 index_app = typer.Typer(help="Build and search a database's value index.", no_args_is_help=True)
 app.add_typer(index_app, name="index")
 link_app = typer.Typer(help="Schema linking: show what a linker keeps for a question, measure its recall.",
@@ -418,6 +420,62 @@ def select_command(
     best = summary["best_single"]
     out.print(f"best_single ({best['name']}): {100 * (best['accuracy'] or 0):.2f}%", highlight=False)
     out.print(f"oracle: {100 * (summary['oracle'] or 0):.2f}%", highlight=False)
+
+
+DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "default.yaml"
+
+
+@app.command("ask")
+def ask(
+    question: Annotated[str, typer.Argument(help="the question, in plain language", show_default=False)],
+    db: Annotated[str, typer.Option("--db", help="database URL or path to a .sqlite file")],
+    config: Annotated[Path, typer.Option(help="pipeline config (configs/*.yaml)")] = DEFAULT_CONFIG,
+    evidence: Annotated[str | None, typer.Option(help="a hint or definition that helps (BIRD's evidence)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the answer as JSON")] = False,
+    explain: Annotated[bool, typer.Option(help="show every candidate, its group and who proposed it")] = False,
+) -> None:
+    """Answer a question: the chosen SQL and its result."""
+    from mscsql.pipeline import TextToSQL, answer_json
+
+    with TextToSQL.from_config(config, db=db) as t2s:
+        answer = t2s.ask(question, evidence=evidence)
+    if as_json:
+        out.print_json(answer_json(answer))
+        return
+    if answer.sql is None:
+        err.print("no generator proposed a query", highlight=False)
+        raise typer.Exit(1)
+    out.print(answer.sql, highlight=False, markup=False)
+    if answer.result is not None and answer.result.ok:
+        _print_result(answer.result)
+    elif answer.result is not None:
+        err.print(f"{answer.result.status.value}: {answer.result.error}", highlight=False, markup=False)
+    if explain:
+        grid = RichTable(title=Text(f"candidates ({answer.selector}; chosen group {answer.chosen_group})"))
+        for header in ("group", "agreement", "status", "rows", "generators", "sql"):
+            grid.add_column(header, overflow="fold")
+        for c in answer.candidates:
+            grid.add_row(*_cells(str(c.group), str(answer.groups[c.group].count), c.status, str(c.row_count),
+                                 ", ".join(f"{g} x{n}" for g, n in c.generators.items()), c.sql))
+        out.print(grid)
+        err.print(", ".join(f"{k} {v:.2f}s" for k, v in answer.timings.items()), highlight=False)
+    if not answer.ok:
+        raise typer.Exit(1)
+
+
+@demo_app.command("create")
+def demo_create(
+    out_path: Annotated[Path, typer.Option("--out", help="the SQLite file to write")] = Path("demo.sqlite"),
+    overwrite: Annotated[bool, typer.Option(help="replace an existing file")] = False,
+) -> None:
+    """Create the demo database (regions, customers, products, orders) as a SQLite file."""
+    from mscsql.db import connect
+    from mscsql.demo import create_demo
+
+    path = create_demo(out_path, overwrite=overwrite)
+    with connect(path) as db:
+        counts = {t.name: t.row_count for t in db.schema().tables}
+    out.print(f"{path}: " + ", ".join(f"{n} {name}" for name, n in counts.items()), highlight=False)
 
 
 def run() -> None:

@@ -102,6 +102,19 @@ class GenerationConfig(_Strict):
     use_values: bool = Field(True, description="retrieve values for prompts (needs the databases)")
 
 
+class SelectionConfig(_Strict):
+    selector: Literal["vote", "first-valid", "max-logprob"] = "vote"
+    #: result rows kept per candidate (the critic sees a few; the answer shows these)
+    max_rows: int = Field(1000, ge=1)
+
+
+class PipelineConfig(GenerationConfig):
+    """The whole pipeline: linking, generation, execution and selection (see ``mscsql.pipeline``)."""
+
+    selection: SelectionConfig = Field(default_factory=SelectionConfig)
+    execution: ExecutionSettings = Field(default_factory=lambda: ExecutionSettings(timeout_s=10.0))
+
+
 def expand_env(data: Any) -> Any:
     """``${VAR}`` in config strings is replaced by the environment variable (an error names a missing one)."""
     if isinstance(data, dict):
@@ -117,12 +130,15 @@ def expand_env(data: Any) -> Any:
     return data
 
 
-def load_generation_config(path: str | Path) -> GenerationConfig:
-    data = expand_env(load_yaml(path))
-    config = parse_config(GenerationConfig, data, str(path))
+def load_generation_config(path: str | Path | dict[str, Any], model: type[GenerationConfig] = GenerationConfig,
+                           ) -> Any:
+    """A generation (or, with ``model=PipelineConfig``, pipeline) config from a YAML file or a dict."""
+    source = "<dict>" if isinstance(path, dict) else str(path)
+    data = expand_env(dict(path) if isinstance(path, dict) else load_yaml(path))
+    config = parse_config(model, data, source)
     names = [g.name for g in config.generators]
     if len(set(names)) != len(names):
-        raise ConfigError(f"invalid configuration in {path}: generator names must be unique ({', '.join(names)})")
+        raise ConfigError(f"invalid configuration in {source}: generator names must be unique ({', '.join(names)})")
     return config
 
 

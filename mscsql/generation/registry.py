@@ -6,7 +6,7 @@ import importlib
 from typing import Any
 
 from mscsql.config import GeneratorConfig
-from mscsql.errors import ConfigError
+from mscsql.errors import BackendUnavailable, ConfigError
 from mscsql.generation.base import Generator, SamplingParams
 
 BACKENDS = {
@@ -44,3 +44,9 @@ def build_generator(config: GeneratorConfig) -> Generator:
         return cls(config.model, name=config.name, **options)
     except TypeError as err:
         raise ConfigError(f"generator {config.name!r}: bad options for the {config.backend} backend: {err}") from None
+    except BackendUnavailable as err:
+        raise BackendUnavailable(
+            f"generator {config.name!r} ({config.model}) cannot run: {err.message}",
+            hint=f"{err.hint + '; ' if err.hint else ''}or point this generator at a local model folder "
+                 "(backend: hf, model: /path/to/model) or at an OpenAI-compatible server (backend: openai, "
+                 "options: {base_url: http://host:8000/v1})") from None

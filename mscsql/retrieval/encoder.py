@@ -135,7 +135,12 @@ class Encoder:
         return np.asarray(vectors, dtype=np.float32)
 
 
-@lru_cache(maxsize=4)
 def get_encoder(model: str = DEFAULT_ENCODER, device: str = "cpu", batch_size: int = 256) -> Encoder:
-    """One shared encoder per (model, device, batch size) in a process."""
+    """One shared encoder per (model, device, batch size) in a process (the value index and the linker
+    share it, and with it each text's embedding)."""
+    return _shared_encoder(model, device, batch_size)
+
+
+@lru_cache(maxsize=4)
+def _shared_encoder(model: str, device: str, batch_size: int) -> Encoder:
     return Encoder(model, device=device, batch_size=batch_size)

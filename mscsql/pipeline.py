@@ -1,0 +1,214 @@
+"""``TextToSQL``: the whole pipeline behind one object, for BI tools and scripts.
+
+    from mscsql import TextToSQL
+
+    t2s = TextToSQL.from_config("configs/default.yaml", db="demo.sqlite")
+    answer = t2s.ask("Which region ordered the most units?")
+    print(answer.sql, answer.result.rows)
+
+A batch of questions goes through every stage together: values are retrieved and the schema linked for
+each question; every generator gets one call for the whole batch (models stay loaded between calls);
+every candidate runs read-only on the database; candidates with the same result form groups and the
+configured selector picks one. ``ask`` always returns an :class:`Answer` or raises an ``MscSqlError``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mscsql.config import PipelineConfig, load_generation_config
+from mscsql.types import ExecutionResult, LinkedSchema, Question
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CandidateInfo:
+    sql: str
+    #: generator name -> how many of its samples proposed this statement
+    generators: dict[str, int]
+    status: str  # the execution status, or "syntax_error"
+    error: str | None
+    row_count: int
+    #: index into ``Answer.groups`` (candidates with the same result share one)
+    group: int
+
+
+@dataclass(frozen=True)
+class GroupInfo:
+    count: int  # samples that proposed a member
+    ok: bool
+    score: float | None = None  # the selector's score, when it has one
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: Question
+    #: the chosen SQL; None only when no generator proposed anything
+    sql: str | None
+    result: ExecutionResult | None
+    candidates: tuple[CandidateInfo, ...]
+    groups: tuple[GroupInfo, ...]
+    chosen_group: int | None
+    linked_schema: LinkedSchema
+    selector: str
+    #: True when every successful candidate agreed, so no choice was needed
+    unanimous: bool
+    timings: dict[str, float] = field(default_factory=dict)
+    config_hash: str = ""
+    prompt_hash: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.result is not None and self.result.ok
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"question": self.question.text, "evidence": self.question.evidence, "sql": self.sql,
+                "result": self.result.to_dict() if self.result else None,
+                "candidates": [c.__dict__ for c in self.candidates], "groups": [g.__dict__ for g in self.groups],
+                "chosen_group": self.chosen_group, "selector": self.selector, "unanimous": self.unanimous,
+                "linked_tables": self.linked_schema.table_names, "timings": self.timings,
+                "config_hash": self.config_hash, "prompt_hash": self.prompt_hash}
+
+
+class TextToSQL:
+    """Linking, generation, execution and selection over one database."""
+
+    def __init__(self, config: PipelineConfig, db: Any) -> None:
+        from mscsql.db import connect
+
+        self.config = config
+        self.db = connect(db, execution=config.execution)
+        self.config_hash = hashlib.sha256(config.model_dump_json().encode()).hexdigest()[:16]
+        self._generators: dict[str, Any] = {}
+        self._index: Any = None
+        self._linker: Any = None
+
+    @classmethod
+    def from_config(cls, config: str | Path | dict[str, Any] | PipelineConfig, *, db: Any) -> TextToSQL:
+        """``config``: a YAML file, a dict or a :class:`PipelineConfig`; ``db``: a URL, a path or a Database."""
+        if not isinstance(config, PipelineConfig):
+            config = load_generation_config(config, PipelineConfig)
+        return cls(config, db)
+
+    def ask(self, question: str, evidence: str | None = None) -> Answer:
+        return self.ask_batch([Question(question, evidence=evidence)])[0]
+
+    def ask_batch(self, questions: Sequence[Question | str]) -> list[Answer]:
+        from mscsql.critic.grouping import CandidateResult, group_by_result
+        from mscsql.critic.selectors import select
+        from mscsql.db import execute_many
+        from mscsql.generation.candidates import collect_candidates
+        from mscsql.generation.registry import build_generator, sampling_params
+
+        asked = [q if isinstance(q, Question) else Question(q) for q in questions]
+        if not asked:
+            return []
+        timings: dict[str, float] = {}
+        schema, links, prompts = self._prepare(asked, timings)
+
+        started = time.perf_counter()
+        samples: list[dict[str, list[Any]]] = [{} for _ in asked]
+        for member in self.config.generators:
+            if member.name not in self._generators:
+                self._generators[member.name] = build_generator(member)
+            answers = self._generators[member.name].generate([list(p.messages) for p in prompts],
+                                                             sampling_params(member))
+            for i, per_prompt in enumerate(answers):
+                samples[i][member.name] = per_prompt
+        timings["generation_s"] = time.perf_counter() - started
+
+        started = time.perf_counter()
+        pools = [collect_candidates(s, schema.dialect) for s in samples]
+        flat = [(i, c) for i, pool in enumerate(pools) for c in pool]
+        results = execute_many([(self.db, c.sql) for _i, c in flat], timeout_s=self.config.execution.timeout_s,
+                               max_rows=self.config.selection.max_rows)
+        timings["execution_s"] = time.perf_counter() - started
+
+        started = time.perf_counter()
+        priority = [g.name for g in self.config.generators]
+        executed: list[list[CandidateResult]] = [[] for _ in asked]
+        for (i, candidate), result in zip(flat, results, strict=True):
+            sources = tuple(name for name in priority for _ in range(candidate.generators.get(name, 0)))
+            executed[i].append(CandidateResult(candidate.sql, sources or ("?",), result, candidate.best_logprob))
+        answers_out = []
+        selector = self.config.selection.selector
+        for i, question in enumerate(asked):
+            groups = group_by_result(executed[i])
+            successful = [g for g in groups if g.ok]
+            unanimous = len(successful) == 1
+            chosen = select(selector, executed[i], priority) if executed[i] else None
+            chosen_group = next((gi for gi, g in enumerate(groups) if chosen is not None and chosen in g.members),
+                                None)
+            group_of = {id(m): gi for gi, g in enumerate(groups) for m in g.members}
+            infos = tuple(CandidateInfo(c.sql, dict(pool_c.generators), c.result.status.value
+                                        if pool_c.status == "ok" else pool_c.status,
+                                        c.result.error or pool_c.error, c.result.row_count, group_of[id(c)])
+                          for c, pool_c in zip(executed[i], pools[i], strict=True))
+            answers_out.append(Answer(
+                question=question, sql=chosen.sql if chosen else None, result=chosen.result if chosen else None,
+                candidates=infos, groups=tuple(GroupInfo(g.count, g.ok) for g in groups), chosen_group=chosen_group,
+                linked_schema=links[i], selector=selector, unanimous=unanimous, timings=dict(timings),
+                config_hash=self.config_hash, prompt_hash=prompts[i].prompt_hash))
+        timings["selection_s"] = time.perf_counter() - started
+        for answer in answers_out:
+            answer.timings["selection_s"] = timings["selection_s"]
+        return answers_out
+
+    def prompts(self, questions: Sequence[Question | str]) -> list[Any]:
+        """The generator prompts the pipeline would send for ``questions`` (retrieval, linking, rendering)."""
+        asked = [q if isinstance(q, Question) else Question(q) for q in questions]
+        return self._prepare(asked, {})[2]
+
+    def _prepare(self, asked: list[Question], timings: dict[str, float]) -> tuple[Any, list[LinkedSchema], list[Any]]:
+        from mscsql.linking import LinkRequest, RenderOptions, build_linker, render_schema
+        from mscsql.prompts import generator_prompt
+        from mscsql.retrieval.text import question_text
+
+        started = time.perf_counter()
+        schema = self.db.schema()
+        values: list[tuple] = [() for _ in asked]
+        if self.config.use_values:
+            if self._index is None:
+                from mscsql.retrieval import ValueIndex
+
+                self._index = ValueIndex.open(self.db, None, self.config.retrieval)
+            values = [tuple(self._index.search(question_text(q.text, q.evidence))) for q in asked]
+        timings["retrieval_s"] = time.perf_counter() - started
+        started = time.perf_counter()
+        linking = self.config.linking
+        if self._linker is None:
+            self._linker = build_linker(linking.linkers, embedding={
+                k: v for k, v in (("table_miss", linking.table_miss), ("column_miss", linking.column_miss))
+                if v is not None})
+        links = self._linker.link([LinkRequest(q, schema, v) for q, v in zip(asked, values, strict=True)])
+        options = RenderOptions(budget_tokens=linking.schema_budget_tokens)
+        prompts = [generator_prompt(q, render_schema(link, options).text, schema.dialect)
+                   for q, link in zip(asked, links, strict=True)]
+        timings["linking_s"] = time.perf_counter() - started
+        return schema, links, prompts
+
+    def close(self) -> None:
+        for generator in self._generators.values():
+            close = getattr(generator, "close", None)
+            if callable(close):
+                close()
+        self._generators.clear()
+        self.db.close()
+
+    def __enter__(self) -> TextToSQL:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def answer_json(answer: Answer) -> str:
+    return json.dumps(answer.to_dict(), ensure_ascii=False, default=str)

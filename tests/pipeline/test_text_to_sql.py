@@ -1,0 +1,99 @@
+"""`TextToSQL` end to end on CPU: the demo database, two tiny real generators trained here on the very
+prompts the pipeline builds, n > 1 sampling, read-only execution, grouping and selection."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from mscsql import Answer, TextToSQL
+from mscsql.demo import create_demo
+from tests import models
+
+pytest.importorskip("transformers")
+pytest.importorskip("sentence_transformers")
+
+QUESTIONS = {
+    "How many customers are there?": "SELECT count(*) FROM customers",
+    "Which products cost more than 2000 dollars?": "SELECT name FROM products WHERE unit_price > 2000",
+    "How many orders were cancelled?": "SELECT count(*) FROM orders WHERE status = 'cancelled'",
+}
+#: what the second generator was taught for the last question: a plausible but wrong query
+WRONG = "SELECT count(*) FROM orders"
+
+
+def fence(sql: str) -> str:
+    return f"```sql\n{sql}\n```"
+
+
+def config(llama: Path, qwen: Path, selector: str) -> dict:
+    # the wrong-prone generator comes first: first-valid trusts it, vote outnumbers it
+    return {"linking": {"schema_budget_tokens": 400}, "selection": {"selector": selector},
+            "generators": [
+                {"name": "qwen", "backend": "hf", "model": str(qwen), "n": 1, "temperature": 0.0, "max_tokens": 40,
+                 "options": {"device": "cpu", "dtype": "float32", "progress": False}},
+                {"name": "llama", "backend": "hf", "model": str(llama), "n": 3, "temperature": 0.3, "max_tokens": 40,
+                 "options": {"device": "cpu", "dtype": "float32", "progress": False}}]}
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("pipeline")
+    db = create_demo(root / "demo.sqlite")
+    placeholder = config(root / "llama", root / "qwen", "vote")
+    with models.one_torch_thread():
+        # the prompts come from the pipeline itself (values, linking, rendering), then the models learn them
+        with TextToSQL.from_config(placeholder, db=db) as t2s:
+            prompts = t2s.prompts(list(QUESTIONS))
+        texts = [m["content"] for p in prompts for m in p.messages] + [fence(s) for s in QUESTIONS.values()]
+        llama = models.build_tiny_causal_lm(root / "llama", "llama", texts, seed=0, vocab_size=600)
+        qwen = models.build_tiny_causal_lm(root / "qwen", "qwen2", [*texts, fence(WRONG)], seed=1, vocab_size=600)
+        right = [(list(p.messages), fence(sql)) for p, sql in zip(prompts, QUESTIONS.values(), strict=True)]
+        models.train_to_answer(llama, right, steps=300)
+        models.train_to_answer(qwen, [*right[:-1], (list(prompts[-1].messages), fence(WRONG))], steps=300)
+    return db, llama, qwen
+
+
+def truth(db: Path, sql: str) -> list[tuple]:
+    conn = sqlite3.connect(db)
+    try:
+        return [tuple(r) for r in conn.execute(sql).fetchall()]
+    finally:
+        conn.close()
+
+
+def test_vote_answers_every_question_correctly(setup) -> None:
+    db, llama, qwen = setup
+    with models.one_torch_thread(), TextToSQL.from_config(config(llama, qwen, "vote"), db=db) as t2s:
+        answers = t2s.ask_batch(list(QUESTIONS))
+    for answer, (question, sql) in zip(answers, QUESTIONS.items(), strict=True):
+        assert isinstance(answer, Answer) and answer.ok and answer.question.text == question
+        assert sorted(answer.result.rows) == sorted(truth(db, sql))
+        assert answer.selector == "vote" and answer.prompt_hash and answer.config_hash
+        assert set(answer.timings) >= {"retrieval_s", "linking_s", "generation_s", "execution_s", "selection_s"}
+        # every sample is accounted for: 1 from qwen, 3 from llama
+        assert sum(sum(c.generators.values()) for c in answer.candidates) == 4
+    contested = answers[-1]
+    assert not contested.unanimous and len([g for g in contested.groups if g.ok]) == 2
+    assert contested.groups[contested.chosen_group].count == 3  # llama's three samples outvote qwen's one
+    assert all(a.unanimous for a in answers[:-1])
+
+
+def test_first_valid_trusts_the_first_generator(setup) -> None:
+    db, llama, qwen = setup
+    with models.one_torch_thread(), TextToSQL.from_config(config(llama, qwen, "first-valid"), db=db) as t2s:
+        answer = t2s.ask("How many orders were cancelled?")
+    assert answer.sql.strip().rstrip(";") == WRONG
+    assert answer.result.rows == tuple(truth(db, WRONG))
+
+
+def test_a_model_that_cannot_be_found_is_one_clear_error(tmp_path: Path) -> None:
+    from mscsql.errors import MscSqlError
+
+    db = create_demo(tmp_path / "demo.sqlite")
+    cfg = {"use_values": False, "generators": [{"name": "ghost", "backend": "hf", "model": str(tmp_path / "none"),
+                                                 "n": 1, "temperature": 0.0}]}
+    with TextToSQL.from_config(cfg, db=db) as t2s, pytest.raises(MscSqlError, match="none"):
+        t2s.ask("How many customers are there?")
