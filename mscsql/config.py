@@ -102,10 +102,26 @@ class GenerationConfig(_Strict):
     use_values: bool = Field(True, description="retrieve values for prompts (needs the databases)")
 
 
+class CriticConfig(_Strict):
+    """The joint critic: one or more models (hf or openai backends) that score the options in one pass."""
+
+    models: tuple[GeneratorConfig, ...] = Field(min_length=1)
+    orderings: int = Field(2, ge=1, description="orders of the options averaged (cancels position bias)")
+    max_options: int = Field(8, ge=2, le=26, description="more groups than this make a tournament")
+    seed: int = 0
+
+
 class SelectionConfig(_Strict):
-    selector: Literal["vote", "first-valid", "max-logprob"] = "vote"
+    selector: Literal["critic", "vote", "first-valid", "max-logprob"] = "vote"
+    critic: CriticConfig | None = None
     #: result rows kept per candidate (the critic sees a few; the answer shows these)
     max_rows: int = Field(1000, ge=1)
+
+    @model_validator(mode="after")
+    def _critic_needs_models(self) -> SelectionConfig:
+        if self.selector == "critic" and self.critic is None:
+            raise ValueError("selector: critic needs a critic: {models: [...]} section")
+        return self
 
 
 class PipelineConfig(GenerationConfig):

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from mscsql.config import PipelineConfig, load_generation_config
+from mscsql.errors import ConfigError
 from mscsql.types import ExecutionResult, LinkedSchema, Question
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,8 @@ class TextToSQL:
         self._generators: dict[str, Any] = {}
         self._index: Any = None
         self._linker: Any = None
+        self._critic: Any = None
+        self._schema_texts: list[str] | None = None
 
     @classmethod
     def from_config(cls, config: str | Path | dict[str, Any] | PipelineConfig, *, db: Any) -> TextToSQL:
@@ -140,11 +143,21 @@ class TextToSQL:
             executed[i].append(CandidateResult(candidate.sql, sources or ("?",), result, candidate.best_logprob))
         answers_out = []
         selector = self.config.selection.selector
+        schema_texts = self._schema_texts
         for i, question in enumerate(asked):
             groups = group_by_result(executed[i])
             successful = [g for g in groups if g.ok]
             unanimous = len(successful) == 1
-            chosen = select(selector, executed[i], priority) if executed[i] else None
+            scores: list[float | None] = [None] * len(groups)
+            if selector == "critic":
+                decision = self.critic.decide(question.text, question.evidence, schema_texts[i], executed[i],
+                                              priority)
+                chosen = decision.candidate if decision else None
+                if decision is not None:
+                    groups = list(decision.groups)
+                    scores = list(decision.judgement.probabilities)
+            else:
+                chosen = select(selector, executed[i], priority) if executed[i] else None
             chosen_group = next((gi for gi, g in enumerate(groups) if chosen is not None and chosen in g.members),
                                 None)
             group_of = {id(m): gi for gi, g in enumerate(groups) for m in g.members}
@@ -154,13 +167,56 @@ class TextToSQL:
                           for c, pool_c in zip(executed[i], pools[i], strict=True))
             answers_out.append(Answer(
                 question=question, sql=chosen.sql if chosen else None, result=chosen.result if chosen else None,
-                candidates=infos, groups=tuple(GroupInfo(g.count, g.ok) for g in groups), chosen_group=chosen_group,
+                candidates=infos, groups=tuple(GroupInfo(g.count, g.ok, score) for g, score in zip(groups, scores,
+                                                                                   strict=True)),
+                chosen_group=chosen_group,
                 linked_schema=links[i], selector=selector, unanimous=unanimous, timings=dict(timings),
                 config_hash=self.config_hash, prompt_hash=prompts[i].prompt_hash))
         timings["selection_s"] = time.perf_counter() - started
         for answer in answers_out:
             answer.timings["selection_s"] = timings["selection_s"]
         return answers_out
+
+    @property
+    def critic(self) -> Any:
+        """The configured joint critic (its models load on first use)."""
+        if self._critic is None:
+            from mscsql.critic.llm import EnsembleCritic, LLMCritic
+            from mscsql.generation.registry import build_generator
+
+            settings = self.config.selection.critic
+            if settings is None:
+                raise ConfigError("this pipeline has no critic configured",
+                                  hint="add selection: {selector: critic, critic: {models: [...]}}")
+            critics = [LLMCritic(build_generator(m), orderings=settings.orderings, max_options=settings.max_options,
+                                 seed=settings.seed, name=m.name) for m in settings.models]
+            self._critic = critics[0] if len(critics) == 1 else EnsembleCritic(critics)
+        return self._critic
+
+    def critic_prompts(self, answer: Answer) -> list[Any]:
+        """What the critic reads for ``answer``'s question, one prompt per ordering (the groups rebuilt by
+        running the answer's candidates again): for inspecting a decision, or training a critic on it."""
+        from mscsql.critic.grouping import CandidateResult, group_by_result
+        from mscsql.critic.llm import orderings
+        from mscsql.db import execute_many
+
+        if self._schema_texts is None:
+            self._prepare([answer.question], {})
+        priority = [g.name for g in self.config.generators]
+        results = execute_many([(self.db, c.sql) for c in answer.candidates],
+                               timeout_s=self.config.execution.timeout_s, max_rows=self.config.selection.max_rows)
+        executed = [CandidateResult(c.sql, tuple(n for n in priority for _ in range(c.generators.get(n, 0))), r)
+                    for c, r in zip(answer.candidates, results, strict=True)]
+        groups = [g for g in group_by_result(executed) if g.ok]
+        settings = self.config.selection.critic
+        count = settings.orderings if settings else 1
+        from mscsql.linking import RenderOptions, render_schema
+
+        text = render_schema(answer.linked_schema,
+                             RenderOptions(budget_tokens=self.config.linking.schema_budget_tokens)).text
+        critic = self.critic.critics[0] if hasattr(self.critic, "critics") else self.critic  # one prompt for all
+        return [critic.prompt(answer.question.text, answer.question.evidence, text, [groups[j] for j in order])
+                for order in orderings(len(groups), count, settings.seed if settings else 0)]
 
     def prompts(self, questions: Sequence[Question | str]) -> list[Any]:
         """The generator prompts the pipeline would send for ``questions`` (retrieval, linking, rendering)."""
@@ -190,13 +246,16 @@ class TextToSQL:
                 if v is not None})
         links = self._linker.link([LinkRequest(q, schema, v) for q, v in zip(asked, values, strict=True)])
         options = RenderOptions(budget_tokens=linking.schema_budget_tokens)
-        prompts = [generator_prompt(q, render_schema(link, options).text, schema.dialect)
-                   for q, link in zip(asked, links, strict=True)]
+        texts = [render_schema(link, options).text for link in links]
+        prompts = [generator_prompt(q, text, schema.dialect) for q, text in zip(asked, texts, strict=True)]
         timings["linking_s"] = time.perf_counter() - started
+        self._schema_texts = texts
         return schema, links, prompts
 
     def close(self) -> None:
-        for generator in self._generators.values():
+        members = [self._critic] if self._critic is not None and not hasattr(self._critic, "critics") else \
+            list(getattr(self._critic, "critics", []))
+        for generator in [*self._generators.values(), *(getattr(c, "scorer", None) for c in members)]:
             close = getattr(generator, "close", None)
             if callable(close):
                 close()

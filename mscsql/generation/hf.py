@@ -324,6 +324,74 @@ class HFGenerator:
             return [[s] * sampling.n for s in samples]
         return [samples[i * sampling.n:(i + 1) * sampling.n] for i in range(len(batch))]
 
+    # -- scoring options ---------------------------------------------------------------------------------
+
+    def option_token_ids(self, options: Sequence[str]) -> list[int]:
+        """The token id of each option: the option's own text when it is one token, else the option after a
+        space (" A"). Raises ConfigError unless every option is one token and all of them differ."""
+        cache: dict[tuple[str, ...], list[int]] = self.__dict__.setdefault("_option_ids", {})
+        key = tuple(options)
+        if key in cache:
+            return cache[key]
+        ids: list[int] = []
+        for option in options:
+            found = None
+            for variant in (option, " " + option):
+                encoded = self.tokenizer(variant, add_special_tokens=False)["input_ids"]
+                if option and len(encoded) == 1:
+                    found = int(encoded[0])
+                    break
+            if found is None:
+                raise ConfigError(f"option {option!r} is not a single token of {self.model_id!r}'s tokenizer "
+                                  "(neither alone nor after a space)",
+                                  hint="score options with short labels such as single letters")
+            ids.append(found)
+        if len(set(ids)) != len(ids):
+            same = [o for o, i in zip(options, ids, strict=True) if ids.count(i) > 1]
+            raise ConfigError(f"options {same!r} map to the same token of {self.model_id!r}'s tokenizer",
+                              hint="give options that differ in their first token")
+        cache[key] = ids
+        return ids
+
+    def option_logprobs(self, prompts: Sequence[ChatPrompt], options: Sequence[str]) -> list[list[float]]:
+        """For each prompt, the log-probability of each option as the next token after the chat-templated
+        prompt (generation prompt included): one forward pass per prompt, ``batch_size`` prompts at a time
+        (left-padded, positions counted from each prompt's first token, as ``generate`` does), the logits of
+        the last position through a float32 log-softmax over the whole vocabulary."""
+        if not options:
+            raise ConfigError("option_logprobs needs at least one option")
+        token_ids = self.option_token_ids(options)
+        if not prompts:
+            return []
+        import torch
+
+        encoded = [self.tokenizer(self.render(p), add_special_tokens=False)["input_ids"] for p in prompts]
+        order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i]))
+        results: list[list[float]] = [[] for _ in prompts]
+        index = torch.tensor(token_ids, device=self.device)
+        with torch.inference_mode():
+            for start in range(0, len(order), self.batch_size):
+                batch = order[start:start + self.batch_size]
+                logprobs = self._last_logprobs([encoded[i] for i in batch])
+                for row, values in zip(batch, logprobs.index_select(1, index).tolist(), strict=True):
+                    results[row] = [float(v) for v in values]
+        return results
+
+    def _last_logprobs(self, batch: list[list[int]]) -> torch.Tensor:
+        """Log-probabilities of the next token after each (left-padded) sequence of ``batch``."""
+        import torch
+
+        if any(not ids for ids in batch):
+            raise ConfigError("a prompt rendered to no tokens at all")
+        width = max(len(ids) for ids in batch)
+        pad = self.tokenizer.pad_token_id
+        input_ids = torch.tensor([[pad] * (width - len(ids)) + ids for ids in batch], device=self.device)
+        attention = torch.tensor([[0] * (width - len(ids)) + [1] * len(ids) for ids in batch], device=self.device)
+        positions = (attention.cumsum(-1) - 1).clamp(min=0)
+        output = self.model(input_ids=input_ids, attention_mask=attention, position_ids=positions, use_cache=False,
+                            logits_to_keep=1)
+        return torch.log_softmax(output.logits[:, -1, :].float(), dim=-1)
+
     def __repr__(self) -> str:
         return f"HFGenerator({self.model_id!r}, device={self.device!r}, batch_size={self.batch_size})"
 

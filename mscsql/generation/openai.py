@@ -35,7 +35,7 @@ import math
 import os
 import random
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -164,6 +164,74 @@ class OpenAIGenerator:
             raise error
         return [future.result() for future in futures]
 
+    # -- scoring options ---------------------------------------------------------------------------------
+
+    def option_logprobs(self, prompts: Sequence[ChatPrompt], options: Sequence[str], *,
+                        top_logprobs: int = 20) -> list[list[float]]:
+        """For each prompt, the log-probability of each option as the first token of the answer: one request per
+        prompt for a single greedy token (``max_tokens=1``, ``temperature=0``) with its ``top_logprobs`` most
+        likely alternatives, read from those alternatives. An option is matched by the token's text without
+        surrounding whitespace (``"A"`` and ``" A"`` both count, their probabilities added); an option outside
+        the top ``top_logprobs`` gets ``-inf``. Chat mode asks for ``logprobs: true, top_logprobs: N`` (OpenAI
+        allows at most 20); completions mode for ``logprobs: N`` (OpenAI allows at most 5, vLLM more)."""
+        options = [str(o) for o in options]
+        if not options or any(not o.strip() for o in options):
+            raise ConfigError("option_logprobs needs at least one option, none of them blank")
+        if len({o.strip() for o in options}) != len(options):
+            raise ConfigError(f"options {options!r} are not distinct once whitespace is stripped")
+        if top_logprobs < 1:
+            raise ConfigError(f"top_logprobs must be at least 1, not {top_logprobs}")
+        if not self.logprobs:
+            raise ConfigError(f"{self.name} was built with logprobs=False, and scoring options needs them",
+                              hint="use a server that returns log-probabilities and leave logprobs on")
+        if self._closed:
+            raise GenerationError(f"{self.name}: the generator was closed")
+        if not prompts:
+            return []
+        bodies = [self._option_body(prompt, top_logprobs) for prompt in prompts]
+        abort = threading.Event()
+
+        def parse(payload: Any) -> list[float]:
+            return self._option_values(payload, options)
+
+        futures: list[Future[list[float]]] = [self._pool.submit(self._run, body, 1, abort, parse) for body in bodies]
+        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        failed = next((f for f in futures if f in done and f.exception() is not None), None)
+        if failed is not None:
+            abort.set()
+            for future in futures:
+                future.cancel()
+            error = failed.exception()
+            assert error is not None
+            raise error
+        return [future.result() for future in futures]
+
+    def _option_body(self, prompt: ChatPrompt, top_logprobs: int) -> dict[str, Any]:
+        body: dict[str, Any] = {"model": self.model}
+        if self.mode == "chat":
+            body["messages"] = [{"role": str(m["role"]), "content": str(m["content"])} for m in prompt]
+            body.update(logprobs=True, top_logprobs=int(top_logprobs))
+        else:
+            body.update(prompt=completion_text(prompt), logprobs=int(top_logprobs))
+        body.update(n=1, temperature=0.0, max_tokens=1, stream=False)
+        return body
+
+    def _option_values(self, payload: Any, options: Sequence[str]) -> list[float]:
+        """The options' log-probabilities from the top alternatives of the answer's first token."""
+        choices = payload.get("choices") if isinstance(payload, dict) else None
+        choice = min(choices, key=_choice_index) if isinstance(choices, list) and choices else None
+        logprobs = choice.get("logprobs") if isinstance(choice, dict) else None
+        top = _first_top_logprobs(logprobs, self.mode)
+        if top is None:
+            raise GenerationError(f"{self.url} returned no top log-probabilities for the first token: "
+                                  f"{_one_line(repr(choice), 300)}",
+                                  hint="the server must support logprobs with top_logprobs (vLLM, OpenAI and "
+                                       "llama.cpp's server do)")
+        found: dict[str, list[float]] = {}
+        for token, value in top:
+            found.setdefault(token.strip(), []).append(value)
+        return [_logsumexp(found.get(option.strip(), [])) for option in options]
+
     def _body(self, prompt: ChatPrompt, sampling: SamplingParams) -> dict[str, Any]:
         body: dict[str, Any] = {"model": self.model}
         if self.mode == "chat":
@@ -183,14 +251,17 @@ class OpenAIGenerator:
         body["stream"] = False
         return body
 
-    def _run(self, body: dict[str, Any], n: int, abort: threading.Event) -> list[Sample]:
-        """All tries for one prompt: the parsed samples, or the GenerationError of the last try."""
+    def _run(self, body: dict[str, Any], n: int, abort: threading.Event,
+             parse: Callable[[Any], Any] | None = None) -> Any:
+        """All tries for one prompt: the parsed samples (or what ``parse`` makes of the answer), or the
+        GenerationError of the last try."""
         tries = self.max_retries + 1
         for attempt in range(tries):
             if abort.is_set():
                 raise GenerationError(f"{self.url}: request abandoned after another prompt failed")
             try:
-                return self._parse(self._post(body), n)
+                payload = self._post(body)
+                return parse(payload) if parse is not None else self._parse(payload, n)
             except _Retryable as failure:
                 if attempt == tries - 1:
                     tried = f"{tries} tries" if tries > 1 else "1 try, retries disabled"
@@ -295,6 +366,45 @@ def _normalise_base_url(base_url: str) -> str:
             raise ConfigError(f"base_url {base_url!r} names an endpoint; give the API root",
                               hint=f"drop {suffix!r}: for example http://localhost:8000/v1")
     return url + "/v1" if parts.path in ("", "/") else url
+
+
+def _first_top_logprobs(logprobs: Any, mode: str) -> list[tuple[str, float]] | None:
+    """(token, log-probability) pairs of the first generated token's top alternatives: chat's
+    ``content[0].top_logprobs`` (with the chosen token itself) or completions' ``top_logprobs[0]``."""
+    if not isinstance(logprobs, dict):
+        return None
+    pairs: list[tuple[str, float]] = []
+    if mode == "chat":
+        content = logprobs.get("content")
+        first = content[0] if isinstance(content, list) and content else None
+        if not isinstance(first, dict) or not isinstance(first.get("top_logprobs"), list):
+            return None
+        entries = [first, *first["top_logprobs"]]
+        seen: set[str] = set()
+        for entry in entries:
+            token, value = (entry.get("token"), entry.get("logprob")) if isinstance(entry, dict) else (None, None)
+            if isinstance(token, str) and _is_number(value) and token not in seen:
+                seen.add(token)
+                pairs.append((token, float(value)))
+        return pairs
+    top = logprobs.get("top_logprobs")
+    first_top = top[0] if isinstance(top, list) and top else None
+    if not isinstance(first_top, dict):
+        return None
+    return [(str(token), float(value)) for token, value in first_top.items() if _is_number(value)]
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _logsumexp(values: Sequence[float]) -> float:
+    if not values:
+        return -math.inf
+    top = max(values)
+    if top == -math.inf:
+        return -math.inf
+    return top + math.log(math.fsum(math.exp(v - top) for v in values))
 
 
 def _chat_logprobs(logprobs: Any) -> list[float] | None:

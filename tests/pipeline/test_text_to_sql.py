@@ -97,3 +97,38 @@ def test_a_model_that_cannot_be_found_is_one_clear_error(tmp_path: Path) -> None
                                                  "n": 1, "temperature": 0.0}]}
     with TextToSQL.from_config(cfg, db=db) as t2s, pytest.raises(MscSqlError, match="none"):
         t2s.ask("How many customers are there?")
+
+
+def test_the_critic_reads_the_groups_and_picks_the_right_one(setup, tmp_path: Path) -> None:
+    """A tiny critic trained on the very prompts the pipeline shows it (both orderings) chooses the right
+    group, even though the first generator proposed the wrong one."""
+    db, llama, qwen = setup
+    critic_path = tmp_path / "critic"
+    contested = "How many orders were cancelled?"
+    settings = config(llama, qwen, "critic")
+    settings["selection"]["critic"] = {"models": [{"name": "judge", "backend": "hf", "model": str(critic_path),
+                                                   "n": 1, "temperature": 0.0,
+                                                   "options": {"device": "cpu", "dtype": "float32",
+                                                               "progress": False}}], "orderings": 2}
+    with models.one_torch_thread():
+        with TextToSQL.from_config(config(llama, qwen, "vote"), db=db) as voter:
+            reference = voter.ask(contested)
+        right = reference.groups[reference.chosen_group]
+        assert right.count == 3
+        # a placeholder model is enough to see the critic's prompts; the real one learns them, answering
+        # with the right group's letter
+        models.build_tiny_causal_lm(critic_path, "llama", ["A B C", contested], seed=2, vocab_size=300)
+        with TextToSQL.from_config(settings, db=db) as judge:
+            prompts = judge.critic_prompts(reference)
+        assert len(prompts) == 2 and prompts[0].prompt_hash != prompts[1].prompt_hash
+        texts = [m["content"] for p in prompts for m in p.messages]
+        models.build_tiny_causal_lm(critic_path, "llama", [*texts, "A", "B"], seed=2, vocab_size=600)
+        letters = ["A", "B"]  # identity order: the right group (most samples) comes first; reversed, second
+        models.train_to_answer(critic_path, [(list(p.messages), letter) for p, letter in zip(prompts, letters,
+                                                                                            strict=True)], steps=200)
+        with TextToSQL.from_config(settings, db=db) as t2s:
+            answer = t2s.ask(contested)
+    assert answer.selector == "critic" and answer.ok
+    assert sorted(answer.result.rows) == sorted(truth(db, QUESTIONS[contested]))
+    assert answer.groups[answer.chosen_group].score > 0.5
+    assert abs(sum(g.score for g in answer.groups) - 1.0) < 1e-6
