@@ -132,6 +132,37 @@ def db_query(
         raise typer.Exit(1)
 
 
+@eval_app.command("run")
+def eval_run(
+    benchmark: Annotated[str, typer.Option(help="spider-dev, bird-dev, bird-minidev, ...")],
+    data_dir: Annotated[Path, typer.Option(help="the benchmark's folder")],
+    config: Annotated[Path, typer.Option(help="pipeline config (configs/*.yaml)")],
+    output: Annotated[Path, typer.Option(help="folder for every stage's outputs and the scores")],
+    scorer: Annotated[str, typer.Option(help="bird, spider-exec, test-suite or strict")] = "spider-exec",
+    allow_missing_db: Annotated[bool, typer.Option(help="skip questions whose database is missing")] = False,
+    limit: Annotated[int | None, typer.Option(min=1, help="only the first N questions (a quick try)")] = None,
+) -> None:
+    """Run the whole pipeline over a benchmark and score its answers (resumable, every stage kept)."""
+    from mscsql.config import PipelineConfig, default_cache_dir, load_generation_config
+    from mscsql.evaluation.benchmarks import load_benchmark
+    from mscsql.evaluation.cache import GoldCache
+    from mscsql.evaluation.pipeline_run import PipelineRun
+    from mscsql.evaluation.scorers import get_scorer
+
+    settings = load_generation_config(config, PipelineConfig)
+    bench = load_benchmark(benchmark, data_dir, allow_missing_db=allow_missing_db)
+    cache = GoldCache(default_cache_dir())
+    try:
+        summary = PipelineRun(bench, Path(data_dir), settings, output, get_scorer(scorer, bench.dialect), cache,
+                              limit=limit).run()
+    finally:
+        cache.close()
+    for f in summary["files"]:
+        accuracy = "-" if f["accuracy"] is None else f"{100 * f['accuracy']:.2f}"
+        out.print(f"{f['name']}: {accuracy}% of {f['scored']} ({f['correct']} correct)", highlight=False)
+    err.print(f"stages in {output}/ (generate/, selections.jsonl, predictions.jsonl, score/)", highlight=False)
+
+
 @eval_app.command("score")
 def eval_score(
     benchmark: Annotated[str, typer.Option(help="spider-dev, spider-train, bird-dev, bird-train, bird-minidev, "

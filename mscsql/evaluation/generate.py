@@ -53,6 +53,7 @@ class GenerateRun:
     limit: int | None = None
     progress: bool = True
     _replayed: dict[str, Any] = field(default_factory=dict)
+    _schema_texts: dict[int, str] = field(default_factory=dict)
 
     def run(self) -> int:
         """Generate for every question not done yet; returns how many questions were written."""
@@ -80,7 +81,8 @@ class GenerateRun:
                 candidates = collect_candidates(samples, self.benchmark.dialect)
                 record = {"index": item.index, "db_id": item.db_id, "question": item.question,
                           "prompt_hash": prompt.prompt_hash, "template": prompt.template,
-                          "linked_tables": link.table_names, "candidates": [asdict(c) for c in candidates]}
+                          "linked_tables": link.table_names, "schema_text": self._schema_texts.get(item.index),
+                          "candidates": [asdict(c) for c in candidates]}
                 sink.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
             sink.flush()
         return len(prompts)
@@ -102,6 +104,7 @@ class GenerateRun:
                 for item, link in zip(batch, links, strict=True):
                     text = render_schema(link, options).text
                     prompts.append((item, generator_prompt(_question(item), text, schema.dialect), link))
+                    self._schema_texts[item.index] = text
                 bar.update(len(batch))
         return prompts
 

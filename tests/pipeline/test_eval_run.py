@@ -1,0 +1,44 @@
+"""`mscsql eval run`: the pipeline over Spider dev questions (published predictions replayed as three
+generators), selection by vote, scoring, resume."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.critic.test_select_cli import POOL
+from tests.test_cli import mscsql
+
+
+def lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line]
+
+
+def test_eval_run_selects_scores_and_resumes(shared_data: Path, tmp_path: Path) -> None:
+    files = [shared_data / "predictions" / "spider_dev" / name for name in POOL]
+    generators = "\n".join(f"  - {{name: g{i}, backend: replay, n: 1, options: {{predictions: \"{f}\"}}}}"
+                           for i, f in enumerate(files))
+    config = tmp_path / "replay.yaml"
+    config.write_text(f"linking: {{linkers: [keep-all]}}\nuse_values: false\nselection: {{selector: vote}}\n"
+                      f"generators:\n{generators}\n")
+    out = tmp_path / "run"
+    args = ("eval", "run", "--benchmark", "spider-dev", "--data-dir", str(shared_data / "spider"),
+            "--allow-missing-db", "--config", str(config), "--output", str(out), "--limit", "30")
+    first = mscsql(*args, timeout=600)
+    assert first.returncode == 0, first.stderr
+    summary = json.loads((out / "score" / "summary.json").read_text())
+    assert summary["files"][0]["scored"] == 30
+    selections = lines(out / "selections.jsonl")
+    predicted = [f.read_text().split("\n") for f in files]
+    assert len(selections) == 30
+    for record in selections:
+        assert record["sql"] in {p[record["index"]] for p in predicted}
+        assert sum(g["count"] for g in record["groups"]) == 3  # one sample from each generator
+    # a kill during selection: the last answers are lost and redone, the score is the same
+    kept = (out / "predictions.jsonl").read_text().splitlines()[:-5]
+    (out / "predictions.jsonl").write_text("\n".join(kept) + "\n")
+    again = mscsql(*args, timeout=600)
+    assert again.returncode == 0, again.stderr
+    assert json.loads((out / "score" / "summary.json").read_text())["files"][0]["correct"] == \
+        summary["files"][0]["correct"]
+    assert len(lines(out / "predictions.jsonl")) == 30
