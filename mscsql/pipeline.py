@@ -82,10 +82,13 @@ class Answer:
 class TextToSQL:
     """Linking, generation, execution and selection over one database."""
 
-    def __init__(self, config: PipelineConfig, db: Any) -> None:
+    def __init__(self, config: PipelineConfig, db: Any, *, trace_dir: str | Path | None = None) -> None:
         from mscsql.db import connect
 
         self.config = config
+        #: where each answer's stages are appended (``trace.jsonl``) with the samples in a store that the
+        #: ``replay`` backend reads (``samples.jsonl``); None: no trace
+        self.trace_dir = Path(trace_dir) if trace_dir is not None else None
         self.db = connect(db, execution=config.execution)
         self.config_hash = hashlib.sha256(config.model_dump_json().encode()).hexdigest()[:16]
         self._generators: dict[str, Any] = {}
@@ -95,11 +98,13 @@ class TextToSQL:
         self._schema_texts: list[str] | None = None
 
     @classmethod
-    def from_config(cls, config: str | Path | dict[str, Any] | PipelineConfig, *, db: Any) -> TextToSQL:
-        """``config``: a YAML file, a dict or a :class:`PipelineConfig`; ``db``: a URL, a path or a Database."""
+    def from_config(cls, config: str | Path | dict[str, Any] | PipelineConfig, *, db: Any,
+                    trace_dir: str | Path | None = None) -> TextToSQL:
+        """``config``: a YAML file, a dict or a :class:`PipelineConfig`; ``db``: a URL, a path or a Database;
+        ``trace_dir``: a folder where every answer's stages and samples are appended."""
         if not isinstance(config, PipelineConfig):
             config = load_generation_config(config, PipelineConfig)
-        return cls(config, db)
+        return cls(config, db, trace_dir=trace_dir)
 
     def ask(self, question: str, evidence: str | None = None) -> Answer:
         return self.ask_batch([Question(question, evidence=evidence)])[0]
@@ -122,6 +127,8 @@ class TextToSQL:
         for member in self.config.generators:
             if member.name not in self._generators:
                 self._generators[member.name] = build_generator(member)
+            if member.backend == "replay":
+                self._register_replay(member, prompts)
             answers = self._generators[member.name].generate([list(p.messages) for p in prompts],
                                                              sampling_params(member))
             for i, per_prompt in enumerate(answers):
@@ -175,7 +182,49 @@ class TextToSQL:
         timings["selection_s"] = time.perf_counter() - started
         for answer in answers_out:
             answer.timings["selection_s"] = timings["selection_s"]
+        if self.trace_dir is not None:
+            self._trace(answers_out, prompts, samples)
         return answers_out
+
+    def _register_replay(self, member: Any, prompts: list[Any]) -> None:
+        """A replay generator in a pipeline serves an earlier run's stored samples (a trace's
+        ``samples.jsonl``), found by prompt."""
+        from mscsql.errors import DatasetError
+        from mscsql.generation.store import SampleStore
+
+        path = member.options.get("samples")
+        if not path or not Path(str(path)).is_file():
+            raise DatasetError(f"replay generator {member.name!r} needs options.samples: an existing samples.jsonl",
+                               hint="a pipeline replays a trace's samples; prediction files need a benchmark "
+                                    "(mscsql eval run)")
+        store = SampleStore(str(path))
+        for prompt in prompts:
+            stored = store.find(prompt.prompt_hash, member.options.get("generator"))
+            if stored:
+                self._generators[member.name].register(list(prompt.messages), [x.text for x in stored])
+
+    def _trace(self, answers: list[Answer], prompts: list[Any], samples: list[dict[str, list[Any]]]) -> None:
+        from dataclasses import asdict
+
+        from mscsql.generation.ensemble import generator_key
+        from mscsql.generation.registry import sampling_params
+        from mscsql.generation.store import SampleStore
+
+        assert self.trace_dir is not None
+        self.trace_dir.mkdir(parents=True, exist_ok=True)
+        store = SampleStore(self.trace_dir / "samples.jsonl")
+        members = {m.name: m for m in self.config.generators}
+        with (self.trace_dir / "trace.jsonl").open("a", encoding="utf-8") as sink:
+            for answer, prompt, per_generator in zip(answers, prompts, samples, strict=True):
+                for name, generated in per_generator.items():
+                    store.put(generator_key(members[name]), prompt.prompt_hash, sampling_params(members[name]),
+                              list(generated), template=prompt.template)
+                record = answer.to_dict()
+                record["values"] = [asdict(v) for v in answer.linked_schema.values]
+                record["linked_columns"] = answer.linked_schema.column_names()
+                record["link_trace"] = list(answer.linked_schema.trace)
+                record["samples"] = {n: [x.text for x in g] for n, g in per_generator.items()}
+                sink.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
 
     @property
     def critic(self) -> Any:

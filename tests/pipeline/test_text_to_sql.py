@@ -3,6 +3,7 @@ prompts the pipeline builds, n > 1 sampling, read-only execution, grouping and s
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -132,3 +133,22 @@ def test_the_critic_reads_the_groups_and_picks_the_right_one(setup, tmp_path: Pa
     assert sorted(answer.result.rows) == sorted(truth(db, QUESTIONS[contested]))
     assert answer.groups[answer.chosen_group].score > 0.5
     assert abs(sum(g.score for g in answer.groups) - 1.0) < 1e-6
+
+
+def test_a_trace_keeps_every_stage_and_replays_without_the_models(setup, tmp_path: Path) -> None:
+    db, llama, qwen = setup
+    trace = tmp_path / "trace"
+    with models.one_torch_thread(), TextToSQL.from_config(config(llama, qwen, "vote"), db=db,
+                                                          trace_dir=trace) as t2s:
+        answers = t2s.ask_batch(list(QUESTIONS))
+    records = [json.loads(line) for line in (trace / "trace.jsonl").read_text().splitlines()]
+    assert [r["question"] for r in records] == list(QUESTIONS)
+    assert all({len(v) for v in r["samples"].values()} <= {1, 3} and r["prompt_hash"] for r in records)
+    assert all(r["linked_columns"] and r["sql"] == a.sql for r, a in zip(records, answers, strict=True))
+    # the stored samples replay the run: no model is loaded, the same answers come back
+    replay = {"linking": {"schema_budget_tokens": 400}, "generators": [
+        {"name": name, "backend": "replay", "n": 1, "options": {"samples": str(trace / "samples.jsonl"),
+                                                               "generator": name}} for name in ("qwen", "llama")]}
+    with TextToSQL.from_config(replay, db=db) as replayed:
+        again = replayed.ask_batch(list(QUESTIONS))
+    assert [a.sql for a in again] == [a.sql for a in answers]
