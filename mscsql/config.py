@@ -112,8 +112,11 @@ class CriticConfig(_Strict):
 
 
 class SelectionConfig(_Strict):
-    selector: Literal["critic", "vote", "first-valid", "max-logprob"] = "vote"
+    selector: Literal["critic", "encoder", "vote", "first-valid", "max-logprob"] = "vote"
     critic: CriticConfig | None = None
+    #: the ``encoder`` selector's checkpoint (a folder saved by EncoderCritic.save / the training recipe); None:
+    #: the offline all-MiniLM-L6-v2 with an untrained head, which ranks groups by their agreement
+    encoder: str | None = None
     #: result rows kept per candidate (the critic sees a few; the answer shows these)
     max_rows: int = Field(1000, ge=1)
 

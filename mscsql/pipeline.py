@@ -156,7 +156,7 @@ class TextToSQL:
             successful = [g for g in groups if g.ok]
             unanimous = len(successful) == 1
             scores: list[float | None] = [None] * len(groups)
-            if selector == "critic":
+            if selector in ("critic", "encoder"):
                 decision = self.critic.decide(question.text, question.evidence, schema_texts[i], executed[i],
                                               priority)
                 chosen = decision.candidate if decision else None
@@ -229,6 +229,11 @@ class TextToSQL:
     @property
     def critic(self) -> Any:
         """The configured joint critic (its models load on first use)."""
+        if self._critic is None and self.config.selection.selector == "encoder":
+            from mscsql.critic.encoder import EncoderCritic
+
+            path = self.config.selection.encoder
+            self._critic = EncoderCritic.load(path) if path else EncoderCritic.from_pretrained()
         if self._critic is None:
             from mscsql.critic.llm import EnsembleCritic, LLMCritic
             from mscsql.generation.registry import build_generator

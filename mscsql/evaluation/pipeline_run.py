@@ -85,7 +85,7 @@ class PipelineRun:
         by_index = {i.index: i for i in self.benchmark.items}
         priority = [g.name for g in self.config.generators]
         selector = self.config.selection.selector
-        critic = self._critic() if selector == "critic" else None
+        critic = self._critic() if selector in ("critic", "encoder") else None
         with (self.output / PREDICTIONS).open("a", encoding="utf-8") as predictions, \
                 (self.output / SELECTIONS).open("a", encoding="utf-8") as selections, \
                 tqdm(total=len(records), desc=f"selecting ({selector})", unit="q", disable=not self.progress) as bar:
@@ -129,6 +129,11 @@ class PipelineRun:
         from mscsql.critic.llm import EnsembleCritic, LLMCritic
         from mscsql.generation.registry import build_generator
 
+        if self.config.selection.selector == "encoder":
+            from mscsql.critic.encoder import EncoderCritic
+
+            path = self.config.selection.encoder
+            return EncoderCritic.load(path) if path else EncoderCritic.from_pretrained()
         settings = self.config.selection.critic
         assert settings is not None  # the config's validator requires it
         critics = [LLMCritic(build_generator(m), orderings=settings.orderings, max_options=settings.max_options,

