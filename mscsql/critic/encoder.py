@@ -41,6 +41,7 @@ from mscsql.critic.grouping import ResultGroup
 from mscsql.critic.llm import Critic, CriticJudgement, CriticRound, _argmax, _without_model, normalise
 from mscsql.critic.metadata import MetadataOptions, _row_count_line, _status_line, quote_sql
 from mscsql.errors import BackendUnavailable, ConfigError
+from mscsql.generation.base import resolve_torch_device
 from mscsql.linking.render import quote_value
 from mscsql.prompts.generator import defuse_special_tokens
 
@@ -184,15 +185,7 @@ def _require_backend() -> None:
 
 
 def _resolve_device(device: str) -> str:
-    import torch
-
-    device = (device or "cpu").strip().lower()
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"device {device!r} was asked for but torch sees no CUDA device",
-                          hint="use device 'cpu' or 'auto', or install a CUDA build of torch")
-    return device
+    return resolve_torch_device(device, "cpu")
 
 
 def _load_encoder(source: str, *, local_only: bool, what: str) -> tuple[Any, Any]:

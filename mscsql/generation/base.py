@@ -67,3 +67,19 @@ def merge_system(prompt: ChatPrompt) -> list[dict[str, str]]:
 
 def has_system(prompt: ChatPrompt) -> bool:
     return any(m.get("role") == "system" for m in prompt)
+
+
+def resolve_torch_device(device: str | None, default: str = "auto") -> str:
+    """``auto`` → ``cuda`` when torch sees a CUDA device, else ``cpu``; a CUDA device torch cannot see is
+    one clear error."""
+    import torch
+
+    from mscsql.errors import ConfigError
+
+    device = (device or default).strip().lower()
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device {device!r} was asked for but torch sees no CUDA device",
+                          hint="use device 'cpu' or 'auto', or install a CUDA build of torch")
+    return device

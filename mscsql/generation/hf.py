@@ -22,7 +22,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mscsql.errors import BackendUnavailable, ConfigError
-from mscsql.generation.base import ChatPrompt, Sample, SamplingParams, has_system, merge_system
+from mscsql.generation.base import (
+    ChatPrompt,
+    Sample,
+    SamplingParams,
+    has_system,
+    merge_system,
+    resolve_torch_device,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -98,15 +105,7 @@ class HFGenerator:
 
     @staticmethod
     def _resolve_device(device: str) -> str:
-        import torch
-
-        device = (device or "auto").strip().lower()
-        if device == "auto":
-            return "cuda" if torch.cuda.is_available() else "cpu"
-        if device.startswith("cuda") and not torch.cuda.is_available():
-            raise ConfigError(f"device {device!r} was asked for but torch sees no CUDA device",
-                              hint="use device 'cpu' or 'auto', or install a CUDA build of torch")
-        return device
+        return resolve_torch_device(device, "auto")
 
     @staticmethod
     def _resolve_dtype(dtype: str) -> Any:
