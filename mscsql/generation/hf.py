@@ -326,31 +326,12 @@ class HFGenerator:
     # -- scoring options ---------------------------------------------------------------------------------
 
     def option_token_ids(self, options: Sequence[str]) -> list[int]:
-        """The token id of each option: the option's own text when it is one token, else the option after a
-        space (" A"). Raises ConfigError unless every option is one token and all of them differ."""
+        """The token id of each option (see :func:`option_token_ids`), cached per option list."""
         cache: dict[tuple[str, ...], list[int]] = self.__dict__.setdefault("_option_ids", {})
         key = tuple(options)
-        if key in cache:
-            return cache[key]
-        ids: list[int] = []
-        for option in options:
-            found = None
-            for variant in (option, " " + option):
-                encoded = self.tokenizer(variant, add_special_tokens=False)["input_ids"]
-                if option and len(encoded) == 1:
-                    found = int(encoded[0])
-                    break
-            if found is None:
-                raise ConfigError(f"option {option!r} is not a single token of {self.model_id!r}'s tokenizer "
-                                  "(neither alone nor after a space)",
-                                  hint="score options with short labels such as single letters")
-            ids.append(found)
-        if len(set(ids)) != len(ids):
-            same = [o for o, i in zip(options, ids, strict=True) if ids.count(i) > 1]
-            raise ConfigError(f"options {same!r} map to the same token of {self.model_id!r}'s tokenizer",
-                              hint="give options that differ in their first token")
-        cache[key] = ids
-        return ids
+        if key not in cache:
+            cache[key] = option_token_ids(self.tokenizer, options, self.model_id)
+        return cache[key]
 
     def option_logprobs(self, prompts: Sequence[ChatPrompt], options: Sequence[str]) -> list[list[float]]:
         """For each prompt, the log-probability of each option as the next token after the chat-templated
@@ -393,6 +374,29 @@ class HFGenerator:
 
     def __repr__(self) -> str:
         return f"HFGenerator({self.model_id!r}, device={self.device!r}, batch_size={self.batch_size})"
+
+
+def option_token_ids(tokenizer: Any, options: Sequence[str], model_id: str) -> list[int]:
+    """The token id of each option: the option's own text when it is one token, else the option after a
+    space (" A"). Raises ConfigError unless every option is one token and all of them differ."""
+    ids: list[int] = []
+    for option in options:
+        found = None
+        for variant in (option, " " + option):
+            encoded = tokenizer(variant, add_special_tokens=False)["input_ids"]
+            if option and len(encoded) == 1:
+                found = int(encoded[0])
+                break
+        if found is None:
+            raise ConfigError(f"option {option!r} is not a single token of {model_id!r}'s tokenizer "
+                              "(neither alone nor after a space)",
+                              hint="score options with short labels such as single letters")
+        ids.append(found)
+    if len(set(ids)) != len(ids):
+        same = [o for o, i in zip(options, ids, strict=True) if ids.count(i) > 1]
+        raise ConfigError(f"options {same!r} map to the same token of {model_id!r}'s tokenizer",
+                          hint="give options that differ in their first token")
+    return ids
 
 
 def _first_stop(text: str, stops: Sequence[str]) -> int | None:

@@ -189,6 +189,32 @@ class VLLMGenerator:
         except ImportError:
             pass
 
+    def option_logprobs(self, prompts: Sequence[ChatPrompt], options: Sequence[str], *,
+                        top_logprobs: int = 20) -> list[list[float]]:
+        """For each prompt, the log-probability of each option as the next token (the critic's scoring):
+        one generated token per prompt, all prompts in one ``chat`` call, the options read from the
+        ``top_logprobs`` most likely tokens (vLLM reports the model's own log-probabilities); an option
+        outside them gets ``-inf``."""
+        from mscsql.generation.hf import option_token_ids
+
+        if not options:
+            raise ConfigError("option_logprobs needs at least one option")
+        if not prompts:
+            return []
+        import vllm
+
+        ids = option_token_ids(self.llm.get_tokenizer(), options, self.model_id)
+        conversations = [[{"role": str(m["role"]), "content": str(m["content"])} for m in p] for p in prompts]
+        if any(has_system(c) for c in conversations) and not self._accepts_system():
+            conversations = [merge_system(c) for c in conversations]
+        params = vllm.SamplingParams(n=1, temperature=0.0, max_tokens=1, logprobs=max(top_logprobs, 1))
+        outputs = self.llm.chat(conversations, params, use_tqdm=False, lora_request=self.lora_request)
+        results = []
+        for output in outputs:
+            step = (output.outputs[0].logprobs or [{}])[0]
+            results.append([float(step[i].logprob) if i in step else float("-inf") for i in ids])
+        return results
+
     def sampling_params(self, sampling: SamplingParams) -> Any:
         """The :class:`vllm.SamplingParams` for ``sampling`` (greedy: one sequence, temperature 0)."""
         # logprobs=1 rather than 0: every vLLM version then fills cumulative_logprob (some leave it None for 0)

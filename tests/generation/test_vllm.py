@@ -156,3 +156,15 @@ def test_adapter_config_is_checked(tmp_path: Path) -> None:
     (tmp_path / "adapter_config.json").write_text(json.dumps({"peft_type": "PREFIX_TUNING"}))
     with pytest.raises(ConfigError, match="LoRA"):
         lora_rank(tmp_path)
+
+
+def test_option_logprobs_agree_with_the_transformers_backend(generator: Any, model_dir: Path) -> None:
+    from mscsql.generation.hf import HFGenerator
+
+    prompts = [SINGERS, STADIUMS]
+    options = ["a", "s"]  # single characters of the tiny tokenizer's alphabet
+    reference = HFGenerator(model_dir, device="cpu", dtype="float32").option_logprobs(prompts, options)
+    scored = generator.option_logprobs(prompts, options, top_logprobs=20)
+    for ours, theirs in zip(scored, reference, strict=True):
+        for a, b in zip(ours, theirs, strict=True):
+            assert a == float("-inf") or abs(a - b) < 5e-2
