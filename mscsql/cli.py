@@ -14,7 +14,7 @@ from rich.table import Table as RichTable
 from rich.text import Text
 
 from mscsql.config import ExecutionSettings, SchemaSettings
-from mscsql.errors import MscSqlError
+from mscsql.errors import ConfigError, MscSqlError
 from mscsql.types import ExecutionResult, Schema
 
 app = typer.Typer(help="mscsql: text-to-SQL with multi-sample critiquing.", no_args_is_help=True,
@@ -419,8 +419,13 @@ def select_command(
                                                    help="candidate files, one per generator, in priority order: "
                                                         "--candidates A.sql B.sql ...")],
     output: Annotated[Path, typer.Option(help="folder for summary.json, selections.jsonl and scores/")],
-    selector: Annotated[list[str], typer.Option("--selector", "-s", help="vote, first-valid or max-logprob; "
-                                                                        "repeat for several")] = ["vote"],  # noqa: B006
+    selector: Annotated[list[str], typer.Option("--selector", "-s", help="vote, first-valid, max-logprob, "
+                                                                        "encoder or critic; repeat for several")
+                        ] = ["vote"],  # noqa: B006
+    encoder: Annotated[str | None, typer.Option(help="the encoder selector's checkpoint folder "
+                                                     "(default: the untrained offline encoder)")] = None,
+    critic_model: Annotated[str | None, typer.Option(help="the critic selector's model: a local causal LM "
+                                                          "(hf backend)")] = None,
     scorer: Annotated[str, typer.Option(help="bird, spider-exec, test-suite or strict")] = "spider-exec",
     allow_missing_db: Annotated[bool, typer.Option(help="skip questions whose database is missing")] = False,
     timeout: Annotated[float, typer.Option(min=0.001, help="seconds per query")] = 30.0,
@@ -437,12 +442,24 @@ def select_command(
     from mscsql.evaluation.scorers import get_scorer
     from mscsql.evaluation.select import SelectRun
 
+    critics: dict[str, Any] = {}
+    if "critic" in selector:
+        if not critic_model:
+            raise ConfigError("--selector critic needs --critic-model", hint="a local causal LM folder")
+        from mscsql.critic.llm import LLMCritic
+        from mscsql.generation.hf import HFGenerator
+
+        critics["critic"] = LLMCritic(HFGenerator(critic_model, progress=False))
+    if "encoder" in selector:
+        from mscsql.critic.encoder import EncoderCritic
+
+        critics["encoder"] = EncoderCritic.load(encoder) if encoder else EncoderCritic.from_pretrained()
     bench = load_benchmark(benchmark, data_dir, allow_missing_db=allow_missing_db)
     files = load_prediction_files([*candidates, *(more_candidates or [])], bench)
     cache = GoldCache(default_cache_dir())
     try:
         summary = SelectRun(bench, files, get_scorer(scorer, bench.dialect), list(selector), output, cache,
-                            workers=workers or ExecutionSettings().workers, timeout_s=timeout).run()
+                            workers=workers or ExecutionSettings().workers, timeout_s=timeout, critics=critics).run()
     finally:
         cache.close()
     out.print(f"{summary['questions']} questions ({summary['scorer']})", highlight=False)

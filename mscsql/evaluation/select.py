@@ -42,11 +42,15 @@ class SelectRun:
     workers: int = 2
     timeout_s: float = 30.0
     progress: bool = True
+    #: model-based selectors: ``name -> critic`` (an LLMCritic, EnsembleCritic or EncoderCritic)
+    critics: dict[str, Any] | None = None
 
     def run(self) -> dict[str, Any]:
         self.output.mkdir(parents=True, exist_ok=True)
+        critics = self.critics or {}
         for name in self.selectors:  # an unknown name fails now, not after the scoring
-            select(name, [], [])
+            if name not in critics:
+                select(name, [], [])
         rows = score(ScoreRun(benchmark=self.benchmark, files=self.files, scorer=self.scorer,
                               output=self.output / "scores", cache=self.cache, workers=self.workers,
                               timeout_s=self.timeout_s, progress=self.progress))
@@ -70,6 +74,7 @@ class SelectRun:
     def _select_database(self, items: list[Any], names: list[str], verdict: dict[tuple[str, int], bool]
                          ) -> list[dict[str, Any]]:
         with connect(items[0].database) as db:
+            schema_text = self._schema_text(db) if self.critics else ""
             pairs: list[tuple[int, str, tuple[str, ...]]] = []
             for item in items:
                 sources: dict[str, list[str]] = {}
@@ -90,11 +95,24 @@ class SelectRun:
                                           for g in group_by_result(candidates)],
                                       "files": {n: verdict[(n, item.index)] for n in names}}
             for name in self.selectors:
-                chosen = select(name, candidates, names)
+                if name in (self.critics or {}):
+                    chosen = self.critics[name].select(item.question, item.evidence, schema_text, candidates, names)
+                else:
+                    chosen = select(name, candidates, names)
                 record[name] = {"source": chosen.sources[0] if chosen else None,
                                 "correct": bool(chosen and verdict[(chosen.sources[0], item.index)])}
             records.append(record)
         return records
+
+    @staticmethod
+    def _schema_text(db: Any) -> str:
+        """The whole schema as a critic reads it (no linking: stored candidates come without theirs)."""
+        from mscsql.linking.base import linked
+        from mscsql.linking.render import RenderOptions, render_schema
+
+        schema = db.schema()
+        everything = linked(schema, {t.qualified_name: None for t in schema.tables}, linker="keep-all")
+        return render_schema(everything, RenderOptions(budget_tokens=2048)).text
 
     def _summary(self, records: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
         count = len(records)

@@ -37,3 +37,10 @@ def test_an_unknown_selector_fails_before_any_work(shared_data: Path, tmp_path: 
                     "--allow-missing-db", "--candidates", *files, "--selector", "magic", "--output", str(tmp_path))
     assert result.returncode == 2 and "unknown selector 'magic'" in result.stderr
     assert not (tmp_path / "scores").exists()
+
+
+def test_the_critic_selector_needs_a_model(shared_data: Path, tmp_path: Path) -> None:
+    files = [str(shared_data / "predictions" / "spider_dev" / POOL[0])]
+    result = mscsql("select", "--benchmark", "spider-dev", "--data-dir", str(shared_data / "spider"),
+                    "--allow-missing-db", "--candidates", *files, "--selector", "critic", "--output", str(tmp_path))
+    assert result.returncode == 2 and "--critic-model" in result.stderr
