@@ -500,10 +500,12 @@ def ask(
         err.print(f"{answer.result.status.value}: {answer.result.error}", highlight=False, markup=False)
     if explain:
         grid = RichTable(title=Text(f"candidates ({answer.selector}; chosen group {answer.chosen_group})"))
-        for header in ("group", "agreement", "status", "rows", "generators", "sql"):
+        for header in ("group", "agreement", "score", "status", "rows", "generators", "sql"):
             grid.add_column(header, overflow="fold")
         for c in answer.candidates:
-            grid.add_row(*_cells(str(c.group), str(answer.groups[c.group].count), c.status, str(c.row_count),
+            score = answer.groups[c.group].score
+            grid.add_row(*_cells(str(c.group), str(answer.groups[c.group].count),
+                                 "-" if score is None else f"{score:.3f}", c.status, str(c.row_count),
                                  ", ".join(f"{g} x{n}" for g, n in c.generators.items()), c.sql))
         out.print(grid)
         err.print(", ".join(f"{k} {v:.2f}s" for k, v in answer.timings.items()), highlight=False)

@@ -109,6 +109,9 @@ class CriticConfig(_Strict):
     orderings: int = Field(2, ge=1, description="orders of the options averaged (cancels position bias)")
     max_options: int = Field(8, ge=2, le=26, description="more groups than this make a tournament")
     seed: int = 0
+    max_rows: int = Field(5, ge=0, description="result rows shown per group")
+    max_columns: int = Field(6, ge=1, description="result columns shown per group")
+    max_cell_chars: int = Field(40, ge=8, description="longer cells are cut")
 
 
 class SelectionConfig(_Strict):

@@ -236,6 +236,7 @@ class TextToSQL:
             self._critic = EncoderCritic.load(path) if path else EncoderCritic.from_pretrained()
         if self._critic is None:
             from mscsql.critic.llm import EnsembleCritic, LLMCritic
+            from mscsql.critic.metadata import MetadataOptions
             from mscsql.generation.registry import build_generator
 
             settings = self.config.selection.critic
@@ -243,6 +244,8 @@ class TextToSQL:
                 raise ConfigError("this pipeline has no critic configured",
                                   hint="add selection: {selector: critic, critic: {models: [...]}}")
             critics = [LLMCritic(build_generator(m), orderings=settings.orderings, max_options=settings.max_options,
+                                 metadata=MetadataOptions(max_rows=settings.max_rows, max_columns=settings.max_columns,
+                                                          max_cell_chars=settings.max_cell_chars),
                                  seed=settings.seed, name=m.name) for m in settings.models]
             self._critic = critics[0] if len(critics) == 1 else EnsembleCritic(critics)
         return self._critic

@@ -127,6 +127,7 @@ class PipelineRun:
 
     def _critic(self) -> Any:
         from mscsql.critic.llm import EnsembleCritic, LLMCritic
+        from mscsql.critic.metadata import MetadataOptions
         from mscsql.generation.registry import build_generator
 
         if self.config.selection.selector == "encoder":
@@ -137,6 +138,8 @@ class PipelineRun:
         settings = self.config.selection.critic
         assert settings is not None  # the config's validator requires it
         critics = [LLMCritic(build_generator(m), orderings=settings.orderings, max_options=settings.max_options,
+                                 metadata=MetadataOptions(max_rows=settings.max_rows, max_columns=settings.max_columns,
+                                                          max_cell_chars=settings.max_cell_chars),
                              seed=settings.seed, name=m.name) for m in settings.models]
         return critics[0] if len(critics) == 1 else EnsembleCritic(critics)
 
