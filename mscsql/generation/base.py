@@ -28,6 +28,15 @@ class SamplingParams:
     def greedy(self) -> bool:
         return self.temperature <= 0.0
 
+    def check(self) -> None:
+        """One clear error for sampling no backend can do."""
+        from mscsql.errors import ConfigError
+
+        if self.n < 1:
+            raise ConfigError(f"sampling.n must be at least 1, not {self.n}")
+        if self.max_tokens < 1:
+            raise ConfigError(f"sampling.max_tokens must be at least 1, not {self.max_tokens}")
+
 
 @dataclass(frozen=True)
 class Sample:

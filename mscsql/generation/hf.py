@@ -237,10 +237,7 @@ class HFGenerator:
             torch.cuda.empty_cache()
 
     def generate(self, prompts: Sequence[ChatPrompt], sampling: SamplingParams) -> list[list[Sample]]:
-        if sampling.n < 1:
-            raise ConfigError(f"sampling.n must be at least 1, not {sampling.n}")
-        if sampling.max_tokens < 1:
-            raise ConfigError(f"sampling.max_tokens must be at least 1, not {sampling.max_tokens}")
+        sampling.check()
         if not prompts:
             return []
         import torch

@@ -230,10 +230,7 @@ class VLLMGenerator:
         return self._vllm.SamplingParams(**settings)
 
     def generate(self, prompts: Sequence[ChatPrompt], sampling: SamplingParams) -> list[list[Sample]]:
-        if sampling.n < 1:
-            raise ConfigError(f"sampling.n must be at least 1, not {sampling.n}")
-        if sampling.max_tokens < 1:
-            raise ConfigError(f"sampling.max_tokens must be at least 1, not {sampling.max_tokens}")
+        sampling.check()
         if not prompts:
             return []
         from jinja2.exceptions import TemplateError
