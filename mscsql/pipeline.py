@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 from mscsql.config import PipelineConfig, load_generation_config
-from mscsql.errors import ConfigError
 from mscsql.types import ExecutionResult, LinkedSchema, Question
 
 log = logging.getLogger(__name__)
@@ -110,7 +109,7 @@ class TextToSQL:
         return self.ask_batch([Question(question, evidence=evidence)])[0]
 
     def ask_batch(self, questions: Sequence[Question | str]) -> list[Answer]:
-        from mscsql.critic.grouping import CandidateResult, group_by_result
+        from mscsql.critic.grouping import CandidateResult, group_by_result, sample_sources
         from mscsql.critic.selectors import select
         from mscsql.db import execute_many
         from mscsql.generation.candidates import collect_candidates
@@ -146,8 +145,8 @@ class TextToSQL:
         priority = [g.name for g in self.config.generators]
         executed: list[list[CandidateResult]] = [[] for _ in asked]
         for (i, candidate), result in zip(flat, results, strict=True):
-            sources = tuple(name for name in priority for _ in range(candidate.generators.get(name, 0)))
-            executed[i].append(CandidateResult(candidate.sql, sources or ("?",), result, candidate.best_logprob))
+            executed[i].append(CandidateResult(candidate.sql, sample_sources(candidate.generators, priority), result,
+                                               candidate.best_logprob))
         answers_out = []
         selector = self.config.selection.selector
         schema_texts = self._schema_texts
@@ -229,31 +228,16 @@ class TextToSQL:
     @property
     def critic(self) -> Any:
         """The configured joint critic (its models load on first use)."""
-        if self._critic is None and self.config.selection.selector == "encoder":
-            from mscsql.critic.encoder import EncoderCritic
-
-            path = self.config.selection.encoder
-            self._critic = EncoderCritic.load(path) if path else EncoderCritic.from_pretrained()
         if self._critic is None:
-            from mscsql.critic.llm import EnsembleCritic, LLMCritic
-            from mscsql.critic.metadata import MetadataOptions
-            from mscsql.generation.registry import build_generator
+            from mscsql.critic.build import build_critic
 
-            settings = self.config.selection.critic
-            if settings is None:
-                raise ConfigError("this pipeline has no critic configured",
-                                  hint="add selection: {selector: critic, critic: {models: [...]}}")
-            critics = [LLMCritic(build_generator(m), orderings=settings.orderings, max_options=settings.max_options,
-                                 metadata=MetadataOptions(max_rows=settings.max_rows, max_columns=settings.max_columns,
-                                                          max_cell_chars=settings.max_cell_chars),
-                                 seed=settings.seed, name=m.name) for m in settings.models]
-            self._critic = critics[0] if len(critics) == 1 else EnsembleCritic(critics)
+            self._critic = build_critic(self.config.selection)
         return self._critic
 
     def critic_prompts(self, answer: Answer) -> list[Any]:
         """What the critic reads for ``answer``'s question, one prompt per ordering (the groups rebuilt by
         running the answer's candidates again): for inspecting a decision, or training a critic on it."""
-        from mscsql.critic.grouping import CandidateResult, group_by_result
+        from mscsql.critic.grouping import CandidateResult, group_by_result, sample_sources
         from mscsql.critic.llm import orderings
         from mscsql.db import execute_many
 
@@ -262,7 +246,7 @@ class TextToSQL:
         priority = [g.name for g in self.config.generators]
         results = execute_many([(self.db, c.sql) for c in answer.candidates],
                                timeout_s=self.config.execution.timeout_s, max_rows=self.config.selection.max_rows)
-        executed = [CandidateResult(c.sql, tuple(n for n in priority for _ in range(c.generators.get(n, 0))), r)
+        executed = [CandidateResult(c.sql, sample_sources(c.generators, priority), r)
                     for c, r in zip(answer.candidates, results, strict=True)]
         groups = [g for g in group_by_result(executed) if g.ok]
         settings = self.config.selection.critic
@@ -281,7 +265,8 @@ class TextToSQL:
         return self._prepare(asked, {})[2]
 
     def _prepare(self, asked: list[Question], timings: dict[str, float]) -> tuple[Any, list[LinkedSchema], list[Any]]:
-        from mscsql.linking import LinkRequest, RenderOptions, build_linker, render_schema
+        from mscsql.linking import LinkRequest, RenderOptions, render_schema
+        from mscsql.linking.registry import linker_from_config
         from mscsql.prompts import generator_prompt
         from mscsql.retrieval.text import question_text
 
@@ -298,9 +283,7 @@ class TextToSQL:
         started = time.perf_counter()
         linking = self.config.linking
         if self._linker is None:
-            self._linker = build_linker(linking.linkers, embedding={
-                k: v for k, v in (("table_miss", linking.table_miss), ("column_miss", linking.column_miss))
-                if v is not None})
+            self._linker = linker_from_config(linking)
         links = self._linker.link([LinkRequest(q, schema, v) for q, v in zip(asked, values, strict=True)])
         options = RenderOptions(budget_tokens=linking.schema_budget_tokens)
         texts = [render_schema(link, options).text for link in links]

@@ -39,10 +39,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from mscsql.config import DEFAULT_ENCODER
 from mscsql.critic.grouping import ResultGroup
 from mscsql.critic.llm import Critic, CriticJudgement, CriticRound, _argmax, _without_model, normalise
-from mscsql.critic.metadata import MetadataOptions, _row_count_line, _status_line, quote_sql
+from mscsql.critic.metadata import MetadataOptions, _row_count_line, _status_line, quote_sql, shown_table
 from mscsql.errors import BackendUnavailable, ConfigError
 from mscsql.generation.base import resolve_torch_device
-from mscsql.linking.render import quote_value
 from mscsql.prompts.generator import defuse_special_tokens
 
 if TYPE_CHECKING:
@@ -138,16 +137,10 @@ def describe_group(group: ResultGroup, total_samples: int, options: MetadataOpti
              f"SQL: {quote_sql(sql, options.max_sql_chars)}"]
     if not result.ok:
         return "\n".join(lines)
-    width = len(result.columns)
-    shown_columns = min(width, options.max_columns)
-    names = ", ".join(quote_value(name, options.max_cell_chars) for name in result.columns[:shown_columns])
-    hidden = f" (+{width - shown_columns} more)" if width > shown_columns else ""
-    lines.append(f"Columns ({width}): [{names}]{hidden}")
-    rows = result.rows[: options.max_rows]
+    names, hidden, rows = shown_table(result, options)
+    lines.append(f"Columns ({len(result.columns)}): [{names}]" + (f" (+{hidden} more)" if hidden else ""))
     lines.append(_row_count_line(result, len(rows)).strip())
-    for number, row in enumerate(rows, start=1):
-        cells = ", ".join(quote_value(cell, options.max_cell_chars) for cell in row[:shown_columns])
-        lines.append(f"Row {number}: [{cells}]")
+    lines += [f"Row {number}: [{cells}]" for number, cells in enumerate(rows, start=1)]
     return "\n".join(lines)
 
 

@@ -44,6 +44,12 @@ class ResultGroup:
         return self.members[0].result
 
 
+def sample_sources(generators: dict[str, int], priority: Sequence[str]) -> tuple[str, ...]:
+    """A candidate's sources, one per sample that proposed it (so a group's ``count`` is its agreement), in
+    generator priority order; ``("?",)`` for a candidate nobody is recorded to have proposed."""
+    return tuple(name for name in priority for _ in range(generators.get(name, 0))) or ("?",)
+
+
 def _cell_key(value: Cell) -> tuple[int, Any]:
     if value is None:
         return (0, 0)

@@ -89,18 +89,22 @@ def render_group(group: ResultGroup, options: MetadataOptions, label: str) -> st
              f"  Status: {_status_line(result, options)}"]
     if not result.ok:
         return "\n".join(lines)
-    width = len(result.columns)
-    shown_columns = min(width, options.max_columns)
-    names = ", ".join(quote_value(name, options.max_cell_chars) for name in result.columns[:shown_columns])
-    hidden = f" (+{width - shown_columns} more column{'s' if width - shown_columns != 1 else ''} not shown)" \
-        if width > shown_columns else ""
-    lines.append(f"  Columns ({width}): [{names}]{hidden}")
-    rows = result.rows[: options.max_rows]
+    names, hidden, rows = shown_table(result, options)
+    note = f" (+{hidden} more column{'s' if hidden != 1 else ''} not shown)" if hidden else ""
+    lines.append(f"  Columns ({len(result.columns)}): [{names}]{note}")
     lines.append(_row_count_line(result, len(rows)))
-    for number, row in enumerate(rows, start=1):
-        cells = ", ".join(quote_value(cell, options.max_cell_chars) for cell in row[:shown_columns])
-        lines.append(f"    row {number}: [{cells}]")
+    lines += [f"    row {number}: [{cells}]" for number, cells in enumerate(rows, start=1)]
     return "\n".join(lines)
+
+
+def shown_table(result: ExecutionResult, options: MetadataOptions) -> tuple[str, int, list[str]]:
+    """What a reader sees of a result: the quoted names of the shown columns, how many columns are hidden,
+    and each shown row's quoted cells (the first ``max_rows`` rows, the first ``max_columns`` columns)."""
+    shown = min(len(result.columns), options.max_columns)
+    names = ", ".join(quote_value(name, options.max_cell_chars) for name in result.columns[:shown])
+    rows = [", ".join(quote_value(cell, options.max_cell_chars) for cell in row[:shown])
+            for row in result.rows[: options.max_rows]]
+    return names, len(result.columns) - shown, rows
 
 
 def render_groups(groups: Sequence[ResultGroup], options: MetadataOptions | None = None,

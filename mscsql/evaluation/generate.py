@@ -30,9 +30,11 @@ from mscsql.generation.base import Sample
 from mscsql.generation.candidates import collect_candidates
 from mscsql.generation.ensemble import run_generator, stored_samples
 from mscsql.generation.store import SampleStore
-from mscsql.linking import LinkRequest, RenderOptions, build_linker, render_schema
+from mscsql.linking import LinkRequest, RenderOptions, render_schema
 from mscsql.linking.evaluate import tables_file
+from mscsql.linking.registry import linker_from_config
 from mscsql.prompts import GENERATOR_TEMPLATE_VERSION, RenderedPrompt, generator_prompt
+from mscsql.records import read_records, rewrite_records
 from mscsql.retrieval.text import question_text
 from mscsql.types import Question, Schema, ValueMatch
 
@@ -90,9 +92,7 @@ class GenerateRun:
     def _prompts(self, items: list[BenchmarkItem], tables_json: Path | None) -> list[tuple[BenchmarkItem, Any, Any]]:
         """Every question's generator prompt (values, linking and rendering; no model is loaded yet)."""
         linking = self.config.linking
-        linker = build_linker(linking.linkers, embedding={
-            k: v for k, v in (("table_miss", linking.table_miss), ("column_miss", linking.column_miss))
-            if v is not None})
+        linker = linker_from_config(linking)
         options = RenderOptions(budget_tokens=linking.schema_budget_tokens)
         prompts = []
         with tqdm(total=len(items), desc="prompts", unit="q", disable=not self.progress) as bar:
@@ -148,17 +148,7 @@ class GenerateRun:
         path.write_text(json.dumps(identity, indent=2) + "\n", encoding="utf-8")
 
     def _done(self) -> set[int]:
-        path = self.output / CANDIDATES
-        if not path.is_file():
-            return set()
-        records = []
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue  # a line cut short by a kill
-        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
-        return {r["index"] for r in records}
+        return {r["index"] for r in rewrite_records(self.output / CANDIDATES)}
 
     def _schema_and_values(self, db_id: str, items: list[BenchmarkItem],
                            tables_json: Path | None) -> tuple[Schema, list[list[ValueMatch]]]:
@@ -181,9 +171,7 @@ def _question(item: BenchmarkItem) -> Question:
 
 def summary(output: Path) -> dict[str, Any]:
     """Counts over ``OUT/candidates.jsonl``: questions, candidates per question, per generator."""
-    path = output / CANDIDATES
-    lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
-    records = [json.loads(line) for line in lines if line]
+    records = read_records(output / CANDIDATES)
     per_generator: dict[str, int] = {}
     for record in records:
         for candidate in record["candidates"]:

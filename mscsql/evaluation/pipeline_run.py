@@ -22,7 +22,8 @@ from typing import Any
 from tqdm import tqdm
 
 from mscsql.config import PipelineConfig
-from mscsql.critic.grouping import CandidateResult, group_by_result
+from mscsql.critic.build import build_critic
+from mscsql.critic.grouping import CandidateResult, group_by_result, sample_sources
 from mscsql.critic.selectors import select
 from mscsql.db import connect, execute_many
 from mscsql.evaluation.benchmarks import Benchmark, sha256_file
@@ -32,6 +33,7 @@ from mscsql.evaluation.predictions import PredictionFile
 from mscsql.evaluation.report import write_reports
 from mscsql.evaluation.runner import ScoreRun, score
 from mscsql.evaluation.scorers import Scorer
+from mscsql.records import read_records, rewrite_records
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +70,7 @@ class PipelineRun:
         """The questions that went through the pipeline and their chosen SQL. With ``limit`` (a subset), the
         questions are numbered 0..k-1 in benchmark order for the scorer; ``selections.jsonl`` keeps the
         benchmark's own indexes."""
-        answered = {r["index"]: r["sql"] for r in _records(self.output / PREDICTIONS)}
+        answered = {r["index"]: r["sql"] for r in read_records(self.output / PREDICTIONS)}
         chosen = [i for i in self.benchmark.items if i.index in answered]
         items = tuple(replace(item, index=position) for position, item in enumerate(chosen))
         benchmark = Benchmark(name=self.benchmark.name, dialect=self.benchmark.dialect, items=items,
@@ -77,15 +79,14 @@ class PipelineRun:
         return benchmark, tuple(answered[item.index] for item in chosen)
 
     def _select(self) -> None:
-        done = {r["index"] for r in _records(self.output / PREDICTIONS)}
         # what survived a kill: answers whose prediction was written (their selection record too)
-        _rewrite(self.output / PREDICTIONS, done)
-        _rewrite(self.output / SELECTIONS, done)
-        records = [r for r in _records(self.output / "generate" / CANDIDATES) if r["index"] not in done]
+        done = {r["index"] for r in rewrite_records(self.output / PREDICTIONS)}
+        rewrite_records(self.output / SELECTIONS, done)
+        records = [r for r in read_records(self.output / "generate" / CANDIDATES) if r["index"] not in done]
         by_index = {i.index: i for i in self.benchmark.items}
         priority = [g.name for g in self.config.generators]
         selector = self.config.selection.selector
-        critic = self._critic() if selector in ("critic", "encoder") else None
+        critic = build_critic(self.config.selection) if selector in ("critic", "encoder") else None
         with (self.output / PREDICTIONS).open("a", encoding="utf-8") as predictions, \
                 (self.output / SELECTIONS).open("a", encoding="utf-8") as selections, \
                 tqdm(total=len(records), desc=f"selecting ({selector})", unit="q", disable=not self.progress) as bar:
@@ -100,8 +101,8 @@ class PipelineRun:
                                            max_rows=self.config.selection.max_rows)
                 executed: dict[int, list[CandidateResult]] = {r["index"]: [] for r in batch}
                 for (index, c), result in zip(pairs, results, strict=True):
-                    sources = tuple(n for n in priority for _ in range(c["generators"].get(n, 0)))
-                    executed[index].append(CandidateResult(c["sql"], sources or ("?",), result, c.get("best_logprob")))
+                    executed[index].append(CandidateResult(c["sql"], sample_sources(c["generators"], priority), result,
+                                                           c.get("best_logprob")))
                 for record in batch:
                     question = by_index[record["index"]]
                     candidates = executed[record["index"]]
@@ -121,43 +122,7 @@ class PipelineRun:
                 selections.flush()
                 bar.update(len(batch))
         # in question order, so the same answers always make the same file (and the scores stay valid)
-        everything = {r["index"] for r in _records(self.output / PREDICTIONS)}
-        _rewrite(self.output / PREDICTIONS, everything)
-        _rewrite(self.output / SELECTIONS, everything)
-
-    def _critic(self) -> Any:
-        from mscsql.critic.llm import EnsembleCritic, LLMCritic
-        from mscsql.critic.metadata import MetadataOptions
-        from mscsql.generation.registry import build_generator
-
-        if self.config.selection.selector == "encoder":
-            from mscsql.critic.encoder import EncoderCritic
-
-            path = self.config.selection.encoder
-            return EncoderCritic.load(path) if path else EncoderCritic.from_pretrained()
-        settings = self.config.selection.critic
-        assert settings is not None  # the config's validator requires it
-        critics = [LLMCritic(build_generator(m), orderings=settings.orderings, max_options=settings.max_options,
-                                 metadata=MetadataOptions(max_rows=settings.max_rows, max_columns=settings.max_columns,
-                                                          max_cell_chars=settings.max_cell_chars),
-                             seed=settings.seed, name=m.name) for m in settings.models]
-        return critics[0] if len(critics) == 1 else EnsembleCritic(critics)
+        rewrite_records(self.output / PREDICTIONS)
+        rewrite_records(self.output / SELECTIONS)
 
 
-def _records(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        return []
-    records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue  # a line cut short by a kill
-    return records
-
-
-def _rewrite(path: Path, keep: set[int]) -> None:
-    """Keep one record per index in ``keep`` (the last one), in index order."""
-    records = {r["index"]: r for r in _records(path) if r["index"] in keep}
-    path.write_text("".join(json.dumps(records[i], ensure_ascii=False) + "\n" for i in sorted(records)),
-                    encoding="utf-8")

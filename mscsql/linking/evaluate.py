@@ -31,6 +31,7 @@ from mscsql.errors import DatasetError
 from mscsql.evaluation.benchmarks import Benchmark, BenchmarkItem
 from mscsql.linking.base import LinkRequest, SchemaLinker
 from mscsql.linking.gold import GoldElements, gold_elements
+from mscsql.records import read_records, rewrite_records
 from mscsql.retrieval.extract import is_text_like
 from mscsql.retrieval.text import normalize, question_text
 from mscsql.types import LinkedSchema, Question, Schema, ValueMatch
@@ -139,7 +140,7 @@ class LinkEvaluation:
                     sink.write(json.dumps(record, ensure_ascii=False) + "\n")
                 sink.flush()
                 bar.update(len(batch))
-        records = self._read_records()
+        records = read_records(self.output / QUESTIONS)
         summary = {"benchmark": self.benchmark.name, "linker": self.linker.name, "schema_only": self.schema_only,
                    **summarize(records), "run": self.identity}
         (self.output / SUMMARY).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
@@ -153,24 +154,7 @@ class LinkEvaluation:
             raise DatasetError(f"{self.output} holds a link evaluation with other settings",
                                hint="choose another --output folder, or delete it to start again")
         identity_path.write_text(json.dumps(identity, indent=2) + "\n", encoding="utf-8")
-        records = self._read_records()
-        # rewrite what survived, so a line cut short by a kill does not swallow the next record
-        (self.output / QUESTIONS).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records),
-                                             encoding="utf-8")
-        return {r["index"] for r in records}
-
-    def _read_records(self) -> list[dict[str, Any]]:
-        path = self.output / QUESTIONS
-        if not path.is_file():
-            return []
-        records: dict[int, dict[str, Any]] = {}
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line cut short by a kill
-            records[record["index"]] = record
-        return [records[k] for k in sorted(records)]
+        return {r["index"] for r in rewrite_records(self.output / QUESTIONS)}
 
     def _run_database(self, db_id: str, items: list[BenchmarkItem], tables_json: Path | None) -> list[dict[str, Any]]:
         if self.schema_only:

@@ -6,6 +6,7 @@ import importlib
 from collections.abc import Sequence
 from typing import Any
 
+from mscsql.config import LinkingConfig
 from mscsql.errors import ConfigError
 from mscsql.linking.base import SchemaLinker
 
@@ -50,3 +51,10 @@ def build_linker(names: Sequence[str], *, generator: Any = None, samples: int = 
     from mscsql.linking.union import UnionLinker
 
     return UnionLinker(linkers)
+
+
+def linker_from_config(linking: LinkingConfig) -> SchemaLinker:
+    """The linker a pipeline or generation config's ``linking:`` section names."""
+    embedding = {k: v for k, v in (("table_miss", linking.table_miss), ("column_miss", linking.column_miss))
+                 if v is not None}
+    return build_linker(linking.linkers, embedding=embedding)
