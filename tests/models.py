@@ -1,6 +1,6 @@
-"""Tiny real language models built offline for tests: a byte-level BPE tokenizer trained on given texts,
-a random-init Llama/Qwen2 causal LM saved with ``save_pretrained``, and a short training loop that teaches
-such a model to answer given chat prompts with given texts.
+"""Tiny real language models built offline for tests: a byte-level BPE tokenizer trained on given texts and
+a random-init Llama/Qwen2 causal LM saved with ``save_pretrained`` (both from :mod:`mscsql.training.tiny`),
+and a short training loop that teaches such a model to answer given chat prompts with given texts.
 
 Everything here runs on CPU in seconds; torch and transformers are imported inside the functions.
 """
@@ -12,30 +12,13 @@ import importlib.util
 import logging
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from transformers import PreTrainedTokenizerFast
+from mscsql.training.tiny import CHAT_TEMPLATE, DEFAULT_TEXTS, SPECIAL_TOKENS, build_tiny_causal_lm, train_tokenizer
+
+__all__ = ["CHAT_TEMPLATE", "DEFAULT_TEXTS", "SPECIAL_TOKENS", "build_tiny_causal_lm", "one_torch_thread",
+           "train_to_answer", "train_tokenizer"]
 
 log = logging.getLogger(__name__)
-
-SPECIAL_TOKENS = ("<s>", "</s>", "<pad>", "<unk>")
-
-#: plain-text role markers; ``add_generation_prompt`` opens the assistant turn
-CHAT_TEMPLATE = (
-    "{% for message in messages %}"
-    "### {{ message['role'] }}\n{{ message['content'] }}\n"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}### assistant\n{% endif %}"
-)
-
-#: generic training text for the tokenizer (no table names of the test schemas: an untrained model built on it
-#: is very unlikely to spell one)
-DEFAULT_TEXTS = (
-    "### system\nYou are a helpful assistant.\n### user\nHello, which rows do we need?\n### assistant\n",
-    "The quick brown fox jumps over the lazy dog. 0123456789 {}[]()<>,.;:'\"`!?-_=+*/\\|#@$%^&~",
-    "Answer with a JSON list of their names, exactly as written, and nothing else.",
-)
 
 ChatMessages = Sequence[dict[str, str]]
 
@@ -55,51 +38,6 @@ def one_torch_thread() -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
-
-
-def train_tokenizer(texts: Sequence[str] = DEFAULT_TEXTS, *, vocab_size: int = 400) -> PreTrainedTokenizerFast:
-    """A byte-level BPE tokenizer trained on ``texts`` (every byte stays encodable), with the special tokens
-    ``<s> </s> <pad> <unk>`` and :data:`CHAT_TEMPLATE` as its chat template."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    tok = Tokenizer(models.BPE(unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=list(SPECIAL_TOKENS),
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
-    tok.train_from_iterator(list(texts), trainer=trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>",
-                                   unk_token="<unk>")
-    fast.chat_template = CHAT_TEMPLATE
-    return fast
-
-
-def build_tiny_causal_lm(path: str | Path, family: str = "llama", texts: Sequence[str] = DEFAULT_TEXTS, *,
-                         seed: int = 0, hidden_size: int = 64, vocab_size: int = 400) -> Path:
-    """Save a random-init 2-layer causal LM (``family`` "llama" or "qwen2") and its tokenizer to ``path``."""
-    import torch
-    from transformers import AutoModelForCausalLM, LlamaConfig, Qwen2Config
-
-    path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
-    tokenizer = train_tokenizer(texts, vocab_size=vocab_size)
-    common: dict[str, Any] = dict(
-        vocab_size=len(tokenizer), hidden_size=hidden_size, intermediate_size=2 * hidden_size, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048, tie_word_embeddings=True,
-        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id)
-    if family == "llama":
-        config = LlamaConfig(**common)
-    elif family == "qwen2":
-        config = Qwen2Config(**common)
-    else:
-        raise ValueError(f"unknown model family {family!r} (llama or qwen2)")
-    torch.manual_seed(seed)
-    model = AutoModelForCausalLM.from_config(config)
-    model.save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
 
 
 def train_to_answer(path: str | Path, pairs: Sequence[tuple[ChatMessages, str]], *, steps: int = 300,

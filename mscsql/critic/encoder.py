@@ -59,6 +59,8 @@ ENCODER_DIR = "encoder"
 MIN_SHARE = 1e-3
 #: the initial weight of the log-share feature: softmax(log share) is the share, so a fresh head votes
 AGREEMENT_INIT = 1.0
+#: the initial weight of the priority flag: enough to break ties, far from outweighing one more vote
+PRIORITY_INIT = 0.1
 #: the standard deviation of the fresh head's other weights
 HEAD_INIT_STD = 0.02
 
@@ -80,6 +82,8 @@ class EncoderCriticConfig:
     max_length: int = 320
     #: give the head the log of the group's share of the samples as an extra input
     agreement_feature: bool = True
+    #: give the head a flag: the group holds the answer of the first generator (sources in priority order)
+    priority_feature: bool = False
     #: score the groups whose queries failed too (else they get probability 0)
     include_failed: bool = False
     #: how much of each group's result the description shows
@@ -100,19 +104,22 @@ class EncoderCriticConfig:
     def from_dict(cls, data: dict[str, Any]) -> EncoderCriticConfig:
         try:
             metadata = MetadataOptions(**data.get("metadata", {}))
-            values = {k: data[k] for k in ("max_length", "agreement_feature", "include_failed", "seed") if k in data}
+            values = {k: data[k] for k in ("max_length", "agreement_feature", "priority_feature", "include_failed",
+                                           "seed") if k in data}
             return cls(metadata=metadata, **values)
         except TypeError as err:
             raise ConfigError(f"invalid encoder critic settings: {err}") from None
 
 
 class GroupPair(NamedTuple):
-    """One text pair the encoder reads: the question side, the group side, and the group's share of the
-    samples (in (0, 1]; the log-share feature of the head)."""
+    """One text pair the encoder reads: the question side, the group side, the group's share of the samples
+    (in (0, 1]; the log-share feature of the head) and whether it holds the first generator's answer (the
+    priority feature)."""
 
     question: str
     group: str
     agreement: float = 1.0
+    first: float = 0.0
 
 
 def question_text(question: str, evidence: str | None) -> str:
@@ -152,6 +159,15 @@ def agreement_shares(groups: Sequence[ResultGroup]) -> list[float]:
     if not total:
         return [1.0 / len(groups)] * len(groups) if groups else []
     return [c / total for c in counts]
+
+
+def first_flags(groups: Sequence[ResultGroup], sources: Sequence[str]) -> list[float]:
+    """1.0 for the groups holding an answer of the first of ``sources`` (the generators in priority order),
+    else 0.0; all 0.0 when no priority is given."""
+    if not sources:
+        return [0.0] * len(groups)
+    first = sources[0]
+    return [1.0 if any(first in m.sources for m in g.members) else 0.0 for g in groups]
 
 
 def _looks_like_path(name: str) -> bool:
@@ -211,18 +227,26 @@ def _hidden_size(encoder: Any) -> int:
     return int(encoder.get_input_embeddings().embedding_dim)
 
 
-def fresh_head(hidden_size: int, agreement_feature: bool, seed: int) -> torch.nn.Linear:
-    """A new head, the same for the same arguments: weights drawn from a generator seeded with ``seed``
-    (standard deviation :data:`HEAD_INIT_STD`), the log-share weight :data:`AGREEMENT_INIT`, bias 0."""
+def head_inputs(hidden_size: int, config: EncoderCriticConfig) -> int:
+    """The head's inputs: the pooled state, then the log share, then the priority flag (when enabled)."""
+    return hidden_size + int(config.agreement_feature) + int(config.priority_feature)
+
+
+def fresh_head(hidden_size: int, config: EncoderCriticConfig) -> torch.nn.Linear:
+    """A new head, the same for the same arguments: weights drawn from a generator seeded with
+    ``config.seed`` (standard deviation :data:`HEAD_INIT_STD`), the log-share weight :data:`AGREEMENT_INIT`,
+    the priority weight a small positive tie-breaker (the first generator wins ties, as in the vote), bias 0."""
     import torch
 
-    inputs = hidden_size + (1 if agreement_feature else 0)
+    inputs = head_inputs(hidden_size, config)
     head = torch.nn.Linear(inputs, 1)
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch.Generator().manual_seed(config.seed)
     with torch.no_grad():
         head.weight.copy_(torch.randn((1, inputs), generator=generator) * HEAD_INIT_STD)
-        if agreement_feature:
-            head.weight[0, -1] = AGREEMENT_INIT
+        if config.agreement_feature:
+            head.weight[0, hidden_size] = AGREEMENT_INIT
+        if config.priority_feature:
+            head.weight[0, -1] = PRIORITY_INIT
         head.bias.zero_()
     return head
 
@@ -258,8 +282,8 @@ class EncoderCritic(Critic):
             tokenizer.pad_token = fallback
         self.hidden_size = _hidden_size(encoder)
         if head is None:
-            head = fresh_head(self.hidden_size, self.config.agreement_feature, self.config.seed)
-        expected = (1, self.hidden_size + (1 if self.config.agreement_feature else 0))
+            head = fresh_head(self.hidden_size, self.config)
+        expected = (1, head_inputs(self.hidden_size, self.config))
         if tuple(head.weight.shape) != expected:
             raise ConfigError(f"the critic's head has weights of shape {tuple(head.weight.shape)}, but the encoder "
                               f"and the settings need {expected}")
@@ -383,13 +407,16 @@ class EncoderCritic(Critic):
     # -- pairs and logits ------------------------------------------------------------------------------
 
     def pairs(self, question: str, evidence: str | None, groups: Sequence[ResultGroup],
-              shown: Sequence[int] | None = None) -> list[GroupPair]:
-        """The pairs of ``groups`` (of those at the indexes ``shown``, in that order, when given)."""
+              shown: Sequence[int] | None = None, sources: Sequence[str] = ()) -> list[GroupPair]:
+        """The pairs of ``groups`` (of those at the indexes ``shown``, in that order, when given);
+        ``sources``: the generators in priority order (for the priority flag)."""
         indexes = list(range(len(groups))) if shown is None else list(shown)
-        first = question_text(question, evidence)
+        text = question_text(question, evidence)
         shares = agreement_shares(groups)
+        flags = first_flags(groups, sources)
         total = sum(max(g.count, 0) for g in groups)
-        return [GroupPair(first, describe_group(groups[i], total, self.config.metadata), shares[i]) for i in indexes]
+        return [GroupPair(text, describe_group(groups[i], total, self.config.metadata), shares[i], flags[i])
+                for i in indexes]
 
     def shown(self, groups: Sequence[ResultGroup]) -> list[int]:
         """The indexes of the groups the critic scores (successful ones, or all with ``include_failed``)."""
@@ -414,15 +441,17 @@ class EncoderCritic(Critic):
         states = self.model["encoder"](**batch).last_hidden_state
         mask = batch["attention_mask"].unsqueeze(-1).to(states.dtype)
         pooled = (states * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+        features = []
         if self.config.agreement_feature:
-            shares = []
-            for p in pairs:
-                if len(p) < 3:
-                    raise ConfigError("this critic's head reads each group's agreement share: give GroupPair "
-                                      "(question, group, share) items, not (question, group) pairs")
-                shares.append(math.log(max(float(p[2]), MIN_SHARE)))  # type: ignore[misc]
-            feature = torch.tensor(shares, dtype=pooled.dtype, device=pooled.device).unsqueeze(-1)
-            pooled = torch.cat([pooled, feature], dim=-1)
+            if any(len(p) < 3 for p in pairs):
+                raise ConfigError("this critic's head reads each group's agreement share: give GroupPair "
+                                  "(question, group, share) items, not (question, group) pairs")
+            features.append([math.log(max(float(p[2]), MIN_SHARE)) for p in pairs])  # type: ignore[misc]
+        if self.config.priority_feature:
+            features.append([float(p[3]) if len(p) > 3 else 0.0 for p in pairs])  # type: ignore[misc]
+        if features:
+            extra = torch.tensor(features, dtype=pooled.dtype, device=pooled.device).T
+            pooled = torch.cat([pooled, extra], dim=-1)
         return self.model["head"](pooled).squeeze(-1)
 
     def score_pairs(self, pairs: Sequence[GroupPair | tuple[str, str]]) -> list[float]:
@@ -444,19 +473,18 @@ class EncoderCritic(Critic):
     # -- judging ---------------------------------------------------------------------------------------
 
     def judge(self, question: str, evidence: str | None, schema_text: str,
-              groups: Sequence[ResultGroup]) -> CriticJudgement:
+              groups: Sequence[ResultGroup], sources: Sequence[str] = ()) -> CriticJudgement:
         """The groups' probabilities: a softmax over their logits (``schema_text`` is not shown to the
         encoder; it is accepted for the :class:`Critic` interface)."""
-        return self.judge_many([(question, evidence, schema_text, groups)])[0]
+        return self.judge_many([(question, evidence, schema_text, groups, sources)])[0]
 
-    def judge_many(self, items: Sequence[tuple[str, str | None, str, Sequence[ResultGroup]]]
-                   ) -> list[CriticJudgement]:
-        """Judgements of several questions, each ``(question, evidence, schema_text, groups)``: the pairs of all
-        of them go through the encoder together (``batch_size`` per forward pass)."""
+    def judge_many(self, items: Sequence[tuple[Any, ...]]) -> list[CriticJudgement]:
+        """Judgements of several questions, each ``(question, evidence, schema_text, groups[, sources])``: the
+        pairs of all of them go through the encoder together (``batch_size`` per forward pass)."""
         results: list[CriticJudgement | None] = []
         jobs: list[tuple[int, list[int], int, int]] = []  # (item, shown, start, end) in the pair list
         pairs: list[GroupPair] = []
-        for index, (question, evidence, _schema, groups) in enumerate(items):
+        for index, (question, evidence, _schema, groups, *rest) in enumerate(items):
             skipped = _without_model(groups, self.name)
             if skipped is not None:
                 log.debug("%s: no model needed (%s)", self.name, skipped.reason)
@@ -464,7 +492,7 @@ class EncoderCritic(Critic):
                 continue
             shown = self.shown(groups)
             start = len(pairs)
-            pairs.extend(self.pairs(question, evidence, groups, shown))
+            pairs.extend(self.pairs(question, evidence, groups, shown, rest[0] if rest else ()))
             jobs.append((index, shown, start, len(pairs)))
             results.append(None)
         logits = self.score_pairs(pairs) if pairs else []

@@ -174,7 +174,8 @@ class Critic:
     name: str
 
     def judge(self, question: str, evidence: str | None, schema_text: str,
-              groups: Sequence[ResultGroup]) -> CriticJudgement:
+              groups: Sequence[ResultGroup], sources: Sequence[str] = ()) -> CriticJudgement:
+        """``sources``: the generators in priority order (critics that read it break ties with it)."""
         raise NotImplementedError
 
     def score_groups(self, question: str, evidence: str | None, schema_text: str,
@@ -187,7 +188,7 @@ class Critic:
         """Group ``candidates`` by result, judge the groups, and take the chosen group's member from the
         highest-priority source (``sources`` in priority order; then first appearance)."""
         groups = group_by_result(candidates)
-        judgement = self.judge(question, evidence, schema_text, groups)
+        judgement = self.judge(question, evidence, schema_text, groups, sources)
         if judgement.winner is None:
             return None
         members = groups[judgement.winner].members
@@ -252,7 +253,7 @@ class LLMCritic(Critic):
         return critic_prompt(question, evidence, schema_text, groups, self.metadata)
 
     def judge(self, question: str, evidence: str | None, schema_text: str,
-              groups: Sequence[ResultGroup]) -> CriticJudgement:
+              groups: Sequence[ResultGroup], sources: Sequence[str] = ()) -> CriticJudgement:
         skipped = _without_model(groups, self.name)
         if skipped is not None:
             log.debug("%s: no model needed (%s)", self.name, skipped.reason)
@@ -319,11 +320,11 @@ class EnsembleCritic(Critic):
         self.name = name
 
     def judge(self, question: str, evidence: str | None, schema_text: str,
-              groups: Sequence[ResultGroup]) -> CriticJudgement:
+              groups: Sequence[ResultGroup], sources: Sequence[str] = ()) -> CriticJudgement:
         skipped = _without_model(groups, self.name)
         if skipped is not None:
             return skipped
-        members = tuple(c.judge(question, evidence, schema_text, groups) for c in self.critics)
+        members = tuple(c.judge(question, evidence, schema_text, groups, sources) for c in self.critics)
         summed = [math.fsum(m.probabilities[i] for m in members) for i in range(len(groups))]
         probabilities = tuple(s / len(members) for s in summed)
         winner = _argmax(probabilities, groups)

@@ -44,9 +44,17 @@ class Benchmark:
     #: dataset files and their sha256, for provenance
     files: dict[str, str] = field(default_factory=dict)
     missing_databases: tuple[str, ...] = ()
+    #: the number of questions in the benchmark file, when ``items`` is a subset of them (see
+    #: :mod:`mscsql.evaluation.subsets`); prediction files are aligned with the whole file
+    subset_of: int | None = None
 
     def __len__(self) -> int:
         return len(self.items)
+
+    @property
+    def file_size(self) -> int:
+        """How many questions the benchmark file has (prediction files have one line per question)."""
+        return self.subset_of if self.subset_of is not None else len(self.items)
 
 
 def sha256_file(path: Path) -> str:

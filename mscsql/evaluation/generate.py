@@ -20,7 +20,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from mscsql.config import GenerationConfig, GeneratorConfig
+from mscsql.config import GenerationConfig, GeneratorConfig, RetrievalSettings
 from mscsql.db import connect
 from mscsql.db.descriptions import schema_from_tables_json
 from mscsql.errors import DatasetError
@@ -152,17 +152,27 @@ class GenerateRun:
 
     def _schema_and_values(self, db_id: str, items: list[BenchmarkItem],
                            tables_json: Path | None) -> tuple[Schema, list[list[ValueMatch]]]:
-        if self.schema_only:
-            assert tables_json is not None
-            return schema_from_tables_json(tables_json, db_id, dialect=self.benchmark.dialect), [[] for _ in items]
-        with connect(items[0].database or "", db_id=db_id, tables_json=tables_json) as db:
-            schema = db.schema()
-            if not self.config.use_values:
-                return schema, [[] for _ in items]
-            from mscsql.retrieval import ValueIndex
+        retrieval = self.config.retrieval if self.config.use_values else None
+        return schema_and_values(db_id, items, tables_json, self.benchmark.dialect, schema_only=self.schema_only,
+                                 retrieval=retrieval)
 
-            index = ValueIndex.open(db, None, self.config.retrieval)
-        return schema, [index.search(question_text(i.question, i.evidence)) for i in items]
+
+def schema_and_values(db_id: str, items: list[BenchmarkItem], tables_json: Path | None, dialect: str, *,
+                      schema_only: bool, retrieval: RetrievalSettings | None) -> tuple[Schema, list[list[ValueMatch]]]:
+    """The schema of ``db_id`` and, for each of its ``items``, the values retrieved for the question: from the
+    database (its value index in the cache, built when missing or stale) unless ``schema_only``, where the schema
+    comes from ``tables_json`` and no values do. ``retrieval`` None: no values."""
+    if schema_only:
+        assert tables_json is not None
+        return schema_from_tables_json(tables_json, db_id, dialect=dialect), [[] for _ in items]
+    with connect(items[0].database or "", db_id=db_id, tables_json=tables_json) as db:
+        schema = db.schema()
+        if retrieval is None:
+            return schema, [[] for _ in items]
+        from mscsql.retrieval import ValueIndex
+
+        index = ValueIndex.open(db, None, retrieval)
+    return schema, [index.search(question_text(i.question, i.evidence)) for i in items]
 
 
 def _question(item: BenchmarkItem) -> Question:

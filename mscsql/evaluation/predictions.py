@@ -94,8 +94,8 @@ def _from_bird_json(path: Path, expected: int) -> tuple[list[str], list[str | No
 
 def _from_jsonl(path: Path, benchmark: Benchmark) -> tuple[list[str], list[str | None]]:
     by_question_id = {str(item.question_id): item.index for item in benchmark.items if item.question_id is not None}
-    sqls: list[str | None] = [None] * len(benchmark)
-    db_ids: list[str | None] = [None] * len(benchmark)
+    sqls: list[str | None] = [None] * benchmark.file_size
+    db_ids: list[str | None] = [None] * benchmark.file_size
     seen: set[int] = set()
     for number, line in enumerate(path.read_text(encoding="utf-8").split("\n"), start=1):
         if not line.strip():
@@ -107,14 +107,15 @@ def _from_jsonl(path: Path, benchmark: Benchmark) -> tuple[list[str], list[str |
         except (json.JSONDecodeError, KeyError, TypeError) as err:
             raise DatasetError(f"{path}:{number}: expected an object with 'sql' and 'index' or a known "
                                f"'question_id' ({err})") from None
-        if not isinstance(index, int) or not 0 <= index < len(benchmark):
-            raise DatasetError(f"{path}:{number}: index {index!r} is outside 0..{len(benchmark) - 1}")
+        if not isinstance(index, int) or not 0 <= index < benchmark.file_size:
+            raise DatasetError(f"{path}:{number}: index {index!r} is outside 0..{benchmark.file_size - 1}")
         if index in seen:
             raise DatasetError(f"{path}:{number}: a second prediction for question {index}")
         seen.add(index)
         sqls[index] = sql if isinstance(sql, str) else ""
         db_ids[index] = record.get("db_id")
-    missing = [i for i, s in enumerate(sqls) if s is None]
+    wanted = {item.index for item in benchmark.items}
+    missing = [i for i, s in enumerate(sqls) if s is None and i in wanted]
     if missing:
         raise DatasetError(f"{path} has no prediction for {len(missing)} questions (first: index {missing[0]})")
     return [s or "" for s in sqls], db_ids
@@ -126,13 +127,13 @@ def load_predictions(path: str | Path, benchmark: Benchmark, name: str | None = 
     if not path.is_file():
         raise DatasetError(f"prediction file {path} does not exist")
     if path.suffix == ".json":
-        sqls, db_ids = _from_bird_json(path, len(benchmark))
+        sqls, db_ids = _from_bird_json(path, benchmark.file_size)
     elif path.suffix == ".jsonl":
         sqls, db_ids = _from_jsonl(path, benchmark)
     else:
-        sqls, db_ids = _from_text(path, len(benchmark))
-    mismatches = sum(1 for item, db_id in zip(benchmark.items, db_ids, strict=True)
-                     if db_id is not None and db_id != item.db_id)
+        sqls, db_ids = _from_text(path, benchmark.file_size)
+    mismatches = sum(1 for item in benchmark.items
+                     if db_ids[item.index] is not None and db_ids[item.index] != item.db_id)
     if mismatches:
         log.warning("%s: %d predictions name another database than the benchmark question", path, mismatches)
     return PredictionFile(path=path, name=name or path.name, sql=tuple(sqls), sha256=sha256_file(path),

@@ -31,6 +31,34 @@ from mscsql.evaluation.scorers import Scorer
 log = logging.getLogger(__name__)
 
 
+def whole_schema_text(db: Any) -> str:
+    """The whole schema as a critic reads it (no linking: stored candidates come without theirs)."""
+    from mscsql.linking.base import linked
+    from mscsql.linking.render import RenderOptions, render_schema
+
+    schema = db.schema()
+    everything = linked(schema, {t.qualified_name: None for t in schema.tables}, linker="keep-all")
+    return render_schema(everything, RenderOptions(budget_tokens=2048)).text
+
+
+def run_candidates(db: Any, indexes: list[int], files: list[PredictionFile], *, workers: int, timeout_s: float
+                   ) -> dict[int, list[CandidateResult]]:
+    """The candidates of each question (by index) on the open database ``db``: each distinct statement of the
+    files runs once (read-only, in parallel), with the names of the files that proposed it as its sources
+    (in the files' order)."""
+    pairs: list[tuple[int, str, tuple[str, ...]]] = []
+    for index in indexes:
+        sources: dict[str, list[str]] = {}
+        for file in files:
+            sources.setdefault(file.sql[index], []).append(file.name)
+        pairs += [(index, sql, tuple(who)) for sql, who in sources.items()]
+    results = execute_many([(db, sql) for _i, sql, _who in pairs], workers=workers, timeout_s=timeout_s)
+    by_question: dict[int, list[CandidateResult]] = {}
+    for (index, sql, who), result in zip(pairs, results, strict=True):
+        by_question.setdefault(index, []).append(CandidateResult(sql, who, result))
+    return by_question
+
+
 @dataclass
 class SelectRun:
     benchmark: Benchmark
@@ -74,18 +102,9 @@ class SelectRun:
     def _select_database(self, items: list[Any], names: list[str], verdict: dict[tuple[str, int], bool]
                          ) -> list[dict[str, Any]]:
         with connect(items[0].database) as db:
-            schema_text = self._schema_text(db) if self.critics else ""
-            pairs: list[tuple[int, str, tuple[str, ...]]] = []
-            for item in items:
-                sources: dict[str, list[str]] = {}
-                for file in self.files:
-                    sources.setdefault(file.sql[item.index], []).append(file.name)
-                pairs += [(item.index, sql, tuple(who)) for sql, who in sources.items()]
-            results = execute_many([(db, sql) for _i, sql, _who in pairs], workers=self.workers,
-                                   timeout_s=self.timeout_s)
-        by_question: dict[int, list[CandidateResult]] = {}
-        for (index, sql, who), result in zip(pairs, results, strict=True):
-            by_question.setdefault(index, []).append(CandidateResult(sql, who, result))
+            schema_text = whole_schema_text(db) if self.critics else ""
+            by_question = run_candidates(db, [item.index for item in items], self.files, workers=self.workers,
+                                         timeout_s=self.timeout_s)
         records = []
         for item in items:
             candidates = by_question[item.index]
@@ -103,16 +122,6 @@ class SelectRun:
                                 "correct": bool(chosen and verdict[(chosen.sources[0], item.index)])}
             records.append(record)
         return records
-
-    @staticmethod
-    def _schema_text(db: Any) -> str:
-        """The whole schema as a critic reads it (no linking: stored candidates come without theirs)."""
-        from mscsql.linking.base import linked
-        from mscsql.linking.render import RenderOptions, render_schema
-
-        schema = db.schema()
-        everything = linked(schema, {t.qualified_name: None for t in schema.tables}, linker="keep-all")
-        return render_schema(everything, RenderOptions(budget_tokens=2048)).text
 
     def _summary(self, records: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
         count = len(records)

@@ -1,0 +1,72 @@
+"""Subsets of a benchmark by database: ``--dbs a,b,c``, ``--dbs @file`` (one name per line), or a split of
+the databases sorted by name (``even`` / ``odd`` positions), so training and evaluation can use disjoint
+databases of one benchmark."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from mscsql.errors import ConfigError, DatasetError
+from mscsql.evaluation.benchmarks import Benchmark
+
+#: the named splits: databases (sorted by name) at even positions, at odd positions
+SPLITS = ("even", "odd")
+
+
+def executable_databases(benchmark: Benchmark) -> list[str]:
+    """The names of the benchmark's databases that are present, sorted."""
+    return sorted({item.db_id for item in benchmark.items if item.database})
+
+
+def parse_db_filter(text: str | None, benchmark: Benchmark) -> list[str] | None:
+    """The database names ``text`` selects (None: all). ``even``/``odd``: the present databases sorted by name,
+    at even (0, 2, 4, ...) or odd positions; ``@path``: the names in a file, one per line (``#`` comments);
+    otherwise a comma-separated list. Unknown names are one error listing them."""
+    if text is None or not text.strip():
+        return None
+    text = text.strip()
+    if text in SPLITS:
+        names = executable_databases(benchmark)
+        return names[0::2] if text == "even" else names[1::2]
+    if text.startswith("@"):
+        path = Path(text[1:]).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"database list {str(path)!r} does not exist", hint="one database name per line")
+        lines = [line.split("#", 1)[0].strip() for line in path.read_text(encoding="utf-8").splitlines()]
+        wanted = [line for line in lines if line]
+    else:
+        wanted = [name.strip() for name in text.split(",") if name.strip()]
+    known = {item.db_id for item in benchmark.items}
+    unknown = [name for name in wanted if name not in known]
+    if unknown:
+        raise ConfigError(f"{benchmark.name} has no database named {', '.join(map(repr, unknown))}",
+                          hint="names are db_id values of the benchmark; 'even' and 'odd' split the databases")
+    return list(dict.fromkeys(wanted))
+
+
+def filter_databases(benchmark: Benchmark, names: list[str] | None) -> Benchmark:
+    """The benchmark with only the questions on ``names`` (all when None); question indexes are kept."""
+    if names is None:
+        return benchmark
+    chosen = set(names)
+    items = tuple(item for item in benchmark.items if item.db_id in chosen)
+    if not items:
+        raise DatasetError(f"no question of {benchmark.name} is on the databases {', '.join(sorted(chosen))}")
+    missing = tuple(db for db in benchmark.missing_databases if db in chosen)
+    return replace(benchmark, items=items, missing_databases=missing, subset_of=benchmark.file_size)
+
+
+def present_only(benchmark: Benchmark) -> Benchmark:
+    """The benchmark without the questions whose database is missing (a warning names those databases)."""
+    import logging
+
+    missing = sorted({item.db_id for item in benchmark.items if not item.database})
+    if not missing:
+        return benchmark
+    logging.getLogger(__name__).warning("%s: leaving out the questions of %d missing databases: %s", benchmark.name,
+                                        len(missing), ", ".join(missing[:10]) + (" ..." if len(missing) > 10 else ""))
+    items = tuple(item for item in benchmark.items if item.database)
+    if not items:
+        raise DatasetError(f"none of the selected databases of {benchmark.name} is present")
+    return replace(benchmark, items=items, missing_databases=(), subset_of=benchmark.file_size)

@@ -1,0 +1,148 @@
+"""The training config (``configs/train/<role>_<method>.yaml``): what to train, from which dataset, how.
+
+One YAML file per role x method; LoRA and QLoRA differ only in ``method``. Every field has the paper's value
+as its default (QLoRA r=32, alpha=128, dropout 0.05, effective batch 12). ``${VAR}`` reads the environment,
+and ``--set key=value`` on the command line overrides any field (``training.max_steps=10``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from mscsql.config import expand_env, load_yaml, parse_config
+from mscsql.errors import ConfigError
+
+Role = Literal["linker", "generator", "critic"]
+Method = Literal["lora", "qlora", "encoder"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LoraSettings(_Strict):
+    r: int = Field(32, ge=1)
+    alpha: int = Field(128, ge=1)
+    dropout: float = Field(0.05, ge=0.0, lt=1.0)
+    #: module names to adapt, or "all-linear" (every linear layer but the output head)
+    target_modules: list[str] | Literal["all-linear"] = "all-linear"
+
+
+class QuantizationSettings(_Strict):
+    """QLoRA's 4-bit base model (bitsandbytes; needs a CUDA device)."""
+
+    quant_type: Literal["nf4", "fp4"] = "nf4"
+    double_quant: bool = True
+    compute_dtype: Literal["bfloat16", "float16", "float32"] = "bfloat16"
+
+
+class TrainingSettings(_Strict):
+    epochs: float = Field(1.0, gt=0)
+    #: stop after this many optimizer steps (-1: run the epochs)
+    max_steps: int = -1
+    learning_rate: float = Field(1e-4, gt=0)
+    per_device_batch_size: int = Field(1, ge=1)
+    gradient_accumulation_steps: int = Field(12, ge=1)
+    #: the longest example in tokens (longer ones are cut from the left of the prompt, never the completion)
+    max_length: int = Field(4096, ge=16)
+    warmup_ratio: float = Field(0.03, ge=0.0, lt=1.0)
+    lr_scheduler: str = "cosine"
+    weight_decay: float = Field(0.0, ge=0.0)
+    max_grad_norm: float = Field(1.0, gt=0)
+    #: write a checkpoint every N optimizer steps (0: only at the end)
+    save_steps: int = Field(100, ge=0)
+    #: keep at most this many checkpoints
+    save_total_limit: int | None = Field(3, ge=1)
+    #: evaluation loss every N steps (0: at the end only)
+    eval_steps: int = Field(100, ge=0)
+    logging_steps: int = Field(10, ge=1)
+    #: the share of the train split held out for evaluation when the dataset has no ``eval`` split
+    eval_fraction: float = Field(0.05, ge=0.0, lt=1.0)
+    seed: int = 0
+    #: "auto": bfloat16 where the device supports it, else float32
+    precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
+    gradient_checkpointing: bool = True
+    #: where logs go: tensorboard writes to OUTPUT/runs
+    report_to: list[str] = Field(default_factory=lambda: ["tensorboard"])
+    #: "cpu", "cuda", or "auto"
+    device: str = "auto"
+
+
+class EncoderSettings(_Strict):
+    """The encoder critic's own settings (``method: encoder``)."""
+
+    #: the most tokens of one (question, group) pair
+    max_length: int = Field(320, ge=16)
+    #: give the head each group's share of the samples
+    agreement_feature: bool = True
+    #: give the head a flag for the options holding the first generator's answer (ties go to it, as in a vote)
+    priority_feature: bool = True
+    #: questions per optimizer step (each brings all its groups)
+    questions_per_step: int = Field(8, ge=1)
+    #: the learning rate of the head (the encoder uses ``training.learning_rate``)
+    head_learning_rate: float = Field(1e-3, gt=0)
+    #: train the head only (the encoder stays as it was)
+    freeze_encoder: bool = False
+    #: keep the embeddings and the first N layers of the encoder as they are (faster; only the top layers learn)
+    freeze_layers: int = Field(0, ge=0)
+
+
+class TrainConfig(_Strict):
+    role: Role
+    method: Method
+    #: the base model: a Hugging Face id or a local folder (the encoder for ``method: encoder``)
+    model: str
+    #: a folder written by ``mscsql train data <role>``
+    dataset: str
+    output_dir: str
+    lora: LoraSettings = Field(default_factory=LoraSettings)
+    quantization: QuantizationSettings = Field(default_factory=QuantizationSettings)
+    training: TrainingSettings = Field(default_factory=TrainingSettings)
+    encoder: EncoderSettings = Field(default_factory=EncoderSettings)
+
+    @model_validator(mode="after")
+    def _method_fits_role(self) -> TrainConfig:
+        if self.method == "encoder" and self.role != "critic":
+            raise ValueError("method 'encoder' trains the encoder critic: it needs role 'critic'")
+        return self
+
+
+def _set(data: dict[str, Any], key: str, value: Any) -> None:
+    parts = key.split(".")
+    node = data
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"--set {key}: {part!r} is not a section of the config")
+        node = child
+    node[parts[-1]] = value
+
+
+def parse_overrides(items: list[str] | None) -> list[tuple[str, Any]]:
+    """``key=value`` pairs from the command line; values are read as YAML (``10``, ``true``, ``[a, b]``)."""
+    import yaml
+
+    pairs = []
+    for item in items or []:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {item!r} is not of the form key=value", hint="e.g. --set training.max_steps=10")
+        try:
+            value = yaml.safe_load(text) if text.strip() else ""
+        except yaml.YAMLError:
+            value = text
+        pairs.append((key.strip(), value))
+    return pairs
+
+
+def load_train_config(path: str | Path | dict[str, Any], overrides: list[str] | None = None) -> TrainConfig:
+    """The training config at ``path`` (or a dict) with ``key=value`` overrides applied; every problem in
+    one error."""
+    source = "<dict>" if isinstance(path, dict) else str(path)
+    data = dict(path) if isinstance(path, dict) else load_yaml(path)
+    for key, value in parse_overrides(overrides):
+        _set(data, key, value)
+    return parse_config(TrainConfig, expand_env(data), source)

@@ -1,0 +1,295 @@
+"""Critic training data: candidate pools run on the databases, grouped as the critic sees them, labelled by
+the harness's scorer.
+
+A *pool* is a list of prediction files (one per generator, in priority order), as ``mscsql select`` reads
+them; stored candidates of the generation stage go through the same path once written as prediction files
+(``mscsql eval run`` writes ``predictions.jsonl``). Every file is scored once with the scorer (cached under
+``OUTPUT/scores``), every distinct statement of a question runs once, read-only, on its database, and each
+pool's candidates are grouped by result (:func:`mscsql.critic.grouping.group_by_result`). A group is right when
+the member a critic's choice would return (the one from the highest-priority file) is right by the scorer.
+
+The critic sees the groups that ran successfully (failed ones are never options), and only questions with at
+least two of them reach a model; of those, a question is kept when its options hold at least one right and
+one wrong group (``keep_all`` keeps the others too). Questions whose pools give the same groups with the same
+agreement are kept once. Each kept question gives ``orderings`` rows, the options shown in different orders;
+the orders are rotations chosen so that the right option takes each position equally often.
+
+Every row carries both critics' inputs, rendered by the critics' own code: ``messages``/``completion`` for the
+LLM critic (the ``critic-v1`` prompt and the right option's letter) and ``question``/``group_texts``/``shares``/
+``labels`` for the encoder critic (the descriptions of :func:`mscsql.critic.encoder.describe_group`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from itertools import groupby
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from mscsql.critic.encoder import EncoderCriticConfig, agreement_shares, describe_group, first_flags, question_text
+from mscsql.critic.grouping import CandidateResult, ResultGroup, group_by_result
+from mscsql.critic.llm import CRITIC_TEMPLATE_VERSION, LABELS, critic_prompt
+from mscsql.critic.metadata import MetadataOptions
+from mscsql.critic.selectors import _best_member
+from mscsql.db import connect
+from mscsql.errors import DatasetError
+from mscsql.evaluation.benchmarks import Benchmark, BenchmarkItem
+from mscsql.evaluation.cache import GoldCache
+from mscsql.evaluation.predictions import PredictionFile, load_prediction_files
+from mscsql.evaluation.runner import ScoreRun, score
+from mscsql.evaluation.scorers import Scorer
+from mscsql.evaluation.select import run_candidates, whole_schema_text
+from mscsql.training.dataset_io import write_dataset
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LabelledOptions:
+    """One question under one pool: the groups the critic is shown and which of them are right."""
+
+    item: BenchmarkItem
+    pool: tuple[str, ...]
+    groups: tuple[ResultGroup, ...]
+    #: indexes (into ``groups``) of the options shown, at most ``max_options``
+    shown: tuple[int, ...]
+    #: one flag per shown option
+    right: tuple[bool, ...]
+
+    def signature(self) -> tuple[Any, ...]:
+        return tuple(sorted((repr(self.groups[i].key), self.groups[i].count) for i in self.shown))
+
+
+def read_pools(path: str | Path) -> list[list[str]]:
+    """The pools in a text file: one per line, its prediction files joined by commas; ``#`` starts a comment."""
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise DatasetError(f"pools file {str(file)!r} does not exist",
+                           hint="one pool per line: prediction files joined by commas")
+    pools = []
+    for line in file.read_text(encoding="utf-8").splitlines():
+        text = line.split("#", 1)[0].strip()
+        if text:
+            pools.append([part.strip() for part in text.split(",") if part.strip()])
+    if not pools:
+        raise DatasetError(f"pools file {str(file)!r} lists no pool")
+    return pools
+
+
+def file_accuracy(files: list[PredictionFile], verdict: dict[tuple[str, int], bool]) -> dict[str, float]:
+    """Each file's share of right answers among its scored questions."""
+    accuracy = {}
+    for file in files:
+        mine = [right for (name, _index), right in verdict.items() if name == file.name]
+        accuracy[file.name] = round(sum(mine) / len(mine), 4) if mine else 0.0
+    return accuracy
+
+
+def label_groups(groups: list[ResultGroup], pool: list[str], verdict: dict[tuple[str, int], bool], index: int
+                 ) -> list[bool]:
+    """Whether each group is right: the scorer's verdict on the member a critic's choice returns (the one from
+    the highest-priority file of the pool)."""
+    return [verdict[(_best_member(g, pool).sources[0], index)] for g in groups]
+
+
+def balanced_orders(n: int, answer: int, k: int, rng: random.Random) -> list[tuple[int, ...]]:
+    """``k`` orders of ``n`` options (rotations, then their reverses) in which the option ``answer`` takes the
+    positions ``start, start+1, ...`` (mod ``n``) in turn, from a random start: over many questions the right
+    option is equally often at each position. Each order gives, per position, the option shown there."""
+    start = rng.randrange(n)
+    orders: list[tuple[int, ...]] = []
+    for j in range(min(k, 2 * n if n > 2 else n)):
+        target = (start + j) % n
+        # the rotation that puts ``answer`` at ``target``: position p shows option (p - target + answer) mod n
+        order = tuple((p - target + answer) % n for p in range(n))
+        if j >= n:  # a second round: the reverse order with the answer at the same position
+            rest = [o for o in order if o != answer][::-1]
+            order = tuple([*rest[:target], answer, *rest[target:]])
+        if order not in orders:
+            orders.append(order)
+    return orders
+
+
+@dataclass
+class CriticDataBuild:
+    benchmark: Benchmark
+    #: each pool: prediction files in priority order
+    pools: list[list[str | Path]]
+    scorer: Scorer
+    output: Path
+    cache: GoldCache
+    orderings: int = 4
+    keep_all: bool = False
+    #: the share of databases held out as the ``eval`` split
+    eval_fraction: float = 0.1
+    seed: int = 0
+    timeout_s: float = 30.0
+    workers: int = 2
+    progress: bool = True
+    #: the most options in one LLM prompt (the LLM critic's ``max_options``): further wrong groups are left out
+    max_options: int = 8
+    #: leave out questions whose database is missing (else they are an error)
+    allow_missing_db: bool = False
+    #: put each pool's files in the order of their accuracy on these questions, the best first (the priority a
+    #: user gives generators they have measured); else the order given
+    order_by_accuracy: bool = False
+    metadata: MetadataOptions = field(default_factory=MetadataOptions)
+    encoder: EncoderCriticConfig = field(default_factory=EncoderCriticConfig)
+
+    def run(self) -> dict[str, Any]:
+        pools = [[str(p) for p in pool if str(p).strip()] for pool in self.pools]
+        pools = [pool for pool in pools if pool]
+        if not pools:
+            raise DatasetError("no candidate pool given", hint="--pool A.sql,B.sql,C.sql (repeat for more pools)")
+        self._check_databases()
+        paths = list(dict.fromkeys(p for pool in pools for p in pool))
+        files = load_prediction_files(paths, self.benchmark)
+        by_path = {p: f for p, f in zip(paths, files, strict=True)}
+        named_pools = [[by_path[p].name for p in pool] for pool in pools]
+        rows = score(ScoreRun(benchmark=self.benchmark, files=files, scorer=self.scorer,
+                              output=self.output / "scores", cache=self.cache, workers=self.workers,
+                              timeout_s=self.timeout_s, progress=self.progress))
+        verdict = {(r["prediction_file"], r["index"]): bool(r["correct"]) for r in rows if r["status"] != "skipped"}
+        accuracy = file_accuracy(files, verdict)
+        if self.order_by_accuracy:
+            named_pools = [sorted(pool, key=lambda name: -accuracy[name]) for pool in named_pools]
+        examples, seen = self._examples(files, named_pools, verdict)
+        splits = self._split(examples)
+        card = self._card(files, named_pools, splits, seen, len({(e[0].item.index) for e in examples}))
+        card["file_accuracy"] = accuracy
+        write_dataset(self.output, "critic", splits, card)
+        return {**card, "counts": {k: len(v) for k, v in splits.items() if v}}
+
+    def _check_databases(self) -> None:
+        missing = sorted({i.db_id for i in self.benchmark.items if not i.database})
+        if missing and self.allow_missing_db:
+            log.warning("critic data: leaving out the questions of %d databases that are missing: %s", len(missing),
+                        ", ".join(missing))
+        elif missing:
+            raise DatasetError(f"critic data needs every question's database, and {len(missing)} are missing: "
+                               f"{', '.join(missing[:10])}{' ...' if len(missing) > 10 else ''}",
+                               hint="give the benchmark's databases, or leave them out with --dbs or "
+                                    "--allow-missing-db")
+
+    def _examples(self, files: list[PredictionFile], pools: list[list[str]], verdict: dict[tuple[str, int], bool]
+                  ) -> tuple[list[tuple[LabelledOptions, str]], int]:
+        """The kept (question, pool) options with the question's schema text, and how many were seen."""
+        by_name = {f.name: f for f in files}
+        items = [i for i in self.benchmark.items
+                 if i.database and all((f.name, i.index) in verdict for f in files)]
+        kept: list[tuple[LabelledOptions, str]] = []
+        seen = 0
+        with tqdm(total=len(items), desc="candidate pools", unit="q", disable=not self.progress) as bar:
+            for _db, group in groupby(sorted(items, key=lambda i: (i.database, i.index)), key=lambda i: i.database):
+                batch = list(group)
+                with connect(batch[0].database) as db:
+                    schema_text = whole_schema_text(db)
+                    everything = run_candidates(db, [i.index for i in batch], files, workers=self.workers,
+                                                timeout_s=self.timeout_s)
+                for item in batch:
+                    signatures: set[tuple[Any, ...]] = set()
+                    for pool in pools:
+                        seen += 1
+                        options = self._options(item, pool, everything[item.index], by_name, verdict)
+                        if options is None or options.signature() in signatures:
+                            continue
+                        signatures.add(options.signature())
+                        kept.append((options, schema_text))
+                bar.update(len(batch))
+        log.info("critic data: %d of %d (question, pool) pairs kept", len(kept), seen)
+        return kept, seen
+
+    def _options(self, item: BenchmarkItem, pool: list[str], candidates: list[CandidateResult],
+                 files: dict[str, PredictionFile], verdict: dict[tuple[str, int], bool]) -> LabelledOptions | None:
+        members = set(pool)
+        mine = []
+        for candidate in candidates:
+            sources = tuple(s for s in pool if s in candidate.sources and s in members)
+            if sources:
+                mine.append(CandidateResult(candidate.sql, sources, candidate.result))
+        groups = group_by_result(mine)
+        shown = [i for i, g in enumerate(groups) if g.ok or self.encoder.include_failed]
+        if len(shown) < 2:
+            return None
+        right = label_groups([groups[i] for i in shown], pool, verdict, item.index)
+        if not self.keep_all and (all(right) or not any(right)):
+            return None
+        if len(shown) > self.max_options:  # the right group first, then the most proposed wrong ones
+            ranked = sorted(range(len(shown)), key=lambda j: (not right[j], -groups[shown[j]].count, j))
+            chosen = sorted(ranked[: self.max_options])
+            shown, right = [shown[j] for j in chosen], [right[j] for j in chosen]
+        return LabelledOptions(item, tuple(pool), tuple(groups), tuple(shown), tuple(right))
+
+    def _rows(self, options: LabelledOptions, schema_text: str, rng: random.Random) -> list[dict[str, Any]]:
+        item, groups = options.item, options.groups
+        shares = agreement_shares(groups)
+        firsts = first_flags(groups, options.pool)
+        total = sum(max(g.count, 0) for g in groups)
+        descriptions = {i: describe_group(groups[i], total, self.encoder.metadata) for i in options.shown}
+        first = question_text(item.question, item.evidence)
+        n = len(options.shown)
+        answer = options.right.index(True) if any(options.right) else 0
+        rows = []
+        for number, order in enumerate(balanced_orders(n, answer, self.orderings, rng)):
+            shown = [options.shown[o] for o in order]
+            prompt = critic_prompt(item.question, item.evidence, schema_text, [groups[i] for i in shown],
+                                   self.metadata)
+            position = order.index(answer)
+            rows.append({
+                "messages": list(prompt.messages), "completion": LABELS[position],
+                "prompt_hash": prompt.prompt_hash,
+                "question": first, "group_texts": [descriptions[i] for i in shown],
+                "shares": [shares[i] for i in shown], "firsts": [firsts[i] for i in shown],
+                "labels": [int(options.right[o]) for o in order],
+                "answer": position, "ordering": number, "db_id": item.db_id, "index": item.index,
+                "pool": list(options.pool), "difficulty": item.difficulty or "",
+            })
+        return rows
+
+    def _split(self, examples: list[tuple[LabelledOptions, str]]) -> dict[str, list[dict[str, Any]]]:
+        """Rows of the train and eval splits; eval holds ``eval_fraction`` of the databases (seeded)."""
+        databases = sorted({e.item.db_id for e, _ in examples})
+        held = round(self.eval_fraction * len(databases)) if len(databases) >= 2 else 0
+        if self.eval_fraction > 0 and len(databases) >= 2:
+            held = max(1, held)
+        chosen = set(random.Random(f"critic-eval:{self.seed}").sample(databases, held)) if held else set()
+        rng = random.Random(f"critic-orders:{self.seed}")
+        splits: dict[str, list[dict[str, Any]]] = {"train": [], "eval": []}
+        for options, schema_text in examples:
+            splits["eval" if options.item.db_id in chosen else "train"] += self._rows(options, schema_text, rng)
+        return splits
+
+    def _card(self, files: list[PredictionFile], pools: list[list[str]], splits: dict[str, list[dict[str, Any]]],
+              seen: int, questions: int) -> dict[str, Any]:
+        rows = [r for split in splits.values() for r in split]
+        first_rows = [r for r in rows if r["ordering"] == 0]
+        positions = Counter(r["answer"] for r in rows)
+        majority_right = sum(1 for r in first_rows
+                             if r["labels"][max(range(len(r["shares"])), key=lambda i: (r["shares"][i], -i))])
+        digest = hashlib.sha256("\n".join(sorted({r["prompt_hash"] for r in rows})).encode()).hexdigest()[:16]
+        return {
+            "benchmark": self.benchmark.name, "benchmark_files": self.benchmark.files,
+            "databases": sorted({r["db_id"] for r in rows}),
+            "eval_databases": sorted({r["db_id"] for r in splits.get("eval", [])}),
+            "scorer": self.scorer.name,
+            "sources": {f.name: {"path": str(f.path), "sha256": f.sha256} for f in files},
+            "pools": pools,
+            "questions_seen": seen, "questions": len(first_rows), "distinct_questions": questions,
+            "label_balance": {
+                "right_option_position": {LABELS[p]: positions[p] for p in sorted(positions)},
+                "mean_options": round(sum(len(r["labels"]) for r in first_rows) / max(len(first_rows), 1), 3),
+                "mean_right_options": round(sum(sum(r["labels"]) for r in first_rows) / max(len(first_rows), 1), 3),
+                "most_agreed_option_right": round(majority_right / max(len(first_rows), 1), 4),
+            },
+            "prompt": {"template": CRITIC_TEMPLATE_VERSION, "hash": digest},
+            "encoder_critic": self.encoder.to_dict(),
+            "settings": {"orderings": self.orderings, "keep_all": self.keep_all, "eval_fraction": self.eval_fraction,
+                         "order_by_accuracy": self.order_by_accuracy,
+                         "seed": self.seed, "max_options": self.max_options, "timeout_s": self.timeout_s},
+        }

