@@ -84,6 +84,8 @@ class EncoderCriticConfig:
     agreement_feature: bool = True
     #: give the head a flag: the group holds the answer of the first generator (sources in priority order)
     priority_feature: bool = False
+    #: give the head the shape of the group's result (:data:`RESULT_FEATURES`: empty, one row, only NULLs, size)
+    result_features: bool = False
     #: score the groups whose queries failed too (else they get probability 0)
     include_failed: bool = False
     #: how much of each group's result the description shows
@@ -104,8 +106,8 @@ class EncoderCriticConfig:
     def from_dict(cls, data: dict[str, Any]) -> EncoderCriticConfig:
         try:
             metadata = MetadataOptions(**data.get("metadata", {}))
-            values = {k: data[k] for k in ("max_length", "agreement_feature", "priority_feature", "include_failed",
-                                           "seed") if k in data}
+            values = {k: data[k] for k in ("max_length", "agreement_feature", "priority_feature", "result_features",
+                                           "include_failed", "seed") if k in data}
             return cls(metadata=metadata, **values)
         except TypeError as err:
             raise ConfigError(f"invalid encoder critic settings: {err}") from None
@@ -120,6 +122,8 @@ class GroupPair(NamedTuple):
     group: str
     agreement: float = 1.0
     first: float = 0.0
+    #: the result's shape (:func:`result_shape`)
+    shape: tuple[float, ...] = ()
 
 
 def question_text(question: str, evidence: str | None) -> str:
@@ -161,6 +165,21 @@ def agreement_shares(groups: Sequence[ResultGroup]) -> list[float]:
     return [c / total for c in counts]
 
 
+#: what the result-shape features of the head are, in order
+RESULT_FEATURES = ("empty", "one_row", "only_nulls", "log_rows")
+
+
+def result_shape(group: ResultGroup) -> tuple[float, ...]:
+    """The group's result as numbers (:data:`RESULT_FEATURES`): no rows, one row, rows that hold only NULLs,
+    and log(1 + rows) / 10; all 0 for a failed query."""
+    result = group.result
+    if not result.ok:
+        return (0.0,) * len(RESULT_FEATURES)
+    rows = result.row_count
+    only_nulls = rows > 0 and bool(result.rows) and all(cell is None for row in result.rows for cell in row)
+    return (float(rows == 0), float(rows == 1), float(only_nulls), math.log1p(rows) / 10)
+
+
 def first_flags(groups: Sequence[ResultGroup], sources: Sequence[str]) -> list[float]:
     """1.0 for the groups holding an answer of the first of ``sources`` (the generators in priority order),
     else 0.0; all 0.0 when no priority is given."""
@@ -168,6 +187,20 @@ def first_flags(groups: Sequence[ResultGroup], sources: Sequence[str]) -> list[f
         return [0.0] * len(groups)
     first = sources[0]
     return [1.0 if any(first in m.sources for m in g.members) else 0.0 for g in groups]
+
+
+def group_pairs(question: str, evidence: str | None, groups: Sequence[ResultGroup], shown: Sequence[int] | None = None,
+                sources: Sequence[str] = (), options: MetadataOptions | None = None) -> list[GroupPair]:
+    """The pairs the critic reads for ``groups`` (those at the indexes ``shown``, in that order, when given):
+    the question text, each group's description, its share of the samples, whether it holds the first of
+    ``sources``' answers, and its result shape. Training data are rendered here too."""
+    indexes = list(range(len(groups))) if shown is None else list(shown)
+    text = question_text(question, evidence)
+    shares = agreement_shares(groups)
+    flags = first_flags(groups, sources)
+    total = sum(max(g.count, 0) for g in groups)
+    return [GroupPair(text, describe_group(groups[i], total, options), shares[i], flags[i], result_shape(groups[i]))
+            for i in indexes]
 
 
 def _looks_like_path(name: str) -> bool:
@@ -229,7 +262,8 @@ def _hidden_size(encoder: Any) -> int:
 
 def head_inputs(hidden_size: int, config: EncoderCriticConfig) -> int:
     """The head's inputs: the pooled state, then the log share, then the priority flag (when enabled)."""
-    return hidden_size + int(config.agreement_feature) + int(config.priority_feature)
+    return (hidden_size + int(config.agreement_feature) + int(config.priority_feature)
+            + (len(RESULT_FEATURES) if config.result_features else 0))
 
 
 def fresh_head(hidden_size: int, config: EncoderCriticConfig) -> torch.nn.Linear:
@@ -246,7 +280,7 @@ def fresh_head(hidden_size: int, config: EncoderCriticConfig) -> torch.nn.Linear
         if config.agreement_feature:
             head.weight[0, hidden_size] = AGREEMENT_INIT
         if config.priority_feature:
-            head.weight[0, -1] = PRIORITY_INIT
+            head.weight[0, hidden_size + int(config.agreement_feature)] = PRIORITY_INIT
         head.bias.zero_()
     return head
 
@@ -301,9 +335,11 @@ class EncoderCritic(Critic):
 
     @classmethod
     def from_pretrained(cls, encoder: str | Path = DEFAULT_ENCODER, *, config: EncoderCriticConfig | None = None,
-                        device: str = "cpu", batch_size: int = 64, name: str = "encoder-critic") -> EncoderCritic:
+                        device: str = "cpu", batch_size: int = 64, name: str = "encoder-critic",
+                        for_training: bool = False) -> EncoderCritic:
         """A critic on the pretrained encoder ``encoder`` (a local folder or a model id; the default is the
-        bundled all-MiniLM-L6-v2) with a fresh head seeded by ``config.seed``."""
+        bundled all-MiniLM-L6-v2) with a fresh head seeded by ``config.seed`` (a warning says it is untrained,
+        unless it is built ``for_training``)."""
         _require_backend()
         config = config or EncoderCriticConfig()
         from mscsql.retrieval.encoder import resolve_model
@@ -318,8 +354,9 @@ class EncoderCritic(Critic):
             raise ConfigError(f"encoder directory {source!r} does not exist", hint=_WHERE_ENCODERS_COME_FROM)
         tokenizer, model = _load_encoder(str(local) if local.exists() else target, local_only=local.exists(),
                                          what="encoder")
-        log.warning("%s: a fresh head (seed %d) on %s: an untrained head is no better than agreement (it starts "
-                    "from the majority vote); train it before relying on its choices", name, config.seed, source)
+        report = log.info if for_training else log.warning
+        report("%s: a fresh head (seed %d) on %s: an untrained head is no better than agreement (it starts from "
+               "the majority vote); train it before relying on its choices", name, config.seed, source)
         return cls(model, tokenizer, config=config, device=device, batch_size=batch_size, name=name, source=source)
 
     @classmethod
@@ -410,13 +447,7 @@ class EncoderCritic(Critic):
               shown: Sequence[int] | None = None, sources: Sequence[str] = ()) -> list[GroupPair]:
         """The pairs of ``groups`` (of those at the indexes ``shown``, in that order, when given);
         ``sources``: the generators in priority order (for the priority flag)."""
-        indexes = list(range(len(groups))) if shown is None else list(shown)
-        text = question_text(question, evidence)
-        shares = agreement_shares(groups)
-        flags = first_flags(groups, sources)
-        total = sum(max(g.count, 0) for g in groups)
-        return [GroupPair(text, describe_group(groups[i], total, self.config.metadata), shares[i], flags[i])
-                for i in indexes]
+        return group_pairs(question, evidence, groups, shown, sources, self.config.metadata)
 
     def shown(self, groups: Sequence[ResultGroup]) -> list[int]:
         """The indexes of the groups the critic scores (successful ones, or all with ``include_failed``)."""
@@ -437,10 +468,20 @@ class EncoderCritic(Critic):
 
         if not pairs:
             return torch.zeros(0, device=self.device)
+        return self.head_logits(self.pooled(pairs), pairs)
+
+    def pooled(self, pairs: Sequence[GroupPair | tuple[str, str]]) -> torch.Tensor:
+        """The encoder's mean-pooled token states of each pair, shape ``(len(pairs), hidden_size)``."""
         batch = self.encode_pairs(pairs)
         states = self.model["encoder"](**batch).last_hidden_state
         mask = batch["attention_mask"].unsqueeze(-1).to(states.dtype)
-        pooled = (states * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+        return (states * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+
+    def head_logits(self, pooled: torch.Tensor, pairs: Sequence[GroupPair | tuple[str, str]]) -> torch.Tensor:
+        """The head's logits from pooled states and the pairs' agreement and priority features (a trainer with
+        the encoder frozen computes the pooled states once and calls this alone)."""
+        import torch
+
         features = []
         if self.config.agreement_feature:
             if any(len(p) < 3 for p in pairs):
@@ -449,6 +490,11 @@ class EncoderCritic(Critic):
             features.append([math.log(max(float(p[2]), MIN_SHARE)) for p in pairs])  # type: ignore[misc]
         if self.config.priority_feature:
             features.append([float(p[3]) if len(p) > 3 else 0.0 for p in pairs])  # type: ignore[misc]
+        if self.config.result_features:
+            if any(len(p) < 5 or len(p[4]) != len(RESULT_FEATURES) for p in pairs):  # type: ignore[misc]
+                raise ConfigError("this critic's head reads each group's result shape: give GroupPair items "
+                                  "with their shape (see result_shape)")
+            features += [list(column) for column in zip(*(p[4] for p in pairs), strict=True)]  # type: ignore[misc]
         if features:
             extra = torch.tensor(features, dtype=pooled.dtype, device=pooled.device).T
             pooled = torch.cat([pooled, extra], dim=-1)

@@ -15,8 +15,10 @@ SPLITS = ("even", "odd")
 
 
 def executable_databases(benchmark: Benchmark) -> list[str]:
-    """The names of the benchmark's databases that are present, sorted."""
-    return sorted({item.db_id for item in benchmark.items if item.database})
+    """The names of the benchmark's databases that are present, sorted; all of them when none is (schema-only
+    work, e.g. Spider's training questions)."""
+    present = sorted({item.db_id for item in benchmark.items if item.database})
+    return present or sorted({item.db_id for item in benchmark.items})
 
 
 def parse_db_filter(text: str | None, benchmark: Benchmark) -> list[str] | None:

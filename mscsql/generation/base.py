@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 #: One chat prompt: messages with "role" ("system", "user", "assistant") and "content". Backends apply
 #: the model's own chat template (or send the messages to a server's chat endpoint).
@@ -76,6 +76,27 @@ def merge_system(prompt: ChatPrompt) -> list[dict[str, str]]:
 
 def has_system(prompt: ChatPrompt) -> bool:
     return any(m.get("role") == "system" for m in prompt)
+
+
+def render_chat(tokenizer: Any, prompt: ChatPrompt, completion: str | None = None, *, what: str = "the model"
+                ) -> str:
+    """The text the model sees: ``prompt`` through the tokenizer's chat template with the generation prompt,
+    or (given ``completion``) the whole conversation with the assistant's answer. A template that accepts no
+    system role gets the system text at the start of the first user message. Inference and training both
+    render here, so a fine-tuned model reads what it was trained on."""
+    turns = [dict(m) for m in prompt]
+    if completion is not None:
+        turns.append({"role": "assistant", "content": completion})
+    from mscsql.errors import ConfigError
+
+    try:
+        text = tokenizer.apply_chat_template(turns, add_generation_prompt=completion is None, tokenize=False)
+    except Exception as err:  # jinja2 errors raised by the template itself (e.g. "no system role")
+        if has_system(prompt):
+            return render_chat(tokenizer, merge_system(prompt), completion, what=what)
+        raise ConfigError(f"the chat template of {what} rejected a prompt: {err}",
+                          hint="some templates need alternating user and assistant roles") from err
+    return str(text)
 
 
 def resolve_torch_device(device: str | None, default: str = "auto") -> str:

@@ -26,8 +26,7 @@ from mscsql.generation.base import (
     ChatPrompt,
     Sample,
     SamplingParams,
-    has_system,
-    merge_system,
+    render_chat,
     resolve_torch_device,
 )
 
@@ -213,17 +212,9 @@ class HFGenerator:
     # -- generation ------------------------------------------------------------------------------------
 
     def render(self, prompt: ChatPrompt) -> str:
-        """The prompt text the model sees: ``prompt`` through the tokenizer's chat template (a template that
-        accepts no system role gets the system text at the start of the first user message)."""
-        try:
-            text = self.tokenizer.apply_chat_template([dict(m) for m in prompt], add_generation_prompt=True,
-                                                      tokenize=False)
-        except Exception as err:  # jinja2 errors raised by the template itself (e.g. "no system role")
-            if has_system(prompt):
-                return self.render(merge_system(prompt))
-            raise ConfigError(f"the chat template of {self.model_id!r} rejected a prompt: {err}",
-                              hint="some templates need alternating user and assistant roles") from err
-        return str(text)
+        """The prompt text the model sees: ``prompt`` through the tokenizer's chat template (see
+        :func:`~mscsql.generation.base.render_chat`)."""
+        return render_chat(self.tokenizer, prompt, what=repr(self.model_id))
 
     def close(self) -> None:
         """Free the model's memory (an ensemble loads its generators one after another)."""

@@ -49,7 +49,8 @@ class TrainingSettings(_Strict):
     #: the longest example in tokens (longer ones are cut from the left of the prompt, never the completion)
     max_length: int = Field(4096, ge=16)
     warmup_ratio: float = Field(0.03, ge=0.0, lt=1.0)
-    lr_scheduler: str = "cosine"
+    lr_scheduler: Literal["linear", "cosine", "cosine_with_restarts", "polynomial", "constant",
+                          "constant_with_warmup", "inverse_sqrt"] = "cosine"
     weight_decay: float = Field(0.0, ge=0.0)
     max_grad_norm: float = Field(1.0, gt=0)
     #: write a checkpoint every N optimizer steps (0: only at the end)
@@ -67,8 +68,8 @@ class TrainingSettings(_Strict):
     gradient_checkpointing: bool = True
     #: where logs go: tensorboard writes to OUTPUT/runs
     report_to: list[str] = Field(default_factory=lambda: ["tensorboard"])
-    #: "cpu", "cuda", or "auto"
-    device: str = "auto"
+    #: "cpu", "cuda", "cuda:N", or "auto"
+    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$")
 
 
 class EncoderSettings(_Strict):
@@ -80,6 +81,8 @@ class EncoderSettings(_Strict):
     agreement_feature: bool = True
     #: give the head a flag for the options holding the first generator's answer (ties go to it, as in a vote)
     priority_feature: bool = True
+    #: give the head each option's result shape (empty, one row, only NULLs, size)
+    result_features: bool = True
     #: questions per optimizer step (each brings all its groups)
     questions_per_step: int = Field(8, ge=1)
     #: the learning rate of the head (the encoder uses ``training.learning_rate``)

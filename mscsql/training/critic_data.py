@@ -32,7 +32,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from mscsql.critic.encoder import EncoderCriticConfig, agreement_shares, describe_group, first_flags, question_text
+from mscsql.critic.encoder import EncoderCriticConfig, group_pairs
 from mscsql.critic.grouping import CandidateResult, ResultGroup, group_by_result
 from mscsql.critic.llm import CRITIC_TEMPLATE_VERSION, LABELS, critic_prompt
 from mscsql.critic.metadata import MetadataOptions
@@ -46,6 +46,7 @@ from mscsql.evaluation.runner import ScoreRun, score
 from mscsql.evaluation.scorers import Scorer
 from mscsql.evaluation.select import run_candidates, whole_schema_text
 from mscsql.training.dataset_io import write_dataset
+from mscsql.training.examples import choose_eval_databases
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +142,7 @@ class CriticDataBuild:
     order_by_accuracy: bool = False
     metadata: MetadataOptions = field(default_factory=MetadataOptions)
     encoder: EncoderCriticConfig = field(default_factory=EncoderCriticConfig)
+    _held_out: set[str] = field(default_factory=set, init=False, repr=False)
 
     def run(self) -> dict[str, Any]:
         pools = [[str(p) for p in pool if str(p).strip()] for pool in self.pools]
@@ -156,7 +158,9 @@ class CriticDataBuild:
                               output=self.output / "scores", cache=self.cache, workers=self.workers,
                               timeout_s=self.timeout_s, progress=self.progress))
         verdict = {(r["prediction_file"], r["index"]): bool(r["correct"]) for r in rows if r["status"] != "skipped"}
-        accuracy = file_accuracy(files, verdict)
+        self._held_out = self._eval_databases()
+        training = {i.index for i in self.benchmark.items if i.db_id not in self._held_out}
+        accuracy = file_accuracy(files, {k: v for k, v in verdict.items() if k[1] in training})
         if self.order_by_accuracy:
             named_pools = [sorted(pool, key=lambda name: -accuracy[name]) for pool in named_pools]
         examples, seen = self._examples(files, named_pools, verdict)
@@ -228,41 +232,48 @@ class CriticDataBuild:
 
     def _rows(self, options: LabelledOptions, schema_text: str, rng: random.Random) -> list[dict[str, Any]]:
         item, groups = options.item, options.groups
-        shares = agreement_shares(groups)
-        firsts = first_flags(groups, options.pool)
-        total = sum(max(g.count, 0) for g in groups)
-        descriptions = {i: describe_group(groups[i], total, self.encoder.metadata) for i in options.shown}
-        first = question_text(item.question, item.evidence)
+        pairs = dict(zip(options.shown, group_pairs(item.question, item.evidence, groups, options.shown, options.pool,
+                                                    self.encoder.metadata), strict=True))
         n = len(options.shown)
-        answer = options.right.index(True) if any(options.right) else 0
+        answered = any(options.right)
+        answer = options.right.index(True) if answered else 0
         rows = []
-        for number, order in enumerate(balanced_orders(n, answer, self.orderings, rng)):
+        # no right option (keep_all): the encoder reads the rows, the LLM recipe leaves them out (no completion)
+        for number, order in enumerate(balanced_orders(n, answer, self.orderings if answered else 1, rng)):
             shown = [options.shown[o] for o in order]
             prompt = critic_prompt(item.question, item.evidence, schema_text, [groups[i] for i in shown],
                                    self.metadata)
             position = order.index(answer)
             rows.append({
-                "messages": list(prompt.messages), "completion": LABELS[position],
+                "messages": list(prompt.messages), "completion": LABELS[position] if answered else "",
                 "prompt_hash": prompt.prompt_hash,
-                "question": first, "group_texts": [descriptions[i] for i in shown],
-                "shares": [shares[i] for i in shown], "firsts": [firsts[i] for i in shown],
+                "question": pairs[shown[0]].question, "group_texts": [pairs[i].group for i in shown],
+                "shares": [pairs[i].agreement for i in shown], "firsts": [pairs[i].first for i in shown],
+                "shapes": [list(pairs[i].shape) for i in shown],
                 "labels": [int(options.right[o]) for o in order],
-                "answer": position, "ordering": number, "db_id": item.db_id, "index": item.index,
+                "answer": position if answered else -1, "ordering": number, "db_id": item.db_id, "index": item.index,
                 "pool": list(options.pool), "difficulty": item.difficulty or "",
             })
         return rows
 
+    def _eval_databases(self) -> set[str]:
+        """The databases held out as the eval split: about ``eval_fraction`` of the questions (seeded), whole
+        databases only, never all; none when the questions are on one database."""
+        sizes = Counter(i.db_id for i in self.benchmark.items if i.database)
+        if self.eval_fraction <= 0 or len(sizes) < 2:
+            if self.eval_fraction > 0:
+                log.warning("critic data: one database only, so no eval split (it would share questions)")
+            return set()
+        target = max(1, round(self.eval_fraction * sum(sizes.values())))
+        return choose_eval_databases(sizes, target, random.Random(f"critic-eval:{self.seed}"))
+
     def _split(self, examples: list[tuple[LabelledOptions, str]]) -> dict[str, list[dict[str, Any]]]:
-        """Rows of the train and eval splits; eval holds ``eval_fraction`` of the databases (seeded)."""
-        databases = sorted({e.item.db_id for e, _ in examples})
-        held = round(self.eval_fraction * len(databases)) if len(databases) >= 2 else 0
-        if self.eval_fraction > 0 and len(databases) >= 2:
-            held = max(1, held)
-        chosen = set(random.Random(f"critic-eval:{self.seed}").sample(databases, held)) if held else set()
+        """Rows of the train and eval splits (the eval databases chosen in :meth:`_eval_databases`)."""
         rng = random.Random(f"critic-orders:{self.seed}")
         splits: dict[str, list[dict[str, Any]]] = {"train": [], "eval": []}
         for options, schema_text in examples:
-            splits["eval" if options.item.db_id in chosen else "train"] += self._rows(options, schema_text, rng)
+            split = "eval" if options.item.db_id in self._held_out else "train"
+            splits[split] += self._rows(options, schema_text, rng)
         return splits
 
     def _card(self, files: list[PredictionFile], pools: list[list[str]], splits: dict[str, list[dict[str, Any]]],
@@ -271,7 +282,8 @@ class CriticDataBuild:
         first_rows = [r for r in rows if r["ordering"] == 0]
         positions = Counter(r["answer"] for r in rows)
         majority_right = sum(1 for r in first_rows
-                             if r["labels"][max(range(len(r["shares"])), key=lambda i: (r["shares"][i], -i))])
+                             if r["labels"][max(range(len(r["shares"])),
+                                                key=lambda i: (r["shares"][i], r["firsts"][i], -i))])
         digest = hashlib.sha256("\n".join(sorted({r["prompt_hash"] for r in rows})).encode()).hexdigest()[:16]
         return {
             "benchmark": self.benchmark.name, "benchmark_files": self.benchmark.files,

@@ -46,15 +46,15 @@ def write_dataset(output: str | Path, role: str, splits: dict[str, Sequence[dict
     not a finished dataset."""
     datasets = _require_datasets()
     folder = Path(output).expanduser()
+    kept = {name: list(rows) for name, rows in splits.items() if rows}
+    if not kept:
+        raise DatasetError(f"no {role} training examples to write to {folder}",
+                           hint="check the benchmark, the database filter and the pools given")
     folder.mkdir(parents=True, exist_ok=True)
     (folder / CARD_FILE).unlink(missing_ok=True)
     target = folder / DATASET_DIR
     if target.exists():
         shutil.rmtree(target)
-    kept = {name: list(rows) for name, rows in splits.items() if rows}
-    if not kept:
-        raise DatasetError(f"no {role} training examples to write to {folder}",
-                           hint="check the benchmark, the database filter and the pools given")
     dataset = datasets.DatasetDict({name: datasets.Dataset.from_list(rows) for name, rows in kept.items()})
     dataset.save_to_disk(str(target))
     full = {"format": FORMAT, "version": VERSION, "role": role,

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import random
 import shutil
 import time
@@ -36,6 +37,7 @@ from mscsql.critic.metadata import MetadataOptions
 from mscsql.errors import ConfigError, DatasetError
 from mscsql.training.config import TrainConfig
 from mscsql.training.dataset_io import read_dataset
+from mscsql.training.provenance import versions
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +56,14 @@ class Question:
     labels: tuple[int, ...]
     #: 1.0 for the options holding the first generator's answer
     firsts: tuple[float, ...] = ()
+    #: each option's result shape (:func:`mscsql.critic.encoder.result_shape`)
+    shapes: tuple[tuple[float, ...], ...] = ()
 
     def pairs(self) -> list[GroupPair]:
         firsts = self.firsts or (0.0,) * len(self.groups)
-        return [GroupPair(self.question, g, s, f) for g, s, f in zip(self.groups, self.shares, firsts, strict=True)]
+        shapes = self.shapes or ((),) * len(self.groups)
+        return [GroupPair(self.question, g, s, f, r)
+                for g, s, f, r in zip(self.groups, self.shares, firsts, shapes, strict=True)]
 
 
 @dataclass
@@ -92,7 +98,8 @@ def questions_of(split: Any) -> list[Question]:
         if row["ordering"] != 0 or not any(row["labels"]):
             continue
         out.append(Question(row["question"], tuple(row["group_texts"]), tuple(float(s) for s in row["shares"]),
-                            tuple(int(v) for v in row["labels"]), tuple(float(f) for f in row.get("firsts") or ())))
+                            tuple(int(v) for v in row["labels"]), tuple(float(f) for f in row.get("firsts") or ()),
+                            tuple(tuple(float(v) for v in shape) for shape in row.get("shapes") or ())))
     return out
 
 
@@ -103,6 +110,7 @@ def _critic_settings(card: dict[str, Any], config: TrainConfig) -> EncoderCritic
     settings = config.encoder
     return EncoderCriticConfig(max_length=settings.max_length, agreement_feature=settings.agreement_feature,
                                priority_feature=settings.priority_feature,
+                               result_features=settings.result_features,
                                include_failed=bool(stored.get("include_failed", False)), metadata=metadata,
                                seed=config.training.seed)
 
@@ -128,12 +136,62 @@ def vote_right(q: Question) -> bool:
     return bool(q.labels[max(range(len(q.shares)), key=lambda i: (q.shares[i], firsts[i], -i))])
 
 
-def evaluate(critic: EncoderCritic, questions: list[Question], batch_questions: int = 16) -> dict[str, float]:
+class Logits:
+    """The critic's logits of a batch of questions. With the encoder frozen, each pair's pooled state is
+    computed once (no dropout, no gradient) and kept, and only the head runs at each step: training the head
+    alone takes seconds instead of minutes."""
+
+    def __init__(self, critic: EncoderCritic, frozen: bool, batch_pairs: int = 64) -> None:
+        self.critic = critic
+        self.frozen = frozen
+        self.batch_pairs = batch_pairs
+        self._pooled: dict[Question, Any] = {}
+
+    def __call__(self, questions: list[Question]) -> Any:
+        pairs = [p for q in questions for p in q.pairs()]
+        if not self.frozen:
+            return self.critic.forward_logits(pairs)
+        import torch
+
+        self.precompute(questions)
+        pooled = torch.cat([self._pooled[q] for q in questions])
+        return self.critic.head_logits(pooled, pairs)
+
+    def precompute(self, questions: list[Question]) -> None:
+        import torch
+
+        todo = list(dict.fromkeys(q for q in questions if q not in self._pooled))
+        if not todo:
+            return
+        encoder = self.critic.model["encoder"]
+        was_training = encoder.training
+        encoder.eval()
+        try:
+            with torch.no_grad():
+                start = 0
+                while start < len(todo):
+                    chunk, size = [], 0
+                    while start < len(todo) and (not chunk or size + len(todo[start].groups) <= self.batch_pairs):
+                        chunk.append(todo[start])
+                        size += len(todo[start].groups)
+                        start += 1
+                    states = self.critic.pooled([p for q in chunk for p in q.pairs()])
+                    offset = 0
+                    for q in chunk:
+                        self._pooled[q] = states[offset: offset + len(q.groups)]
+                        offset += len(q.groups)
+        finally:
+            encoder.train(was_training)
+
+
+def evaluate(critic: EncoderCritic, questions: list[Question], batch_questions: int = 16,
+             logits_of: Logits | None = None) -> dict[str, float]:
     """The critic's mean loss, how often its choice is right and how often the vote's is, on ``questions``."""
     import torch
 
     if not questions:
         return {}
+    logits_of = logits_of or Logits(critic, frozen=False)
     was_training = critic.model.training
     critic.model.eval()
     total_loss, right = 0.0, 0
@@ -141,7 +199,7 @@ def evaluate(critic: EncoderCritic, questions: list[Question], batch_questions: 
         with torch.no_grad():
             for start in range(0, len(questions), batch_questions):
                 chunk = questions[start: start + batch_questions]
-                logits = critic.forward_logits([p for q in chunk for p in q.pairs()])
+                logits = logits_of(chunk)
                 total_loss += float(listwise_loss(logits, chunk)) * len(chunk)
                 offset = 0
                 for q in chunk:
@@ -185,7 +243,8 @@ class _Run:
         if resume_from is not None:
             self.critic = EncoderCritic.load(resume_from / CRITIC_DIR, device=device)
         else:
-            self.critic = EncoderCritic.from_pretrained(config.model, config=settings, device=device)
+            self.critic = EncoderCritic.from_pretrained(config.model, config=settings, device=device,
+                                                          for_training=True)
         self.steps_per_epoch = math.ceil(len(train) / config.encoder.questions_per_step / t.gradient_accumulation_steps)
         self.total_steps = t.max_steps if t.max_steps > 0 else max(1, math.ceil(t.epochs * self.steps_per_epoch))
         encoder, head = self.critic.model["encoder"], self.critic.model["head"]
@@ -261,7 +320,13 @@ def train_encoder_critic(config: TrainConfig, *, resume: bool = True) -> Encoder
 
     if config.method != "encoder":
         raise ConfigError(f"train_encoder_critic trains method 'encoder', not {config.method!r}")
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise ConfigError("the encoder critic trains in one process; it does not run under accelerate launch",
+                          hint="run: mscsql train --config ... (it is small enough for one device)")
     data, card = read_dataset(config.dataset, "critic")
+    if "train" not in data:
+        raise DatasetError(f"the critic dataset {config.dataset!r} has no train split (every question is in eval)",
+                           hint="build it again with a smaller --eval-fraction")
     train = questions_of(data["train"])
     evaluation = questions_of(data["eval"]) if "eval" in data else []
     if not train:
@@ -269,7 +334,12 @@ def train_encoder_critic(config: TrainConfig, *, resume: bool = True) -> Encoder
     t = config.training
     output = Path(config.output_dir).expanduser()
     output.mkdir(parents=True, exist_ok=True)
-    checkpoints = _checkpoints(output) if resume else []
+    checkpoints = _checkpoints(output)
+    if checkpoints and not resume:
+        raise ConfigError(f"{str(output)!r} holds checkpoints of an earlier run, and --no-resume would start over "
+                          "beside them (a later resume would pick the wrong run)",
+                          hint="resume it (leave out --no-resume), delete those checkpoints, or set another "
+                               "output_dir")
     run = _Run(config, train, _critic_settings(card, config), checkpoints[-1][1] if checkpoints else None)
     writer = _writer(config, output)
     order_rng = random.Random(f"encoder-critic:{t.seed}")
@@ -278,6 +348,10 @@ def train_encoder_critic(config: TrainConfig, *, resume: bool = True) -> Encoder
     for _ in range(run.step * t.gradient_accumulation_steps):  # the batches a resumed run has already seen
         next(batches)
     critic = run.critic
+    logits_of = Logits(critic, frozen=config.encoder.freeze_encoder)
+    if logits_of.frozen:
+        log.info("the encoder is frozen: encoding the %d training questions once", len(train))
+        logits_of.precompute(train)
     critic.model.train()
     last_loss: float | None = None
     started = time.monotonic()
@@ -287,8 +361,7 @@ def train_encoder_critic(config: TrainConfig, *, resume: bool = True) -> Encoder
             step_loss = 0.0
             for _ in range(t.gradient_accumulation_steps):
                 chunk = next(batches)
-                logits = critic.forward_logits([p for q in chunk for p in q.pairs()])
-                loss = listwise_loss(logits, chunk) / t.gradient_accumulation_steps
+                loss = listwise_loss(logits_of(chunk), chunk) / t.gradient_accumulation_steps
                 loss.backward()
                 step_loss += float(loss.detach())
             torch.nn.utils.clip_grad_norm_(critic.model.parameters(), t.max_grad_norm)
@@ -303,10 +376,10 @@ def train_encoder_critic(config: TrainConfig, *, resume: bool = True) -> Encoder
                 if writer is not None:
                     writer.add_scalar("train/loss", step_loss, run.step)
             if t.eval_steps and run.step % t.eval_steps == 0 and run.step < run.total_steps:
-                _log_eval(run, evaluation, writer)
+                _log_eval(run, evaluation, writer, logits_of)
             if t.save_steps and run.step % t.save_steps == 0 and run.step < run.total_steps:
                 run.save_checkpoint()
-    metrics = _log_eval(run, evaluation, writer)
+    metrics = _log_eval(run, evaluation, writer, logits_of)
     run.save_checkpoint()
     critic_dir = critic.save(output / CRITIC_DIR)
     if writer is not None:
@@ -315,7 +388,7 @@ def train_encoder_critic(config: TrainConfig, *, resume: bool = True) -> Encoder
                                 metrics.get("accuracy"), metrics.get("vote_accuracy"))
     summary = {"result": asdict(result), "config": config.model_dump(), "dataset_card": card,
                "train_questions": len(train), "eval_questions": len(evaluation), "history": run.history,
-               "seconds": round(time.monotonic() - started, 1), "versions": _versions()}
+               "seconds": round(time.monotonic() - started, 1), "versions": versions()}
     (output / "train_summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
     return result
 
@@ -329,8 +402,8 @@ def _batches(questions: list[Question], size: int, rng: random.Random) -> Any:
             yield order[start: start + size]
 
 
-def _log_eval(run: _Run, evaluation: list[Question], writer: Any) -> dict[str, float]:
-    metrics = evaluate(run.critic, evaluation)
+def _log_eval(run: _Run, evaluation: list[Question], writer: Any, logits_of: Logits) -> dict[str, float]:
+    metrics = evaluate(run.critic, evaluation, logits_of=logits_of)
     if metrics:
         run.history.append({"step": run.step, **{f"eval_{k}": v for k, v in metrics.items()}})
         log.info("step %d: eval loss %.4f, choice right %.3f (vote %.3f)", run.step, metrics["loss"],
@@ -339,15 +412,3 @@ def _log_eval(run: _Run, evaluation: list[Question], writer: Any) -> dict[str, f
             for key, value in metrics.items():
                 writer.add_scalar(f"eval/{key}", value, run.step)
     return metrics
-
-
-def _versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    found = {}
-    for name in ("mscsql", "torch", "transformers"):
-        try:
-            found[name] = version(name)
-        except PackageNotFoundError:
-            continue
-    return found

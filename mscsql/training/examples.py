@@ -190,13 +190,13 @@ def split_rows(rows: list[dict[str, Any]], eval_fraction: float, seed: int) -> t
         return ({"train": [r for i, r in enumerate(rows) if i not in held],
                  "eval": [r for i, r in enumerate(rows) if i in held]},
                 {"by": "question", "eval_databases": []})
-    eval_dbs = _eval_databases(sizes, target, rng)
+    eval_dbs = choose_eval_databases(sizes, target, rng)
     return ({"train": [r for r in rows if r["db_id"] not in eval_dbs],
              "eval": [r for r in rows if r["db_id"] in eval_dbs]},
             {"by": "database", "eval_databases": sorted(eval_dbs)})
 
 
-def _eval_databases(sizes: Counter[str], target: int, rng: random.Random) -> set[str]:
+def choose_eval_databases(sizes: Counter[str], target: int, rng: random.Random) -> set[str]:
     """Databases (in a seeded order) whose questions add up close to ``target``; at least one, never all."""
     order = sorted(sizes)
     rng.shuffle(order)

@@ -28,15 +28,15 @@ import importlib.util
 import json
 import logging
 import os
-import platform
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mscsql.errors import BackendUnavailable, ConfigError, DatasetError
-from mscsql.generation.base import has_system, merge_system
+from mscsql.generation.base import render_chat
 from mscsql.training.config import TrainConfig
+from mscsql.training.provenance import versions
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,6 @@ SUMMARY_FILE = "train_summary.json"
 #: the label of tokens that carry no loss (prompt and padding)
 IGNORE_INDEX = -100
 #: the packages whose versions go into the summary
-PACKAGES = ("mscsql", "torch", "transformers", "peft", "accelerate", "datasets", "bitsandbytes")
 #: ``save_steps: 0`` (a checkpoint at the end only): a step interval never reached; the Trainer writes a
 #: checkpoint at the last step whenever checkpoints are written every N steps
 _NEVER = 10**12
@@ -86,21 +85,31 @@ def train_causal_lm(config: TrainConfig, *, resume: bool = True) -> TrainResult:
 # -- tokenisation ------------------------------------------------------------------------------------------
 
 
+def hold_out(train: Any, fraction: float, seed: int) -> tuple[Any, Any]:
+    """``(train, eval)`` from one split: whole databases held out when the rows name two or more (``db_id``),
+    so the evaluation loss reads no database (and no other ordering of a question) seen in training; else
+    single rows."""
+    import random
+    from collections import Counter
+
+    from mscsql.training.examples import choose_eval_databases
+
+    if "db_id" in train.column_names and len(set(train["db_id"])) >= 2:
+        sizes = Counter(train["db_id"])
+        target = max(1, round(fraction * len(train)))
+        held = choose_eval_databases(sizes, target, random.Random(seed))
+        return (train.filter(lambda row: row["db_id"] not in held),
+                train.filter(lambda row: row["db_id"] in held))
+    count = min(len(train) - 1, max(1, round(len(train) * fraction)))
+    parts = train.train_test_split(test_size=count, seed=seed, shuffle=True)
+    return parts["train"], parts["test"]
+
+
 def render_prompt(tokenizer: Any, messages: Sequence[dict[str, str]], completion: str | None = None) -> str:
     """The chat template's text of ``messages`` with the generation prompt, or (given ``completion``) of the
-    whole conversation with the assistant's answer and without it. A template that rejects the system role
-    gets the system text at the start of the first user message (as the generators do)."""
-    turns = [dict(m) for m in messages]
-    if completion is not None:
-        turns.append({"role": "assistant", "content": completion})
-    try:
-        text = tokenizer.apply_chat_template(turns, add_generation_prompt=completion is None, tokenize=False)
-    except Exception as err:  # jinja2 errors raised by the template itself (e.g. "no system role")
-        if has_system(messages):
-            return render_prompt(tokenizer, merge_system(messages), completion)
-        raise ConfigError(f"the chat template rejected a training prompt: {err}",
-                          hint="some templates need alternating user and assistant roles") from err
-    return str(text)
+    whole conversation with the assistant's answer: the generators' own rendering
+    (:func:`~mscsql.generation.base.render_chat`)."""
+    return render_chat(tokenizer, messages, completion, what="the base model")
 
 
 def completion_text(tokenizer: Any, messages: Sequence[dict[str, str]], completion: str) -> tuple[str, str]:
@@ -190,13 +199,6 @@ def _require_packages() -> None:
                if importlib.util.find_spec(m) is None]
     if missing:
         raise BackendUnavailable(f"training needs {', '.join(missing)}", hint="pip install 'mscsql[train]'")
-
-
-def _version(package: str) -> str | None:
-    try:
-        return importlib.metadata.version(package)
-    except importlib.metadata.PackageNotFoundError:
-        return None
 
 
 def _env_true(name: str) -> bool:
@@ -298,6 +300,11 @@ class CausalLMRecipe:
         self.model = self._load_model()
         self.trainer = self._trainer()
         self.resume_from = self._last_checkpoint() if resume else None
+        if not resume and self.output_dir.is_dir() and any(self.output_dir.glob("checkpoint-*")):
+            raise ConfigError(f"{str(self.output_dir)!r} holds checkpoints of an earlier run, and --no-resume "
+                              "would start over beside them (a later resume would pick the wrong run)",
+                              hint="resume it (leave out --no-resume), delete those checkpoints, or set "
+                                   "another output_dir")
 
     def _resolve_device(self) -> str:
         from mscsql.generation.base import resolve_torch_device
@@ -421,11 +428,10 @@ class CausalLMRecipe:
         if "eval" in data and len(data["eval"]):
             evaluation = data["eval"]
         elif t.eval_fraction > 0 and len(train) >= 2:
-            held = min(len(train) - 1, max(1, round(len(train) * t.eval_fraction)))
-            parts = train.train_test_split(test_size=held, seed=t.seed, shuffle=True)
-            train, evaluation = parts["train"], parts["test"]
+            train, evaluation = hold_out(train, t.eval_fraction, t.seed)
             if self.is_main:
-                log.info("no eval split: %d of the train examples held out for evaluation (seed %d)", held, t.seed)
+                log.info("no eval split: %d of the train examples held out for evaluation (seed %d)",
+                         len(evaluation), t.seed)
         else:
             evaluation = None
         encoded_train = self._encode(train, "train")
@@ -438,11 +444,17 @@ class CausalLMRecipe:
         max_length = self.config.training.max_length
         stats = self.stats.setdefault(name, TokenizeStats())
         rows = []
+        unanswered = 0
         for messages, completion in zip(split["messages"], split["completion"], strict=True):
+            if not str(completion or "").strip():  # e.g. critic questions with no right option (keep-all data)
+                unanswered += 1
+                continue
             example = tokenize_example(self.tokenizer, messages, str(completion), max_length, stats)
             if example is not None:
                 rows.append(example)
         if self.is_main:
+            if unanswered:
+                log.info("%s: left out %d examples without an answer to learn", name, unanswered)
             if stats.dropped:
                 log.warning("%s: dropped %d examples whose completion alone fills max_length %d tokens",
                             name, stats.dropped, max_length)
@@ -576,5 +588,5 @@ class CausalLMRecipe:
                                      * self.config.training.gradient_accumulation_steps * self.args.world_size),
             "dataset": {"path": self.config.dataset, **{k: self.card[k] for k in card_keys if k in self.card}},
             "adapter_dir": str(result.adapter_dir),
-            "versions": {"python": platform.python_version(), **{p: _version(p) for p in PACKAGES}},
+            "versions": versions(),
         }

@@ -305,3 +305,45 @@ def test_importing_the_module_loads_no_torch() -> None:
             "print(','.join(m for m in ('torch', 'transformers', 'sentence_transformers') if m in sys.modules))")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert loaded == ""
+
+
+def test_result_shapes_describe_what_came_back() -> None:
+    from mscsql.critic.encoder import RESULT_FEATURES, result_shape
+
+    empty, one, nulls, many = group_by_result([
+        ok("SELECT n FROM t WHERE 0", [], sources=("m1",)),
+        ok("SELECT count(*) FROM t", [(7,)], sources=("m2",)),
+        ok("SELECT max(n) FROM t WHERE 0", [(None,)], sources=("m3",)),
+        ok("SELECT n FROM t", [(i,) for i in range(99)], sources=("m4",)),
+    ])
+    broken = group_by_result([failed("SELECT nope", "no such column: nope")])[0]
+    named = dict(zip(RESULT_FEATURES, result_shape(empty), strict=True))
+    assert named["empty"] == 1.0 and named["one_row"] == 0.0 and named["log_rows"] == 0.0
+    assert dict(zip(RESULT_FEATURES, result_shape(one), strict=True))["one_row"] == 1.0
+    assert dict(zip(RESULT_FEATURES, result_shape(nulls), strict=True))["only_nulls"] == 1.0
+    assert dict(zip(RESULT_FEATURES, result_shape(one), strict=True))["only_nulls"] == 0.0
+    assert result_shape(many)[-1] > result_shape(one)[-1] > 0.0
+    assert result_shape(broken) == (0.0,) * len(RESULT_FEATURES)
+
+
+def test_the_priority_flag_breaks_ties_and_the_head_features_survive_a_save(tmp_path: Path) -> None:
+    import torch
+
+    config = EncoderCriticConfig(priority_feature=True, result_features=True, seed=3)
+    critic = EncoderCritic.from_pretrained(config=config)
+    hidden = critic.hidden_size
+    assert tuple(critic.model["head"].weight.shape) == (1, hidden + 2 + 4)
+    shape = (0.0, 1.0, 0.0, 0.07)
+    same = torch.zeros((2, hidden))
+    logits = critic.head_logits(same, [GroupPair("q", "a", 0.5, 0.0, shape), GroupPair("q", "b", 0.5, 1.0, shape)])
+    assert logits[1] > logits[0]  # equal agreement: the first generator's group wins, as in the vote
+    more = critic.head_logits(same, [GroupPair("q", "a", 2 / 3, 0.0, shape), GroupPair("q", "b", 1 / 3, 1.0, shape)])
+    assert more[0] > more[1]  # one more vote outweighs the priority
+    # the groups' own pairs carry the flag for the first source given
+    groups = count_groups()
+    pairs = critic.pairs(COUNT_Q, None, groups, sources=("m2", "m1"))
+    assert [p.first for p in pairs] == [0.0, 1.0, 0.0]
+    critic.save(tmp_path / "c")
+    loaded = EncoderCritic.load(tmp_path / "c")
+    assert loaded.config.priority_feature and loaded.config.result_features
+    assert loaded.score_pairs(pairs) == pytest.approx(critic.score_pairs(pairs), abs=1e-5)

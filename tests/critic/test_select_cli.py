@@ -44,3 +44,21 @@ def test_the_critic_selector_needs_a_model(shared_data: Path, tmp_path: Path) ->
     result = mscsql("select", "--benchmark", "spider-dev", "--data-dir", str(shared_data / "spider"),
                     "--allow-missing-db", "--candidates", *files, "--selector", "critic", "--output", str(tmp_path))
     assert result.returncode == 2 and "--critic-model" in result.stderr
+
+
+def test_the_database_filter_selects_on_those_databases_only(shared_data: Path, tmp_path: Path) -> None:
+    files = [str(shared_data / "predictions" / "spider_dev" / name) for name in POOL]
+    dev = json.loads((shared_data / "spider" / "dev.json").read_text())
+    present = sorted(p.name for p in (shared_data / "spider" / "database").iterdir()
+                     if (p / f"{p.name}.sqlite").is_file())
+    odd = present[1::2]
+    out = tmp_path / "select"
+    result = mscsql("select", "--benchmark", "spider-dev", "--data-dir", str(shared_data / "spider"),
+                    "--allow-missing-db", "--dbs", "odd", "--candidates", *files, "--output", str(out), timeout=900)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["questions"] == sum(1 for q in dev if q["db_id"] in odd)
+    records = [json.loads(line) for line in (out / "selections.jsonl").read_text().splitlines()]
+    assert {r["db_id"] for r in records} == set(odd)
+    # the prediction files stay aligned with the whole benchmark: each record's index is its dev.json position
+    assert all(dev[r["index"]]["db_id"] == r["db_id"] for r in records)

@@ -115,6 +115,11 @@ def test_keep_all_keeps_unanimous_and_hopeless_questions(pools: tuple[Path, list
     build(root, files, tmp_path / "data", orderings=1, keep_all=True)
     data, _card = read_dataset(tmp_path / "data", "critic")
     assert sorted(r["index"] for r in data["train"]) == [0, 2, 3, 4, 5]  # question 1 has one result only
+    hopeless = next(r for r in data["train"] if r["index"] == 4)
+    # no option to learn: the LLM recipe leaves the row out, the encoder reads its all-zero labels
+    assert hopeless["completion"] == "" and hopeless["answer"] == -1 and not any(hopeless["labels"])
+    answered = [r for r in data["train"] if r["index"] != 4]
+    assert all(r["completion"] == LABELS[r["answer"]] and r["labels"][r["answer"]] for r in answered)
 
 
 def test_orderings_put_the_right_option_everywhere(pools: tuple[Path, list[Path]], tmp_path: Path) -> None:

@@ -58,7 +58,8 @@ def config_file(tmp_path: Path, dataset: Path, **training: object) -> Path:
               "training": {"epochs": 1, "max_steps": 12, "learning_rate": 1e-4, "gradient_accumulation_steps": 1,
                            "warmup_ratio": 0.0, "lr_scheduler": "constant", "save_steps": 6, "eval_steps": 0,
                            "logging_steps": 1, "device": "cpu", "report_to": [], **training},
-              "encoder": {"max_length": 64, "questions_per_step": 5, "head_learning_rate": 1e-2, "freeze_layers": 4}}
+              "encoder": {"max_length": 64, "questions_per_step": 5, "head_learning_rate": 1e-2, "freeze_layers": 4,
+                          "result_features": False}}
     path = tmp_path / "critic_encoder.yaml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
     return path
@@ -97,6 +98,9 @@ def test_a_run_resumes_from_its_last_checkpoint(dataset: Path, tmp_path: Path) -
     assert summary["result"]["steps"] == 6
     state = json.loads((tmp_path / "run" / "checkpoint-6" / "trainer_state.json").read_text())
     assert state["step"] == 6
+    # starting over beside an earlier run's checkpoints is refused (a later resume would pick the wrong run)
+    again = mscsql("train", "--config", str(path), "--no-resume")
+    assert again.returncode == 2 and "--no-resume" in again.stderr and "Traceback" not in again.stderr
 
 
 def test_config_errors_are_one_message(dataset: Path, tmp_path: Path) -> None:

@@ -191,12 +191,16 @@ def test_resume_continues_from_the_last_checkpoint(base: Path, data: Path, tmp_p
     assert {step: losses[step] for step in range(1, 5)} == first_losses
     assert (output / "checkpoint-6").is_dir()
 
-    # resume=False starts again from step 0
+    # resume=False beside the earlier run's checkpoints is refused: a later resume would pick the wrong run
     third = CausalLMRecipe(tiny_setup.train_config(base, data, tmp_path / "out", max_steps=1, save_steps=0))
-    third.setup(resume=False)
-    assert third.resume_from is None
-    third.train()
-    assert third.trainer.state.global_step == 1
+    with pytest.raises(ConfigError, match="--no-resume"):
+        third.setup(resume=False)
+    # in a fresh folder it starts from step 0
+    fourth = CausalLMRecipe(tiny_setup.train_config(base, data, tmp_path / "fresh", max_steps=1, save_steps=0))
+    fourth.setup(resume=False)
+    assert fourth.resume_from is None
+    fourth.train()
+    assert fourth.trainer.state.global_step == 1
 
 
 def test_eval_fraction_holds_out_train_rows_when_there_is_no_eval_split(base: Path, tmp_path: Path) -> None:
