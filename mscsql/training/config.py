@@ -40,6 +40,11 @@ class QuantizationSettings(_Strict):
 
 
 class TrainingSettings(_Strict):
+    """How a run trains. ``method: encoder`` reads the optimiser, schedule, step, logging and device fields;
+    its batch (``encoder.questions_per_step``) and length (``encoder.max_length``) are its own, it keeps
+    float32, and it takes its eval split from the dataset only (``eval_fraction``, ``precision`` and
+    ``gradient_checkpointing`` are for the causal-LM recipe)."""
+
     epochs: float = Field(1.0, gt=0)
     #: stop after this many optimizer steps (-1: run the epochs)
     max_steps: int = -1
@@ -113,6 +118,10 @@ class TrainConfig(_Strict):
         return self
 
 
+#: fields whose values are text whatever they look like
+TEXT_FIELDS = frozenset({"model", "dataset", "output_dir", "training.lr_scheduler", "training.device"})
+
+
 def _set(data: dict[str, Any], key: str, value: Any) -> None:
     parts = key.split(".")
     node = data
@@ -137,6 +146,8 @@ def parse_overrides(items: list[str] | None) -> list[tuple[str, Any]]:
             value = yaml.safe_load(text) if text.strip() else ""
         except yaml.YAMLError:
             value = text
+        if key.strip() in TEXT_FIELDS and not isinstance(value, str):
+            value = text.strip()  # a model called "yes" or a folder called "123" stays text
         pairs.append((key.strip(), value))
     return pairs
 
