@@ -691,12 +691,12 @@ def train_data_critic(
     from mscsql.training.critic_data import CriticDataBuild, read_pools
 
     pools = [p.split(",") for p in pool or []] + (read_pools(pools_file) if pools_file else [])
-    bench = _training_benchmark(benchmark, data_dir, dbs, False)
+    bench = _training_benchmark(benchmark, data_dir, dbs, allow_missing_db)
     cache = GoldCache(default_cache_dir())
     try:
         card = CriticDataBuild(bench, pools, get_scorer(scorer, bench.dialect), output, cache,
                                orderings=orderings, keep_all=keep_all, eval_fraction=eval_fraction, seed=seed,
-                               allow_missing_db=allow_missing_db, order_by_accuracy=order_by_accuracy,
+                               order_by_accuracy=order_by_accuracy,
                                timeout_s=timeout,
                                workers=workers or ExecutionSettings().workers).run()
     finally:

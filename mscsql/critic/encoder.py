@@ -189,6 +189,17 @@ def first_flags(groups: Sequence[ResultGroup], sources: Sequence[str]) -> list[f
     return [1.0 if any(first in m.sources for m in g.members) else 0.0 for g in groups]
 
 
+def shown_groups(groups: Sequence[ResultGroup], include_failed: bool) -> list[int]:
+    """The indexes of the groups a critic scores: those that ran successfully, or all with ``include_failed``."""
+    return [i for i, g in enumerate(groups) if g.ok or include_failed]
+
+
+def most_agreed(shares: Sequence[float], firsts: Sequence[float]) -> int:
+    """The option the vote picks: the largest share, ties to the first generator's, then to the first shown."""
+    flags = list(firsts) or [0.0] * len(shares)
+    return max(range(len(shares)), key=lambda i: (shares[i], flags[i], -i))
+
+
 def group_pairs(question: str, evidence: str | None, groups: Sequence[ResultGroup], shown: Sequence[int] | None = None,
                 sources: Sequence[str] = (), options: MetadataOptions | None = None) -> list[GroupPair]:
     """The pairs the critic reads for ``groups`` (those at the indexes ``shown``, in that order, when given):
@@ -451,7 +462,7 @@ class EncoderCritic(Critic):
 
     def shown(self, groups: Sequence[ResultGroup]) -> list[int]:
         """The indexes of the groups the critic scores (successful ones, or all with ``include_failed``)."""
-        return [i for i, g in enumerate(groups) if g.ok or self.config.include_failed]
+        return shown_groups(groups, self.config.include_failed)
 
     def encode_pairs(self, pairs: Sequence[GroupPair | tuple[str, str]]) -> Any:
         """The tokenizer's batch for ``pairs`` (padded, truncated to ``max_length``, tensors on the critic's

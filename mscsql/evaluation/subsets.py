@@ -4,11 +4,14 @@ databases of one benchmark."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from pathlib import Path
 
 from mscsql.errors import ConfigError, DatasetError
 from mscsql.evaluation.benchmarks import Benchmark
+
+log = logging.getLogger(__name__)
 
 #: the named splits: databases (sorted by name) at even positions, at odd positions
 SPLITS = ("even", "odd")
@@ -61,13 +64,11 @@ def filter_databases(benchmark: Benchmark, names: list[str] | None) -> Benchmark
 
 def present_only(benchmark: Benchmark) -> Benchmark:
     """The benchmark without the questions whose database is missing (a warning names those databases)."""
-    import logging
-
     missing = sorted({item.db_id for item in benchmark.items if not item.database})
     if not missing:
         return benchmark
-    logging.getLogger(__name__).warning("%s: leaving out the questions of %d missing databases: %s", benchmark.name,
-                                        len(missing), ", ".join(missing[:10]) + (" ..." if len(missing) > 10 else ""))
+    log.warning("%s: leaving out the questions of %d missing databases: %s", benchmark.name, len(missing),
+                ", ".join(missing[:10]) + (" ..." if len(missing) > 10 else ""))
     items = tuple(item for item in benchmark.items if item.database)
     if not items:
         raise DatasetError(f"none of the selected databases of {benchmark.name} is present")

@@ -32,7 +32,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from mscsql.critic.encoder import EncoderCriticConfig, group_pairs
+from mscsql.critic.encoder import EncoderCriticConfig, group_pairs, most_agreed, shown_groups
 from mscsql.critic.grouping import CandidateResult, ResultGroup, group_by_result
 from mscsql.critic.llm import CRITIC_TEMPLATE_VERSION, LABELS, critic_prompt
 from mscsql.critic.metadata import MetadataOptions
@@ -85,11 +85,11 @@ def read_pools(path: str | Path) -> list[list[str]]:
 
 def file_accuracy(files: list[PredictionFile], verdict: dict[tuple[str, int], bool]) -> dict[str, float]:
     """Each file's share of right answers among its scored questions."""
-    accuracy = {}
-    for file in files:
-        mine = [right for (name, _index), right in verdict.items() if name == file.name]
-        accuracy[file.name] = round(sum(mine) / len(mine), 4) if mine else 0.0
-    return accuracy
+    scored, right = Counter[str](), Counter[str]()
+    for (name, _index), correct in verdict.items():
+        scored[name] += 1
+        right[name] += correct
+    return {f.name: round(right[f.name] / scored[f.name], 4) if scored[f.name] else 0.0 for f in files}
 
 
 def label_groups(groups: list[ResultGroup], pool: list[str], verdict: dict[tuple[str, int], bool], index: int
@@ -135,8 +135,6 @@ class CriticDataBuild:
     progress: bool = True
     #: the most options in one LLM prompt (the LLM critic's ``max_options``): further wrong groups are left out
     max_options: int = 8
-    #: leave out questions whose database is missing (else they are an error)
-    allow_missing_db: bool = False
     #: put each pool's files in the order of their accuracy on these questions, the best first (the priority a
     #: user gives generators they have measured); else the order given
     order_by_accuracy: bool = False
@@ -171,11 +169,10 @@ class CriticDataBuild:
         return {**card, "counts": {k: len(v) for k, v in splits.items() if v}}
 
     def _check_databases(self) -> None:
+        """Every question needs its database (:func:`mscsql.evaluation.subsets.present_only` leaves out those
+        whose database is missing)."""
         missing = sorted({i.db_id for i in self.benchmark.items if not i.database})
-        if missing and self.allow_missing_db:
-            log.warning("critic data: leaving out the questions of %d databases that are missing: %s", len(missing),
-                        ", ".join(missing))
-        elif missing:
+        if missing:
             raise DatasetError(f"critic data needs every question's database, and {len(missing)} are missing: "
                                f"{', '.join(missing[:10])}{' ...' if len(missing) > 10 else ''}",
                                hint="give the benchmark's databases, or leave them out with --dbs or "
@@ -184,9 +181,7 @@ class CriticDataBuild:
     def _examples(self, files: list[PredictionFile], pools: list[list[str]], verdict: dict[tuple[str, int], bool]
                   ) -> tuple[list[tuple[LabelledOptions, str]], int]:
         """The kept (question, pool) options with the question's schema text, and how many were seen."""
-        by_name = {f.name: f for f in files}
-        items = [i for i in self.benchmark.items
-                 if i.database and all((f.name, i.index) in verdict for f in files)]
+        items = [i for i in self.benchmark.items if all((f.name, i.index) in verdict for f in files)]
         kept: list[tuple[LabelledOptions, str]] = []
         seen = 0
         with tqdm(total=len(items), desc="candidate pools", unit="q", disable=not self.progress) as bar:
@@ -200,7 +195,7 @@ class CriticDataBuild:
                     signatures: set[tuple[Any, ...]] = set()
                     for pool in pools:
                         seen += 1
-                        options = self._options(item, pool, everything[item.index], by_name, verdict)
+                        options = self._options(item, pool, everything[item.index], verdict)
                         if options is None or options.signature() in signatures:
                             continue
                         signatures.add(options.signature())
@@ -210,15 +205,14 @@ class CriticDataBuild:
         return kept, seen
 
     def _options(self, item: BenchmarkItem, pool: list[str], candidates: list[CandidateResult],
-                 files: dict[str, PredictionFile], verdict: dict[tuple[str, int], bool]) -> LabelledOptions | None:
-        members = set(pool)
+                 verdict: dict[tuple[str, int], bool]) -> LabelledOptions | None:
         mine = []
-        for candidate in candidates:
-            sources = tuple(s for s in pool if s in candidate.sources and s in members)
+        for candidate in candidates:  # the pool's own candidates, their sources in the pool's order
+            sources = tuple(s for s in pool if s in candidate.sources)
             if sources:
                 mine.append(CandidateResult(candidate.sql, sources, candidate.result))
         groups = group_by_result(mine)
-        shown = [i for i, g in enumerate(groups) if g.ok or self.encoder.include_failed]
+        shown = shown_groups(groups, self.encoder.include_failed)
         if len(shown) < 2:
             return None
         right = label_groups([groups[i] for i in shown], pool, verdict, item.index)
@@ -281,9 +275,7 @@ class CriticDataBuild:
         rows = [r for split in splits.values() for r in split]
         first_rows = [r for r in rows if r["ordering"] == 0]
         positions = Counter(r["answer"] for r in rows)
-        majority_right = sum(1 for r in first_rows
-                             if r["labels"][max(range(len(r["shares"])),
-                                                key=lambda i: (r["shares"][i], r["firsts"][i], -i))])
+        majority_right = sum(r["labels"][most_agreed(r["shares"], r["firsts"])] for r in first_rows)
         digest = hashlib.sha256("\n".join(sorted({r["prompt_hash"] for r in rows})).encode()).hexdigest()[:16]
         return {
             "benchmark": self.benchmark.name, "benchmark_files": self.benchmark.files,

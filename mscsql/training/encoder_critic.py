@@ -32,7 +32,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from mscsql.critic.encoder import EncoderCritic, EncoderCriticConfig, GroupPair
+from mscsql.critic.encoder import EncoderCritic, EncoderCriticConfig, GroupPair, most_agreed
 from mscsql.critic.metadata import MetadataOptions
 from mscsql.errors import ConfigError, DatasetError
 from mscsql.training.config import TrainConfig
@@ -132,8 +132,7 @@ def listwise_loss(logits: Any, questions: list[Question]) -> Any:
 
 def vote_right(q: Question) -> bool:
     """Whether the vote picks a right option: the most agreed one, ties to the first generator's."""
-    firsts = q.firsts or (0.0,) * len(q.groups)
-    return bool(q.labels[max(range(len(q.shares)), key=lambda i: (q.shares[i], firsts[i], -i))])
+    return bool(q.labels[most_agreed(q.shares, q.firsts)])
 
 
 class Logits:
@@ -245,8 +244,8 @@ class _Run:
         else:
             self.critic = EncoderCritic.from_pretrained(config.model, config=settings, device=device,
                                                           for_training=True)
-        self.steps_per_epoch = math.ceil(len(train) / config.encoder.questions_per_step / t.gradient_accumulation_steps)
-        self.total_steps = t.max_steps if t.max_steps > 0 else max(1, math.ceil(t.epochs * self.steps_per_epoch))
+        steps_per_epoch = math.ceil(len(train) / config.encoder.questions_per_step / t.gradient_accumulation_steps)
+        self.total_steps = t.max_steps if t.max_steps > 0 else max(1, math.ceil(t.epochs * steps_per_epoch))
         encoder, head = self.critic.model["encoder"], self.critic.model["head"]
         groups: list[dict[str, Any]] = [{"params": list(head.parameters()), "lr": config.encoder.head_learning_rate}]
         if config.encoder.freeze_encoder:
