@@ -669,6 +669,9 @@ def train_data_critic(
                     ] = None,
     pools_file: Annotated[Path | None, typer.Option(help="a file of pools, one per line (files joined by commas; "
                                                          "# comments)")] = None,
+    generated: Annotated[list[Path] | None, typer.Option(help="the folder of a generation run (mscsql generate): "
+                                                             "its candidates are one pool; repeat for several")
+                         ] = None,
     dbs: _DbsOption = None,
     scorer: Annotated[str, typer.Option(help="bird, spider-exec, test-suite or strict")] = "spider-exec",
     orderings: Annotated[int, typer.Option(min=1, help="orderings of each question's groups")] = 4,
@@ -696,7 +699,7 @@ def train_data_critic(
     try:
         card = CriticDataBuild(bench, pools, get_scorer(scorer, bench.dialect), output, cache,
                                orderings=orderings, keep_all=keep_all, eval_fraction=eval_fraction, seed=seed,
-                               order_by_accuracy=order_by_accuracy,
+                               order_by_accuracy=order_by_accuracy, generated=list(generated or []),
                                timeout_s=timeout,
                                workers=workers or ExecutionSettings().workers).run()
     finally:

@@ -2,9 +2,10 @@
 
 The 19 executable Spider dev databases, sorted by name, are split into *train* (even positions) and *test* (odd
 positions). Critic data come from the training pools (eval/critic/train_pools.txt) on the train databases;
-the encoder critic trains with configs/train/critic_encoder.yaml; each evaluation pool
+the critic trains with configs/train/critic_encoder_checks.yaml (a head over the options' agreement and answer checks;
+``--config configs/train/critic_encoder.yaml`` trains the one that also reads the text); each evaluation pool
 (eval/critic/eval_pools.txt) is then selected on the test databases with vote, first-valid and the trained
-encoder. A pool's priority (vote's tie-break, first-valid's order, the critic's priority flag) is its files'
+critic. A pool's priority (vote's tie-break, first-valid's order, the critic's priority flag) is its files'
 accuracy on the *train* databases, the best first, as a user ranks the generators they have measured.
 Every step is an ``mscsql`` command (printed as it runs); the figures go to
 ``eval/results/critic_spider_split.json`` and a markdown table is printed.
@@ -42,7 +43,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=Path("../shared/data"), help="the folder with spider/")
     parser.add_argument("--work", type=Path, default=Path("runs/critic-split"))
-    parser.add_argument("--config", default="configs/train/critic_encoder.yaml")
+    parser.add_argument("--config", default="configs/train/critic_encoder_checks.yaml")
     parser.add_argument("--set", action="append", default=[], help="training config overrides")
     parser.add_argument("--skip-train", action="store_true", help="reuse the data and critic in --work")
     parser.add_argument("--output", type=Path, default=Path("eval/results/critic_spider_split.json"))

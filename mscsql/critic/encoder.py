@@ -5,7 +5,10 @@ description of the group (how many samples proposed it, the status of its execut
 the columns, the true row count with the truncation flag, and the first few rows, cut). The encoder reads the
 pair jointly (a cross-encoder: ``tokenizer(text_a, text_b)``), its token states are mean-pooled, and a small
 head (one linear layer over the pooled state and, optionally, the log of the group's share of the samples)
-gives one logit per group. A softmax over the logits of the question's groups gives the probabilities
+gives one logit per group; the head can also read the group's share of the samples, whether it holds the
+first generator's answer, the shape of its result and the answer checks of :mod:`mscsql.critic.checks` (the
+query came back empty or with only zeros, orders against the superlative asked for, leaves out or adds
+values). A softmax over the logits of the question's groups gives the probabilities
 (listwise), so the critic is trained with a listwise cross-entropy on the logits of :meth:`forward_logits`.
 
 A fresh head starts from the agreement: the weight of the log-share feature is 1 and the others are small
@@ -37,6 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from mscsql.config import DEFAULT_ENCODER
+from mscsql.critic.checks import CHECKS, answer_checks
 from mscsql.critic.grouping import ResultGroup
 from mscsql.critic.llm import Critic, CriticJudgement, CriticRound, _argmax, _without_model, normalise
 from mscsql.critic.metadata import MetadataOptions, _row_count_line, _status_line, quote_sql, shown_table
@@ -80,12 +84,17 @@ class EncoderCriticConfig:
 
     #: the most tokens of one pair (question and group together); also capped by the encoder's own limit
     max_length: int = 320
+    #: give the head the encoder's pooled state of each pair; without it the head reads only the features
+    #: below and the encoder is not run (a small ranker over the groups' metadata)
+    text_feature: bool = True
     #: give the head the log of the group's share of the samples as an extra input
     agreement_feature: bool = True
     #: give the head a flag: the group holds the answer of the first generator (sources in priority order)
     priority_feature: bool = False
     #: give the head the shape of the group's result (:data:`RESULT_FEATURES`: empty, one row, only NULLs, size)
     result_features: bool = False
+    #: give the head the answer checks of :mod:`mscsql.critic.checks` (:data:`~mscsql.critic.checks.CHECKS`)
+    answer_checks: bool = False
     #: score the groups whose queries failed too (else they get probability 0)
     include_failed: bool = False
     #: how much of each group's result the description shows
@@ -98,6 +107,10 @@ class EncoderCriticConfig:
             raise ConfigError(f"max_length must be an integer of at least 16, not {self.max_length!r}")
         if not isinstance(self.seed, int):
             raise ConfigError(f"seed must be an integer, not {self.seed!r}")
+        if not (self.text_feature or self.agreement_feature or self.priority_feature or self.result_features
+                or self.answer_checks):
+            raise ConfigError("the encoder critic's head would read nothing",
+                              hint="enable text_feature or at least one of the features")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -106,8 +119,8 @@ class EncoderCriticConfig:
     def from_dict(cls, data: dict[str, Any]) -> EncoderCriticConfig:
         try:
             metadata = MetadataOptions(**data.get("metadata", {}))
-            values = {k: data[k] for k in ("max_length", "agreement_feature", "priority_feature", "result_features",
-                                           "include_failed", "seed") if k in data}
+            values = {k: data[k] for k in ("max_length", "text_feature", "agreement_feature", "priority_feature",
+                                           "result_features", "answer_checks", "include_failed", "seed") if k in data}
             return cls(metadata=metadata, **values)
         except TypeError as err:
             raise ConfigError(f"invalid encoder critic settings: {err}") from None
@@ -124,6 +137,8 @@ class GroupPair(NamedTuple):
     first: float = 0.0
     #: the result's shape (:func:`result_shape`)
     shape: tuple[float, ...] = ()
+    #: the answer checks (:func:`mscsql.critic.checks.answer_checks`)
+    checks: tuple[float, ...] = ()
 
 
 def question_text(question: str, evidence: str | None) -> str:
@@ -204,14 +219,22 @@ def group_pairs(question: str, evidence: str | None, groups: Sequence[ResultGrou
                 sources: Sequence[str] = (), options: MetadataOptions | None = None) -> list[GroupPair]:
     """The pairs the critic reads for ``groups`` (those at the indexes ``shown``, in that order, when given):
     the question text, each group's description, its share of the samples, whether it holds the first of
-    ``sources``' answers, and its result shape. Training data are rendered here too."""
+    ``sources``' answers, its result shape and its answer checks (of the SQL the description shows). Training
+    data are rendered here too."""
     indexes = list(range(len(groups))) if shown is None else list(shown)
     text = question_text(question, evidence)
     shares = agreement_shares(groups)
     flags = first_flags(groups, sources)
     total = sum(max(g.count, 0) for g in groups)
-    return [GroupPair(text, describe_group(groups[i], total, options), shares[i], flags[i], result_shape(groups[i]))
+    return [GroupPair(text, describe_group(groups[i], total, options), shares[i], flags[i], result_shape(groups[i]),
+                      group_checks(question, evidence, groups[i]))
             for i in indexes]
+
+
+def group_checks(question: str, evidence: str | None, group: ResultGroup) -> tuple[float, ...]:
+    """The answer checks of ``group``: those of the SQL its description shows, with the group's result."""
+    sql = group.members[0].sql if group.members else group.result.sql
+    return answer_checks(question, evidence, sql, group.result)
 
 
 def _looks_like_path(name: str) -> bool:
@@ -272,9 +295,16 @@ def _hidden_size(encoder: Any) -> int:
 
 
 def head_inputs(hidden_size: int, config: EncoderCriticConfig) -> int:
-    """The head's inputs: the pooled state, then the log share, then the priority flag (when enabled)."""
-    return (hidden_size + int(config.agreement_feature) + int(config.priority_feature)
-            + (len(RESULT_FEATURES) if config.result_features else 0))
+    """The head's inputs (those enabled): the pooled state, the log share, the priority flag, the result shape
+    and the answer checks."""
+    return (text_inputs(hidden_size, config) + int(config.agreement_feature) + int(config.priority_feature)
+            + (len(RESULT_FEATURES) if config.result_features else 0)
+            + (len(CHECKS) if config.answer_checks else 0))
+
+
+def text_inputs(hidden_size: int, config: EncoderCriticConfig) -> int:
+    """How many of the head's inputs are the pooled state: ``hidden_size``, or 0 without the text feature."""
+    return hidden_size if config.text_feature else 0
 
 
 def fresh_head(hidden_size: int, config: EncoderCriticConfig) -> torch.nn.Linear:
@@ -284,14 +314,15 @@ def fresh_head(hidden_size: int, config: EncoderCriticConfig) -> torch.nn.Linear
     import torch
 
     inputs = head_inputs(hidden_size, config)
+    text = text_inputs(hidden_size, config)
     head = torch.nn.Linear(inputs, 1)
     generator = torch.Generator().manual_seed(config.seed)
     with torch.no_grad():
         head.weight.copy_(torch.randn((1, inputs), generator=generator) * HEAD_INIT_STD)
         if config.agreement_feature:
-            head.weight[0, hidden_size] = AGREEMENT_INIT
+            head.weight[0, text] = AGREEMENT_INIT
         if config.priority_feature:
-            head.weight[0, hidden_size + int(config.agreement_feature)] = PRIORITY_INIT
+            head.weight[0, text + int(config.agreement_feature)] = PRIORITY_INIT
         head.bias.zero_()
     return head
 
@@ -482,7 +513,12 @@ class EncoderCritic(Critic):
         return self.head_logits(self.pooled(pairs), pairs)
 
     def pooled(self, pairs: Sequence[GroupPair | tuple[str, str]]) -> torch.Tensor:
-        """The encoder's mean-pooled token states of each pair, shape ``(len(pairs), hidden_size)``."""
+        """The encoder's mean-pooled token states of each pair, shape ``(len(pairs), hidden_size)``; without the
+        text feature, an empty ``(len(pairs), 0)`` tensor (the encoder is not run)."""
+        if not self.config.text_feature:
+            import torch
+
+            return torch.zeros((len(pairs), 0), device=self.device)
         batch = self.encode_pairs(pairs)
         states = self.model["encoder"](**batch).last_hidden_state
         mask = batch["attention_mask"].unsqueeze(-1).to(states.dtype)
@@ -506,6 +542,11 @@ class EncoderCritic(Critic):
                 raise ConfigError("this critic's head reads each group's result shape: give GroupPair items "
                                   "with their shape (see result_shape)")
             features += [list(column) for column in zip(*(p[4] for p in pairs), strict=True)]  # type: ignore[misc]
+        if self.config.answer_checks:
+            if any(len(p) < 6 or len(p[5]) != len(CHECKS) for p in pairs):  # type: ignore[misc]
+                raise ConfigError("this critic's head reads each group's answer checks: give GroupPair items "
+                                  "with their checks (see mscsql.critic.checks.answer_checks)")
+            features += [list(column) for column in zip(*(p[5] for p in pairs), strict=True)]  # type: ignore[misc]
         if features:
             extra = torch.tensor(features, dtype=pooled.dtype, device=pooled.device).T
             pooled = torch.cat([pooled, extra], dim=-1)

@@ -82,12 +82,18 @@ class EncoderSettings(_Strict):
 
     #: the most tokens of one (question, group) pair
     max_length: int = Field(320, ge=16)
+    #: give the head the encoder's reading of each (question, option) pair; false: the head reads only the
+    #: features below, the encoder is not run and training takes seconds
+    text_feature: bool = True
     #: give the head each group's share of the samples
     agreement_feature: bool = True
     #: give the head a flag for the options holding the first generator's answer (ties go to it, as in a vote)
     priority_feature: bool = True
     #: give the head each option's result shape (empty, one row, only NULLs, size)
     result_features: bool = True
+    #: give the head each option's answer checks (mscsql.critic.checks: no answer, order against the superlative,
+    #: values left out or added)
+    answer_checks: bool = False
     #: questions per optimizer step (each brings all its groups)
     questions_per_step: int = Field(8, ge=1)
     #: the learning rate of the head (the encoder uses ``training.learning_rate``)

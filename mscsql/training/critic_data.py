@@ -2,8 +2,9 @@
 the harness's scorer.
 
 A *pool* is a list of prediction files (one per generator, in priority order), as ``mscsql select`` reads
-them; stored candidates of the generation stage go through the same path once written as prediction files
-(``mscsql eval run`` writes ``predictions.jsonl``). Every file is scored once with the scorer (cached under
+them, or the folder of a generation run (``mscsql generate``): its candidates become synthetic prediction files
+(:mod:`mscsql.training.generated_pools`) so they are scored the same way, and each candidate's agreement is
+the number of samples that proposed it. Every file is scored once with the scorer (cached under
 ``OUTPUT/scores``), every distinct statement of a question runs once, read-only, on its database, and each
 pool's candidates are grouped by result (:func:`mscsql.critic.grouping.group_by_result`). A group is right when
 the member a critic's choice would return (the one from the highest-priority file) is right by the scorer.
@@ -25,6 +26,7 @@ import hashlib
 import logging
 import random
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
 from pathlib import Path
@@ -47,6 +49,7 @@ from mscsql.evaluation.scorers import Scorer
 from mscsql.evaluation.select import run_candidates, whole_schema_text
 from mscsql.training.dataset_io import write_dataset
 from mscsql.training.examples import choose_eval_databases
+from mscsql.training.generated_pools import GeneratedPool, read_generated_pool
 
 log = logging.getLogger(__name__)
 
@@ -92,11 +95,15 @@ def file_accuracy(files: list[PredictionFile], verdict: dict[tuple[str, int], bo
     return {f.name: round(right[f.name] / scored[f.name], 4) if scored[f.name] else 0.0 for f in files}
 
 
-def label_groups(groups: list[ResultGroup], pool: list[str], verdict: dict[tuple[str, int], bool], index: int
-                 ) -> list[bool]:
+def label_groups(groups: list[ResultGroup], pool: Sequence[str], verdict: dict[tuple[str, int], bool], index: int,
+                 file_of: dict[str, str] | None = None) -> list[bool]:
     """Whether each group is right: the scorer's verdict on the member a critic's choice returns (the one from
-    the highest-priority file of the pool)."""
-    return [verdict[(_best_member(g, pool).sources[0], index)] for g in groups]
+    the highest-priority source of the pool). A member's verdict is its file's (``file_of``: statement -> file,
+    for sources that are not files)."""
+    def file(member: CandidateResult) -> str:
+        return file_of[member.sql] if file_of is not None else member.sources[0]
+
+    return [verdict[(file(_best_member(g, pool)), index)] for g in groups]
 
 
 def balanced_orders(n: int, answer: int, k: int, rng: random.Random) -> list[tuple[int, ...]]:
@@ -125,6 +132,8 @@ class CriticDataBuild:
     scorer: Scorer
     output: Path
     cache: GoldCache
+    #: folders of generation runs (``mscsql generate``), one pool each
+    generated: list[str | Path] = field(default_factory=list)
     orderings: int = 4
     keep_all: bool = False
     #: the share of databases held out as the ``eval`` split
@@ -145,25 +154,35 @@ class CriticDataBuild:
     def run(self) -> dict[str, Any]:
         pools = [[str(p) for p in pool if str(p).strip()] for pool in self.pools]
         pools = [pool for pool in pools if pool]
-        if not pools:
-            raise DatasetError("no candidate pool given", hint="--pool A.sql,B.sql,C.sql (repeat for more pools)")
+        if not pools and not self.generated:
+            raise DatasetError("no candidate pool given", hint="--pool A.sql,B.sql,C.sql (repeat for more pools) or "
+                                                               "--generated FOLDER (a mscsql generate run)")
         self._check_databases()
+        generated = [read_generated_pool(folder, self.benchmark, self.output) for folder in self.generated]
         paths = list(dict.fromkeys(p for pool in pools for p in pool))
-        files = load_prediction_files(paths, self.benchmark)
-        by_path = {p: f for p, f in zip(paths, files, strict=True)}
-        named_pools = [[by_path[p].name for p in pool] for pool in pools]
+        synthetic = [str(f) for g in generated for f in g.files]
+        files = load_prediction_files(paths + synthetic, self.benchmark)
+        by_path = {p: f for p, f in zip(paths + synthetic, files, strict=True)}
+        named_pools: list[list[str] | GeneratedPool] = [[by_path[p].name for p in pool] for pool in pools]
+        for g in generated:
+            g.names = [by_path[str(f)].name for f in g.files]
         rows = score(ScoreRun(benchmark=self.benchmark, files=files, scorer=self.scorer,
                               output=self.output / "scores", cache=self.cache, workers=self.workers,
                               timeout_s=self.timeout_s, progress=self.progress))
         verdict = {(r["prediction_file"], r["index"]): bool(r["correct"]) for r in rows if r["status"] != "skipped"}
         self._held_out = self._eval_databases()
         training = {i.index for i in self.benchmark.items if i.db_id not in self._held_out}
-        accuracy = file_accuracy(files, {k: v for k, v in verdict.items() if k[1] in training})
+        given = [f for f in files if str(f.path) not in synthetic]
+        accuracy = file_accuracy(given, {k: v for k, v in verdict.items() if k[1] in training})
         if self.order_by_accuracy:
-            named_pools = [sorted(pool, key=lambda name: -accuracy[name]) for pool in named_pools]
-        examples, seen = self._examples(files, named_pools, verdict)
+            named_pools = [sorted(pool, key=lambda name: -accuracy[name]) for pool in named_pools
+                           if isinstance(pool, list)]
+        examples, seen = self._examples(files, [*named_pools, *generated], verdict)
         splits = self._split(examples)
-        card = self._card(files, named_pools, splits, seen, len({(e[0].item.index) for e in examples}))
+        card = self._card(given, [p for p in named_pools if isinstance(p, list)], splits, seen,
+                          len({(e[0].item.index) for e in examples}))
+        card["generated"] = [{"folder": str(g.folder), "generators": list(g.priority), "candidate_files": len(g.files)}
+                             for g in generated]
         card["file_accuracy"] = accuracy
         write_dataset(self.output, "critic", splits, card)
         return {**card, "counts": {k: len(v) for k, v in splits.items() if v}}
@@ -178,7 +197,8 @@ class CriticDataBuild:
                                hint="give the benchmark's databases, or leave them out with --dbs or "
                                     "--allow-missing-db")
 
-    def _examples(self, files: list[PredictionFile], pools: list[list[str]], verdict: dict[tuple[str, int], bool]
+    def _examples(self, files: list[PredictionFile], pools: list[list[str] | GeneratedPool],
+                  verdict: dict[tuple[str, int], bool]
                   ) -> tuple[list[tuple[LabelledOptions, str]], int]:
         """The kept (question, pool) options with the question's schema text, and how many were seen."""
         items = [i for i in self.benchmark.items if all((f.name, i.index) in verdict for f in files)]
@@ -199,30 +219,39 @@ class CriticDataBuild:
                         if options is None or options.signature() in signatures:
                             continue
                         signatures.add(options.signature())
-                        kept.append((options, schema_text))
+                        linked = pool.schema_texts.get(item.index) if isinstance(pool, GeneratedPool) else None
+                        kept.append((options, linked or schema_text))
                 bar.update(len(batch))
         log.info("critic data: %d of %d (question, pool) pairs kept", len(kept), seen)
         return kept, seen
 
-    def _options(self, item: BenchmarkItem, pool: list[str], candidates: list[CandidateResult],
+    def _options(self, item: BenchmarkItem, pool: list[str] | GeneratedPool, candidates: list[CandidateResult],
                  verdict: dict[tuple[str, int], bool]) -> LabelledOptions | None:
         mine = []
-        for candidate in candidates:  # the pool's own candidates, their sources in the pool's order
-            sources = tuple(s for s in pool if s in candidate.sources)
-            if sources:
-                mine.append(CandidateResult(candidate.sql, sources, candidate.result))
+        file_of: dict[str, str] | None = None
+        if isinstance(pool, GeneratedPool):  # sources: the samples behind each candidate, by generator priority
+            ours = pool.own(candidates, item.index)
+            mine = [candidate for candidate, _file in ours]
+            file_of = {candidate.sql: file for candidate, file in ours}
+            priority = list(pool.priority)
+        else:
+            for candidate in candidates:  # the pool's own candidates, their sources in the pool's order
+                sources = tuple(s for s in pool if s in candidate.sources)
+                if sources:
+                    mine.append(CandidateResult(candidate.sql, sources, candidate.result))
+            priority = pool
         groups = group_by_result(mine)
         shown = shown_groups(groups, self.encoder.include_failed)
         if len(shown) < 2:
             return None
-        right = label_groups([groups[i] for i in shown], pool, verdict, item.index)
+        right = label_groups([groups[i] for i in shown], priority, verdict, item.index, file_of)
         if not self.keep_all and (all(right) or not any(right)):
             return None
         if len(shown) > self.max_options:  # the right group first, then the most proposed wrong ones
             ranked = sorted(range(len(shown)), key=lambda j: (not right[j], -groups[shown[j]].count, j))
             chosen = sorted(ranked[: self.max_options])
             shown, right = [shown[j] for j in chosen], [right[j] for j in chosen]
-        return LabelledOptions(item, tuple(pool), tuple(groups), tuple(shown), tuple(right))
+        return LabelledOptions(item, tuple(priority), tuple(groups), tuple(shown), tuple(right))
 
     def _rows(self, options: LabelledOptions, schema_text: str, rng: random.Random) -> list[dict[str, Any]]:
         item, groups = options.item, options.groups
@@ -243,7 +272,7 @@ class CriticDataBuild:
                 "prompt_hash": prompt.prompt_hash,
                 "question": pairs[shown[0]].question, "group_texts": [pairs[i].group for i in shown],
                 "shares": [pairs[i].agreement for i in shown], "firsts": [pairs[i].first for i in shown],
-                "shapes": [list(pairs[i].shape) for i in shown],
+                "shapes": [list(pairs[i].shape) for i in shown], "checks": [list(pairs[i].checks) for i in shown],
                 "labels": [int(options.right[o]) for o in order],
                 "answer": position if answered else -1, "ordering": number, "db_id": item.db_id, "index": item.index,
                 "pool": list(options.pool), "difficulty": item.difficulty or "",

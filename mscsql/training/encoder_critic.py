@@ -58,12 +58,15 @@ class Question:
     firsts: tuple[float, ...] = ()
     #: each option's result shape (:func:`mscsql.critic.encoder.result_shape`)
     shapes: tuple[tuple[float, ...], ...] = ()
+    #: each option's answer checks (:func:`mscsql.critic.checks.answer_checks`)
+    checks: tuple[tuple[float, ...], ...] = ()
 
     def pairs(self) -> list[GroupPair]:
         firsts = self.firsts or (0.0,) * len(self.groups)
         shapes = self.shapes or ((),) * len(self.groups)
-        return [GroupPair(self.question, g, s, f, r)
-                for g, s, f, r in zip(self.groups, self.shares, firsts, shapes, strict=True)]
+        checks = self.checks or ((),) * len(self.groups)
+        return [GroupPair(self.question, g, s, f, r, c)
+                for g, s, f, r, c in zip(self.groups, self.shares, firsts, shapes, checks, strict=True)]
 
 
 @dataclass
@@ -99,8 +102,12 @@ def questions_of(split: Any) -> list[Question]:
             continue
         out.append(Question(row["question"], tuple(row["group_texts"]), tuple(float(s) for s in row["shares"]),
                             tuple(int(v) for v in row["labels"]), tuple(float(f) for f in row.get("firsts") or ()),
-                            tuple(tuple(float(v) for v in shape) for shape in row.get("shapes") or ())))
+                            _vectors(row.get("shapes")), _vectors(row.get("checks"))))
     return out
+
+
+def _vectors(column: Any) -> tuple[tuple[float, ...], ...]:
+    return tuple(tuple(float(v) for v in values) for values in column or ())
 
 
 def _critic_settings(card: dict[str, Any], config: TrainConfig) -> EncoderCriticConfig:
@@ -108,9 +115,10 @@ def _critic_settings(card: dict[str, Any], config: TrainConfig) -> EncoderCritic
     stored = card.get("encoder_critic") or {}
     metadata = MetadataOptions(**stored.get("metadata", {}))
     settings = config.encoder
-    return EncoderCriticConfig(max_length=settings.max_length, agreement_feature=settings.agreement_feature,
+    return EncoderCriticConfig(max_length=settings.max_length, text_feature=settings.text_feature,
+                               agreement_feature=settings.agreement_feature,
                                priority_feature=settings.priority_feature,
-                               result_features=settings.result_features,
+                               result_features=settings.result_features, answer_checks=settings.answer_checks,
                                include_failed=bool(stored.get("include_failed", False)), metadata=metadata,
                                seed=config.training.seed)
 
@@ -248,7 +256,7 @@ class _Run:
         self.total_steps = t.max_steps if t.max_steps > 0 else max(1, math.ceil(t.epochs * steps_per_epoch))
         encoder, head = self.critic.model["encoder"], self.critic.model["head"]
         groups: list[dict[str, Any]] = [{"params": list(head.parameters()), "lr": config.encoder.head_learning_rate}]
-        if config.encoder.freeze_encoder:
+        if frozen_encoder(config):
             encoder.requires_grad_(False)
         else:
             freeze_lower_layers(encoder, config.encoder.freeze_layers)
@@ -283,6 +291,11 @@ class _Run:
             for _step, path in old[:-limit]:
                 shutil.rmtree(path, ignore_errors=True)
         return folder
+
+
+def frozen_encoder(config: TrainConfig) -> bool:
+    """Whether the encoder stays as it is: frozen, or not read at all (no text feature)."""
+    return config.encoder.freeze_encoder or not config.encoder.text_feature
 
 
 def freeze_lower_layers(encoder: Any, count: int) -> None:
@@ -347,7 +360,7 @@ def train_encoder_critic(config: TrainConfig, *, resume: bool = True) -> Encoder
     for _ in range(run.step * t.gradient_accumulation_steps):  # the batches a resumed run has already seen
         next(batches)
     critic = run.critic
-    logits_of = Logits(critic, frozen=config.encoder.freeze_encoder)
+    logits_of = Logits(critic, frozen=frozen_encoder(config))
     if logits_of.frozen:
         log.info("the encoder is frozen: encoding the %d training questions once", len(train))
         logits_of.precompute(train)

@@ -347,3 +347,31 @@ def test_the_priority_flag_breaks_ties_and_the_head_features_survive_a_save(tmp_
     loaded = EncoderCritic.load(tmp_path / "c")
     assert loaded.config.priority_feature and loaded.config.result_features
     assert loaded.score_pairs(pairs) == pytest.approx(critic.score_pairs(pairs), abs=1e-5)
+
+
+def test_the_answer_checks_reach_the_head_and_survive_a_save(tmp_path: Path) -> None:
+    import torch
+
+    from mscsql.critic.checks import CHECKS
+
+    config = EncoderCriticConfig(priority_feature=True, answer_checks=True, seed=1)
+    critic = EncoderCritic.from_pretrained(config=config)
+    hidden = critic.hidden_size
+    assert tuple(critic.model["head"].weight.shape) == (1, hidden + 2 + len(CHECKS))
+    groups = group_by_result([
+        ok("SELECT city FROM employee WHERE age > 30", [], sources=("m1", "m2")),
+        ok("SELECT city FROM employee WHERE age < 30", [("Bath",)], sources=("m3",)),
+    ])
+    pairs = critic.pairs("Which cities have employees under 30?", None, groups, sources=("m1", "m2", "m3"))
+    assert [dict(zip(CHECKS, p.checks, strict=True))["no_answer"] for p in pairs] == [1.0, 0.0]
+    # a head that has learned to distrust empty answers overrules the majority
+    with torch.no_grad():
+        critic.model["head"].weight[0, hidden + 2] = -2.0
+    logits = critic.head_logits(torch.zeros((2, hidden)), pairs)
+    assert logits[1] > logits[0]
+    with pytest.raises(ConfigError, match="answer checks"):
+        critic.head_logits(torch.zeros((1, hidden)), [GroupPair("q", "a", 1.0, 0.0, ())])
+    critic.save(tmp_path / "c")
+    loaded = EncoderCritic.load(tmp_path / "c")
+    assert loaded.config.answer_checks
+    assert loaded.score_pairs(pairs) == pytest.approx(critic.score_pairs(pairs), abs=1e-5)

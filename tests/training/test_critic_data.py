@@ -226,3 +226,49 @@ def _pools_file(tmp_path: Path, files: list[Path]) -> Path:
     path = tmp_path / "pools.txt"
     path.write_text("# a comment\n" + ",".join(map(str, files)) + "\n\n", encoding="utf-8")
     return path
+
+
+def test_a_generation_runs_candidates_are_labelled_as_the_same_prediction_files(
+        pools: tuple[Path, list[Path]], tmp_path: Path) -> None:
+    root, files = pools
+    generators = "\n".join(f"  - {{name: g{n}, backend: replay, n: 1, options: {{predictions: \"{f}\"}}}}"
+                           for n, f in enumerate(files))
+    config = tmp_path / "replay.yaml"
+    config.write_text(f"linking: {{linkers: [keep-all]}}\nuse_values: false\ngenerators:\n{generators}\n")
+    run = tmp_path / "generated-run"
+    made = mscsql("generate", "--config", str(config), "--benchmark", "spider-dev", "--data-dir", str(root),
+                  "--output", str(run))
+    assert made.returncode == 0, made.stderr
+    from_files = build(root, files, tmp_path / "from-files", orderings=1)
+    bench = load_benchmark("spider-dev", root)
+    cache = GoldCache(tmp_path / "cache")
+    try:
+        card = CriticDataBuild(bench, [], get_scorer("spider-exec", "sqlite"), tmp_path / "from-run", cache,
+                               generated=[run], orderings=1, eval_fraction=0.0, progress=False, workers=1).run()
+    finally:
+        cache.close()
+    assert card["questions"] == from_files["questions"] == 4
+    assert card["generated"][0]["generators"] == ["g0", "g1", "g2"]
+    by_files = {r["index"]: r for r in read_dataset(tmp_path / "from-files", "critic")[0]["train"]}
+    by_run = {r["index"]: r for r in read_dataset(tmp_path / "from-run", "critic")[0]["train"]}
+    assert sorted(by_run) == sorted(by_files)
+    for index, row in by_run.items():
+        # the same options with the same agreement and the same verdicts; the pool is the run's generators
+        assert sorted(zip(row["group_texts"], row["labels"], row["shares"], strict=True)) == \
+            sorted(zip(by_files[index]["group_texts"], by_files[index]["labels"], by_files[index]["shares"],
+                       strict=True))
+        assert row["pool"] == ["g0", "g1", "g2"]
+        first_file_option = by_files[index]["group_texts"][by_files[index]["firsts"].index(1.0)]
+        assert row["firsts"][row["group_texts"].index(first_file_option)] == 1.0
+    # the LLM critic's prompt shows the linked schema the run's generator prompt showed
+    records = [json.loads(line) for line in (run / "candidates.jsonl").read_text().splitlines()]
+    linked = next(r["schema_text"] for r in records if r["index"] == 0)
+    assert linked and linked in by_run[0]["messages"][-1]["content"]
+
+
+def test_a_folder_without_a_generation_run_is_one_clear_error(pools: tuple[Path, list[Path]], tmp_path: Path) -> None:
+    root, _files = pools
+    result = mscsql("train", "data", "critic", "--benchmark", "spider-dev", "--data-dir", str(root),
+                    "--generated", str(tmp_path), "--output", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert "holds no generation run" in result.stderr and "Traceback" not in result.stderr

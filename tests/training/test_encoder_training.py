@@ -111,3 +111,39 @@ def test_config_errors_are_one_message(dataset: Path, tmp_path: Path) -> None:
     assert typo.returncode == 2 and "epochz" in typo.stderr
     not_data = mscsql("train", "--config", str(path), "--set", f"dataset={tmp_path}")
     assert not_data.returncode == 2 and "mscsql train data" in not_data.stderr
+
+
+def test_the_checks_critic_learns_from_the_answer_checks_alone(tmp_path: Path) -> None:
+    """Without the text feature the head reads only the metadata: here the empty majority's no-answer check,
+    which the trained critic learns to hold against it; the saved critic then judges real groups."""
+    from mscsql.critic.checks import CHECKS
+    from mscsql.critic.grouping import CandidateResult, group_by_result
+    from mscsql.training.config import load_train_config
+    from mscsql.training.encoder_critic import train_encoder_critic
+    from mscsql.types import ExecutionResult, ExecutionStatus
+
+    empty, answered = [1.0] + [0.0] * (len(CHECKS) - 1), [0.0] * len(CHECKS)
+    rows = rows_for(NAMES)
+    for row in rows:
+        row["checks"] = [answered if label else empty for label in row["labels"]]  # type: ignore[union-attr]
+    folder = tmp_path / "critic-data"
+    write_dataset(folder, "critic", {"train": rows[:10], "eval": rows[10:]},
+                  {"encoder_critic": {"metadata": {"max_rows": 3}, "include_failed": False}})
+    path = config_file(tmp_path, folder)
+    config = yaml.safe_load(path.read_text())
+    config["encoder"] = {"text_feature": False, "answer_checks": True, "result_features": False,
+                         "questions_per_step": 5, "head_learning_rate": 0.1}
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    result = train_encoder_critic(load_train_config(path))
+    assert result.eval_vote_accuracy == 0.0 and result.eval_accuracy == 1.0
+    critic = EncoderCritic.load(result.critic_dir)
+    assert not critic.config.text_feature and critic.config.answer_checks
+
+    def ran(sql: str, rows: list[tuple[object, ...]], sources: tuple[str, ...]) -> CandidateResult:
+        return CandidateResult(sql, sources, ExecutionResult(sql, ExecutionStatus.OK, ("city",), tuple(rows),
+                                                             len(rows)))
+
+    groups = group_by_result([ran("SELECT city FROM staff WHERE age > 30", [], ("m1", "m2")),
+                              ran("SELECT city FROM staff WHERE age < 30", [("Bath",)], ("m3",))])
+    judgement = critic.judge("Which cities have staff under 30?", None, "", groups, ("m1", "m2", "m3"))
+    assert judgement.winner == 1
