@@ -178,21 +178,27 @@ def split_rows(rows: list[dict[str, Any]], eval_fraction: float, seed: int) -> t
     """``{"train": ..., "eval": ...}`` holding out about ``eval_fraction`` of the rows (at least one when the
     fraction is above 0 and there are two rows or more), seeded: whole databases when the rows span two or more
     (no database in both splits), else single questions. Also returns how the split was made, for the card."""
-    if eval_fraction <= 0 or len(rows) < 2:
-        return {"train": rows, "eval": []}, {"by": "none", "eval_databases": []}
-    target = max(1, round(eval_fraction * len(rows)))
-    sizes = Counter(row["db_id"] for row in rows)
+    held, how = eval_positions([row.get("db_id") for row in rows], eval_fraction, seed)
+    return ({"train": [r for i, r in enumerate(rows) if i not in held],
+             "eval": [r for i, r in enumerate(rows) if i in held]}, how)
+
+
+def eval_positions(db_ids: Sequence[str | None], eval_fraction: float, seed: int) -> tuple[set[int], dict[str, Any]]:
+    """The positions of the rows to hold out (the rows' databases given in order) and how they were chosen: about
+    ``eval_fraction`` of them, seeded, at least one when the fraction is above 0 and there are two rows or more,
+    never all; whole databases when the rows name two or more, else single rows. The one hold-out rule of the
+    dataset builders and of the recipe."""
+    if eval_fraction <= 0 or len(db_ids) < 2:
+        return set(), {"by": "none", "eval_databases": []}
+    target = min(len(db_ids) - 1, max(1, round(eval_fraction * len(db_ids))))
+    sizes = Counter(db_id for db_id in db_ids if db_id)
     rng = random.Random(seed)
-    if len(sizes) < 2:
-        positions = list(range(len(rows)))
+    if len(sizes) < 2 or len(sizes) != len(set(db_ids)):  # one database, or rows that name none
+        positions = list(range(len(db_ids)))
         rng.shuffle(positions)
-        held = set(positions[:target])
-        return ({"train": [r for i, r in enumerate(rows) if i not in held],
-                 "eval": [r for i, r in enumerate(rows) if i in held]},
-                {"by": "question", "eval_databases": []})
+        return set(positions[:target]), {"by": "question", "eval_databases": []}
     eval_dbs = choose_eval_databases(sizes, target, rng)
-    return ({"train": [r for r in rows if r["db_id"] not in eval_dbs],
-             "eval": [r for r in rows if r["db_id"] in eval_dbs]},
+    return ({i for i, db_id in enumerate(db_ids) if db_id in eval_dbs},
             {"by": "database", "eval_databases": sorted(eval_dbs)})
 
 

@@ -86,23 +86,15 @@ def train_causal_lm(config: TrainConfig, *, resume: bool = True) -> TrainResult:
 
 
 def hold_out(train: Any, fraction: float, seed: int) -> tuple[Any, Any]:
-    """``(train, eval)`` from one split: whole databases held out when the rows name two or more (``db_id``),
-    so the evaluation loss reads no database (and no other ordering of a question) seen in training; else
-    single rows."""
-    import random
-    from collections import Counter
+    """``(train, eval)`` from one split (:func:`~mscsql.training.examples.eval_positions`): whole databases held
+    out when the rows name two or more (``db_id``), so the evaluation loss reads no database (and no other
+    ordering of a question) seen in training; else single rows."""
+    from mscsql.training.examples import eval_positions
 
-    from mscsql.training.examples import choose_eval_databases
-
-    if "db_id" in train.column_names and len(set(train["db_id"])) >= 2:
-        sizes = Counter(train["db_id"])
-        target = max(1, round(fraction * len(train)))
-        held = choose_eval_databases(sizes, target, random.Random(seed))
-        return (train.filter(lambda row: row["db_id"] not in held),
-                train.filter(lambda row: row["db_id"] in held))
-    count = min(len(train) - 1, max(1, round(len(train) * fraction)))
-    parts = train.train_test_split(test_size=count, seed=seed, shuffle=True)
-    return parts["train"], parts["test"]
+    db_ids = train["db_id"] if "db_id" in train.column_names else [None] * len(train)
+    held, _how = eval_positions(db_ids, fraction, seed)
+    return (train.select([i for i in range(len(train)) if i not in held]),
+            train.select(sorted(held)))
 
 
 def render_prompt(tokenizer: Any, messages: Sequence[dict[str, str]], completion: str | None = None) -> str:
