@@ -39,6 +39,14 @@ def read_pools(path: Path) -> list[list[str]]:
     return [line.split(",") for line in lines if line]
 
 
+def rank_pool(given: list[str], spider: str, folder: Path) -> list[str]:
+    """The files of a pool, the most accurate on the *train* databases first (measured with ``mscsql select``)."""
+    mscsql("select", "--benchmark", "spider-dev", "--data-dir", spider, "--dbs", "even", "--allow-missing-db",
+           "-s", "vote", "--output", str(folder), *[x for f in given for x in ("-c", f)])
+    measured = json.loads((folder / "summary.json").read_text(encoding="utf-8"))["files"]
+    return sorted(given, key=lambda f: -measured[Path(f).name])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=Path("../shared/data"), help="the folder with spider/")
@@ -61,11 +69,7 @@ def main() -> None:
     train_seconds = round(time.monotonic() - started, 1)
     results = []
     for number, given in enumerate(read_pools(HERE / "eval_pools.txt"), start=1):
-        ranking = args.work / f"rank-{number}"
-        mscsql("select", "--benchmark", "spider-dev", "--data-dir", spider, "--dbs", "even", "--allow-missing-db",
-               "-s", "vote", "--output", str(ranking), *[x for f in given for x in ("-c", f)])
-        measured = json.loads((ranking / "summary.json").read_text(encoding="utf-8"))["files"]
-        pool = sorted(given, key=lambda f: -measured[Path(f).name])
+        pool = rank_pool(given, spider, args.work / f"rank-{number}")
         out = args.work / f"select-{number}"
         mscsql("select", "--benchmark", "spider-dev", "--data-dir", spider, "--dbs", "odd", "--allow-missing-db",
                "-s", "vote", "-s", "first-valid", "-s", "encoder", "--encoder", str(trained / "critic"),
