@@ -33,12 +33,14 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 from tqdm import tqdm
+
+from mscsql.critic.encoder import MIN_SHARE, most_agreed, question_text
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -251,15 +253,21 @@ def mutations(sql: str, columns: Sequence[str], rng: random.Random) -> list[str]
     return out
 
 
-def similar_golds(item: dict[str, str], same_database: Sequence[dict[str, str]], k: int) -> list[str]:
-    """The golds of the ``k`` questions on the same database whose words overlap ``item``'s the most."""
-    words = set(WORD.findall(item["question"].lower()))
-    scored = []
-    for other in same_database:
-        if canonical(other["query"]) == canonical(item["query"]):
-            continue
-        theirs = set(WORD.findall(other["question"].lower()))
-        scored.append((len(words & theirs) / max(1, len(words | theirs)), canonical(other["query"])))
+class Gold(NamedTuple):
+    """A training question's words and its gold query in the canonical spelling (each worked out once)."""
+
+    words: frozenset[str]
+    sql: str
+
+
+def gold_of(item: dict[str, str]) -> Gold:
+    return Gold(frozenset(WORD.findall(item["question"].lower())), canonical(item["query"]))
+
+
+def similar_golds(gold: Gold, same_database: Sequence[Gold], k: int) -> list[str]:
+    """The golds of the ``k`` questions on the same database whose words overlap ``gold``'s the most."""
+    scored = [(len(gold.words & other.words) / max(1, len(gold.words | other.words)), other.sql)
+              for other in same_database if other.sql != gold.sql]
     scored.sort(key=lambda pair: -pair[0])
     return [sql for _, sql in scored[:k]]
 
@@ -268,26 +276,20 @@ def synthetic_lists(items: Sequence[dict[str, str]], columns: dict[str, list[str
                     seed: int) -> list[tuple[str, list[str]]]:
     """(question text, [gold, negative, ...]) for each item with at least one negative."""
     rng = random.Random(seed)
-    by_database: dict[str, list[dict[str, str]]] = {}
-    for item in items:
-        by_database.setdefault(item["db_id"], []).append(item)
+    golds = [gold_of(item) for item in tqdm(items, desc="canonical golds", unit="q")]
+    by_database: dict[str, list[Gold]] = {}
+    for item, gold in zip(items, golds, strict=True):
+        by_database.setdefault(item["db_id"], []).append(gold)
     lists = []
-    for item in tqdm(items, desc="synthetic negatives", unit="q"):
+    for item, gold in tqdm(list(zip(items, golds, strict=True)), desc="synthetic negatives", unit="q"):
         mutated = mutations(item["query"], columns.get(item["db_id"], []), rng)
         rng.shuffle(mutated)
-        near = similar_golds(item, by_database[item["db_id"]], 2)
-        gold = canonical(item["query"])
+        near = similar_golds(gold, by_database[item["db_id"]], 2)
         chosen = list(dict.fromkeys(x for x in mutated[: negatives - 2] + near + mutated[negatives - 2:]
-                                    if x != gold))[:negatives]
+                                    if x != gold.sql))[:negatives]
         if chosen:
-            lists.append((question_text(item["question"]), [gold, *chosen]))
+            lists.append((question_text(item["question"], None), [gold.sql, *chosen]))
     return lists
-
-
-def question_text(question: str) -> str:
-    from mscsql.critic.encoder import question_text as text
-
-    return text(question, None)
 
 
 # -- the scorer ------------------------------------------------------------------------------------------------
@@ -356,10 +358,10 @@ def _train(model: Any, tokenizer: Any, lists: list[tuple[str, list[str]]], epoch
             pairs = [(q, sql) for q, sqls in chunk for sql in sqls]
             logits = model(tokenizer([p[0] for p in pairs], [p[1] for p in pairs], padding=True, truncation=True,
                                      max_length=MAX_LENGTH, return_tensors="pt"))
-            losses, offset = [], 0
+            losses, position = [], 0
             for _q, sqls in chunk:  # the gold is first in each list
-                losses.append(-torch.log_softmax(logits[offset: offset + len(sqls)], 0)[0])
-                offset += len(sqls)
+                losses.append(-torch.log_softmax(logits[position: position + len(sqls)], 0)[0])
+                position += len(sqls)
             loss = torch.stack(losses).mean()
             optimizer.zero_grad()
             loss.backward()
@@ -400,7 +402,7 @@ def read_options(folder: Path) -> list[dict[str, Any]]:
 
 
 def checks_features(option_set: dict[str, Any]) -> list[list[float]]:
-    return [[math.log(max(s, 1e-3)), f, *c] for s, f, c in
+    return [[math.log(max(s, MIN_SHARE)), f, *c] for s, f, c in
             zip(option_set["shares"], option_set["firsts"], option_set["checks"], strict=True)]
 
 
@@ -435,8 +437,6 @@ def fit_head(option_sets: Sequence[dict[str, Any]], features: Callable[[dict[str
 def gain_over_vote(option_sets: Sequence[dict[str, Any]], weights: Sequence[float],
                    features: Callable[[dict[str, Any]], list[list[float]]]) -> int:
     """Questions the head gets right minus those the vote gets right."""
-    from mscsql.critic.encoder import most_agreed
-
     total = 0
     for o in option_sets:
         logits = [sum(w * x for w, x in zip(weights, row, strict=True)) for row in features(o)]
