@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from pathlib import Path
@@ -11,19 +12,66 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mscsql.errors import ConfigError
+from mscsql.fileio import read_text_file
+from mscsql.types import ResultBudget
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+#: the longest statement timeout mscsql accepts (a week; PostgreSQL's own maximum is about 24.8 days)
+MAX_TIMEOUT_S = 7 * 24 * 3600.0
+#: the most rows one result may keep
+MAX_ROWS = 1_000_000_000
+
+
+def checked_limits(timeout_s: float, max_rows: int, where: str = "execution") -> tuple[float, int]:
+    """``(timeout_s, max_rows)`` when both are usable (finite, positive, below the engines' maxima), else a
+    :class:`ConfigError` saying which value is wrong and what is allowed."""
+    if not isinstance(timeout_s, int | float) or isinstance(timeout_s, bool) or not math.isfinite(timeout_s) \
+            or not 0 < timeout_s <= MAX_TIMEOUT_S:
+        raise ConfigError(f"{where}: timeout {timeout_s!r} s is not usable",
+                          hint=f"give a number of seconds above 0 and at most {MAX_TIMEOUT_S:g}")
+    if not isinstance(max_rows, int) or isinstance(max_rows, bool) or not 1 <= max_rows <= MAX_ROWS:
+        raise ConfigError(f"{where}: row limit {max_rows!r} is not usable",
+                          hint=f"give a whole number from 1 to {MAX_ROWS}")
+    return float(timeout_s), max_rows
+
+
 class ExecutionSettings(_Strict):
     """How untrusted SQL is executed (see ``mscsql.db``)."""
 
-    timeout_s: float = Field(30.0, gt=0, description="per-statement timeout; the engine cancels the query")
-    max_rows: int = Field(10_000, ge=1, description="rows kept per result; row_count and truncated say more")
+    timeout_s: float = Field(30.0, gt=0, le=MAX_TIMEOUT_S, allow_inf_nan=False,
+                             description="per-statement timeout; the engine cancels the query")
+    max_rows: int = Field(10_000, ge=1, le=MAX_ROWS,
+                          description="rows kept per result; row_count and truncated say more")
+    max_result_bytes: int = Field(ResultBudget().max_result_bytes, ge=1024,
+                                  description="bytes one result may hold; past it the rows that fit are kept "
+                                              "and the result is marked truncated")
+    max_value_bytes: int = Field(ResultBudget().max_value_bytes, ge=1,
+                                 description="bytes one value may hold; a longer one makes the status too_large")
+    allowed_functions: tuple[str, ...] = Field((), description="functions besides the built-in read-only "
+                                               "allowlist that PostgreSQL and MySQL queries may call (name or "
+                                               "schema.name), e.g. the database's own read-only functions")
     workers: int = Field(default_factory=lambda: max(1, os.cpu_count() or 1), ge=1,
                          description="parallel statements in execute_many")
+
+    @model_validator(mode="after")
+    def _budget_fits(self) -> ExecutionSettings:
+        if self.max_value_bytes > self.max_result_bytes:
+            raise ValueError(f"max_value_bytes ({self.max_value_bytes}) is larger than max_result_bytes "
+                             f"({self.max_result_bytes})")
+        return self
+
+    @property
+    def budget(self) -> ResultBudget:
+        return ResultBudget(max_result_bytes=self.max_result_bytes, max_value_bytes=self.max_value_bytes)
+
+    @property
+    def function_allowlist(self) -> frozenset[str]:
+        """``allowed_functions`` as the guard reads them (lower case)."""
+        return frozenset(name.strip().lower() for name in self.allowed_functions)
 
 
 class SchemaSettings(_Strict):
@@ -184,11 +232,14 @@ def format_validation_error(err: ValidationError, source: str) -> str:
 def load_yaml(path: str | Path) -> dict[str, Any]:
     """Read a YAML mapping, with one clear error for a missing file or bad syntax."""
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"config file {path} is a folder, not a file",
+                          hint="give a path to a YAML file, e.g. one of the files in configs/")
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist",
                           hint="give a path to a YAML file, e.g. one of the files in configs/")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(read_text_file(path, "config file"))
     except yaml.YAMLError as err:
         raise ConfigError(f"config file {path} is not valid YAML: {err}") from None
     if data is None:

@@ -57,3 +57,7 @@ class DatasetError(MscSqlError):
 
 class GenerationError(MscSqlError):
     """A generation backend failed: a server refused a request, stayed unreachable, or answered malformed."""
+
+
+class SessionPinError(DatabaseError):
+    """A database session would not take (or keep) the settings mscsql pins before every statement."""

@@ -11,6 +11,8 @@ from collections.abc import Container
 from pathlib import Path
 from typing import Any
 
+from mscsql.fileio import write_text_atomic
+
 
 def read_records(path: Path) -> list[dict[str, Any]]:
     """The records of ``path`` (one per ``index``, the last one written), in index order."""
@@ -31,5 +33,5 @@ def rewrite_records(path: Path, keep: Container[int] | None = None) -> list[dict
     returns them."""
     records = [r for r in read_records(path) if keep is None or r["index"] in keep]
     if path.is_file() or records:
-        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+        write_text_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
     return records

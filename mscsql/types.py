@@ -105,6 +105,29 @@ class ExecutionStatus(enum.StrEnum):
     ERROR = "error"  # the engine raised (syntax, missing column, read-only violation, ...)
     TIMEOUT = "timeout"  # cancelled in the engine after timeout_s
     REJECTED = "rejected"  # refused by the read-only guard; never sent to the engine
+    TOO_LARGE = "too_large"  # a value was over the per-value byte budget, or the memory ran out; no rows kept
+
+
+@dataclass(frozen=True)
+class ResultBudget:
+    """How many bytes one result may hold, enforced while rows are fetched (see :mod:`mscsql.db.collect`).
+
+    A cell counts the length of its text (characters; a blob its bytes) plus a fixed overhead, so the total
+    tracks the memory the result takes. Past ``max_result_bytes`` the result keeps the rows that fit and is
+    marked ``truncated``; a single value longer than ``max_value_bytes`` makes the status ``too_large``.
+    """
+
+    max_result_bytes: int = 256 * 1024 * 1024
+    max_value_bytes: int = 16 * 1024 * 1024
+
+    def __post_init__(self) -> None:
+        if not (1 <= self.max_value_bytes <= self.max_result_bytes):
+            raise ValueError(f"a result budget needs 1 <= max_value_bytes ({self.max_value_bytes}) <= "
+                             f"max_result_bytes ({self.max_result_bytes})")
+
+
+#: the budget of trusted statements (gold queries in the scorers): large, but still bounded
+TRUSTED_BUDGET = ResultBudget(max_result_bytes=2 * 1024 * 1024 * 1024, max_value_bytes=256 * 1024 * 1024)
 
 
 @dataclass(frozen=True)
@@ -115,7 +138,8 @@ class ExecutionResult:
     status: ExecutionStatus
     columns: tuple[str, ...] = ()
     rows: tuple[tuple[Cell, ...], ...] = ()
-    #: rows returned, counted up to the cap; ``truncated`` says whether more existed
+    #: rows returned, counted up to the cap; ``truncated`` says whether more existed (beyond the row cap or
+    #: the byte budget)
     row_count: int = 0
     truncated: bool = False
     elapsed_s: float = 0.0
@@ -137,6 +161,8 @@ class ExecutionItem:
 
     database: Any  # a Database or anything ``mscsql.db.connect`` accepts
     sql: str
+    #: this statement's byte budget (None: the database's own; trusted gold queries get a larger one)
+    budget: ResultBudget | None = None
 
 
 @dataclass(frozen=True)

@@ -116,7 +116,7 @@ def fingerprint(target: str) -> str:
     conn = admin_connection(dialect, name)
     try:
         with conn.cursor() as cur:
-            for query in _catalogue_queries(dialect, name):
+            for query in _catalogue_queries(dialect, name) + _index_page_queries(cur, dialect):
                 cur.execute(query)
                 digest.update(repr(sorted(map(repr, cur.fetchall()))).encode())
             tables = _tables(cur, dialect, name)
@@ -140,6 +140,11 @@ def _catalogue_queries(dialect: str, name: str) -> list[str]:
             "SELECT rolname FROM pg_roles",
             "SELECT proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public'",
             "SELECT datname FROM pg_database",
+            # locks any session holds on this database (advisory locks survive a rolled-back transaction)
+            "SELECT locktype, classid, objid, mode FROM pg_locks WHERE locktype = 'advisory'",
+            # settings written to postgresql.auto.conf (ALTER SYSTEM) and per-database or per-role settings
+            "SELECT name, setting FROM pg_file_settings",
+            "SELECT setdatabase, setrole, setconfig FROM pg_db_role_setting",
         ]
     return [
         f"SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = '{name}'",
@@ -147,7 +152,24 @@ def _catalogue_queries(dialect: str, name: str) -> list[str]:
         "SELECT schema_name FROM information_schema.schemata",
         "SELECT user, host FROM mysql.user",
         f"SELECT routine_name FROM information_schema.routines WHERE routine_schema = '{name}'",
+        # user-level locks the hostile statements name, and the server settings they could change
+        "SELECT IS_FREE_LOCK('mscsql_pwned'), IS_FREE_LOCK('m')",
+        "SELECT VARIABLE_NAME, VARIABLE_VALUE FROM information_schema.GLOBAL_VARIABLES WHERE VARIABLE_NAME IN "
+        "('SQL_MODE', 'READ_ONLY', 'GENERAL_LOG', 'GENERAL_LOG_FILE', 'MAX_STATEMENT_TIME', 'EVENT_SCHEDULER')",
     ]
+
+
+def _index_page_queries(cur: Any, dialect: str) -> list[str]:
+    """Every page of every index (BRIN summaries, GIN pending lists), where pageinspect is installed."""
+    if dialect != "postgresql":
+        return []
+    cur.execute("SELECT 1 FROM pg_extension WHERE extname = 'pageinspect'")
+    if cur.fetchone() is None:
+        return []
+    return ["SELECT c.relname, b, md5(get_raw_page(quote_ident(c.relname), b::int)) FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "CROSS JOIN LATERAL generate_series(0, pg_relation_size(c.oid) / 8192 - 1) AS b "
+            "WHERE c.relkind = 'i' AND n.nspname = 'public'"]
 
 
 def _tables(cur: Any, dialect: str, name: str) -> list[str]:
@@ -176,5 +198,33 @@ def sqlite_checksum(path: Path) -> str:
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         return hashlib.sha256(repr(list(conn.iterdump())).encode()).hexdigest()
+    finally:
+        conn.close()
+
+
+#: files the hostile statements try to write on the server (the servers run on this machine)
+PWNED_FILES = ("/tmp/mscsql_pwned.txt", "/tmp/mscsql_pwned.sqlite", "/tmp/mscsql_pwned_lo.txt",
+               "/tmp/mscsql_pwned_my.txt")
+
+
+def pwned_files() -> list[str]:
+    return [p for p in PWNED_FILES if Path(p).exists()]
+
+
+def add_index_maintenance_targets(database: str) -> None:
+    """PostgreSQL: a BRIN index with unsummarized ranges and a GIN index with a pending list (the pages that
+    ``brin_summarize_new_values`` and ``gin_clean_pending_list`` would change), pageinspect to read them, and
+    dblink (whose ``dblink_exec`` writes through a second connection)."""
+    conn = admin_connection("postgresql", database)
+    try:
+        with conn.cursor() as cur:
+            for statement in (
+                "CREATE EXTENSION IF NOT EXISTS pageinspect", "CREATE EXTENSION IF NOT EXISTS dblink",
+                "CREATE TABLE readings (id integer, tags integer[]) WITH (autovacuum_enabled = false)",
+                "CREATE INDEX readings_brin ON readings USING brin (id) WITH (pages_per_range = 1)",
+                "CREATE INDEX readings_gin ON readings USING gin (tags) WITH (fastupdate = on)",
+                "INSERT INTO readings SELECT g, ARRAY[g % 7, g % 11] FROM generate_series(1, 3000) AS g",
+            ):
+                cur.execute(statement)
     finally:
         conn.close()

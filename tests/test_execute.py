@@ -111,9 +111,9 @@ def test_execute_many_counts_distinct_statements(sqlite_path: Path, monkeypatch:
     calls: list[str] = []
     original = SQLiteDatabase._run_readonly
 
-    def counting(self, sql, timeout_s, max_rows):  # type: ignore[no-untyped-def]
+    def counting(self, sql, timeout_s, max_rows, budget=None):  # type: ignore[no-untyped-def]
         calls.append(sql)
-        return original(self, sql, timeout_s, max_rows)
+        return original(self, sql, timeout_s, max_rows, budget)
 
     monkeypatch.setattr(SQLiteDatabase, "_run_readonly", counting)
     with connect(sqlite_path) as db:
@@ -203,7 +203,7 @@ def test_mysql_explicit_limit_beyond_the_cap_is_not_buffered(mysql_url: str) -> 
 def test_sqlite_refuses_giant_values(sqlite_path: Path) -> None:
     with connect(sqlite_path) as db:
         result = db.execute("SELECT length(zeroblob(900000000))")
-        assert result.status is ExecutionStatus.ERROR and "too big" in (result.error or "")
+        assert result.status is ExecutionStatus.TOO_LARGE and "too big" in (result.error or "")
         assert db.execute("SELECT length(zeroblob(1000))").rows == ((1000,),)
 
 

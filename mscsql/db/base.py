@@ -10,11 +10,11 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any, Protocol, runtime_checkable
 
-from mscsql.config import ExecutionSettings, SchemaSettings
-from mscsql.db.guard import check_sql
-from mscsql.db.values import to_cell, to_row
+from mscsql.config import ExecutionSettings, SchemaSettings, checked_limits
+from mscsql.db.guard import CheckedStatement, check_sql
+from mscsql.db.values import to_cell
 from mscsql.errors import UnsafeSQLError
-from mscsql.types import ExecutionResult, ExecutionStatus, Schema, Table
+from mscsql.types import ExecutionResult, ExecutionStatus, ResultBudget, Schema, Table
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +30,12 @@ class Database(Protocol):
 
     def schema(self, *, refresh: bool = False) -> Schema: ...
 
-    def execute(self, sql: str, *, timeout_s: float | None = None,
-                max_rows: int | None = None) -> ExecutionResult: ...
+    def execute(self, sql: str, *, timeout_s: float | None = None, max_rows: int | None = None,
+                budget: ResultBudget | None = None) -> ExecutionResult: ...
+
+    def check(self, sql: str) -> CheckedStatement:
+        """The guard's verdict on ``sql`` for this database (raises :class:`UnsafeSQLError`)."""
+        ...
 
     def quote(self, identifier: str) -> str:
         """``identifier`` quoted for this database's dialect."""
@@ -44,6 +48,10 @@ class Database(Protocol):
     def close(self) -> None: ...
 
 
+#: no timer thread ever waits longer than this at once (threading refuses waits past ``TIMEOUT_MAX``)
+LONGEST_WAIT_S = min(threading.TIMEOUT_MAX / 2, 30 * 24 * 3600.0)
+
+
 class Watchdog:
     """Calls ``cancel`` once if the guarded block runs past ``after_s`` seconds (client-side fallback
     to the engine's own statement timeout)."""
@@ -51,7 +59,7 @@ class Watchdog:
     def __init__(self, after_s: float, cancel: Callable[[], None]) -> None:
         self.fired = False
         self._cancel = cancel
-        self._timer = threading.Timer(after_s, self._fire)
+        self._timer = threading.Timer(min(after_s, LONGEST_WAIT_S), self._fire)
         self._timer.daemon = True
 
     def _fire(self) -> None:
@@ -74,14 +82,6 @@ class Watchdog:
 def timed() -> Iterator[Callable[[], float]]:
     start = time.perf_counter()
     yield lambda: time.perf_counter() - start
-
-
-def result_ok(sql: str, columns: Any, raw_rows: list[Any], max_rows: int, elapsed_s: float) -> ExecutionResult:
-    """An OK result from at most ``max_rows + 1`` fetched rows."""
-    truncated = len(raw_rows) > max_rows
-    rows = tuple(to_row(r) for r in raw_rows[:max_rows])
-    return ExecutionResult(sql=sql, status=ExecutionStatus.OK, columns=tuple(str(c) for c in columns),
-                           rows=rows, row_count=len(rows), truncated=truncated, elapsed_s=elapsed_s)
 
 
 def result_failed(sql: str, status: ExecutionStatus, message: str, elapsed_s: float) -> ExecutionResult:
@@ -107,18 +107,28 @@ class GuardedDatabase:
         self._schema_lock = threading.Lock()
 
     # -- running SQL ----------------------------------------------------------------------------
-    def execute(self, sql: str, *, timeout_s: float | None = None, max_rows: int | None = None) -> ExecutionResult:
-        """Run one untrusted statement read-only. Never raises for a bad statement: a refusal, an
-        engine error and a timeout all come back as the result's ``status``."""
+    def check(self, sql: str) -> CheckedStatement:
+        """The guard's verdict on ``sql`` with this database's dialect and allowed functions."""
+        return check_sql(sql, self.dialect, self.execution.function_allowlist)
+
+    def execute(self, sql: str, *, timeout_s: float | None = None, max_rows: int | None = None,
+                budget: ResultBudget | None = None) -> ExecutionResult:
+        """Run one untrusted statement read-only. Never raises for a bad statement: a refusal, an engine
+        error, a timeout and a result over the byte budget all come back as the result's ``status``.
+        Raises :class:`ConfigError` for an unusable ``timeout_s`` or ``max_rows``."""
+        timeout_s, max_rows = checked_limits(self.execution.timeout_s if timeout_s is None else timeout_s,
+                                             self.execution.max_rows if max_rows is None else max_rows)
         try:
-            checked = check_sql(sql, self.dialect)
+            checked = self.check(sql)
         except UnsafeSQLError as err:
             return result_failed(sql, ExecutionStatus.REJECTED, err.reason, 0.0)
-        result = self._run_readonly(checked.executable, timeout_s or self.execution.timeout_s,
-                                    max_rows or self.execution.max_rows)
+        result = self._run_readonly(checked.executable, timeout_s, max_rows, budget)
         return result if result.sql == sql else replace(result, sql=sql)
 
-    def _run_readonly(self, sql: str, timeout_s: float, max_rows: int) -> ExecutionResult:
+    def _run_readonly(self, sql: str, timeout_s: float, max_rows: int,
+                      budget: ResultBudget | None = None) -> ExecutionResult:
+        """Layers 2 and 3 without the guard: the engine's read-only run with the limits (tests call it to
+        show what the engine alone stops)."""
         raise NotImplementedError
 
     def quote(self, identifier: str) -> str:

@@ -18,6 +18,7 @@ _SERVER_SCHEMES = {
     "mysql": ("mysql+pymysql", "pymysql", "mysql"),
     "mariadb": ("mariadb+pymysql", "pymysql", "mysql"),
 }
+_URL_EXAMPLES = "use e.g. sqlite:///path/to/db.sqlite, postgresql://user@host:5432/db or mysql://user@host:3306/db"
 
 
 def _require(module: str, extra: str) -> None:
@@ -31,11 +32,44 @@ def _parse_url(target: str) -> Any:
     from sqlalchemy.exc import ArgumentError
 
     try:
-        return make_url(target)
-    except ArgumentError as err:
-        raise DatabaseError(f"{target!r} is not a valid database URL: {err}",
-                            hint="use e.g. sqlite:///path/to/db.sqlite, "
-                                 "postgresql://user@host:5432/db or mysql://user@host:3306/db") from None
+        url = make_url(target)
+        url.port  # noqa: B018 (a malformed port or host raises only when it is read)
+    except (ArgumentError, ValueError) as err:
+        raise DatabaseError(f"{_redacted(target)!r} is not a valid database URL: {_redacted(str(err))}",
+                            hint=_URL_EXAMPLES) from None
+    return url
+
+
+def _redacted(text: str) -> str:
+    """``text`` with the password of any ``scheme://user:password@`` in it replaced by ``***``."""
+    import re
+
+    return re.sub(r"(://[^:/@\s]*:)[^@\s]*@", r"\1***@", text)
+
+
+def _check_driver(url: Any, backend: str, module: str) -> None:
+    """A URL may name the driver mscsql uses for its engine (``postgresql+psycopg``), or none."""
+    driver = url.get_driver_name() if "+" in url.drivername else None
+    if driver is not None and driver != module:
+        raise DatabaseError(f"mscsql connects to {backend} through {module}, not {driver!r}",
+                            hint=f"write the URL as {backend}://... or {backend}+{module}://...")
+
+
+def parse_server_url(target: str, command: str) -> tuple[Any, str]:
+    """``(url, dialect)`` for a PostgreSQL or MySQL URL (its driver installed), for the admin commands."""
+    url = _parse_url(str(target)) if "://" in str(target) else None
+    backend = url.get_backend_name() if url is not None else "sqlite"
+    if backend not in _SERVER_SCHEMES:
+        raise DatabaseError(f"{command} needs a PostgreSQL or MySQL URL, not {_redacted(str(target))!r}",
+                            hint="a SQLite file is opened read-only by mscsql itself; give e.g. "
+                                 "postgresql://admin@host/db")
+    _scheme, module, extra = _SERVER_SCHEMES[backend]
+    _check_driver(url, backend, module)
+    _require(module, extra)
+    if not url.database:
+        raise DatabaseError(f"the URL {url.render_as_string(hide_password=True)} names no database",
+                            hint="end it with /database_name")
+    return url, "postgresql" if module == "psycopg" else "mysql"
 
 
 def connect(target: str | Path | Database, *, db_id: str | None = None, tables_json: str | Path | None = None,
@@ -64,6 +98,9 @@ def connect(target: str | Path | Database, *, db_id: str | None = None, tables_j
     url = _parse_url(text)
     backend = url.get_backend_name()
     if backend == "sqlite":
+        if "+" in url.drivername and url.get_driver_name() != "pysqlite":
+            raise DatabaseError(f"mscsql opens SQLite files itself, not through {url.get_driver_name()!r}",
+                                hint="write the URL as sqlite:///path/to/db.sqlite")
         if not url.database or url.database == ":memory:":
             raise DatabaseError("an in-memory SQLite database has nothing to query",
                                 hint="give the path of an existing .sqlite file")
@@ -73,6 +110,7 @@ def connect(target: str | Path | Database, *, db_id: str | None = None, tables_j
         raise DatabaseError(f"unsupported database {backend!r} in {url.render_as_string(hide_password=True)}",
                             hint="mscsql supports sqlite, postgresql and mysql/mariadb URLs")
     scheme, module, extra = _SERVER_SCHEMES[backend]
+    _check_driver(url, backend, module)
     _require(module, extra)
     url = url.set(drivername=scheme)
     annotate = annotator(db_id=db_id or url.database, tables_json=tables_json, descriptions_dir=descriptions_dir)

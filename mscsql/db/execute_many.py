@@ -10,12 +10,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from mscsql.config import ExecutionSettings
+from mscsql.config import ExecutionSettings, checked_limits
 from mscsql.db.base import Database, result_failed
 from mscsql.db.connect import connect
-from mscsql.db.guard import check_sql
+from mscsql.db.guard import CheckedStatement, check_sql
 from mscsql.errors import UnsafeSQLError
-from mscsql.types import ExecutionItem, ExecutionResult, ExecutionStatus
+from mscsql.types import ExecutionItem, ExecutionResult, ExecutionStatus, ResultBudget
 
 log = logging.getLogger(__name__)
 
@@ -63,35 +63,45 @@ class _Progress:
             self._bar.close()
 
 
+def _checked(db: Any, sql: str) -> CheckedStatement:
+    """The guard's verdict with the database's own policy (its allowed functions) where it has one."""
+    check = getattr(db, "check", None)
+    return check(sql) if check is not None else check_sql(sql, db.dialect)
+
+
 def execute_many(items: Iterable[ExecutionItem | tuple[Any, str]], *, workers: int | None = None,
-                 timeout_s: float | None = None, max_rows: int | None = None,
+                 timeout_s: float | None = None, max_rows: int | None = None, budget: ResultBudget | None = None,
                  progress: bool = False) -> list[ExecutionResult]:
     """Execute every pair read-only and return one result per item, in input order.
 
     The guard checks every statement first (unsafe ones are refused without running); statements that
-    normalise to the same text on the same database then run once (the result is shared, with each item's
-    own SQL text), on at most ``workers`` threads that pull the next statement as they finish, each
-    statement with its own timeout.
+    normalise to the same text on the same database (with the same budget) then run once (the result is
+    shared, with each item's own SQL text), on at most ``workers`` threads that pull the next statement as
+    they finish, each statement with its own timeout and byte budget (the item's, else ``budget``, else the
+    database's). Raises :class:`ConfigError` for an unusable ``timeout_s`` or ``max_rows``.
     """
+    if timeout_s is not None or max_rows is not None:
+        checked_limits(30.0 if timeout_s is None else timeout_s, 1 if max_rows is None else max_rows)
     workers = workers or ExecutionSettings().workers
     pairs = [_as_item(i) for i in items]
     databases = _Databases()
     bar = _Progress(len(pairs), progress)
     try:
         slots: list[ExecutionResult | int] = []  # a result, or the index of a distinct statement
-        distinct: dict[tuple[int, str], int] = {}
-        tasks: list[tuple[Database, str]] = []
+        distinct: dict[tuple[int, str, ResultBudget | None], int] = {}
+        tasks: list[tuple[Database, str, ResultBudget | None]] = []
         for pair in pairs:
             db = databases.get(pair.database)
             try:
-                checked = check_sql(pair.sql, db.dialect)
+                checked = _checked(db, pair.sql)
             except UnsafeSQLError as err:
                 slots.append(result_failed(pair.sql, ExecutionStatus.REJECTED, err.reason, 0.0))
                 continue
-            key = (id(db), checked.normalized)
+            item_budget = pair.budget or budget
+            key = (id(db), checked.normalized, item_budget)
             if key not in distinct:
                 distinct[key] = len(tasks)
-                tasks.append((db, checked.sql))
+                tasks.append((db, checked.sql, item_budget))
             slots.append(distinct[key])
         bar.advance(len(pairs) - len(tasks))
         log.debug("execute_many: %d items, %d distinct statements", len(pairs), len(tasks))
@@ -106,8 +116,8 @@ def execute_many(items: Iterable[ExecutionItem | tuple[Any, str]], *, workers: i
         databases.close()
 
 
-def _run_pulling(tasks: list[tuple[Database, str]], workers: int, timeout_s: float | None, max_rows: int | None,
-                 bar: _Progress) -> list[ExecutionResult]:
+def _run_pulling(tasks: list[tuple[Database, str, ResultBudget | None]], workers: int, timeout_s: float | None,
+                 max_rows: int | None, bar: _Progress) -> list[ExecutionResult]:
     """Run ``tasks`` on up to ``workers`` threads; each thread takes the next task when it is free (no
     per-statement hand-off, which costs more than a small query), and the first infrastructure error stops
     the others and is raised here."""
@@ -120,9 +130,10 @@ def _run_pulling(tasks: list[tuple[Database, str]], workers: int, timeout_s: flo
             index = next(next_index)
             if index >= len(tasks):
                 return
-            db, sql = tasks[index]
+            db, sql, budget = tasks[index]
             try:
-                results[index] = db.execute(sql, timeout_s=timeout_s, max_rows=max_rows)
+                results[index] = (db.execute(sql, timeout_s=timeout_s, max_rows=max_rows, budget=budget)
+                                  if budget is not None else db.execute(sql, timeout_s=timeout_s, max_rows=max_rows))
             except BaseException as err:  # re-raised in the caller's thread
                 failures.append(err)
                 return

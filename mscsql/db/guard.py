@@ -20,6 +20,8 @@ from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import SqlglotError
 from sqlglot.tokens import TokenType
 
+from mscsql.db.functions import function_allowed, has_allowlist
+from mscsql.db.quoting import ambiguous_quoting
 from mscsql.errors import UnsafeSQLError
 
 #: Node types whose presence anywhere in the tree means the statement is not a plain read.
@@ -60,39 +62,6 @@ _EMPTY_STATEMENTS: tuple[type[exp.Expression], ...] = tuple(
 
 #: Root node types a read-only statement may have.
 _ALLOWED_ROOTS: tuple[type[exp.Expression], ...] = (exp.Select, exp.SetOperation, exp.Subquery, exp.Values)
-
-#: Functions with side effects or access outside the database (lower-case names).
-FORBIDDEN_FUNCTIONS: frozenset[str] = frozenset(
-    {
-        # SQLite
-        "load_extension", "readfile", "writefile", "edit", "fts3_tokenizer", "sqlite_dbpage",
-        # PostgreSQL
-        "lo_import", "lo_export", "lo_create", "lo_creat", "lo_unlink", "lo_put", "lo_from_bytea",
-        "lo_open", "lo_write", "lo_truncate", "lo_truncate64", "lowrite",
-        "pg_read_file", "pg_read_binary_file", "pg_ls_dir", "pg_stat_file", "pg_file_write",
-        "pg_file_rename", "pg_file_unlink", "pg_logdir_ls", "pg_terminate_backend", "pg_cancel_backend",
-        "pg_reload_conf", "pg_rotate_logfile", "pg_promote", "pg_switch_wal", "pg_notify",
-        "pg_import_system_collations", "set_config", "setval", "nextval",
-        "query_to_xml", "query_to_xml_and_xmlschema", "query_to_xmlschema", "cursor_to_xml",
-        "cursor_to_xmlschema", "txid_current", "ts_stat", "ts_rewrite",  # the last two run SQL given as text
-        # MySQL / MariaDB
-        "load_file", "sys_exec", "sys_eval", "get_lock", "release_lock", "release_all_locks",
-        "master_pos_wait", "source_pos_wait", "last_insert_id",
-    }
-)
-#: Name prefixes of forbidden function families. PostgreSQL's ``pg_*`` administration functions are refused
-#: as a family (reading files, signalling backends, resetting statistics, locks, replication, ...), except
-#: the side-effect-free ones in ``ALLOWED_PG_FUNCTIONS``.
-FORBIDDEN_FUNCTION_PREFIXES: tuple[str, ...] = ("dblink", "lo_", "pg_", "query_to_", "cursor_to_")
-ALLOWED_PG_FUNCTIONS: frozenset[str] = frozenset({
-    "pg_sleep", "pg_sleep_for", "pg_typeof", "pg_column_size", "pg_size_pretty", "pg_size_bytes",
-    "pg_relation_size", "pg_total_relation_size", "pg_table_size", "pg_indexes_size", "pg_database_size",
-    "pg_backend_pid", "pg_postmaster_start_time", "pg_encoding_to_char", "pg_char_to_encoding",
-    "pg_get_viewdef", "pg_get_constraintdef", "pg_get_indexdef", "pg_get_expr", "pg_get_userbyid",
-    "pg_get_serial_sequence", "pg_table_is_visible", "pg_type_is_visible", "pg_function_is_visible",
-    "pg_input_is_valid", "pg_client_encoding", "pg_is_in_recovery", "pg_trigger_depth",
-    "pg_column_compression", "pg_collation_for",
-})
 
 # MySQL executes the text inside /*! ... */ and /*M! ... */ comments, and /*+ ... */ optimizer hints can
 # change session variables; sqlglot sees them as comments, so they are refused outright. MySQL also starts
@@ -153,17 +122,78 @@ def _forbidden_label(node_type: type[exp.Expression]) -> str | None:
 
 _LABEL_BY_TYPE: dict[type[exp.Expression], str | None] = {}
 
-def _function_name(node: exp.Func) -> str:
+#: typed sqlglot nodes that are never built from a call written by name and still must not run
+_FORBIDDEN_CONSTRUCTS: tuple[type[exp.Expression], ...] = tuple(
+    getattr(exp, name) for name in ("NextValueFor", "ReadCSV", "ReadParquet", "ToFile") if hasattr(exp, name))
+
+
+def _called_name(node: exp.Func, sql: str) -> str | None:
+    """The function name as the statement writes it (lower case), or None for a node that sqlglot builds from
+    the grammar's own syntax (``CAST(x AS t)``, ``EXTRACT(...)``, ``CURRENT_DATE``, ``x::int``, the
+    normalised arguments of another call) rather than from a call by name."""
     if isinstance(node, exp.Anonymous):
         return node.name.lower()
-    return node.sql_name().lower()
+    meta = node._meta  # the position of the name token, kept by sqlglot for calls written ``name(...)``
+    if meta and "start" in meta and "end" in meta:
+        return sql[meta["start"]: meta["end"] + 1].lower()
+    return None
 
 
-def forbidden_function(name: str) -> bool:
-    """True for a function (lower-case name) the guard refuses; the SQLite authorizer uses it too."""
-    if name in FORBIDDEN_FUNCTIONS:
-        return True
-    return name.startswith(FORBIDDEN_FUNCTION_PREFIXES) and name not in ALLOWED_PG_FUNCTIONS
+def _qualifier(node: exp.Func) -> str | None:
+    """``schema`` for a call written ``schema.name(...)`` (lower case), else None."""
+    parent = node.parent
+    if isinstance(parent, exp.Dot) and parent.expression is node:
+        return parent.this.sql().lower()
+    return None
+
+
+#: the widest field a SQLite printf() may pad to: SQLite builds a padded field one character at a time, inside
+#: one function call that no interrupt can stop, so ``printf('%.*c', 1e9, 'x')`` would outlast any timeout
+MAX_PRINTF_WIDTH = 100_000
+_PRINTF_FIELD = re.compile(r"%[-+ 0#,!]*(\*|\d*)(?:\.(\*|\d*))?")
+
+
+def _check_printf(node: exp.Func, name: str) -> str | None:
+    """SQLite ``printf``/``format``: a literal format whose fields have literal widths of at most
+    :data:`MAX_PRINTF_WIDTH` characters."""
+    fmt = node.this if isinstance(node, exp.Format) else (node.expressions[0] if node.expressions else None)
+    if not (isinstance(fmt, exp.Literal) and fmt.is_string):
+        return f"{name}() needs a literal format string here"
+    for width, precision in _PRINTF_FIELD.findall(fmt.this):
+        for part in (width, precision):
+            if part == "*" or (part and int(part) > MAX_PRINTF_WIDTH):
+                return (f"{name}() fields may not be wider than {MAX_PRINTF_WIDTH} characters or take their width "
+                        "from an argument (*)")
+    return None
+
+
+def _check_function(node: exp.Func, sql: str, read: str, allowed: frozenset[str]) -> str | None:
+    """Why the call ``node`` may not run (None when it may)."""
+    if isinstance(node, exp.Anonymous) and isinstance(node.this, exp.Identifier) and node.this.quoted:
+        return f"quoted function names are not allowed ({node.this.sql(dialect=read)})"
+    name = _called_name(node, sql)
+    if name is None:
+        if isinstance(node, _FORBIDDEN_CONSTRUCTS):
+            return f"{node.key.upper()} is not allowed in a read-only query"
+        return None
+    if not has_allowlist(read):
+        if not function_allowed(name, read):
+            return f"function {name}() has side effects or reads outside the database"
+        if name in ("printf", "format"):
+            return _check_printf(node, name)
+        return None
+    qualifier = _qualifier(node)
+    if qualifier is not None:
+        if f"{qualifier}.{name}" in allowed:
+            return None
+        if read == "postgres" and qualifier == "pg_catalog" and function_allowed(name, read):
+            return None
+        return (f"function {qualifier}.{name}() is not on the allowlist of read-only functions; name it in "
+                f"execution.allowed_functions to allow it")
+    if function_allowed(name, read, allowed):
+        return None
+    return (f"function {name}() is not on the allowlist of read-only {read} functions (if it is a read-only "
+            f"function of this database, name it in execution.allowed_functions)")
 
 
 def _refuse(reason: str, sql: str) -> UnsafeSQLError:
@@ -171,8 +201,12 @@ def _refuse(reason: str, sql: str) -> UnsafeSQLError:
 
 
 @lru_cache(maxsize=65536)
-def check_sql(sql: str, dialect: str) -> CheckedStatement:
-    """Accept ``sql`` as one read-only query in ``dialect`` or raise :class:`UnsafeSQLError` saying why."""
+def check_sql(sql: str, dialect: str, allowed_functions: frozenset[str] = frozenset()) -> CheckedStatement:
+    """Accept ``sql`` as one read-only query in ``dialect`` or raise :class:`UnsafeSQLError` saying why.
+
+    ``allowed_functions`` names functions (lower case, ``name`` or ``schema.name``) that PostgreSQL and MySQL
+    statements may call besides the built-in allowlist (:mod:`mscsql.db.functions`).
+    """
     if not isinstance(sql, str):
         raise _refuse(f"expected SQL text, got {type(sql).__name__}", str(sql))
     read = sqlglot_dialect(dialect)
@@ -185,6 +219,9 @@ def check_sql(sql: str, dialect: str) -> CheckedStatement:
     try:
         engine_dialect = Dialect.get_or_raise(read)
         tokens = engine_dialect.tokenize(sql)
+        ambiguous = ambiguous_quoting(sql, read, tokens)
+        if ambiguous:
+            raise _refuse(ambiguous, sql)
         statements = [s for s in engine_dialect.parser().parse(tokens, sql)
                       if s is not None and not isinstance(s, _EMPTY_STATEMENTS)]
     except SqlglotError as err:
@@ -207,21 +244,19 @@ def check_sql(sql: str, dialect: str) -> CheckedStatement:
         if label is not None:
             raise _refuse(f"{label} is not allowed in a read-only query", sql)
         if isinstance(node, exp.Func):
-            if isinstance(node, exp.Anonymous) and isinstance(node.this, exp.Identifier) and node.this.quoted:
-                raise _refuse(f"quoted function names are not allowed ({node.this.sql(dialect=read)})", sql)
-            name = _function_name(node)
-            if forbidden_function(name):
-                raise _refuse(f"function {name}() has side effects or reads outside the database", sql)
+            reason = _check_function(node, sql, read, allowed_functions)
+            if reason is not None:
+                raise _refuse(reason, sql)
     # what the engine runs: the text up to its last token, without trailing semicolons or comments
     last = max(t.end for t in tokens if t.token_type is not TokenType.SEMICOLON)
     first = min(t.start for t in tokens)
     return CheckedStatement(sql=sql, executable=sql[: last + 1], normalized=sql[first : last + 1], dialect=read)
 
 
-def is_read_only(sql: str, dialect: str) -> bool:
+def is_read_only(sql: str, dialect: str, allowed_functions: frozenset[str] = frozenset()) -> bool:
     """True when the guard accepts ``sql``."""
     try:
-        check_sql(sql, dialect)
+        check_sql(sql, dialect, allowed_functions)
     except UnsafeSQLError:
         return False
     return True

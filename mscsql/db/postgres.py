@@ -1,22 +1,57 @@
-"""PostgreSQL through psycopg 3: read-only transactions with statement, lock and idle timeouts.
+"""PostgreSQL through psycopg 3: read-only transactions with pinned string rules, timeouts and a reset.
 
-Each statement runs as ``BEGIN TRANSACTION READ ONLY`` + ``SET LOCAL`` timeouts + a server-side cursor
-(``DECLARE ... CURSOR``, which itself accepts only queries) from which at most ``max_rows + 1`` rows are
-fetched, then ``ROLLBACK``. The server cancels a query past ``statement_timeout``; a watchdog sends a
-cancel request as a fallback. Sessions also default to read-only transactions.
+Each statement runs as
+
+1. ``BEGIN TRANSACTION READ ONLY``;
+2. one ``SELECT set_config(...)`` that sets, for this transaction only, the statement, lock and idle
+   timeouts and the **pinned rules**: ``standard_conforming_strings = on`` and ``backslash_quote = off`` (the
+   string rules the guard tokenizes with) and a ``search_path`` that starts with ``pg_catalog`` (so an
+   unqualified name always calls the built-in function the guard's allowlist means, never a same-named
+   function of another schema); the values the server reports back are checked, and the statement does not
+   run when they are not the pinned ones;
+3. a server-side cursor (``DECLARE ... CURSOR``, which itself accepts only queries), from which rows are
+   fetched in batches into a :class:`~mscsql.db.collect.RowCollector` (row cap, byte budget, deadline);
+4. ``ROLLBACK`` and ``DISCARD ALL``, so nothing of one statement (advisory locks, settings, temporary
+   tables, prepared statements, ``setseed``) reaches the next one on the pooled connection.
+
+The server cancels a query past ``statement_timeout``; a watchdog sends a cancel request as a fallback.
+Sessions also start with the pinned rules and ``default_transaction_read_only``.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from mscsql.db.base import Watchdog, result_failed, result_ok, timed
-from mscsql.types import ExecutionResult, ExecutionStatus
+from mscsql.db.base import Watchdog, result_failed, timed
+from mscsql.db.collect import OUT_OF_MEMORY, PastDeadline, RowCollector, ValueTooLarge, too_large
+from mscsql.errors import SessionPinError
+from mscsql.types import ExecutionResult, ExecutionStatus, ResultBudget
 
 _GRACE_S = 0.25  # the watchdog fires this long after the server's own timeout should have
-# SET LOCAL for the three timeouts (is_local = true: they end with the transaction)
-_SET_TIMEOUTS = ("SELECT set_config('statement_timeout', %s, true), set_config('lock_timeout', %s, true), "
-                 "set_config('idle_in_transaction_session_timeout', %s, true)")
+#: the settings every statement runs with (is_local = true: they end with the transaction), read back
+_PIN = ("SELECT set_config('statement_timeout', %s, true), set_config('lock_timeout', %s, true), "
+        "set_config('idle_in_transaction_session_timeout', %s, true), "
+        "set_config('standard_conforming_strings', 'on', true), set_config('backslash_quote', 'off', true), "
+        "set_config('search_path', concat_ws(', ', 'pg_catalog', nullif(current_setting('search_path'), '')), "
+        "true), current_setting('transaction_read_only')")
+#: what the pinned settings must read back as (columns 3 to 6 of ``_PIN``)
+PINNED = {"standard_conforming_strings": "on", "backslash_quote": "off", "transaction_read_only": "on"}
+
+
+def check_pins(values: tuple[Any, ...]) -> None:
+    """Raise :class:`SessionPinError` unless ``values`` (the row ``_PIN`` returns) show the pinned rules."""
+    scs, backslash, search_path, read_only = (str(v) for v in values[3:7])
+    found = {"standard_conforming_strings": scs, "backslash_quote": backslash, "transaction_read_only": read_only}
+    wrong = {k: v for k, v in found.items() if v != PINNED[k]}
+    if not search_path.startswith("pg_catalog"):
+        wrong["search_path"] = search_path
+    if wrong:
+        detail = ", ".join(f"{k} is {v!r}" for k, v in sorted(wrong.items()))
+        raise SessionPinError(f"the PostgreSQL session did not take mscsql's pinned settings ({detail}); "
+                              "no statement runs on it",
+                              hint="a connection pooler or server policy may reset settings; connect to the "
+                                   "server directly, or allow sessions to set them")
 
 
 class PostgresDriver:
@@ -26,35 +61,60 @@ class PostgresDriver:
         """Nothing to remember: psycopg sends cancel requests itself."""
 
     def connect_args(self) -> dict[str, Any]:
-        return {"connect_timeout": 10, "application_name": "mscsql",
-                "options": "-c default_transaction_read_only=on"}
+        return {"connect_timeout": 10, "application_name": "mscsql", "prepare_threshold": None,
+                "options": "-c default_transaction_read_only=on -c standard_conforming_strings=on "
+                           "-c backslash_quote=off"}
 
-    def run(self, conn: Any, sql: str, timeout_s: float, max_rows: int) -> tuple[ExecutionResult, bool]:
+    def verify(self, conn: Any) -> None:
+        """Check on a new connection that the server takes the pinned settings (raises SessionPinError)."""
+        conn.autocommit = True
+        conn.execute("BEGIN TRANSACTION READ ONLY")
+        try:
+            check_pins(conn.execute(_PIN, ("1000", "1000", "11000")).fetchone())
+        finally:
+            conn.execute("ROLLBACK")
+
+    def run(self, conn: Any, sql: str, timeout_s: float, max_rows: int,
+            budget: ResultBudget) -> tuple[ExecutionResult, bool]:
         """Run ``sql`` read-only; returns the result and whether the connection may be reused."""
         import psycopg
 
         conn.autocommit = True  # transactions are opened explicitly below
         ms = max(1, int(timeout_s * 1000))
         timed_out = f"timed out after {timeout_s:g}s"
+        collector = RowCollector(max_rows, budget, time.monotonic() + timeout_s)
         with timed() as elapsed:
             try:
                 with Watchdog(timeout_s + _GRACE_S, conn.cancel_safe) as dog:
                     conn.execute("BEGIN TRANSACTION READ ONLY")
-                    conn.execute(_SET_TIMEOUTS, (str(ms), str(ms), str(ms + 10_000)))  # one round trip
+                    check_pins(conn.execute(_PIN, (str(ms), str(ms), str(ms + 10_000))).fetchone())
                     with conn.cursor(name="mscsql_query") as cursor:
                         cursor.execute(sql)
-                        rows = cursor.fetchmany(max_rows + 1)
+                        while True:
+                            wanted = collector.batch_size()
+                            batch = cursor.fetchmany(wanted)
+                            if not collector.add_all(batch) or len(batch) < wanted:
+                                break
                         columns = [d.name for d in cursor.description or ()]
-                result = result_ok(sql, columns, rows, max_rows, elapsed())
+                    collector.check_deadline()
+                result = collector.result(sql, columns, elapsed())
             except psycopg.errors.QueryCanceled:
                 result = result_failed(sql, ExecutionStatus.TIMEOUT, timed_out, elapsed())
+            except PastDeadline:
+                result = result_failed(sql, ExecutionStatus.TIMEOUT, timed_out, elapsed())
+            except ValueTooLarge as err:
+                result = too_large(sql, str(err), elapsed())
+            except MemoryError:
+                collector.rows.clear()
+                result = too_large(sql, OUT_OF_MEMORY, elapsed())
             except psycopg.Error as err:
                 diag = getattr(err, "diag", None)
                 message = diag.message_primary if diag is not None and diag.message_primary else str(err)
                 result = result_failed(sql, ExecutionStatus.TIMEOUT if dog.fired else ExecutionStatus.ERROR,
                                        timed_out if dog.fired else message, elapsed())
-        try:  # whatever happened, nothing of the transaction survives
+        try:  # whatever happened, nothing of the transaction or the session survives
             conn.execute("ROLLBACK")
+            conn.execute("DISCARD ALL")
         except psycopg.Error:
             return result, False  # a cancel that landed late, or a broken connection: never reuse it
         return result, True

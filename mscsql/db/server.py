@@ -11,10 +11,12 @@ import logging
 from typing import Any, Protocol
 
 from mscsql.db.base import GuardedDatabase, result_failed
-from mscsql.errors import DatabaseConnectionError, DatabaseError
-from mscsql.types import Column, ExecutionResult, ExecutionStatus, ForeignKey, Schema, Table
+from mscsql.errors import DatabaseConnectionError, DatabaseError, MscSqlError
+from mscsql.types import Column, ExecutionResult, ExecutionStatus, ForeignKey, ResultBudget, Schema, Table
 
 log = logging.getLogger(__name__)
+
+_UNKNOWN = object()
 
 #: schemas that hold the engine's own catalogue, never the user's data
 _SYSTEM_SCHEMAS = frozenset({"information_schema", "pg_catalog", "pg_toast", "mysql", "performance_schema",
@@ -30,7 +32,12 @@ class EngineDriver(Protocol):
 
     def bind(self, engine: Any) -> None: ...
 
-    def run(self, driver_conn: Any, sql: str, timeout_s: float, max_rows: int) -> tuple[ExecutionResult, bool]:
+    def verify(self, driver_conn: Any) -> None:
+        """Check that a new session takes the pinned settings (raises SessionPinError)."""
+        ...
+
+    def run(self, driver_conn: Any, sql: str, timeout_s: float, max_rows: int,
+            budget: ResultBudget) -> tuple[ExecutionResult, bool]:
         ...
 
 
@@ -46,6 +53,7 @@ class ServerDatabase(GuardedDatabase):
         self.engine = sqlalchemy.create_engine(url, pool_size=workers, max_overflow=workers,
                                                pool_pre_ping=True, connect_args=driver.connect_args())
         driver.bind(self.engine)
+        self._privileged: object = _UNKNOWN
         self._check_reachable()
 
     @property
@@ -53,6 +61,7 @@ class ServerDatabase(GuardedDatabase):
         return self.url.render_as_string(hide_password=True)
 
     def _check_reachable(self) -> None:
+        """Connect once: the server must be reachable and take the pinned session settings."""
         try:
             conn = self.engine.raw_connection()
         except Exception as err:  # the drivers raise many types; all mean the same thing here
@@ -62,9 +71,30 @@ class ServerDatabase(GuardedDatabase):
                 f"cannot connect to {self.display_url}: {detail}",
                 hint="check that the server is running, the host, port, user and database name, "
                      "and the password") from None
+        try:
+            self._driver.verify(conn.driver_connection)
+        except MscSqlError:
+            conn.invalidate()
+            self.engine.dispose()
+            raise
+        except Exception as err:
+            conn.invalidate()
+            self.engine.dispose()
+            raise DatabaseConnectionError(f"cannot prepare a read-only session on {self.display_url}: {err}") from None
         conn.close()
 
-    def _run_readonly(self, sql: str, timeout_s: float, max_rows: int) -> ExecutionResult:
+    @property
+    def privileged(self) -> str | None:
+        """Why the login can do more than read (a superuser, root, file or administration privileges), or None
+        for a least-privilege login (see ``mscsql db readonly-role``)."""
+        from mscsql.db.roles import privilege_problem
+
+        if self._privileged is _UNKNOWN:
+            self._privileged = privilege_problem(self.engine, self.dialect)
+        return self._privileged  # type: ignore[return-value]
+
+    def _run_readonly(self, sql: str, timeout_s: float, max_rows: int,
+                      budget: ResultBudget | None = None) -> ExecutionResult:
         if "\x00" in sql:  # C client libraries would cut the text at the NUL and run only its start
             return result_failed(sql, ExecutionStatus.ERROR, "the statement contains a NUL character", 0.0)
         try:
@@ -72,7 +102,11 @@ class ServerDatabase(GuardedDatabase):
         except Exception as err:  # the drivers raise many types; all mean the server is out of reach
             raise DatabaseConnectionError(f"no connection to {self.display_url}: {err}") from err
         try:
-            result, reusable = self._driver.run(pooled.driver_connection, sql, timeout_s, max_rows)
+            result, reusable = self._driver.run(pooled.driver_connection, sql, timeout_s, max_rows,
+                                                budget or self.execution.budget)
+        except MscSqlError:
+            pooled.invalidate()
+            raise
         except Exception as err:
             pooled.invalidate()  # a connection in an unknown state never goes back to the pool
             raise DatabaseConnectionError(f"lost the connection to {self.display_url}: {err}") from err

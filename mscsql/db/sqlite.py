@@ -20,21 +20,26 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import quote as url_quote
 
-from mscsql.db.base import GuardedDatabase, result_failed, result_ok, timed
-from mscsql.db.guard import forbidden_function
+from mscsql.db.base import LONGEST_WAIT_S, GuardedDatabase, result_failed, timed
+from mscsql.db.collect import OUT_OF_MEMORY, PastDeadline, RowCollector, ValueTooLarge, too_large
+from mscsql.db.functions import forbidden_sqlite_function
 from mscsql.db.values import text_factory
 from mscsql.errors import DatabaseError, DatabaseNotFound
-from mscsql.types import Column, ExecutionResult, ExecutionStatus, ForeignKey, Schema, Table
+from mscsql.types import Column, ExecutionResult, ExecutionStatus, ForeignKey, ResultBudget, Schema, Table
 
 #: pragmas the authorizer lets through (introspection only; all read-only)
 _READ_PRAGMAS = frozenset({"table_info", "table_xinfo", "foreign_key_list", "index_list", "index_info",
                            "index_xinfo", "table_list", "database_list", "collation_list"})
 
-#: largest string or blob a statement may build (SQLite's default allows 1 GB)
+#: largest string or blob a connection may build before a statement sets its own budget (SQLite's default
+#: allows 1 GB); each statement then lowers or raises it to its budget's ``max_value_bytes``
 MAX_VALUE_BYTES = 32 * 1024 * 1024
+#: SQLite's message when a string or blob would pass the length limit
+_TOO_BIG = "string or blob too big"
 
 _ALLOWED_ACTIONS = frozenset({sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_RECURSIVE})
 
@@ -43,7 +48,7 @@ def _authorize(action: int, arg1: str | None, arg2: str | None, _db: str | None,
     if action in _ALLOWED_ACTIONS:
         return sqlite3.SQLITE_OK
     if action == sqlite3.SQLITE_FUNCTION:
-        if forbidden_function((arg2 or "").lower()):
+        if forbidden_sqlite_function((arg2 or "").lower()):
             return sqlite3.SQLITE_DENY
         return sqlite3.SQLITE_OK
     if action == sqlite3.SQLITE_PRAGMA and (arg1 or "").lower() in _READ_PRAGMAS:
@@ -92,6 +97,8 @@ class _DeadlineWatch:
 
     def arm(self, conn: sqlite3.Connection, timeout_s: float) -> int:
         token = next(self._tokens)
+        if not timeout_s <= LONGEST_WAIT_S:  # an infinite or NaN timeout must not break the heap's order
+            timeout_s = LONGEST_WAIT_S
         deadline = time.monotonic() + timeout_s
         with self._cond:
             earliest = not self._heap or deadline < self._heap[0][0]
@@ -124,7 +131,7 @@ class _DeadlineWatch:
                 deadline, token, conn = self._heap[0]
                 wait = deadline - time.monotonic()
                 if wait > 0:
-                    self._cond.wait(wait)
+                    self._cond.wait(min(wait, LONGEST_WAIT_S))  # any deadline, even an infinite one
                     continue
                 heapq.heappop(self._heap)
                 self._armed.discard(token)
@@ -139,42 +146,61 @@ _DEADLINES = _DeadlineWatch()
 os.register_at_fork(after_in_child=_DEADLINES.__init__)
 
 
+def _collect(cursor: sqlite3.Cursor, sql: str, collector: RowCollector) -> list[str]:
+    cursor.execute(sql)
+    collector.add_all(cursor)
+    return [d[0] for d in cursor.description or ()]
+
+
 def run_on_connection(conn: sqlite3.Connection, sql: str, timeout_s: float, max_rows: int,
-                      lenient_text: Callable[[bytes], str] | None = None) -> ExecutionResult:
-    """Layers 2 and 3 on one read-only connection: run ``sql``; the engine is interrupted at the deadline.
+                      lenient_text: Callable[[bytes], str] | None = None,
+                      budget: ResultBudget | None = None) -> ExecutionResult:
+    """Layers 2 and 3 on one read-only connection: run ``sql``; the engine is interrupted at the deadline,
+    and rows are fetched and converted within the deadline and the byte budget.
 
     Text is decoded by SQLite's own strict UTF-8 decoder (fast); when a value is not valid UTF-8 and
     ``lenient_text`` is given, the statement runs again with that decoder, so the result is the same as
     decoding every value leniently, at the cost of a second run only for such rare data.
     """
+    budget = budget or ResultBudget()
+    conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, budget.max_value_bytes)  # no value past it is ever built
     cursor = conn.cursor()
+    deadline = time.monotonic() + timeout_s
     token = _DEADLINES.arm(conn, timeout_s)
-    failure: BaseException | None = None
+    failure: ExecutionResult | None = None
+    collector = RowCollector(max_rows, budget, deadline)
     with timed() as elapsed:
         try:
             try:
-                cursor.execute(sql)
-                rows = cursor.fetchmany(max_rows + 1)
+                columns = _collect(cursor, sql, collector)
             except sqlite3.OperationalError as err:
                 if lenient_text is None or not str(err).startswith(_UNDECODABLE):
                     raise
                 conn.text_factory = lenient_text
+                collector = RowCollector(max_rows, budget, deadline)
                 try:
-                    cursor.execute(sql)
-                    rows = cursor.fetchmany(max_rows + 1)
+                    columns = _collect(cursor, sql, collector)
                 finally:
                     conn.text_factory = str
-            columns = [d[0] for d in cursor.description or ()]
+            collector.check_deadline()
         except (sqlite3.Error, sqlite3.Warning, OverflowError, ValueError) as err:
-            failure = err
+            status = ExecutionStatus.TOO_LARGE if _TOO_BIG in str(err) else ExecutionStatus.ERROR
+            failure = result_failed(sql, status, str(err), 0.0)
+        except ValueTooLarge as err:
+            failure = too_large(sql, str(err), 0.0)
+        except MemoryError:
+            collector.rows.clear()
+            failure = too_large(sql, OUT_OF_MEMORY, 0.0)
+        except PastDeadline:
+            pass
         finally:  # always disarmed, whatever was raised, so no late interrupt can reach the next statement
-            timed_out = _DEADLINES.disarm(token)
+            timed_out = _DEADLINES.disarm(token) or time.monotonic() > deadline
             cursor.close()
         if timed_out:  # (also when the deadline came just after the last row: it took too long all the same)
             return result_failed(sql, ExecutionStatus.TIMEOUT, f"timed out after {timeout_s:g}s", elapsed())
         if failure is not None:
-            return result_failed(sql, ExecutionStatus.ERROR, str(failure), elapsed())
-        return result_ok(sql, columns, rows, max_rows, elapsed())
+            return replace(failure, elapsed_s=elapsed())
+        return collector.result(sql, columns, elapsed())
 
 
 class SQLiteDatabase(GuardedDatabase):
@@ -213,9 +239,11 @@ class SQLiteDatabase(GuardedDatabase):
             if not keep:
                 conn.close()
 
-    def _run_readonly(self, sql: str, timeout_s: float, max_rows: int) -> ExecutionResult:
+    def _run_readonly(self, sql: str, timeout_s: float, max_rows: int,
+                      budget: ResultBudget | None = None) -> ExecutionResult:
         with self._connection() as conn:
-            return run_on_connection(conn, sql, timeout_s, max_rows, self._lenient_text)
+            return run_on_connection(conn, sql, timeout_s, max_rows, self._lenient_text,
+                                     budget or self.execution.budget)
 
     def quote(self, identifier: str) -> str:
         return '"' + identifier.replace('"', '""') + '"'

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mscsql.errors import DatasetError
+from mscsql.fileio import read_text_file
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ def _read_gold_file(path: Path, expected: int) -> list[str] | None:
     """``SQL<TAB>db_id`` lines, when the file exists; it must have one line per question."""
     if not path.is_file():
         return None
-    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    lines = [line for line in read_text_file(path, "gold file", DatasetError).splitlines() if line.strip()]
     if len(lines) != expected:
         raise DatasetError(f"{path} has {len(lines)} gold queries but the questions file has {expected}")
     return [line.split("\t")[0].strip() for line in lines]

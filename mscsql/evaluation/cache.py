@@ -17,7 +17,8 @@ from pathlib import Path
 
 from mscsql.db.values import to_row
 from mscsql.evaluation.benchmarks import sha256_file
-from mscsql.types import ExecutionResult, ExecutionStatus
+from mscsql.fileio import output_folder
+from mscsql.types import ExecutionResult, ExecutionStatus, ResultBudget
 
 CACHE_VERSION = "1"
 
@@ -30,7 +31,7 @@ class GoldCache:
         self._hashes: dict[str, str | None] = {}
         self._conn: sqlite3.Connection | None = None
         if folder is not None:
-            Path(folder).mkdir(parents=True, exist_ok=True)
+            output_folder(folder, "--cache-dir")
             # several worker processes share the file: WAL lets them read while one writes
             self._conn = sqlite3.connect(Path(folder) / "gold-results.sqlite", check_same_thread=False, timeout=60)
             self._conn.execute("PRAGMA journal_mode=WAL")
@@ -60,11 +61,13 @@ class GoldCache:
         self._hashes[database] = digest
         return digest
 
-    def key(self, database: str, text: str, decoding: str, max_rows: int) -> str | None:
+    def key(self, database: str, text: str, decoding: str, max_rows: int,
+            budget: ResultBudget | None = None) -> str | None:
         digest = self.database_hash(database)
         if digest is None:
             return None
-        material = "\0".join((CACHE_VERSION, sqlite3.sqlite_version, digest, decoding, str(max_rows), text))
+        limits = str(max_rows) if budget is None else f"{max_rows}:{budget.max_result_bytes}:{budget.max_value_bytes}"
+        material = "\0".join((CACHE_VERSION, sqlite3.sqlite_version, digest, decoding, limits, text))
         return hashlib.sha256(material.encode("utf-8", errors="surrogatepass")).hexdigest()
 
     def get_many(self, keys: list[str]) -> dict[str, ExecutionResult]:

@@ -26,6 +26,7 @@ from mscsql.db.descriptions import schema_from_tables_json
 from mscsql.errors import DatasetError
 from mscsql.evaluation.benchmarks import Benchmark, BenchmarkItem
 from mscsql.evaluation.predictions import load_predictions
+from mscsql.fileio import claim_run_folder, output_folder
 from mscsql.generation.base import Sample
 from mscsql.generation.candidates import collect_candidates
 from mscsql.generation.ensemble import run_generator, stored_samples
@@ -61,7 +62,7 @@ class GenerateRun:
         """Generate for every question not done yet; returns how many questions were written."""
         if self.output.exists() and not self.output.is_dir():
             raise DatasetError(f"--output {self.output} is a file", hint="give a folder")
-        self.output.mkdir(parents=True, exist_ok=True)
+        output_folder(self.output)
         self._check_identity()
         done = self._done()
         tables_json = tables_file(self.benchmark, self.data_dir)
@@ -141,11 +142,7 @@ class GenerateRun:
         identity = {"benchmark": self.benchmark.name, "files": self.benchmark.files, "schema_only": self.schema_only,
                     "template": GENERATOR_TEMPLATE_VERSION,
                     "config": json.loads(self.config.model_dump_json())}
-        path = self.output / "run.json"
-        if path.is_file() and json.loads(path.read_text(encoding="utf-8")) != identity:
-            raise DatasetError(f"{self.output} holds a generation run with another configuration",
-                               hint="choose another --output folder, or delete it to start again")
-        path.write_text(json.dumps(identity, indent=2) + "\n", encoding="utf-8")
+        claim_run_folder(self.output, identity, what="a generation run")
 
     def _done(self) -> set[int]:
         return {r["index"] for r in rewrite_records(self.output / CANDIDATES)}

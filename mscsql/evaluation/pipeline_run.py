@@ -33,6 +33,7 @@ from mscsql.evaluation.predictions import PredictionFile
 from mscsql.evaluation.report import write_reports
 from mscsql.evaluation.runner import ScoreRun, score
 from mscsql.evaluation.scorers import Scorer
+from mscsql.fileio import output_folder
 from mscsql.records import read_records, rewrite_records
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ class PipelineRun:
     workers: int = 2
 
     def run(self) -> dict[str, Any]:
-        self.output.mkdir(parents=True, exist_ok=True)
+        output_folder(self.output)
         GenerateRun(self.benchmark, self.data_dir, self.config, self.output / "generate", limit=self.limit,
                     progress=self.progress).run()
         self._select()

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from mscsql.errors import DatasetError
 from mscsql.evaluation.benchmarks import Benchmark, sha256_file
+from mscsql.fileio import read_text_file
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,7 @@ def _from_jsonl(path: Path, benchmark: Benchmark) -> tuple[list[str], list[str |
     sqls: list[str | None] = [None] * benchmark.file_size
     db_ids: list[str | None] = [None] * benchmark.file_size
     seen: set[int] = set()
-    for number, line in enumerate(path.read_text(encoding="utf-8").split("\n"), start=1):
+    for number, line in enumerate(read_text_file(path, "prediction file", DatasetError).split("\n"), start=1):
         if not line.strip():
             continue
         try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import platform
 import subprocess
 from importlib import metadata
@@ -11,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from mscsql.evaluation.runner import ScoreRun
+from mscsql.fileio import write_json_atomic, write_text_atomic
 
 _PACKAGES = ("mscsql", "sqlglot", "sqlparse", "SQLAlchemy", "psycopg", "PyMySQL")
 
@@ -152,7 +152,7 @@ def plot(summary: dict[str, Any], path: Path) -> None:
 def write_reports(rows: list[dict[str, Any]], run: ScoreRun) -> dict[str, Any]:
     summary = summarize(rows, run)
     out = run.output
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    (out / "report.md").write_text(markdown(summary), encoding="utf-8")
+    write_json_atomic(out / "summary.json", summary)
+    write_text_atomic(out / "report.md", markdown(summary))
     plot(summary, out / "accuracy.png")
     return summary

@@ -18,11 +18,11 @@ import os
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mscsql.config import ExecutionSettings
+from mscsql.config import ExecutionSettings, checked_limits
 from mscsql.db import connect, execute_many
 from mscsql.db.base import Database
 from mscsql.db.guard import NO_STATEMENT, check_sql
@@ -32,7 +32,9 @@ from mscsql.evaluation.cache import GoldCache
 from mscsql.evaluation.equivalence import textually_equivalent, token_key
 from mscsql.evaluation.predictions import PredictionFile
 from mscsql.evaluation.scorers import PreparedGold, Scorer
-from mscsql.types import ExecutionResult, ExecutionStatus
+from mscsql.evaluation.workers import die_with_parent
+from mscsql.fileio import claim_run_folder, output_folder
+from mscsql.types import TRUSTED_BUDGET, ExecutionItem, ExecutionResult, ExecutionStatus, ResultBudget
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,12 @@ class ScoreRun:
     stats: Counter[str] = field(default_factory=Counter)
     #: score chunks in worker processes when ``workers`` > 1 (threads share one core for the Python work)
     parallel_processes: bool = True
+    #: the byte budget of each prediction's result; gold queries are trusted and get ``gold_budget``
+    budget: ResultBudget = field(default_factory=ResultBudget)
+    gold_budget: ResultBudget = TRUSTED_BUDGET
+
+    def __post_init__(self) -> None:
+        self.timeout_s, self.max_rows = checked_limits(self.timeout_s, self.max_rows, "scoring")
 
 
 def _identity(run: ScoreRun) -> dict[str, Any]:
@@ -65,7 +73,8 @@ def _identity(run: ScoreRun) -> dict[str, Any]:
             "missing_databases": list(run.benchmark.missing_databases),
             "databases_sha256": hashlib.sha256("\n".join(targets).encode()).hexdigest(),
             "predictions": [{"name": f.name, "sha256": f.sha256} for f in run.files],
-            "timeout_s": run.timeout_s, "max_rows": run.max_rows}
+            "timeout_s": run.timeout_s, "max_rows": run.max_rows,
+            "budget": {"predictions": asdict(run.budget), "gold": asdict(run.gold_budget)}}
 
 
 def _check_output(run: ScoreRun) -> None:
@@ -73,15 +82,9 @@ def _check_output(run: ScoreRun) -> None:
     if len(set(names)) != len(names):
         raise DatasetError("two prediction files have the same name in this run: " +
                            ", ".join(sorted({n for n in names if names.count(n) > 1})))
-    run.output.mkdir(parents=True, exist_ok=True)
-    identity = _identity(run)
-    path = run.output / RUN
-    if path.is_file():
-        previous = json.loads(path.read_text(encoding="utf-8"))
-        if previous != identity and (run.output / RESULTS).is_file():
-            raise DatasetError(f"{run.output} holds results of a different run (benchmark, scorer, prediction files "
-                               "or limits differ)", hint="choose another --output folder, or delete this one")
-    path.write_text(json.dumps(identity, indent=2) + "\n", encoding="utf-8")
+    output_folder(run.output)
+    claim_run_folder(run.output, _identity(run), what="results of a different run (benchmark, scorer, prediction "
+                     "files or limits differ)", has_results=(run.output / RESULTS).is_file())
 
 
 def _read_done(path: Path) -> dict[tuple[str, int], dict[str, Any]]:
@@ -150,13 +153,16 @@ class _Context:
     max_rows: int
     workers: int
     cache_dir: str | None
+    budget: ResultBudget
+    gold_budget: ResultBudget
     stats: Counter[str] = field(default_factory=Counter)
 
     @classmethod
     def of(cls, run: ScoreRun, workers: int) -> _Context:
         return cls(scorer=run.scorer, dialect=run.benchmark.dialect, file_names=[f.name for f in run.files],
                    timeout_s=run.timeout_s, max_rows=run.max_rows, workers=workers,
-                   cache_dir=str(run.cache.folder) if run.cache.folder is not None else None)
+                   cache_dir=str(run.cache.folder) if run.cache.folder is not None else None,
+                   budget=run.budget, gold_budget=run.gold_budget)
 
 
 class _Chunk:
@@ -184,7 +190,7 @@ class _Chunk:
         if cache.enabled:
             for pair in todo:
                 if pair in gold:
-                    key = cache.key(pair[0], pair[1], run.scorer.text_decoding, run.max_rows)
+                    key = cache.key(pair[0], pair[1], run.scorer.text_decoding, run.max_rows, run.gold_budget)
                     if key is not None:
                         keys[pair] = key
             cached = cache.get_many(list(keys.values()))
@@ -203,8 +209,11 @@ class _Chunk:
         run.stats["gold_from_cache"] += sum(1 for pair in todo if pair in gold and pair in self.results)
         run.stats["gold_executed"] += sum(1 for pair in to_run if pair in gold)
         run.stats["predictions_executed"] += sum(1 for pair in to_run if pair not in gold)
-        executed = execute_many([(self.databases.get(db), text) for db, text in to_run], workers=run.workers,
-                                timeout_s=run.timeout_s, max_rows=run.max_rows)
+        # gold queries are trusted and get the larger budget; predictions get the candidates' budget
+        executed = execute_many([ExecutionItem(self.databases.get(db), text,
+                                               run.gold_budget if (db, text) in gold else run.budget)
+                                 for db, text in to_run], workers=run.workers, timeout_s=run.timeout_s,
+                                max_rows=run.max_rows)
         fresh: dict[str, ExecutionResult] = {}
         for pair, result in zip(to_run, executed, strict=True):
             self.results[pair] = result
@@ -293,7 +302,7 @@ class _Chunk:
                 return {"correct": False, "status": _status(pred_result), "error": _error(pred_result)}
             if gold_result.truncated or pred_result.truncated:
                 return {"correct": False, "status": "error",
-                        "error": f"result larger than {self.run.max_rows} rows: not compared"}
+                        "error": f"result larger than {self.run.max_rows} rows or its byte budget: not compared"}
             if not self.run.scorer.matches(gold, gold_result, pred_result):
                 return {"correct": False, "status": "ok", "error": None}
         return None
@@ -306,8 +315,8 @@ def _error(result: ExecutionResult) -> str | None:
 
 
 def _status(result: ExecutionResult) -> str:
-    if result.status is ExecutionStatus.TIMEOUT:
-        return "timeout"
+    if result.status in (ExecutionStatus.TIMEOUT, ExecutionStatus.TOO_LARGE):
+        return result.status.value
     return "ok" if result.ok else "error"
 
 
@@ -370,7 +379,8 @@ def _scored(run: ScoreRun, jobs: list[_Job]) -> Iterator[tuple[list[dict[str, An
     processes = _process_context() if run.workers > 1 and len(jobs) > 1 and run.parallel_processes else None
     if processes is not None:
         context = _Context.of(run, workers=1)
-        pool = ProcessPoolExecutor(max_workers=run.workers, mp_context=processes)
+        pool = ProcessPoolExecutor(max_workers=run.workers, mp_context=processes, initializer=die_with_parent,
+                                   initargs=(os.getpid(),))
         try:
             futures = [pool.submit(_score_in_worker, context, job) for job in jobs]
             for future in as_completed(futures):

@@ -27,6 +27,7 @@ from mscsql.evaluation.cache import GoldCache
 from mscsql.evaluation.predictions import PredictionFile
 from mscsql.evaluation.runner import ScoreRun, score
 from mscsql.evaluation.scorers import Scorer
+from mscsql.fileio import output_folder, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ class SelectRun:
     critics: dict[str, Any] | None = None
 
     def run(self) -> dict[str, Any]:
-        self.output.mkdir(parents=True, exist_ok=True)
+        output_folder(self.output)
         critics = self.critics or {}
         for name in self.selectors:  # an unknown name fails now, not after the scoring
             if name not in critics:
@@ -96,7 +97,7 @@ class SelectRun:
             for record in records:
                 sink.write(json.dumps(record, ensure_ascii=False) + "\n")
         summary = self._summary(records, names)
-        (self.output / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        write_json_atomic(self.output / "summary.json", summary)
         return summary
 
     def _select_database(self, items: list[Any], names: list[str], verdict: dict[tuple[str, int], bool]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from mscsql.errors import ConfigError, DatasetError
 from mscsql.evaluation.benchmarks import Benchmark
+from mscsql.fileio import read_text_file
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ def parse_db_filter(text: str | None, benchmark: Benchmark) -> list[str] | None:
         path = Path(text[1:]).expanduser()
         if not path.is_file():
             raise ConfigError(f"database list {str(path)!r} does not exist", hint="one database name per line")
-        lines = [line.split("#", 1)[0].strip() for line in path.read_text(encoding="utf-8").splitlines()]
+        lines = [line.split("#", 1)[0].strip() for line in read_text_file(path, "database list").splitlines()]
         wanted = [line for line in lines if line]
     else:
         wanted = [name.strip() for name in text.split(",") if name.strip()]

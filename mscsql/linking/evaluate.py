@@ -29,6 +29,7 @@ from mscsql.db import connect
 from mscsql.db.descriptions import schema_from_tables_json
 from mscsql.errors import DatasetError
 from mscsql.evaluation.benchmarks import Benchmark, BenchmarkItem
+from mscsql.fileio import claim_run_folder, output_folder, write_json_atomic
 from mscsql.linking.base import LinkRequest, SchemaLinker
 from mscsql.linking.gold import GoldElements, gold_elements
 from mscsql.records import read_records, rewrite_records
@@ -125,7 +126,7 @@ class LinkEvaluation:
     identity: dict[str, Any] = field(default_factory=dict)
 
     def run(self) -> dict[str, Any]:
-        self.output.mkdir(parents=True, exist_ok=True)
+        output_folder(self.output)
         tables_json = tables_file(self.benchmark, self.data_dir)
         if self.schema_only and tables_json is None:
             raise DatasetError(f"--schema-only needs a tables.json (or dev_tables.json) in {self.data_dir}")
@@ -143,17 +144,13 @@ class LinkEvaluation:
         records = read_records(self.output / QUESTIONS)
         summary = {"benchmark": self.benchmark.name, "linker": self.linker.name, "schema_only": self.schema_only,
                    **summarize(records), "run": self.identity}
-        (self.output / SUMMARY).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        write_json_atomic(self.output / SUMMARY, summary)
         return summary
 
     def _resume(self) -> set[int]:
-        identity_path = self.output / "run.json"
         identity = {"benchmark": self.benchmark.name, "files": self.benchmark.files, **self.identity,
                     "schema_only": self.schema_only}
-        if identity_path.is_file() and json.loads(identity_path.read_text(encoding="utf-8")) != identity:
-            raise DatasetError(f"{self.output} holds a link evaluation with other settings",
-                               hint="choose another --output folder, or delete it to start again")
-        identity_path.write_text(json.dumps(identity, indent=2) + "\n", encoding="utf-8")
+        claim_run_folder(self.output, identity, what="a link evaluation")
         return {r["index"] for r in rewrite_records(self.output / QUESTIONS)}
 
     def _run_database(self, db_id: str, items: list[BenchmarkItem], tables_json: Path | None) -> list[dict[str, Any]]:

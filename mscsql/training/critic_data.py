@@ -47,6 +47,7 @@ from mscsql.evaluation.predictions import PredictionFile, load_prediction_files
 from mscsql.evaluation.runner import ScoreRun, score
 from mscsql.evaluation.scorers import Scorer
 from mscsql.evaluation.select import run_candidates, whole_schema_text
+from mscsql.fileio import read_text_file
 from mscsql.training.dataset_io import write_dataset
 from mscsql.training.examples import choose_eval_databases
 from mscsql.training.generated_pools import GeneratedPool, read_generated_pool
@@ -77,7 +78,7 @@ def read_pools(path: str | Path) -> list[list[str]]:
         raise DatasetError(f"pools file {str(file)!r} does not exist",
                            hint="one pool per line: prediction files joined by commas")
     pools = []
-    for line in file.read_text(encoding="utf-8").splitlines():
+    for line in read_text_file(file, "pools file", DatasetError).splitlines():
         text = line.split("#", 1)[0].strip()
         if text:
             pools.append([part.strip() for part in text.split(",") if part.strip()])

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from mscsql.errors import ConfigError, DatasetError
+from mscsql.fileio import output_folder, write_json_atomic, write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ def write_dataset(output: str | Path, role: str, splits: dict[str, Sequence[dict
     if not kept:
         raise DatasetError(f"no {role} training examples to write to {folder}",
                            hint="check the benchmark, the database filter and the pools given")
-    folder.mkdir(parents=True, exist_ok=True)
+    output_folder(folder)
     (folder / CARD_FILE).unlink(missing_ok=True)
     target = folder / DATASET_DIR
     if target.exists():
@@ -59,8 +60,8 @@ def write_dataset(output: str | Path, role: str, splits: dict[str, Sequence[dict
     dataset.save_to_disk(str(target))
     full = {"format": FORMAT, "version": VERSION, "role": role,
             "counts": {name: len(rows) for name, rows in kept.items()}, **card}
-    (folder / CARD_FILE).write_text(json.dumps(full, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
-    (folder / CARD_TEXT).write_text(_card_markdown(full), encoding="utf-8")
+    write_json_atomic(folder / CARD_FILE, full, sort_keys=True, default=str)
+    write_text_atomic(folder / CARD_TEXT, _card_markdown(full))
     log.info("wrote %s training data to %s: %s", role, folder, full["counts"])
     return folder
 

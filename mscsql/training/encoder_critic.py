@@ -35,6 +35,7 @@ from tqdm import tqdm
 from mscsql.critic.encoder import EncoderCritic, EncoderCriticConfig, GroupPair, most_agreed
 from mscsql.critic.metadata import MetadataOptions
 from mscsql.errors import ConfigError, DatasetError
+from mscsql.fileio import output_folder, write_json_atomic
 from mscsql.training.config import TrainConfig
 from mscsql.training.dataset_io import read_dataset
 from mscsql.training.provenance import versions
@@ -283,8 +284,7 @@ class _Run:
         self.critic.save(folder / CRITIC_DIR)
         torch.save({"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict()},
                    folder / OPTIMIZER_FILE)
-        (folder / STATE_FILE).write_text(json.dumps({"step": self.step, "history": self.history}, indent=1) + "\n",
-                                         encoding="utf-8")
+        write_json_atomic(folder / STATE_FILE, {"step": self.step, "history": self.history}, indent=1)
         limit = self.config.training.save_total_limit
         old = _checkpoints(self.output)
         if limit is not None:
@@ -345,7 +345,7 @@ def train_encoder_critic(config: TrainConfig, *, resume: bool = True) -> Encoder
         raise DatasetError(f"the critic dataset {config.dataset!r} has no training question with a right option")
     t = config.training
     output = Path(config.output_dir).expanduser()
-    output.mkdir(parents=True, exist_ok=True)
+    output_folder(output)
     checkpoints = _checkpoints(output)
     if checkpoints and not resume:
         raise ConfigError(f"{str(output)!r} holds checkpoints of an earlier run, and --no-resume would start over "
@@ -401,7 +401,7 @@ def train_encoder_critic(config: TrainConfig, *, resume: bool = True) -> Encoder
     summary = {"result": asdict(result), "config": config.model_dump(), "dataset_card": card,
                "train_questions": len(train), "eval_questions": len(evaluation), "history": run.history,
                "seconds": round(time.monotonic() - started, 1), "versions": versions()}
-    (output / "train_summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
+    write_json_atomic(output / "train_summary.json", summary, default=str)
     return result
 
 

@@ -20,6 +20,7 @@ from mscsql.critic.grouping import CandidateResult, sample_sources
 from mscsql.errors import DatasetError
 from mscsql.evaluation.benchmarks import Benchmark
 from mscsql.evaluation.generate import CANDIDATES
+from mscsql.fileio import output_folder
 from mscsql.records import read_records
 
 FILE_PREFIX = "candidate-"
@@ -83,7 +84,7 @@ def read_generated_pool(folder: str | Path, benchmark: Benchmark, output: Path) 
             generators += [g for g in candidate["generators"] if g not in generators]
     width = max(len(r["candidates"]) for r in by_index.values())
     target = output / "generated" / run.name
-    target.mkdir(parents=True, exist_ok=True)
+    output_folder(target)
     pool = GeneratedPool(run, [target / f"{FILE_PREFIX}{k + 1}.jsonl" for k in range(width)], tuple(generators))
     lines: list[list[str]] = [[] for _ in range(width)]
     for item in benchmark.items:

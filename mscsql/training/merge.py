@@ -15,6 +15,7 @@ import logging
 from pathlib import Path
 
 from mscsql.errors import BackendUnavailable, ConfigError
+from mscsql.fileio import output_folder
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ def merge_adapter(adapter: str | Path, output: str | Path, *, base: str | None =
         tokenizer = AutoTokenizer.from_pretrained(tokenizer_from, **_hub_kwargs())
     except (OSError, HFValidationError, ValueError) as err:
         raise _load_error(tokenizer_from, err) from err
-    target.mkdir(parents=True, exist_ok=True)
+    output_folder(target)
     merged.save_pretrained(target)
     tokenizer.save_pretrained(target)
     log.info("merged %s into %s (%s): %s", folder, base_name, dtype, target)

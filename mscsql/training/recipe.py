@@ -25,7 +25,6 @@ from __future__ import annotations
 import dataclasses
 import importlib.metadata
 import importlib.util
-import json
 import logging
 import os
 from collections.abc import Sequence
@@ -34,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from mscsql.errors import BackendUnavailable, ConfigError, DatasetError
+from mscsql.fileio import write_json_atomic
 from mscsql.generation.base import render_chat
 from mscsql.training.config import TrainConfig
 from mscsql.training.provenance import versions
@@ -560,8 +560,7 @@ class CausalLMRecipe:
                              eval_loss=eval_loss, main_process=self.trainer.is_world_process_zero())
         if result.main_process:
             path = self.output_dir / SUMMARY_FILE
-            path.write_text(json.dumps(self._summary(result), indent=2, sort_keys=True, default=str) + "\n",
-                            encoding="utf-8")
+            write_json_atomic(path, self._summary(result), sort_keys=True, default=str)
             log.info("%s", result.summary())
         return result
 

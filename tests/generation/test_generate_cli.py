@@ -101,7 +101,7 @@ def test_a_folder_holding_another_run_is_refused(shared_data: Path, tiny_lm: Tin
     # the same names, another model behind one of them: refused, never mixed into the same folder
     changed = {**env, "MSCSQL_TINY_LLAMA": str(tiny_qwen2.path)}
     result = generate(shared_data, out, changed, "--limit", "1")
-    assert result.returncode == 2 and "another configuration" in result.stderr
+    assert result.returncode == 2 and "a generation run with other settings" in result.stderr
 
 
 def test_replay_of_stored_samples_reproduces_a_generator_without_its_model(shared_data: Path, tiny_lm: TinyLM,

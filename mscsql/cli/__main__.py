@@ -1,0 +1,5 @@
+"""``python -m mscsql.cli``: the same as the ``mscsql`` command."""
+
+from mscsql.cli import run
+
+run()

@@ -1,0 +1,104 @@
+"""``mscsql ask``, ``mscsql generate`` and ``mscsql demo``: answering questions and sampling candidates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table as RichTable
+from rich.text import Text
+
+from mscsql.cli.app import app, demo_app, err, out
+from mscsql.cli.render import cells, print_failure, print_json, print_result, say, warn_if_privileged
+from mscsql.display import terminal_text
+
+
+@app.command("generate")
+def generate(
+    config: Annotated[Path, typer.Option(help="a generation config (configs/*.yaml): generators, linking")],
+    benchmark: Annotated[str, typer.Option(help="spider-dev, bird-dev, bird-minidev, ...")],
+    data_dir: Annotated[Path, typer.Option(help="the benchmark's folder")],
+    output: Annotated[Path, typer.Option(help="folder for candidates.jsonl and samples.jsonl")],
+    allow_missing_db: Annotated[bool, typer.Option(help="skip questions whose database is missing")] = False,
+    schema_only: Annotated[bool, typer.Option(help="prompts from tables.json only (no database, no values)")] = False,
+    limit: Annotated[int | None, typer.Option(min=1, help="only the first N questions (a quick try)")] = None,
+    db_url: Annotated[str | None, typer.Option(help="bird-minidev on MySQL/PostgreSQL: the server database "
+                                                    "holding the tables (may contain {db_id})")] = None,
+) -> None:
+    """Sample candidate SQL for every question from an ensemble of generators (resumable: samples are
+    stored as they arrive, and a re-run continues where a stopped one ended)."""
+    from mscsql.config import load_generation_config
+    from mscsql.evaluation.benchmarks import load_benchmark
+    from mscsql.evaluation.generate import GenerateRun, summary
+
+    settings = load_generation_config(config)
+    bench = load_benchmark(benchmark, data_dir, allow_missing_db=allow_missing_db or schema_only, db_url=db_url)
+    written = GenerateRun(bench, Path(data_dir), settings, output, schema_only=schema_only, limit=limit).run()
+    totals = summary(output)
+    out.print(f"{written} questions generated now; {totals['questions']} in {output}/candidates.jsonl, "
+              f"{totals['candidates_per_question']} distinct candidates per question", highlight=False)
+    for name, count in totals["samples_per_generator"].items():
+        out.print(f"  {name}: {count} samples", highlight=False)
+
+
+DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "default.yaml"
+
+
+@app.command("ask")
+def ask(
+    question: Annotated[str, typer.Argument(help="the question, in plain language", show_default=False)],
+    db: Annotated[str, typer.Option("--db", help="database URL or path to a .sqlite file")],
+    config: Annotated[Path, typer.Option(help="pipeline config (configs/*.yaml)")] = DEFAULT_CONFIG,
+    evidence: Annotated[str | None, typer.Option(help="a hint or definition that helps (BIRD's evidence)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the answer as JSON")] = False,
+    explain: Annotated[bool, typer.Option(help="show every candidate, its group and who proposed it")] = False,
+) -> None:
+    """Answer a question: the chosen SQL and its result."""
+    from mscsql.pipeline import TextToSQL
+
+    with TextToSQL.from_config(config, db=db) as t2s:
+        warn_if_privileged(t2s.db)
+        answer = t2s.ask(question, evidence=evidence)
+    if as_json:
+        print_json(answer.to_dict())
+        return
+    if answer.sql is None:
+        err.print("no generator proposed a query", highlight=False)
+        raise typer.Exit(1)
+    say(answer.sql)
+    if answer.result is not None and answer.result.ok:
+        print_result(answer.result)
+    elif answer.result is not None:
+        print_failure(answer.result)
+    if explain:
+        grid = RichTable(title=Text(terminal_text(f"candidates ({answer.selector}; chosen group "
+                                                  f"{answer.chosen_group})")))
+        for header in ("group", "agreement", "score", "status", "rows", "generators", "sql"):
+            grid.add_column(header, overflow="fold")
+        for c in answer.candidates:
+            score = answer.groups[c.group].score
+            grid.add_row(*cells(str(c.group), str(answer.groups[c.group].count),
+                                "-" if score is None else f"{score:.3f}", c.status, str(c.row_count),
+                                ", ".join(f"{g} x{n}" for g, n in c.generators.items()), c.sql))
+        out.print(grid)
+        err.print(", ".join(f"{k} {v:.2f}s" for k, v in answer.timings.items()), highlight=False)
+    if not answer.ok:
+        raise typer.Exit(1)
+
+
+@demo_app.command("create")
+def demo_create(
+    out_path: Annotated[Path, typer.Option("--out", help="the SQLite file to write")] = Path("demo.sqlite"),
+    overwrite: Annotated[bool, typer.Option(help="replace an existing file")] = False,
+) -> None:
+    """Create the demo database (regions, customers, products, orders) as a SQLite file."""
+    from mscsql.db import connect
+    from mscsql.demo import create_demo
+
+    path = create_demo(out_path, overwrite=overwrite)
+    with connect(path) as db:
+        counts = {t.name: t.row_count for t in db.schema().tables}
+    out.print(f"{path}: " + ", ".join(f"{n} {name}" for name, n in counts.items()), highlight=False)
+
+

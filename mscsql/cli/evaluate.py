@@ -1,0 +1,172 @@
+"""``mscsql eval run``, ``mscsql eval score`` and ``mscsql select``: benchmark runs and selection."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from mscsql.cli.app import app, err, eval_app, out
+from mscsql.cli.options import DbsOpt, MaxResultMbOpt, MaxValueMbOpt, TimeoutOpt, WorkersOpt
+from mscsql.config import ExecutionSettings
+from mscsql.errors import ConfigError
+
+_MB = 1024 * 1024
+
+
+def _budget(max_result_mb: float, max_value_mb: float) -> Any:
+    from mscsql.types import ResultBudget
+
+    try:
+        return ResultBudget(max_result_bytes=int(max_result_mb * _MB), max_value_bytes=max(1, int(max_value_mb * _MB)))
+    except ValueError as error:
+        raise ConfigError(str(error), hint="--max-value-mb must not be larger than --max-result-mb") from None
+
+
+@eval_app.command("run")
+def eval_run(
+    benchmark: Annotated[str, typer.Option(help="spider-dev, bird-dev, bird-minidev, ...")],
+    data_dir: Annotated[Path, typer.Option(help="the benchmark's folder")],
+    config: Annotated[Path, typer.Option(help="pipeline config (configs/*.yaml)")],
+    output: Annotated[Path, typer.Option(help="folder for every stage's outputs and the scores")],
+    scorer: Annotated[str, typer.Option(help="bird, spider-exec, test-suite or strict")] = "spider-exec",
+    allow_missing_db: Annotated[bool, typer.Option(help="skip questions whose database is missing")] = False,
+    limit: Annotated[int | None, typer.Option(min=1, help="only the first N questions (a quick try)")] = None,
+) -> None:
+    """Run the whole pipeline over a benchmark and score its answers (resumable, every stage kept)."""
+    from mscsql.config import PipelineConfig, default_cache_dir, load_generation_config
+    from mscsql.evaluation.benchmarks import load_benchmark
+    from mscsql.evaluation.cache import GoldCache
+    from mscsql.evaluation.pipeline_run import PipelineRun
+    from mscsql.evaluation.scorers import get_scorer
+
+    settings = load_generation_config(config, PipelineConfig)
+    bench = load_benchmark(benchmark, data_dir, allow_missing_db=allow_missing_db)
+    cache = GoldCache(default_cache_dir())
+    try:
+        summary = PipelineRun(bench, Path(data_dir), settings, output, get_scorer(scorer, bench.dialect), cache,
+                              limit=limit).run()
+    finally:
+        cache.close()
+    for f in summary["files"]:
+        accuracy = "-" if f["accuracy"] is None else f"{100 * f['accuracy']:.2f}"
+        out.print(f"{f['name']}: {accuracy}% of {f['scored']} ({f['correct']} correct)", highlight=False)
+    err.print(f"stages in {output}/ (generate/, selections.jsonl, predictions.jsonl, score/)", highlight=False)
+
+
+@eval_app.command("score")
+def eval_score(
+    benchmark: Annotated[str, typer.Option(help="spider-dev, spider-train, bird-dev, bird-train, bird-minidev, "
+                                                "bird-minidev-mysql or bird-minidev-postgresql")],
+    data_dir: Annotated[Path, typer.Option(help="the benchmark's folder (see data/README.md)")],
+    predictions: Annotated[list[Path], typer.Option("--predictions", "-p",
+                                                    help="prediction files: --predictions A.sql B.sql ... "
+                                                         "(or repeat -p)")],
+    output: Annotated[Path, typer.Option(help="folder for results.jsonl, summary.json, report.md, accuracy.png")],
+    scorer: Annotated[str, typer.Option(help="bird, spider-exec, test-suite or strict")] = "spider-exec",
+    allow_missing_db: Annotated[bool, typer.Option(help="skip questions whose database is missing")] = False,
+    db_url: Annotated[str | None, typer.Option(help="bird-minidev on MySQL/PostgreSQL: the server database "
+                                                    "holding the tables (may contain {db_id})")] = None,
+    timeout: TimeoutOpt = 30.0,
+    workers: WorkersOpt = None,
+    max_result_mb: MaxResultMbOpt = 256.0,
+    max_value_mb: MaxValueMbOpt = 16.0,
+    cache_dir: Annotated[Path | None, typer.Option(help="gold-result cache (default ~/.cache/mscsql)")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="do not read or write the gold-result cache")] = False,
+    more_predictions: Annotated[list[Path] | None, typer.Argument(show_default=False, metavar="[FILE...]",
+                                                                  help="more prediction files")] = None,
+) -> None:
+    """Score prediction files (resumable: run the same command again to continue an interrupted run)."""
+    from mscsql.config import default_cache_dir
+    from mscsql.evaluation.benchmarks import load_benchmark
+    from mscsql.evaluation.cache import GoldCache
+    from mscsql.evaluation.predictions import load_prediction_files
+    from mscsql.evaluation.report import write_reports
+    from mscsql.evaluation.runner import ScoreRun, score
+    from mscsql.evaluation.scorers import get_scorer
+
+    bench = load_benchmark(benchmark, data_dir, allow_missing_db=allow_missing_db, db_url=db_url)
+    files = load_prediction_files([*predictions, *(more_predictions or [])], bench)
+    cache = GoldCache(None if no_cache else (cache_dir or default_cache_dir()))
+    run_config = ScoreRun(benchmark=bench, files=files, scorer=get_scorer(scorer, bench.dialect), output=output,
+                          cache=cache, workers=workers or ExecutionSettings().workers, timeout_s=timeout,
+                          budget=_budget(max_result_mb, max_value_mb), command="mscsql " + " ".join(sys.argv[1:]))
+    try:
+        rows = score(run_config)
+        summary = write_reports(rows, run_config)
+    finally:
+        cache.close()
+    for f in summary["files"]:
+        accuracy = "-" if f["accuracy"] is None else f"{100 * f['accuracy']:.2f}"
+        out.print(f"{f['name']}: {accuracy}% of {f['scored']} ({f['correct']} correct)", highlight=False)
+    if summary["skipped_questions"]:
+        err.print(f"skipped {summary['skipped_questions']} questions with missing databases: "
+                  f"{', '.join(summary['missing_databases'])}", highlight=False)
+    err.print(f"results in {output}/ (results.jsonl, summary.json, report.md, accuracy.png)", highlight=False)
+
+
+@app.command("select")
+def select_command(
+    benchmark: Annotated[str, typer.Option(help="spider-dev, bird-dev, bird-minidev, ...")],
+    data_dir: Annotated[Path, typer.Option(help="the benchmark's folder")],
+    candidates: Annotated[list[Path], typer.Option("--candidates", "-c",
+                                                   help="candidate files, one per generator, in priority order: "
+                                                        "--candidates A.sql B.sql ...")],
+    output: Annotated[Path, typer.Option(help="folder for summary.json, selections.jsonl and scores/")],
+    selector: Annotated[list[str], typer.Option("--selector", "-s", help="vote, first-valid, max-logprob, "
+                                                                        "encoder or critic; repeat for several")
+                        ] = ["vote"],  # noqa: B006
+    encoder: Annotated[str | None, typer.Option(help="the encoder selector's checkpoint folder "
+                                                     "(default: the untrained offline encoder)")] = None,
+    critic_model: Annotated[str | None, typer.Option(help="the critic selector's model: a local causal LM "
+                                                          "(hf backend)")] = None,
+    scorer: Annotated[str, typer.Option(help="bird, spider-exec, test-suite or strict")] = "spider-exec",
+    allow_missing_db: Annotated[bool, typer.Option(help="skip questions whose database is missing")] = False,
+    timeout: TimeoutOpt = 30.0,
+    workers: WorkersOpt = None,
+    dbs: DbsOpt = None,
+    more_candidates: Annotated[list[Path] | None, typer.Argument(show_default=False, metavar="[FILE...]",
+                                                                 help="more candidate files")] = None,
+) -> None:
+    """Select among stored candidates and report each selector's accuracy, the best single file and the
+    oracle (every candidate runs read-only; scores are cached and resumable)."""
+    from mscsql.config import default_cache_dir
+    from mscsql.evaluation.benchmarks import load_benchmark
+    from mscsql.evaluation.cache import GoldCache
+    from mscsql.evaluation.predictions import load_prediction_files
+    from mscsql.evaluation.scorers import get_scorer
+    from mscsql.evaluation.select import SelectRun
+
+    critics: dict[str, Any] = {}
+    if "critic" in selector:
+        if not critic_model:
+            raise ConfigError("--selector critic needs --critic-model", hint="a local causal LM folder")
+        from mscsql.critic.llm import LLMCritic
+        from mscsql.generation.hf import HFGenerator
+
+        critics["critic"] = LLMCritic(HFGenerator(critic_model, progress=False))
+    if "encoder" in selector:
+        from mscsql.critic.encoder import EncoderCritic
+
+        critics["encoder"] = EncoderCritic.load(encoder) if encoder else EncoderCritic.from_pretrained()
+    from mscsql.evaluation.subsets import filter_databases, parse_db_filter
+
+    bench = load_benchmark(benchmark, data_dir, allow_missing_db=allow_missing_db)
+    bench = filter_databases(bench, parse_db_filter(dbs, bench))
+    files = load_prediction_files([*candidates, *(more_candidates or [])], bench)
+    cache = GoldCache(default_cache_dir())
+    try:
+        summary = SelectRun(bench, files, get_scorer(scorer, bench.dialect), list(selector), output, cache,
+                            workers=workers or ExecutionSettings().workers, timeout_s=timeout, critics=critics).run()
+    finally:
+        cache.close()
+    out.print(f"{summary['questions']} questions ({summary['scorer']})", highlight=False)
+    for name, accuracy in summary["selectors"].items():
+        out.print(f"{name}: {100 * (accuracy or 0):.2f}%", highlight=False)
+    best = summary["best_single"]
+    out.print(f"best_single ({best['name']}): {100 * (best['accuracy'] or 0):.2f}%", highlight=False)
+    out.print(f"oracle: {100 * (summary['oracle'] or 0):.2f}%", highlight=False)
+
+

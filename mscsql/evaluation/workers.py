@@ -1,0 +1,46 @@
+"""Worker processes never outlive the process that started them.
+
+A pool worker blocks on its task queue; when its parent is killed (SIGKILL leaves no time to shut the pool
+down) nothing would ever wake it, and forked workers hold copies of the queue's pipes, so they would not see
+it close either. Each worker therefore asks the kernel for SIGKILL when its parent dies (Linux's
+``PR_SET_PDEATHSIG``) and, on every platform, watches its parent's process id from a daemon thread.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import signal
+import sys
+import threading
+import time
+
+_PR_SET_PDEATHSIG = 1
+#: how often the watcher looks at its parent, in seconds
+POLL_S = 0.25
+
+
+def _request_death_signal() -> None:
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # no libc to ask: the watcher thread alone does the job
+        pass
+
+
+def _watch(parent: int) -> None:
+    while True:
+        if os.getppid() != parent:
+            os._exit(1)  # the parent is gone: no clean-up is owed to anyone
+        time.sleep(POLL_S)
+
+
+def die_with_parent(parent: int) -> None:
+    """Pool initializer: end this worker as soon as the process ``parent`` is gone."""
+    _request_death_signal()
+    if os.getppid() != parent:  # the parent died before the request above took effect
+        os._exit(1)
+    threading.Thread(target=_watch, args=(parent,), name="mscsql-parent-watch", daemon=True).start()
