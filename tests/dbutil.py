@@ -83,6 +83,8 @@ def create_server_database(dialect: str, name: str) -> None:
     conn = admin_connection(dialect, name)
     try:
         with conn.cursor() as cur:
+            if dialect == "postgresql":  # lets the fingerprint read every index page
+                cur.execute("CREATE EXTENSION IF NOT EXISTS pageinspect")
             for statement in statements(POSTGRES_DDL if dialect == "postgresql" else MYSQL_DDL):
                 cur.execute(statement)
     finally:

@@ -63,7 +63,8 @@ def _status_line(result: ExecutionResult, options: MetadataOptions) -> str:
     if result.status is ExecutionStatus.OK:
         return "ok" if result.rows or result.row_count else "empty (no rows)"
     words = {ExecutionStatus.ERROR: "error", ExecutionStatus.TIMEOUT: "timeout (cancelled)",
-             ExecutionStatus.REJECTED: "rejected (not a read-only query; never run)"}
+             ExecutionStatus.REJECTED: "rejected (not a read-only query; never run)",
+             ExecutionStatus.TOO_LARGE: "too large (a value over the byte budget; no rows kept)"}
     line = words.get(result.status, result.status.value)
     if result.error:
         line += f", message: {quote_value(result.error, options.max_error_chars)}"
