@@ -229,3 +229,5 @@ def test_pin_checks_refuse_a_session_that_did_not_take_them() -> None:
         check_mysql_pins(mode + ",ANSI_QUOTES", 1, mode)
     with pytest.raises(SessionPinError):
         check_mysql_pins(mode, 0, mode)
+    with pytest.raises(SessionPinError, match="autocommit"):
+        check_mysql_pins(mode, 1, mode, autocommit=1)

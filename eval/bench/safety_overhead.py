@@ -34,6 +34,9 @@ REPO = Path(__file__).resolve().parents[2]
 WORKLOAD = r'''
 import json, sys, time
 from pathlib import Path
+# the tree under test comes first, before an editable install of another tree
+sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in repr(f) + type(f).__module__]
+sys.path.insert(0, sys.argv[4])
 import mscsql
 from mscsql.db import connect, execute_many
 name, data_dir, url = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
@@ -72,9 +75,9 @@ print(json.dumps({"seconds": elapsed, "digest": digest, "module": mscsql.__file_
 
 
 def _run(tree: Path, name: str, data_dir: Path, url: str) -> dict:
-    done = subprocess.run([sys.executable, "-c", WORKLOAD, name, str(data_dir), url], capture_output=True,
-                          text=True, timeout=900, env={"PYTHONPATH": str(tree), "PATH": "/usr/bin:/bin",
-                                                       "HOME": str(Path.home())})
+    done = subprocess.run([sys.executable, "-c", WORKLOAD, name, str(data_dir), url, str(tree)],
+                          capture_output=True, text=True, timeout=900,
+                          env={"PATH": "/usr/bin:/bin", "HOME": str(Path.home())})
     if done.returncode != 0:
         raise RuntimeError(f"{name} failed in {tree}: {done.stderr.strip().splitlines()[-1:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])

@@ -15,13 +15,19 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from mscsql.db.values import to_row
+from mscsql.db.values import to_cell
 from mscsql.types import Cell, ExecutionResult, ExecutionStatus, ResultBudget
 
 CELL_OVERHEAD = 48
 ROW_OVERHEAD = 56
 #: how often (in rows) the clock is read while rows are converted
 _CLOCK_EVERY = 256
+_INF = float("inf")
+_BINARY = (bytes, bytearray, memoryview)
+
+
+def to_cell_row(raw: Any) -> tuple[Cell, ...]:
+    return tuple(to_cell(v) for v in raw)
 
 
 class ValueTooLarge(Exception):
@@ -51,32 +57,55 @@ class RowCollector:
 
     def add(self, raw: Any) -> bool:
         """Keep one row from the cursor; False when the result is complete (nothing more should be fetched)."""
-        if len(self.rows) >= self.max_rows:
-            self.truncated = True
-            return False
-        row = to_row(raw)
-        size = ROW_OVERHEAD
-        limit = self.budget.max_value_bytes
-        for cell in row:
-            if type(cell) is str:
-                length = len(cell)
-                if length > limit:
-                    raise ValueTooLarge(length, limit)
-                size += length + CELL_OVERHEAD
-            else:
-                size += CELL_OVERHEAD
-        if self.size + size > self.budget.max_result_bytes:
-            self.truncated = self.over_budget = True
-            return False
-        self.size += size
-        self.rows.append(row)
-        if len(self.rows) % _CLOCK_EVERY == 0:
-            self.check_deadline()
-        return True
+        return self.add_all((raw,))
 
     def add_all(self, rows: Iterable[Any]) -> bool:
-        """Keep rows until the result is complete; False when it became complete."""
-        return all(self.add(row) for row in rows)
+        """Keep rows until the result is complete; False when it became complete. (One tight loop: this is the
+        per-row cost of every result.)"""
+        kept = self.rows
+        max_rows, size = self.max_rows, self.size
+        value_limit, result_limit = self.budget.max_value_bytes, self.budget.max_result_bytes
+        next_clock = (len(kept) // _CLOCK_EVERY + 1) * _CLOCK_EVERY
+        try:
+            for raw in rows:
+                if len(kept) >= max_rows:
+                    self.truncated = True
+                    return False
+                row_size = ROW_OVERHEAD + CELL_OVERHEAD * len(raw)
+                plain = True
+                for cell in raw:  # plain cells (text, integers, finite floats, NULL) are kept as they are
+                    kind = type(cell)
+                    if kind is str:
+                        length = len(cell)
+                        if length > value_limit:
+                            raise ValueTooLarge(length, value_limit)
+                        row_size += length
+                    elif not (kind is int or cell is None or (kind is float and -_INF < cell < _INF)):
+                        plain = False
+                        if kind in _BINARY and 2 * len(cell) + 2 > value_limit:  # before its hex text is made
+                            raise ValueTooLarge(2 * len(cell) + 2, value_limit)
+                if plain:
+                    row = raw if type(raw) is tuple else tuple(raw)
+                else:  # blobs, decimals, dates, ...: converted, then measured as the text they became
+                    row = to_cell_row(raw)
+                    row_size = ROW_OVERHEAD + CELL_OVERHEAD * len(row)
+                    for cell in row:
+                        if type(cell) is str:
+                            length = len(cell)
+                            if length > value_limit:
+                                raise ValueTooLarge(length, value_limit)
+                            row_size += length
+                if size + row_size > result_limit:
+                    self.truncated = self.over_budget = True
+                    return False
+                size += row_size
+                kept.append(row)
+                if len(kept) >= next_clock:
+                    next_clock += _CLOCK_EVERY
+                    self.check_deadline()
+            return True
+        finally:
+            self.size = size
 
     def check_deadline(self) -> None:
         if time.monotonic() > self.deadline:
@@ -86,7 +115,7 @@ class RowCollector:
         """How many rows to fetch next from a server: a few at first, more while rows stay small, never far
         more than the rest of the byte budget holds."""
         if not self.rows:
-            return min(self.max_rows + 1, 64)
+            return min(self.max_rows + 1, 8)
         average = max(1, self.size // len(self.rows))
         room = max(1, (self.budget.max_result_bytes - self.size) // average)
         return max(1, min(self.max_rows + 1 - len(self.rows), room + 1, 2 * len(self.rows), 10_000))

@@ -5,15 +5,16 @@ Before each statement one ``SET SESSION`` pins
 - ``sql_mode`` to the server's own mode without the flags that change how text is read
   (``NO_BACKSLASH_ESCAPES``, ``ANSI_QUOTES``, ``PIPES_AS_CONCAT``, ``IGNORE_SPACE`` and the composite modes
   that imply them): backslashes escape, ``"..."`` is a string, as the guard tokenizes;
-- the session's transactions to read-only (so even DDL, which commits implicitly, is refused);
+- the session's transactions to read-only (so even DDL, which commits implicitly, is refused) and autocommit
+  off, so the checking ``SELECT`` opens the read-only transaction the statement then runs in;
 - ``max_statement_time`` (MariaDB) or ``max_execution_time`` (MySQL), and ``sql_select_limit`` to
   ``max_rows + 1`` (the server never sends more);
 
-the values are read back and checked, and the statement runs inside ``START TRANSACTION READ ONLY`` on an
-unbuffered cursor whose rows go to a :class:`~mscsql.db.collect.RowCollector`. Then ``ROLLBACK`` and a
-``COM_RESET_CONNECTION`` (user variables, ``GET_LOCK`` locks, temporary tables and session settings all
-go), after which the next statement pins everything again. Multi-statement packets are off. A watchdog
-runs ``KILL QUERY`` from a second connection as a fallback.
+the values are read back and checked, and the statement runs in that read-only transaction on an
+unbuffered cursor whose rows go to a :class:`~mscsql.db.collect.RowCollector`. Then a
+``COM_RESET_CONNECTION`` rolls the transaction back (and user variables, ``GET_LOCK`` locks, temporary
+tables and session settings all go), after which the next statement pins everything again. Multi-statement
+packets are off. A watchdog runs ``KILL QUERY`` from a second connection as a fallback.
 """
 
 from __future__ import annotations
@@ -46,14 +47,17 @@ def pinned_sql_mode(server_mode: str) -> str:
     return ",".join(flag for flag in server_mode.upper().split(",") if flag.strip() in SAFE_SQL_MODE_FLAGS)
 
 
-def check_pins(sql_mode: str, read_only: Any, expected_mode: str) -> None:
-    """Raise :class:`SessionPinError` unless the session reads back the pinned mode and read-only."""
+def check_pins(sql_mode: str, read_only: Any, expected_mode: str, autocommit: Any = 0) -> None:
+    """Raise :class:`SessionPinError` unless the session reads back the pinned mode, read-only transactions and
+    autocommit off (so the statement runs inside the read-only transaction the check itself opened)."""
     flags = {f for f in str(sql_mode).upper().split(",") if f}
     problems = []
     if flags - SAFE_SQL_MODE_FLAGS or flags != {f for f in expected_mode.split(",") if f}:
         problems.append(f"sql_mode is {sql_mode!r}")
     if str(read_only) not in ("1", "ON"):
         problems.append(f"the session is not read-only ({read_only!r})")
+    if str(autocommit) not in ("0", "OFF"):
+        problems.append(f"autocommit is on ({autocommit!r})")
     if problems:
         raise SessionPinError(f"the MySQL session did not take mscsql's pinned settings ({'; '.join(problems)}); "
                               "no statement runs on it",
@@ -94,10 +98,10 @@ class MySQLDriver:
                 cursor.execute("SELECT @@GLOBAL.sql_mode")
                 self._sql_mode = pinned_sql_mode(cursor.fetchone()[0] or "")
             cursor.execute(f"SET SESSION sql_mode = '{self._sql_mode}', SESSION {read_only} = 1, "
-                           f"SESSION {limit}, SESSION sql_select_limit = {int(max_rows) + 1}")
-            cursor.execute(f"SELECT @@SESSION.sql_mode, @@SESSION.{read_only}")
-            mode, flag = cursor.fetchone()
-        check_pins(mode, flag, self._sql_mode)
+                           f"SESSION autocommit = 0, SESSION {limit}, SESSION sql_select_limit = {int(max_rows) + 1}")
+            cursor.execute(f"SELECT @@SESSION.sql_mode, @@SESSION.{read_only}, @@SESSION.autocommit")
+            mode, flag, autocommit = cursor.fetchone()
+        check_pins(mode, flag, self._sql_mode, autocommit)
 
     def verify(self, conn: Any) -> None:
         """Check on a new connection that the server takes the pinned settings (raises SessionPinError)."""
@@ -125,7 +129,6 @@ class MySQLDriver:
         dog = Watchdog(timeout_s + _GRACE_S, lambda: self._kill_query(thread_id))
         with timed() as elapsed:
             try:
-                cursor.execute("START TRANSACTION READ ONLY")
                 with dog:
                     cursor.execute(sql)
                     complete = collector.add_all(iter(cursor.fetchone, None))
@@ -156,8 +159,7 @@ class MySQLDriver:
             return result, False
         try:
             cursor.close()
-            conn.query("ROLLBACK")
-            _reset(conn)
+            _reset(conn)  # which also rolls the transaction back
         except pymysql.MySQLError:
             return result, False
         return result, True

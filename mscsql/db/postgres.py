@@ -29,18 +29,22 @@ from mscsql.errors import SessionPinError
 from mscsql.types import ExecutionResult, ExecutionStatus, ResultBudget
 
 _GRACE_S = 0.25  # the watchdog fires this long after the server's own timeout should have
-#: the settings every statement runs with (is_local = true: they end with the transaction), read back
-_PIN = ("SELECT set_config('statement_timeout', %s, true), set_config('lock_timeout', %s, true), "
-        "set_config('idle_in_transaction_session_timeout', %s, true), "
+#: the transaction and the settings every statement runs with (is_local = true: they end with the transaction),
+#: read back; one round trip (the values are numbers mscsql formats itself)
+_BEGIN_AND_PIN = (
+        "BEGIN TRANSACTION READ ONLY; "
+        "SELECT set_config('statement_timeout', '{ms}', true), set_config('lock_timeout', '{ms}', true), "
+        "set_config('idle_in_transaction_session_timeout', '{idle_ms}', true), "
         "set_config('standard_conforming_strings', 'on', true), set_config('backslash_quote', 'off', true), "
         "set_config('search_path', concat_ws(', ', 'pg_catalog', nullif(current_setting('search_path'), '')), "
         "true), current_setting('transaction_read_only')")
-#: what the pinned settings must read back as (columns 3 to 6 of ``_PIN``)
+#: what the pinned settings must read back as (columns 3 to 6 of the pinning SELECT)
 PINNED = {"standard_conforming_strings": "on", "backslash_quote": "off", "transaction_read_only": "on"}
 
 
 def check_pins(values: tuple[Any, ...]) -> None:
-    """Raise :class:`SessionPinError` unless ``values`` (the row ``_PIN`` returns) show the pinned rules."""
+    """Raise :class:`SessionPinError` unless ``values`` (the row the pinning SELECT returns) show the pinned
+    rules."""
     scs, backslash, search_path, read_only = (str(v) for v in values[3:7])
     found = {"standard_conforming_strings": scs, "backslash_quote": backslash, "transaction_read_only": read_only}
     wrong = {k: v for k, v in found.items() if v != PINNED[k]}
@@ -52,6 +56,12 @@ def check_pins(values: tuple[Any, ...]) -> None:
                               "no statement runs on it",
                               hint="a connection pooler or server policy may reset settings; connect to the "
                                    "server directly, or allow sessions to set them")
+
+
+def _begin_and_pin(conn: Any, ms: int) -> None:
+    cursor = conn.execute(_BEGIN_AND_PIN.format(ms=int(ms), idle_ms=int(ms) + 10_000))
+    cursor.nextset()  # the first result is BEGIN's
+    check_pins(cursor.fetchone())
 
 
 class PostgresDriver:
@@ -68,9 +78,8 @@ class PostgresDriver:
     def verify(self, conn: Any) -> None:
         """Check on a new connection that the server takes the pinned settings (raises SessionPinError)."""
         conn.autocommit = True
-        conn.execute("BEGIN TRANSACTION READ ONLY")
         try:
-            check_pins(conn.execute(_PIN, ("1000", "1000", "11000")).fetchone())
+            _begin_and_pin(conn, 1000)
         finally:
             conn.execute("ROLLBACK")
 
@@ -86,8 +95,7 @@ class PostgresDriver:
         with timed() as elapsed:
             try:
                 with Watchdog(timeout_s + _GRACE_S, conn.cancel_safe) as dog:
-                    conn.execute("BEGIN TRANSACTION READ ONLY")
-                    check_pins(conn.execute(_PIN, (str(ms), str(ms), str(ms + 10_000))).fetchone())
+                    _begin_and_pin(conn, ms)
                     with conn.cursor(name="mscsql_query") as cursor:
                         cursor.execute(sql)
                         while True:

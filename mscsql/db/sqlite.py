@@ -148,7 +148,11 @@ os.register_at_fork(after_in_child=_DEADLINES.__init__)
 
 def _collect(cursor: sqlite3.Cursor, sql: str, collector: RowCollector) -> list[str]:
     cursor.execute(sql)
-    collector.add_all(cursor)
+    while True:  # in batches that grow while rows stay small (fetchmany's loop is C; one row at a time is not)
+        wanted = collector.batch_size()
+        batch = cursor.fetchmany(wanted)
+        if not collector.add_all(batch) or len(batch) < wanted:
+            break
     return [d[0] for d in cursor.description or ()]
 
 
