@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import re
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -13,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from mscsql.errors import ConfigError
 from mscsql.fileio import read_text_file
+from mscsql.packaged import resolve_config
 from mscsql.types import ResultBudget
 
 
@@ -185,26 +187,32 @@ class PipelineConfig(GenerationConfig):
     execution: ExecutionSettings = Field(default_factory=lambda: ExecutionSettings(timeout_s=10.0))
 
 
+_ENV_REFERENCE = re.compile(r"\$\{(\w+)(?::-([^}]*))?\}")
+
+
 def expand_env(data: Any) -> Any:
-    """``${VAR}`` in config strings is replaced by the environment variable (an error names a missing one)."""
+    """``${VAR}`` in config strings is replaced by the environment variable (an error names a missing one);
+    ``${VAR:-default}`` falls back to ``default``."""
     if isinstance(data, dict):
         return {k: expand_env(v) for k, v in data.items()}
     if isinstance(data, list):
         return [expand_env(v) for v in data]
     if isinstance(data, str) and "${" in data:
-        missing = [m for m in re.findall(r"\$\{(\w+)\}", data) if m not in os.environ]
+        missing = [m.group(1) for m in _ENV_REFERENCE.finditer(data)
+                   if m.group(1) not in os.environ and m.group(2) is None]
         if missing:
             raise ConfigError(f"the config uses ${{{missing[0]}}}, which is not set in the environment",
                               hint=f"export {missing[0]}=...")
-        return re.sub(r"\$\{(\w+)\}", lambda m: os.environ[m.group(1)], data)
+        return _ENV_REFERENCE.sub(lambda m: os.environ.get(m.group(1), m.group(2) or ""), data)
     return data
 
 
 def load_generation_config(path: str | Path | dict[str, Any], model: type[GenerationConfig] = GenerationConfig,
                            ) -> Any:
-    """A generation (or, with ``model=PipelineConfig``, pipeline) config from a YAML file or a dict."""
+    """A generation (or, with ``model=PipelineConfig``, pipeline) config: a packaged config's name
+    (``default``, ``tiny``, ...), a YAML file or a dict."""
     source = "<dict>" if isinstance(path, dict) else str(path)
-    data = expand_env(dict(path) if isinstance(path, dict) else load_yaml(path))
+    data = expand_env(dict(path) if isinstance(path, dict) else load_yaml(resolve_config(path, "pipeline")))
     config = parse_config(model, data, source)
     names = [g.name for g in config.generators]
     if len(set(names)) != len(names):
@@ -229,8 +237,10 @@ def format_validation_error(err: ValidationError, source: str) -> str:
     return "\n".join(lines)
 
 
-def load_yaml(path: str | Path) -> dict[str, Any]:
+def load_yaml(path: str | Path | Traversable) -> dict[str, Any]:
     """Read a YAML mapping, with one clear error for a missing file or bad syntax."""
+    if not isinstance(path, str | Path):  # a packaged config
+        return _mapping(yaml.safe_load(path.read_text(encoding="utf-8")), path)
     path = Path(path)
     if path.is_dir():
         raise ConfigError(f"config file {path} is a folder, not a file",
@@ -242,6 +252,10 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
         data = yaml.safe_load(read_text_file(path, "config file"))
     except yaml.YAMLError as err:
         raise ConfigError(f"config file {path} is not valid YAML: {err}") from None
+    return _mapping(data, path)
+
+
+def _mapping(data: Any, path: Any) -> dict[str, Any]:
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -1,24 +1,27 @@
 """The demo business database: regions, customers, products and orders (a few hundred rows), built from
-the project's own sources in ``data/demo/`` (``schema.sql`` and one CSV file per table)."""
+the project's own sources in ``data/demo/`` (``schema.sql`` and one CSV file per table; packaged as
+``mscsql/demo_data``)."""
 
 from __future__ import annotations
 
 import csv
 import sqlite3
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from mscsql.errors import ConfigError, DatasetError
+from mscsql.packaged import demo_sources
 
-SOURCES = Path(__file__).resolve().parents[1] / "data" / "demo"
 TABLES = ("regions", "customers", "products", "orders")
 
 
-def create_demo(target: str | Path, *, overwrite: bool = False, sources: Path = SOURCES) -> Path:
+def create_demo(target: str | Path, *, overwrite: bool = False, sources: Path | Traversable | None = None) -> Path:
     """Write the demo database to the SQLite file ``target``; returns its path."""
     target = Path(target)
+    sources = sources if sources is not None else demo_sources()
     if not (sources / "schema.sql").is_file():
         raise DatasetError(f"the demo sources are missing from {sources}",
-                           hint="run mscsql from a checkout of the repository (data/demo/ holds the sources)")
+                           hint="reinstall mscsql: its package carries them (mscsql/demo_data)")
     if target.exists():
         if not overwrite:
             raise ConfigError(f"{target} already exists", hint="pass --overwrite to replace it")

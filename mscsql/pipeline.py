@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mscsql.config import PipelineConfig, load_generation_config
+from mscsql.config import PipelineConfig, checked_limits, load_generation_config
 from mscsql.types import ExecutionResult, LinkedSchema, Question
 
 log = logging.getLogger(__name__)
@@ -95,6 +95,7 @@ class TextToSQL:
         self._linker: Any = None
         self._critic: Any = None
         self._schema_texts: list[str] | None = None
+        self._checked = False
 
     @classmethod
     def from_config(cls, config: str | Path | dict[str, Any] | PipelineConfig, *, db: Any,
@@ -105,10 +106,13 @@ class TextToSQL:
             config = load_generation_config(config, PipelineConfig)
         return cls(config, db, trace_dir=trace_dir)
 
-    def ask(self, question: str, evidence: str | None = None) -> Answer:
-        return self.ask_batch([Question(question, evidence=evidence)])[0]
+    def ask(self, question: str, evidence: str | None = None, *, max_rows: int | None = None,
+            timeout_s: float | None = None) -> Answer:
+        """Answer one question; ``max_rows`` and ``timeout_s`` override the config's for this call."""
+        return self.ask_batch([Question(question, evidence=evidence)], max_rows=max_rows, timeout_s=timeout_s)[0]
 
-    def ask_batch(self, questions: Sequence[Question | str]) -> list[Answer]:
+    def ask_batch(self, questions: Sequence[Question | str], *, max_rows: int | None = None,
+                  timeout_s: float | None = None) -> list[Answer]:
         from mscsql.critic.grouping import CandidateResult, group_by_result, sample_sources
         from mscsql.critic.selectors import select
         from mscsql.db import execute_many
@@ -118,6 +122,14 @@ class TextToSQL:
         asked = [q if isinstance(q, Question) else Question(q) for q in questions]
         if not asked:
             return []
+        if timeout_s is not None or max_rows is not None:  # one clear error before any work
+            checked_limits(self.config.execution.timeout_s if timeout_s is None else timeout_s,
+                           self.config.selection.max_rows if max_rows is None else max_rows, "ask")
+        if not self._checked:  # before any model or index loads: a generator that cannot run is named at once
+            from mscsql.generation.preflight import require_runnable
+
+            require_runnable(self.config.generators)
+            self._checked = True
         timings: dict[str, float] = {}
         schema, links, prompts = self._prepare(asked, timings)
 
@@ -137,8 +149,9 @@ class TextToSQL:
         started = time.perf_counter()
         pools = [collect_candidates(s, schema.dialect) for s in samples]
         flat = [(i, c) for i, pool in enumerate(pools) for c in pool]
-        results = execute_many([(self.db, c.sql) for _i, c in flat], timeout_s=self.config.execution.timeout_s,
-                               max_rows=self.config.selection.max_rows)
+        results = execute_many([(self.db, c.sql) for _i, c in flat],
+                               timeout_s=self.config.execution.timeout_s if timeout_s is None else timeout_s,
+                               max_rows=self.config.selection.max_rows if max_rows is None else max_rows)
         timings["execution_s"] = time.perf_counter() - started
 
         started = time.perf_counter()

@@ -5,6 +5,11 @@ from __future__ import annotations
 import json
 import os
 import platform
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,3 +24,31 @@ def write_figures(path: Path | None, figures: dict[str, Any]) -> None:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+
+
+#: put at the top of a script run with :func:`run_in_tree`: the tree under test comes before an editable install
+#: of another tree
+TREE_FIRST = ("import sys\n"
+              "sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in repr(f) + type(f).__module__]\n"
+              "sys.path.insert(0, sys.argv.pop(1))\n")
+
+
+@contextmanager
+def baseline_tree(repo: Path, ref: str) -> Iterator[Path]:
+    """The commit ``ref`` of ``repo`` checked out in a temporary ``git worktree`` (removed afterwards)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        tree = Path(scratch) / "baseline"
+        subprocess.run(["git", "-C", str(repo), "worktree", "add", "--detach", str(tree), ref], check=True,
+                       capture_output=True)
+        try:
+            yield tree
+        finally:
+            subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(tree)], capture_output=True)
+
+
+def run_in_tree(tree: Path, script: str, *args: str, cwd: Path | None = None,
+                timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    """``script`` (Python source) run with ``tree``'s ``mscsql`` first on the path."""
+    return subprocess.run([sys.executable, "-c", TREE_FIRST + script, str(tree), *args], capture_output=True,
+                          text=True, timeout=timeout, cwd=cwd,
+                          env={"PATH": "/usr/bin:/bin", "HOME": str(Path.home()), "HF_HUB_OFFLINE": "1"})

@@ -20,13 +20,11 @@ import argparse
 import json
 import logging
 import statistics
-import subprocess
-import sys
 import tempfile
 import uuid
 from pathlib import Path
 
-from benchlib import machine, write_figures
+from benchlib import baseline_tree, machine, run_in_tree, write_figures
 
 log = logging.getLogger("bench.safety_overhead")
 REPO = Path(__file__).resolve().parents[2]
@@ -34,9 +32,6 @@ REPO = Path(__file__).resolve().parents[2]
 WORKLOAD = r'''
 import json, sys, time
 from pathlib import Path
-# the tree under test comes first, before an editable install of another tree
-sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in repr(f) + type(f).__module__]
-sys.path.insert(0, sys.argv[4])
 import mscsql
 from mscsql.db import connect, execute_many
 name, data_dir, url = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
@@ -75,9 +70,7 @@ print(json.dumps({"seconds": elapsed, "digest": digest, "module": mscsql.__file_
 
 
 def _run(tree: Path, name: str, data_dir: Path, url: str) -> dict:
-    done = subprocess.run([sys.executable, "-c", WORKLOAD, name, str(data_dir), url, str(tree)],
-                          capture_output=True, text=True, timeout=900,
-                          env={"PATH": "/usr/bin:/bin", "HOME": str(Path.home())})
+    done = run_in_tree(tree, WORKLOAD, name, str(data_dir), url)
     if done.returncode != 0:
         raise RuntimeError(f"{name} failed in {tree}: {done.stderr.strip().splitlines()[-1:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -130,10 +123,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
-    with tempfile.TemporaryDirectory() as scratch:
-        baseline = Path(scratch) / "baseline"
-        subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(baseline), args.baseline],
-                       check=True, capture_output=True)
+    with tempfile.TemporaryDirectory() as scratch, baseline_tree(REPO, args.baseline) as baseline:
         sqlite_file = Path(scratch) / "rows.sqlite"
         import sqlite3
 
@@ -165,8 +155,6 @@ def main() -> None:
         finally:
             for drop in cleanups:
                 drop()
-            subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(baseline)],
-                           capture_output=True)
     write_figures(args.output, figures)
 
 

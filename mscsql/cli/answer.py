@@ -9,14 +9,16 @@ import typer
 from rich.table import Table as RichTable
 from rich.text import Text
 
-from mscsql.cli.app import app, demo_app, err, out
+from mscsql.cli.app import app, demo_app, err, eval_app, out
 from mscsql.cli.render import cells, print_failure, print_json, print_result, say, warn_if_privileged
+from mscsql.config import MAX_ROWS, MAX_TIMEOUT_S
 from mscsql.display import terminal_text
 
 
+@eval_app.command("generate")
 @app.command("generate")
 def generate(
-    config: Annotated[Path, typer.Option(help="a generation config (configs/*.yaml): generators, linking")],
+    config: Annotated[str, typer.Option(help="a generation config: a shipped config's name or a YAML file")],
     benchmark: Annotated[str, typer.Option(help="spider-dev, bird-dev, bird-minidev, ...")],
     data_dir: Annotated[Path, typer.Option(help="the benchmark's folder")],
     output: Annotated[Path, typer.Option(help="folder for candidates.jsonl and samples.jsonl")],
@@ -42,26 +44,32 @@ def generate(
         out.print(f"  {name}: {count} samples", highlight=False)
 
 
-DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "default.yaml"
 
 
 @app.command("ask")
 def ask(
     question: Annotated[str, typer.Argument(help="the question, in plain language", show_default=False)],
     db: Annotated[str, typer.Option("--db", help="database URL or path to a .sqlite file")],
-    config: Annotated[Path, typer.Option(help="pipeline config (configs/*.yaml)")] = DEFAULT_CONFIG,
+    config: Annotated[str, typer.Option(help="a shipped pipeline config's name (default, tiny, paper, server) or a "
+                                             "YAML file")] = "default",
     evidence: Annotated[str | None, typer.Option(help="a hint or definition that helps (BIRD's evidence)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the answer as JSON")] = False,
     explain: Annotated[bool, typer.Option(help="show every candidate, its group and who proposed it")] = False,
+    max_rows: Annotated[int | None, typer.Option(min=1, max=MAX_ROWS, help="rows of the answer to keep "
+                                                  "(default: the config's)")] = None,
+    timeout: Annotated[float | None, typer.Option(min=0.001, max=MAX_TIMEOUT_S, help="seconds per candidate query "
+                                                  "(default: the config's)")] = None,
 ) -> None:
     """Answer a question: the chosen SQL and its result."""
     from mscsql.pipeline import TextToSQL
 
     with TextToSQL.from_config(config, db=db) as t2s:
         warn_if_privileged(t2s.db)
-        answer = t2s.ask(question, evidence=evidence)
-    if as_json:
+        answer = t2s.ask(question, evidence=evidence, max_rows=max_rows, timeout_s=timeout)
+    if as_json:  # the same exit status as the plain output: 1 when no query answered
         print_json(answer.to_dict())
+        if not answer.ok:
+            raise typer.Exit(1)
         return
     if answer.sql is None:
         err.print("no generator proposed a query", highlight=False)

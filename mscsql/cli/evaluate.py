@@ -29,7 +29,7 @@ def _budget(max_result_mb: float, max_value_mb: float) -> Any:
 def eval_run(
     benchmark: Annotated[str, typer.Option(help="spider-dev, bird-dev, bird-minidev, ...")],
     data_dir: Annotated[Path, typer.Option(help="the benchmark's folder")],
-    config: Annotated[Path, typer.Option(help="pipeline config (configs/*.yaml)")],
+    config: Annotated[str, typer.Option(help="a pipeline config: a shipped config's name or a YAML file")],
     output: Annotated[Path, typer.Option(help="folder for every stage's outputs and the scores")],
     scorer: Annotated[str, typer.Option(help="bird, spider-exec, test-suite or strict")] = "spider-exec",
     allow_missing_db: Annotated[bool, typer.Option(help="skip questions whose database is missing")] = False,
@@ -107,6 +107,7 @@ def eval_score(
     err.print(f"results in {output}/ (results.jsonl, summary.json, report.md, accuracy.png)", highlight=False)
 
 
+@eval_app.command("select")
 @app.command("select")
 def select_command(
     benchmark: Annotated[str, typer.Option(help="spider-dev, bird-dev, bird-minidev, ...")],

@@ -29,7 +29,8 @@ def train_tiny_model(
 @train_app.callback()
 def train_command(
     ctx: typer.Context,
-    config: Annotated[Path | None, typer.Option(help="a training config, e.g. configs/train/critic_qlora.yaml")] = None,
+    config: Annotated[str | None, typer.Option(help="a training config: a shipped name (critic_qlora, "
+                                                    "tiny/critic_lora, ...) or a YAML file")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="override a config field: --set training.max_steps=10"
                                                   )] = None,
     resume: Annotated[bool, typer.Option(help="continue from the last checkpoint in the output folder, if any")

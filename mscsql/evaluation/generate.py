@@ -30,6 +30,7 @@ from mscsql.fileio import claim_run_folder, output_folder
 from mscsql.generation.base import Sample
 from mscsql.generation.candidates import collect_candidates
 from mscsql.generation.ensemble import run_generator, stored_samples
+from mscsql.generation.preflight import require_runnable
 from mscsql.generation.store import SampleStore
 from mscsql.linking import LinkRequest, RenderOptions, render_schema
 from mscsql.linking.evaluate import tables_file
@@ -72,6 +73,7 @@ class GenerateRun:
         items = [i for i in runnable[: self.limit] if i.index not in done]
         if not items:
             return 0
+        require_runnable(self.config.generators)  # a generator that cannot run is named before anything loads
         self._load_replays()  # bad replay inputs fail before any model loads
         prompts = self._prompts(items, tables_json)
         store = SampleStore(self.output / SAMPLES)

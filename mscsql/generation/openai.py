@@ -2,7 +2,8 @@
 ``vllm serve``, SGLang, llama.cpp's server, TGI, OpenAI itself — behind the
 :class:`~mscsql.generation.base.Generator` protocol.
 
-One request per prompt carries all ``n`` samples (the request's ``n``); up to ``concurrency`` requests are in
+One request per prompt carries all ``n`` samples (the request's ``n``; a server that ignores ``n`` gets one request
+per sample instead, once it has answered fewer choices than asked); up to ``concurrency`` requests are in
 flight at once (a thread pool over one :class:`httpx.Client`), and the results come back in prompt order.
 Every sampling setting is sent explicitly (``n``, ``temperature``, ``top_p``, ``max_tokens``, ``seed`` when set,
 ``stop`` when non-empty), so a server's own defaults never apply; ``temperature == 0`` is sent as
@@ -119,6 +120,8 @@ class OpenAIGenerator:
             limits=httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency))
         self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="mscsql-openai")
         self._closed = False
+        #: set once the server answered fewer choices than asked: from then on every sample is its own request
+        self._single_choice = False
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
@@ -253,15 +256,36 @@ class OpenAIGenerator:
 
     def _run(self, body: dict[str, Any], n: int, abort: threading.Event,
              parse: Callable[[Any], Any] | None = None) -> Any:
-        """All tries for one prompt: the parsed samples (or what ``parse`` makes of the answer), or the
-        GenerationError of the last try."""
+        """One prompt's ``n`` samples (or what ``parse`` makes of the answer). A server that returns fewer
+        choices than ``n`` (Ollama, llama.cpp's server ignore ``n``) gets the rest as separate requests of one
+        sample each, with the seed moved on for each; after the first such answer this generator sends every
+        prompt that way."""
+        if parse is not None:
+            return self._with_retries(body, abort, parse)
+        if self._single_choice and n > 1:
+            return [s for k in range(n) for s in self._with_retries(_single(body, k), abort, self._parse_one)]
+        samples = self._with_retries(body, abort, lambda payload: self._parse(payload, n))
+        if len(samples) < n:
+            if not self._single_choice:
+                log.warning("%s returned %d choice(s) for n=%d: asking for the other samples one request at a "
+                            "time (the server ignores n)", self.url, len(samples), n)
+                self._single_choice = True
+            for k in range(len(samples), n):
+                samples += self._with_retries(_single(body, k), abort, self._parse_one)
+        return samples
+
+    def _parse_one(self, payload: Any) -> list[Sample]:
+        return self._parse(payload, 1)
+
+    def _with_retries(self, body: dict[str, Any], abort: threading.Event, parse: Callable[[Any], Any]) -> Any:
+        """All tries for one request: what ``parse`` makes of the answer, or the GenerationError of the last
+        try."""
         tries = self.max_retries + 1
         for attempt in range(tries):
             if abort.is_set():
                 raise GenerationError(f"{self.url}: request abandoned after another prompt failed")
             try:
-                payload = self._post(body)
-                return parse(payload) if parse is not None else self._parse(payload, n)
+                return parse(self._post(body))
             except _Retryable as failure:
                 if attempt == tries - 1:
                     tried = f"{tries} tries" if tries > 1 else "1 try, retries disabled"
@@ -311,10 +335,9 @@ class OpenAIGenerator:
         choices = payload.get("choices") if isinstance(payload, dict) else None
         if not isinstance(choices, list):
             raise GenerationError(f"{self.url} answered without a list of choices: {_one_line(repr(payload))}")
-        if len(choices) < n:
-            raise GenerationError(f"{self.url} returned {len(choices)} choice(s) for a request of n={n}",
-                                  hint="the server may not support n > 1; generate with n=1 or use another "
-                                       "server")
+        if not choices:
+            raise GenerationError(f"{self.url} returned no choice for a request of n={n}",
+                                  hint="check the model name and the server's log")
         ordered = sorted(choices, key=_choice_index)[:n]
         usage = payload.get("usage") if isinstance(payload.get("usage"), dict) else {}
         total_tokens = usage.get("completion_tokens") if n == 1 else None
@@ -337,6 +360,14 @@ class OpenAIGenerator:
             num_tokens = int(total_tokens) if isinstance(total_tokens, int) else 0
         return Sample(text=str(text or ""), num_tokens=num_tokens, logprob=logprob,
                       finish_reason=choice.get("finish_reason"))
+
+
+def _single(body: dict[str, Any], k: int) -> dict[str, Any]:
+    """``body`` asking for one sample, the ``k``-th: its seed moved on by ``k`` (so seeded samples differ)."""
+    single = {**body, "n": 1}
+    if body.get("seed") is not None:
+        single["seed"] = int(body["seed"]) + k
+    return single
 
 
 def completion_text(prompt: ChatPrompt) -> str:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mscsql.config import expand_env, load_yaml, parse_config
 from mscsql.errors import ConfigError
+from mscsql.packaged import resolve_config
 
 Role = Literal["linker", "generator", "critic"]
 Method = Literal["lora", "qlora", "encoder"]
@@ -162,7 +163,7 @@ def load_train_config(path: str | Path | dict[str, Any], overrides: list[str] | 
     """The training config at ``path`` (or a dict) with ``key=value`` overrides applied; every problem in
     one error."""
     source = "<dict>" if isinstance(path, dict) else str(path)
-    data = dict(path) if isinstance(path, dict) else load_yaml(path)
+    data = dict(path) if isinstance(path, dict) else load_yaml(resolve_config(path, "train"))
     for key, value in parse_overrides(overrides):
         _set(data, key, value)
     return parse_config(TrainConfig, expand_env(data), source)

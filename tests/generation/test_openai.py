@@ -150,6 +150,10 @@ def make_handler(state: FakeServer) -> type[BaseHTTPRequestHandler]:
             if "SLEEP" in prompt:
                 time.sleep(0.15)
             n = int(body.get("n", 1)) - (1 if "FEWER" in prompt else 0)
+            if "IGNOREN" in prompt:  # as Ollama and llama.cpp's server: one choice, whatever n; its text tells the seed
+                text = answer(prompt, body.get("seed", -1))
+                choices = [{**_choices(chat, prompt, 1)[0], "message": {"role": "assistant", "content": text}}]
+                return 200, {"choices": choices, "usage": {}}, {}
             choices = _choices(chat, prompt, n)
             usage = {"prompt_tokens": 7, "completion_tokens": sum(len(answer(prompt, i).split(" ")) for i in range(n)),
                      "total_tokens": 0}
@@ -273,7 +277,7 @@ def test_missing_logprobs_fewer_choices_and_finish_reasons(server: FakeServer, r
         assert plain.num_tokens == len(answer("NOLOGPROBS q", 0).split(" "))  # from usage, as n == 1
         [[cut]] = gen.generate([chat_prompt("LENGTH q")], SamplingParams(n=1, max_tokens=5))
         assert cut.finish_reason == "length"
-        with pytest.raises(GenerationError, match=r"returned 2 choice\(s\) for a request of n=3"):
+        with pytest.raises(GenerationError, match=r"returned no choice for a request of n=1"):
             gen.generate([chat_prompt("FEWER q")], SamplingParams(n=3, temperature=1.0))
         [[lean]] = gen.generate([chat_prompt("q")], SamplingParams())
     assert lean.logprob is not None
@@ -392,3 +396,13 @@ def test_logprob_sums_are_exact_sums(server: FakeServer, root: str) -> None:
     with OpenAIGenerator(root, MODEL, **FAST) as gen:
         [[sample]] = gen.generate([chat_prompt("sum me")], SamplingParams())
     assert math.isclose(sample.logprob or 0.0, -0.25 * len(answer("sum me", 0).split(" ")))
+
+
+def test_a_server_that_ignores_n_gets_one_request_per_sample(server: FakeServer, root: str) -> None:
+    with OpenAIGenerator(root, MODEL, **FAST) as gen:
+        [samples] = gen.generate([chat_prompt("IGNOREN a")], SamplingParams(n=3, temperature=1.0, seed=7))
+        assert [s.text for s in samples] == [answer("IGNOREN a", seed) for seed in (7, 8, 9)]
+        assert [b["n"] for b in server.bodies()] == [3, 1, 1]
+        server.reset()
+        [again] = gen.generate([chat_prompt("IGNOREN b")], SamplingParams(n=2, temperature=1.0, seed=0))
+        assert len(again) == 2 and [b["n"] for b in server.bodies()] == [1, 1]  # remembered: no wasted request

@@ -1,6 +1,6 @@
 """Recall of the default embedding linker and value index on the real benchmarks, through the CLI.
 
-The thresholds are the project's stated targets (README, "Schema linking"); the linker's weights were
+The thresholds are the project's stated targets (docs/linking.md); the linker's weights were
 fitted on Spider *train*, so Spider dev and BIRD dev are held-out here.
 """
 

@@ -1,0 +1,93 @@
+"""Generators that cannot run are named before anything heavy loads."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from mscsql.config import GeneratorConfig
+from mscsql.errors import BackendUnavailable
+from mscsql.generation.preflight import generator_problem, require_runnable
+
+HEAVY = ("torch", "transformers", "vllm", "sentence_transformers", "peft", "accelerate")
+
+
+def test_the_default_config_fails_before_anything_heavy_is_imported(tmp_path: Path) -> None:
+    code = f"""
+import sys
+from mscsql.demo import create_demo
+from mscsql.errors import BackendUnavailable
+from mscsql.pipeline import TextToSQL
+db = create_demo({str(tmp_path / "demo.sqlite")!r})
+with TextToSQL.from_config({{"generators": [{{"name": "big", "backend": "vllm", "model": "org/model"}},
+                                           {{"name": "gone", "backend": "hf", "model": "/nowhere/model"}}]}},
+                           db=db) as t2s:
+    try:
+        t2s.ask("How many customers are there?")
+    except BackendUnavailable as err:
+        print(str(err))
+        print("HEAVY:" + ",".join(m for m in {HEAVY!r} if m in sys.modules))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"})
+    assert done.returncode == 0, done.stderr
+    assert "2 of 2 generators cannot run" in done.stdout
+    assert "big (vllm, org/model)" in done.stdout and "/nowhere/model does not exist" in done.stdout
+    assert "--config cpu" in done.stdout and "--config local-server" in done.stdout
+    assert "HEAVY:\n" in done.stdout + "\n"  # nothing heavy was loaded to find that out
+
+
+class _Models(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = json.dumps({"object": "list", "data": [{"id": "local-model"}]}).encode()
+        self.send_response(200 if self.path.endswith("/models") else 404)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_server_generator_needs_a_server_that_answers() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Models)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    member = GeneratorConfig(name="local", backend="openai", model="local-model", options={"base_url": url})
+    try:
+        assert generator_problem(member) is None
+    finally:
+        server.shutdown()
+        server.server_close()
+    problem = generator_problem(member)
+    assert problem is not None and f"no server answers at {url}" in problem
+
+
+def test_local_models_replays_and_the_hub_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    model = tmp_path / "model"
+    model.mkdir()
+    hf = GeneratorConfig(name="m", backend="hf", model=str(model))
+    assert "not a model folder" in (generator_problem(hf) or "")
+    (model / "config.json").write_text("{}", encoding="utf-8")
+    assert generator_problem(hf) is None
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    hub = GeneratorConfig(name="h", backend="hf", model="some-org/some-model")
+    assert "not in the local Hugging Face cache" in (generator_problem(hub) or "")
+    snapshot = tmp_path / "hub" / "models--some-org--some-model" / "snapshots" / "abc"
+    snapshot.mkdir(parents=True)
+    (snapshot / "config.json").write_text("{}", encoding="utf-8")
+    assert generator_problem(hub) is None
+    replay = GeneratorConfig(name="r", backend="replay", n=1, options={"predictions": str(tmp_path / "p.sql")})
+    with pytest.raises(BackendUnavailable, match=r"p\.sql does not exist"):
+        require_runnable([hf, replay])
+    (tmp_path / "p.sql").write_text("SELECT 1\n", encoding="utf-8")
+    require_runnable([hf, hub, replay])

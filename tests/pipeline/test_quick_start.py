@@ -1,0 +1,82 @@
+"""The README's quick start as a newcomer runs it: the demo database, then ``mscsql ask --config local-server``
+against a local OpenAI-compatible server (here one the test starts, answering one fixed query, and ignoring
+``n`` as Ollama and llama.cpp do)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+ANSWER = "SELECT count(*) AS customers FROM customers"
+#: what the server answers (a test may change it)
+ANSWER_BOX = [ANSWER]
+
+
+class _Server(BaseHTTPRequestHandler):
+    requests: ClassVar[list[dict]] = []
+
+    def _send(self, payload: dict) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        self._send({"object": "list", "data": [{"id": "qwen2.5-coder:7b"}]})
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+        type(self).requests.append(body)
+        self._send({"choices": [{"index": 0, "finish_reason": "stop",
+                                 "message": {"role": "assistant", "content": f"```sql\n{ANSWER_BOX[0]}\n```"}}]})
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture()
+def local_server() -> Iterator[str]:
+    _Server.requests = []
+    ANSWER_BOX[0] = ANSWER
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Server)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_demo_then_ask_a_local_server(local_server: str, tmp_path: Path) -> None:
+    env = {**os.environ, "MSCSQL_LOCAL_URL": local_server, "COLUMNS": "200", "HF_HUB_OFFLINE": "1",
+           "MSCSQL_CACHE_DIR": str(tmp_path / "cache")}
+
+    def mscsql(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "mscsql", *args], capture_output=True, text=True, cwd=tmp_path,
+                              env=env, timeout=300)
+
+    created = mscsql("demo", "create")
+    assert created.returncode == 0, created.stderr
+    asked = mscsql("ask", "--config", "local-server", "--db", "demo.sqlite", "How many customers are there?")
+    assert asked.returncode == 0, asked.stderr
+    assert ANSWER in asked.stdout and "120" in asked.stdout
+    assert len(_Server.requests) == 4  # n: 4 asked once, then the three other samples one by one
+    as_json = mscsql("ask", "--config", "local-server", "--db", "demo.sqlite", "How many customers?", "--json",
+                     "--max-rows", "5", "--timeout", "2")
+    assert as_json.returncode == 0, as_json.stderr
+    assert json.loads(as_json.stdout)["result"]["rows"] == [[120]]
+    # a failed answer exits 1 with --json, as it does without
+    ANSWER_BOX[0] = "SELECT nope FROM customers"
+    failed = mscsql("ask", "--config", "local-server", "--db", "demo.sqlite", "Anything?", "--json")
+    assert failed.returncode == 1 and json.loads(failed.stdout)["result"]["status"] == "error", failed.stderr
