@@ -43,7 +43,7 @@ def test_a_memory_bomb_is_one_wrong_question_and_the_run_resumes(spider_dir: Pat
                                    for i, c in enumerate(CASES)), encoding="utf-8")
     out = tmp_path / "out"
     command = ("eval", "score", "--benchmark", "spider-dev", "--data-dir", str(spider_dir), "--allow-missing-db",
-               "--predictions", str(predictions), "--output", str(out), "--workers", "2", "--timeout", "20",
+               "--predictions", str(predictions), "--output", str(out), "--workers", "2", "--timeout", "2",
                "--no-cache")
     first = _mscsql(*command, limit_memory=True)
     assert first.returncode == 0, first.stderr
@@ -134,7 +134,7 @@ def test_sigkill_leaves_no_worker_behind(slow_benchmark: tuple[Path, Path], tmp_
 def test_a_damaged_run_folder_gets_one_message(spider_dir: Path, predictions_file: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     command = ("eval", "score", "--benchmark", "spider-dev", "--data-dir", str(spider_dir), "--allow-missing-db",
-               "--predictions", str(predictions_file), "--output", str(out), "--no-cache")
+               "--predictions", str(predictions_file), "--output", str(out), "--no-cache", "--timeout", "2")
     assert _mscsql(*command).returncode == 0
     for damage in ("", "{not json", "[1, 2]"):
         (out / "run.json").write_text(damage, encoding="utf-8")
