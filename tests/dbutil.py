@@ -137,7 +137,7 @@ def _catalogue_queries(dialect: str, name: str) -> list[str]:
             "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')",
             "SELECT table_schema, table_name, column_name, data_type FROM information_schema.columns "
             "WHERE table_schema NOT IN ('pg_catalog', 'information_schema')",
-            "SELECT last_value, is_called FROM counter",
+            "SELECT schemaname, sequencename, last_value FROM pg_sequences",
             "SELECT oid FROM pg_largeobject_metadata",
             "SELECT rolname FROM pg_roles",
             "SELECT proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public'",

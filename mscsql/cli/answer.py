@@ -99,14 +99,25 @@ def ask(
 def demo_create(
     out_path: Annotated[Path, typer.Option("--out", help="the SQLite file to write")] = Path("demo.sqlite"),
     overwrite: Annotated[bool, typer.Option(help="replace an existing file")] = False,
+    db: Annotated[str | None, typer.Option("--db", help="load the demo into this new, empty PostgreSQL or MySQL "
+                                                        "database instead (a URL; an administrator's login)")] = None,
 ) -> None:
-    """Create the demo database (regions, customers, products, orders) as a SQLite file."""
+    """Create the demo database (regions, customers, products, orders) as a SQLite file, or in an empty server
+    database (it refuses one that already has tables)."""
+    import tempfile
+
     from mscsql.db import connect
     from mscsql.demo import create_demo
 
+    if db is not None:
+        from mscsql.db.copy import copy_sqlite
+
+        with tempfile.TemporaryDirectory() as scratch:
+            counts = copy_sqlite(create_demo(Path(scratch) / "demo.sqlite"), db)
+        out.print(f"{db.split('@')[-1]}: " + ", ".join(f"{n} {name}" for name, n in counts.items()), highlight=False,
+                  markup=False)
+        return
     path = create_demo(out_path, overwrite=overwrite)
-    with connect(path) as db:
-        counts = {t.name: t.row_count for t in db.schema().tables}
+    with connect(path) as database:
+        counts = {t.name: t.row_count for t in database.schema().tables}
     out.print(f"{path}: " + ", ".join(f"{n} {name}" for name, n in counts.items()), highlight=False)
-
-
