@@ -10,6 +10,7 @@ from rich.table import Table as RichTable
 from rich.text import Text
 
 from mscsql.cli.app import app, demo_app, err, eval_app, out
+from mscsql.cli.options import AllowMissingDbOpt, BenchmarkOpt, DataDirOpt, DbUrlOpt, LimitOpt
 from mscsql.cli.render import cells, print_failure, print_json, print_result, say, warn_if_privileged
 from mscsql.config import MAX_ROWS, MAX_TIMEOUT_S
 from mscsql.display import terminal_text
@@ -19,14 +20,13 @@ from mscsql.display import terminal_text
 @app.command("generate")
 def generate(
     config: Annotated[str, typer.Option(help="a generation config: a shipped config's name or a YAML file")],
-    benchmark: Annotated[str, typer.Option(help="spider-dev, bird-dev, bird-minidev, ...")],
-    data_dir: Annotated[Path, typer.Option(help="the benchmark's folder")],
+    benchmark: BenchmarkOpt,
+    data_dir: DataDirOpt,
     output: Annotated[Path, typer.Option(help="folder for candidates.jsonl and samples.jsonl")],
-    allow_missing_db: Annotated[bool, typer.Option(help="skip questions whose database is missing")] = False,
+    allow_missing_db: AllowMissingDbOpt = False,
     schema_only: Annotated[bool, typer.Option(help="prompts from tables.json only (no database, no values)")] = False,
-    limit: Annotated[int | None, typer.Option(min=1, help="only the first N questions (a quick try)")] = None,
-    db_url: Annotated[str | None, typer.Option(help="bird-minidev on MySQL/PostgreSQL: the server database "
-                                                    "holding the tables (may contain {db_id})")] = None,
+    limit: LimitOpt = None,
+    db_url: DbUrlOpt = None,
 ) -> None:
     """Sample candidate SQL for every question from an ensemble of generators (resumable: samples are
     stored as they arrive, and a re-run continues where a stopped one ended)."""

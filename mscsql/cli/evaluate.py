@@ -9,7 +9,19 @@ from typing import Annotated, Any
 import typer
 
 from mscsql.cli.app import app, err, eval_app, out
-from mscsql.cli.options import DbsOpt, MaxResultMbOpt, MaxValueMbOpt, TimeoutOpt, WorkersOpt
+from mscsql.cli.options import (
+    AllowMissingDbOpt,
+    BenchmarkOpt,
+    DataDirOpt,
+    DbsOpt,
+    DbUrlOpt,
+    LimitOpt,
+    MaxResultMbOpt,
+    MaxValueMbOpt,
+    ScorerOpt,
+    TimeoutOpt,
+    WorkersOpt,
+)
 from mscsql.config import ExecutionSettings
 from mscsql.errors import ConfigError
 
@@ -27,13 +39,13 @@ def _budget(max_result_mb: float, max_value_mb: float) -> Any:
 
 @eval_app.command("run")
 def eval_run(
-    benchmark: Annotated[str, typer.Option(help="spider-dev, bird-dev, bird-minidev, ...")],
-    data_dir: Annotated[Path, typer.Option(help="the benchmark's folder")],
+    benchmark: BenchmarkOpt,
+    data_dir: DataDirOpt,
     config: Annotated[str, typer.Option(help="a pipeline config: a shipped config's name or a YAML file")],
     output: Annotated[Path, typer.Option(help="folder for every stage's outputs and the scores")],
-    scorer: Annotated[str, typer.Option(help="bird, spider-exec, test-suite or strict")] = "spider-exec",
-    allow_missing_db: Annotated[bool, typer.Option(help="skip questions whose database is missing")] = False,
-    limit: Annotated[int | None, typer.Option(min=1, help="only the first N questions (a quick try)")] = None,
+    scorer: ScorerOpt = "spider-exec",
+    allow_missing_db: AllowMissingDbOpt = False,
+    limit: LimitOpt = None,
 ) -> None:
     """Run the whole pipeline over a benchmark and score its answers (resumable, every stage kept)."""
     from mscsql.config import PipelineConfig, default_cache_dir, load_generation_config
@@ -58,17 +70,15 @@ def eval_run(
 
 @eval_app.command("score")
 def eval_score(
-    benchmark: Annotated[str, typer.Option(help="spider-dev, spider-train, bird-dev, bird-train, bird-minidev, "
-                                                "bird-minidev-mysql or bird-minidev-postgresql")],
-    data_dir: Annotated[Path, typer.Option(help="the benchmark's folder (see data/README.md)")],
+    benchmark: BenchmarkOpt,
+    data_dir: DataDirOpt,
     predictions: Annotated[list[Path], typer.Option("--predictions", "-p",
                                                     help="prediction files: --predictions A.sql B.sql ... "
                                                          "(or repeat -p)")],
     output: Annotated[Path, typer.Option(help="folder for results.jsonl, summary.json, report.md, accuracy.png")],
-    scorer: Annotated[str, typer.Option(help="bird, spider-exec, test-suite or strict")] = "spider-exec",
-    allow_missing_db: Annotated[bool, typer.Option(help="skip questions whose database is missing")] = False,
-    db_url: Annotated[str | None, typer.Option(help="bird-minidev on MySQL/PostgreSQL: the server database "
-                                                    "holding the tables (may contain {db_id})")] = None,
+    scorer: ScorerOpt = "spider-exec",
+    allow_missing_db: AllowMissingDbOpt = False,
+    db_url: DbUrlOpt = None,
     timeout: TimeoutOpt = 30.0,
     workers: WorkersOpt = None,
     max_result_mb: MaxResultMbOpt = 256.0,
@@ -110,8 +120,8 @@ def eval_score(
 @eval_app.command("select")
 @app.command("select")
 def select_command(
-    benchmark: Annotated[str, typer.Option(help="spider-dev, bird-dev, bird-minidev, ...")],
-    data_dir: Annotated[Path, typer.Option(help="the benchmark's folder")],
+    benchmark: BenchmarkOpt,
+    data_dir: DataDirOpt,
     candidates: Annotated[list[Path], typer.Option("--candidates", "-c",
                                                    help="candidate files, one per generator, in priority order: "
                                                         "--candidates A.sql B.sql ...")],
@@ -123,8 +133,8 @@ def select_command(
                                                      "(default: the untrained offline encoder)")] = None,
     critic_model: Annotated[str | None, typer.Option(help="the critic selector's model: a local causal LM "
                                                           "(hf backend)")] = None,
-    scorer: Annotated[str, typer.Option(help="bird, spider-exec, test-suite or strict")] = "spider-exec",
-    allow_missing_db: Annotated[bool, typer.Option(help="skip questions whose database is missing")] = False,
+    scorer: ScorerOpt = "spider-exec",
+    allow_missing_db: AllowMissingDbOpt = False,
     timeout: TimeoutOpt = 30.0,
     workers: WorkersOpt = None,
     dbs: DbsOpt = None,

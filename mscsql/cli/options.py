@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -16,8 +17,15 @@ WorkersOpt = Annotated[int | None, typer.Option(min=1, max=1024, help="parallel 
 DbsOpt = Annotated[str | None, typer.Option(
     "--dbs", help="only these databases: a,b,c; @FILE (one per line); even or odd (the databases sorted by name, "
                   "at even or odd positions)")]
-AllowMissingOpt = Annotated[bool, typer.Option(help="leave out questions whose database is missing")]
 MaxResultMbOpt = Annotated[float, typer.Option(min=0.001, max=1e6, help="megabytes one prediction's result may hold; "
                                                "past it the rows that fit are kept and the result is truncated")]
 MaxValueMbOpt = Annotated[float, typer.Option(min=0.000001, max=1e6, help="megabytes one value may hold; a longer "
                                               "one makes the prediction fail as too_large")]
+BenchmarkOpt = Annotated[str, typer.Option(help="spider-dev, spider-train, bird-dev, bird-train, bird-minidev, "
+                                                "bird-minidev-mysql or bird-minidev-postgresql")]
+DataDirOpt = Annotated[Path, typer.Option(help="the benchmark's folder (see data/README.md)")]
+ScorerOpt = Annotated[str, typer.Option(help="bird, spider-exec, test-suite or strict")]
+AllowMissingDbOpt = Annotated[bool, typer.Option(help="leave out questions whose database is missing")]
+LimitOpt = Annotated[int | None, typer.Option(min=1, help="only the first N questions (a quick try)")]
+DbUrlOpt = Annotated[str | None, typer.Option(help="bird-minidev on MySQL/PostgreSQL: the server database holding "
+                                                   "the tables (may contain {db_id})")]

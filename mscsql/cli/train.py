@@ -8,7 +8,16 @@ from typing import Annotated, Any
 import typer
 
 from mscsql.cli.app import err, out, train_app, train_data_app
-from mscsql.cli.options import AllowMissingOpt, DbsOpt, TimeoutOpt, WorkersOpt
+from mscsql.cli.options import (
+    AllowMissingDbOpt,
+    BenchmarkOpt,
+    DataDirOpt,
+    DbsOpt,
+    LimitOpt,
+    ScorerOpt,
+    TimeoutOpt,
+    WorkersOpt,
+)
 from mscsql.config import ExecutionSettings
 
 
@@ -84,13 +93,13 @@ def _training_benchmark(benchmark: str, data_dir: Path, dbs: str | None, drop_mi
 
 @train_data_app.command("linker")
 def train_data_linker(
-    benchmark: Annotated[str, typer.Option(help="spider-train, spider-dev, bird-train, bird-dev, ...")],
-    data_dir: Annotated[Path, typer.Option(help="the benchmark's folder")],
+    benchmark: BenchmarkOpt,
+    data_dir: DataDirOpt,
     output: Annotated[Path, typer.Option(help="the dataset folder to write")],
     schema_only: Annotated[bool, typer.Option(help="read schemas from tables.json (no databases needed)")] = False,
-    allow_missing_db: AllowMissingOpt = False,
+    allow_missing_db: AllowMissingDbOpt = False,
     dbs: DbsOpt = None,
-    limit: Annotated[int | None, typer.Option(min=1, help="the first N questions only")] = None,
+    limit: LimitOpt = None,
     eval_fraction: Annotated[float, typer.Option(min=0.0, max=0.5, help="share held out as the eval split")] = 0.05,
     seed: Annotated[int, typer.Option(help="seeds the eval split")] = 0,
 ) -> None:
@@ -105,14 +114,14 @@ def train_data_linker(
 
 @train_data_app.command("generator")
 def train_data_generator(
-    benchmark: Annotated[str, typer.Option(help="spider-train, spider-dev, bird-train, bird-dev, ...")],
-    data_dir: Annotated[Path, typer.Option(help="the benchmark's folder")],
+    benchmark: BenchmarkOpt,
+    data_dir: DataDirOpt,
     output: Annotated[Path, typer.Option(help="the dataset folder to write")],
     schema_only: Annotated[bool, typer.Option(help="read schemas from tables.json (no databases, no values)")
                            ] = False,
-    allow_missing_db: AllowMissingOpt = False,
+    allow_missing_db: AllowMissingDbOpt = False,
     dbs: DbsOpt = None,
-    limit: Annotated[int | None, typer.Option(min=1, help="the first N questions only")] = None,
+    limit: LimitOpt = None,
     max_extra_tables: Annotated[int, typer.Option(min=0, help="random extra tables beside the gold ones (0 to N)")
                                 ] = 2,
     eval_fraction: Annotated[float, typer.Option(min=0.0, max=0.5, help="share held out as the eval split")] = 0.05,
@@ -129,8 +138,8 @@ def train_data_generator(
 
 @train_data_app.command("critic")
 def train_data_critic(
-    benchmark: Annotated[str, typer.Option(help="spider-dev, bird-dev, bird-minidev, ...")],
-    data_dir: Annotated[Path, typer.Option(help="the benchmark's folder")],
+    benchmark: BenchmarkOpt,
+    data_dir: DataDirOpt,
     output: Annotated[Path, typer.Option(help="the dataset folder to write")],
     pool: Annotated[list[str] | None, typer.Option(help="one candidate pool: prediction files (one per generator, "
                                                         "best first) joined by commas; repeat for several pools")
@@ -141,11 +150,11 @@ def train_data_critic(
                                                              "its candidates are one pool; repeat for several")
                          ] = None,
     dbs: DbsOpt = None,
-    scorer: Annotated[str, typer.Option(help="bird, spider-exec, test-suite or strict")] = "spider-exec",
+    scorer: ScorerOpt = "spider-exec",
     orderings: Annotated[int, typer.Option(min=1, help="orderings of each question's groups")] = 4,
     keep_all: Annotated[bool, typer.Option(help="keep questions whose groups are all right or all wrong too")
                         ] = False,
-    allow_missing_db: AllowMissingOpt = False,
+    allow_missing_db: AllowMissingDbOpt = False,
     order_by_accuracy: Annotated[bool, typer.Option(help="order each pool's files by their accuracy on these "
                                                          "questions, the best first (as a user ranks generators)")
                                  ] = False,

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table as RichTable
 
 from mscsql.cli.app import err, index_app, link_app, out
-from mscsql.cli.options import TargetArg
+from mscsql.cli.options import AllowMissingDbOpt, BenchmarkOpt, DataDirOpt, TargetArg
 from mscsql.cli.render import cells, open_database, print_json, say
 
 
@@ -151,11 +151,11 @@ def link_show(
 
 @link_app.command("eval")
 def link_eval(
-    benchmark: Annotated[str, typer.Option(help="spider-dev, spider-train, bird-dev, bird-minidev, ...")],
-    data_dir: Annotated[Path, typer.Option(help="the benchmark's folder")],
+    benchmark: BenchmarkOpt,
+    data_dir: DataDirOpt,
     output: Annotated[Path, typer.Option(help="folder for questions.jsonl and summary.json")],
     linker: LinkerOpt = ["embedding"],  # noqa: B006
-    allow_missing_db: Annotated[bool, typer.Option(help="skip questions whose database is missing")] = False,
+    allow_missing_db: AllowMissingDbOpt = False,
     schema_only: Annotated[bool, typer.Option(help="use tables.json only (no database, no values)")] = False,
     index_dir: Annotated[Path | None, typer.Option(help="folder of value indexes, one sub-folder per database "
                                                         "(default: the cache)")] = None,
