@@ -4,9 +4,10 @@ Importing ``mscsql`` loads no heavy backend: torch, transformers, vllm and datab
 imported only by the code paths that need them.
 """
 
+from mscsql.answer import Answer
 from mscsql.db import Database, connect, execute_many
 from mscsql.errors import MscSqlError
-from mscsql.pipeline import Answer, TextToSQL
+from mscsql.pipeline import TextToSQL
 from mscsql.types import ExecutionResult, ExecutionStatus, Schema
 
 __version__ = "0.1.0"

@@ -18,7 +18,7 @@ from mscsql.packaged import resolve_config
 from mscsql.types import ResultBudget
 
 
-class _Strict(BaseModel):
+class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -41,7 +41,7 @@ def checked_limits(timeout_s: float, max_rows: int, where: str = "execution") ->
     return float(timeout_s), max_rows
 
 
-class ExecutionSettings(_Strict):
+class ExecutionSettings(StrictModel):
     """How untrusted SQL is executed (see ``mscsql.db``)."""
 
     timeout_s: float = Field(30.0, gt=0, le=MAX_TIMEOUT_S, allow_inf_nan=False,
@@ -76,7 +76,7 @@ class ExecutionSettings(_Strict):
         return frozenset(name.strip().lower() for name in self.allowed_functions)
 
 
-class SchemaSettings(_Strict):
+class SchemaSettings(StrictModel):
     """How ``Database.schema()`` samples example values."""
 
     examples_per_column: int = Field(3, ge=0)
@@ -89,7 +89,7 @@ class SchemaSettings(_Strict):
 DEFAULT_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
 
 
-class RetrievalSettings(_Strict):
+class RetrievalSettings(StrictModel):
     """How the value index is built and searched (see ``mscsql.retrieval``)."""
 
     encoder: str = Field(DEFAULT_ENCODER, description="sentence-transformers model id or local path")
@@ -108,7 +108,7 @@ class RetrievalSettings(_Strict):
                                                             "for all its values to be returned")
 
 
-class GeneratorConfig(_Strict):
+class GeneratorConfig(StrictModel):
     """One generator of an ensemble (see ``configs/*.yaml``)."""
 
     name: str = Field(description="tags every candidate this generator proposes")
@@ -136,14 +136,14 @@ class GeneratorConfig(_Strict):
         return self
 
 
-class LinkingConfig(_Strict):
+class LinkingConfig(StrictModel):
     linkers: tuple[str, ...] = ("embedding",)
     table_miss: float | None = None
     column_miss: float | None = None
     schema_budget_tokens: int | None = Field(2048, ge=64, description="tokens for the schema in a prompt")
 
 
-class GenerationConfig(_Strict):
+class GenerationConfig(StrictModel):
     """An ensemble of generators and how their prompts are built."""
 
     generators: tuple[GeneratorConfig, ...] = Field(min_length=1)
@@ -152,7 +152,7 @@ class GenerationConfig(_Strict):
     use_values: bool = Field(True, description="retrieve values for prompts (needs the databases)")
 
 
-class CriticConfig(_Strict):
+class CriticConfig(StrictModel):
     """The joint critic: one or more models (hf or openai backends) that score the options in one pass."""
 
     models: tuple[GeneratorConfig, ...] = Field(min_length=1)
@@ -164,7 +164,7 @@ class CriticConfig(_Strict):
     max_cell_chars: int = Field(40, ge=8, description="longer cells are cut")
 
 
-class SelectionConfig(_Strict):
+class SelectionConfig(StrictModel):
     selector: Literal["critic", "encoder", "vote", "first-valid", "max-logprob"] = "vote"
     critic: CriticConfig | None = None
     #: the ``encoder`` selector's checkpoint (a folder saved by EncoderCritic.save / the training recipe); None:

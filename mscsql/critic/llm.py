@@ -23,15 +23,24 @@ import math
 import random
 import string
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from mscsql.critic.grouping import CandidateResult, ResultGroup, group_by_result
+from mscsql.critic.base import (
+    Critic,
+    CriticJudgement,
+    CriticRound,
+    judgement_without_model,
+    most_probable_group,
+    normalise,
+)
+from mscsql.critic.grouping import ResultGroup
 from mscsql.critic.metadata import MetadataOptions, render_groups
-from mscsql.critic.selectors import _priority
 from mscsql.errors import ConfigError
 from mscsql.generation.base import ChatPrompt
 from mscsql.prompts.generator import RenderedPrompt, defuse_special_tokens, prompt_hash
+
+if TYPE_CHECKING:
+    from mscsql.config import CriticConfig, SelectionConfig
 
 log = logging.getLogger(__name__)
 
@@ -99,19 +108,6 @@ def orderings(n: int, k: int, seed: int = 0) -> list[tuple[int, ...]]:
     return chosen
 
 
-def normalise(logprobs: Sequence[float]) -> list[float]:
-    """Probabilities from log-probabilities, normalised over the options (uniform when all are ``-inf``)."""
-    if not logprobs:
-        return []
-    top = max(logprobs)
-    if top == -math.inf or math.isnan(top):
-        log.warning("the critic's scorer gave no probability to any option; counting them as equal")
-        return [1.0 / len(logprobs)] * len(logprobs)
-    weights = [math.exp(v - top) if not math.isnan(v) else 0.0 for v in logprobs]
-    total = math.fsum(weights)
-    return [w / total for w in weights]
-
-
 def split_blocks(items: Sequence[int], size: int) -> list[list[int]]:
     """``items`` in order, cut into the fewest blocks of at most ``size``, as even in size as possible."""
     count = math.ceil(len(items) / size)
@@ -124,98 +120,10 @@ def split_blocks(items: Sequence[int], size: int) -> list[list[int]]:
     return blocks
 
 
-@dataclass(frozen=True)
-class CriticRound:
-    """One round of a critic: the blocks of group indexes it compared and each block's probabilities."""
-
-    blocks: tuple[tuple[int, ...], ...]
-    probabilities: tuple[tuple[float, ...], ...]
-    winners: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class CriticJudgement:
-    """A critic's verdict on the groups of one question."""
-
-    #: one probability per group (in the groups' order), summing to 1
-    probabilities: tuple[float, ...]
-    #: the index of the chosen group (None when there were no groups)
-    winner: int | None
-    #: True when no model was asked (no group, or at most one group ran successfully)
-    skipped: bool
-    #: why: "scored", "no candidates", "one successful group", "no successful group"
-    reason: str
-    critic: str
-    #: prompts scored (one forward pass each)
-    prompts: int = 0
-    rounds: tuple[CriticRound, ...] = ()
-    #: an ensemble's members, each one's own judgement
-    members: tuple[CriticJudgement, ...] = field(default=())
-
-
-@dataclass(frozen=True)
-class CriticDecision:
-    """The candidate a critic chose, with the groups it chose among and its judgement."""
-
-    candidate: CandidateResult
-    group: int
-    groups: tuple[ResultGroup, ...]
-    judgement: CriticJudgement
-
-
-def _argmax(probabilities: Sequence[float], groups: Sequence[ResultGroup]) -> int:
-    """The most probable group; ties go to the larger agreement, then to the first."""
-    return max(range(len(probabilities)), key=lambda i: (probabilities[i], groups[i].count, -i))
-
-
-class Critic:
-    """What every critic shares: ``judge`` makes a :class:`CriticJudgement`; the rest derives from it."""
-
-    name: str
-
-    def judge(self, question: str, evidence: str | None, schema_text: str,
-              groups: Sequence[ResultGroup], sources: Sequence[str] = ()) -> CriticJudgement:
-        """``sources``: the generators in priority order (critics that read it break ties with it)."""
-        raise NotImplementedError
-
-    def score_groups(self, question: str, evidence: str | None, schema_text: str,
-                     groups: Sequence[ResultGroup]) -> list[float]:
-        """One probability per group, summing to 1 (empty for no groups)."""
-        return list(self.judge(question, evidence, schema_text, groups).probabilities)
-
-    def decide(self, question: str, evidence: str | None, schema_text: str, candidates: Sequence[CandidateResult],
-               sources: Sequence[str] = ()) -> CriticDecision | None:
-        """Group ``candidates`` by result, judge the groups, and take the chosen group's member from the
-        highest-priority source (``sources`` in priority order; then first appearance)."""
-        groups = group_by_result(candidates)
-        judgement = self.judge(question, evidence, schema_text, groups, sources)
-        if judgement.winner is None:
-            return None
-        members = groups[judgement.winner].members
-        candidate = min(members, key=lambda m: _priority(m, sources))
-        return CriticDecision(candidate, judgement.winner, tuple(groups), judgement)
-
-    def select(self, question: str, evidence: str | None, schema_text: str, candidates: Sequence[CandidateResult],
-               sources: Sequence[str] = ()) -> CandidateResult | None:
-        """The chosen candidate (like the model-free selectors, with the question's context first)."""
-        decision = self.decide(question, evidence, schema_text, candidates, sources)
-        return decision.candidate if decision is not None else None
-
-
-def _without_model(groups: Sequence[ResultGroup], critic: str) -> CriticJudgement | None:
-    """The judgement when no model is needed: no groups, or at most one that ran successfully."""
-    if not groups:
-        return CriticJudgement((), None, True, "no candidates", critic)
-    ok = [i for i, g in enumerate(groups) if g.ok]
-    if len(ok) == 1:
-        probabilities = tuple(1.0 if i == ok[0] else 0.0 for i in range(len(groups)))
-        return CriticJudgement(probabilities, ok[0], True, "one successful group", critic)
-    if not ok:
-        counts = [max(g.count, 0) for g in groups]
-        total = sum(counts)
-        probabilities = tuple(c / total for c in counts) if total else tuple(1.0 / len(groups) for _ in groups)
-        return CriticJudgement(probabilities, _argmax(probabilities, groups), True, "no successful group", critic)
-    return None
+def critic_metadata(settings: CriticConfig) -> MetadataOptions:
+    """How much of each group a configured critic shows."""
+    return MetadataOptions(max_rows=settings.max_rows, max_columns=settings.max_columns,
+                           max_cell_chars=settings.max_cell_chars)
 
 
 class LLMCritic(Critic):
@@ -243,6 +151,25 @@ class LLMCritic(Critic):
         self.metadata = metadata or MetadataOptions()
         self.include_failed = include_failed
 
+    @classmethod
+    def from_config(cls, selection: SelectionConfig) -> Critic:
+        """The ``critic`` selector of a pipeline config: one critic per configured model (their models load
+        now), an :class:`EnsembleCritic` when there are several."""
+        from mscsql.generation.registry import build_generator
+
+        settings = selection.critic
+        if settings is None:
+            raise ConfigError("this pipeline has no critic configured",
+                              hint="add selection: {selector: critic, critic: {models: [...]}}")
+        critics = [cls(build_generator(m), orderings=settings.orderings, max_options=settings.max_options,
+                       metadata=critic_metadata(settings), seed=settings.seed, name=m.name) for m in settings.models]
+        return critics[0] if len(critics) == 1 else EnsembleCritic(critics)
+
+    def close(self) -> None:
+        close = getattr(self.scorer, "close", None)  # scorers are generators; not every backend holds resources
+        if callable(close):
+            close()
+
     def __repr__(self) -> str:
         return (f"LLMCritic({self.scorer!r}, orderings={self.orderings}, max_options={self.max_options}, "
                 f"seed={self.seed}, name={self.name!r})")
@@ -254,7 +181,7 @@ class LLMCritic(Critic):
 
     def judge(self, question: str, evidence: str | None, schema_text: str,
               groups: Sequence[ResultGroup], sources: Sequence[str] = ()) -> CriticJudgement:
-        skipped = _without_model(groups, self.name)
+        skipped = judgement_without_model(groups, self.name)
         if skipped is not None:
             log.debug("%s: no model needed (%s)", self.name, skipped.reason)
             return skipped
@@ -277,7 +204,7 @@ class LLMCritic(Critic):
         probabilities = [0.0] * len(groups)
         for index, p in zip(final_block, final_scores, strict=True):
             probabilities[index] = p
-        winner = _argmax(probabilities, groups)
+        winner = most_probable_group(probabilities, groups)
         log.debug("%s: %d groups, %d shown, %d prompts in %d rounds; winner %d (p=%.3f)", self.name, len(groups),
                   len(shown), prompts, len(rounds), winner, probabilities[winner])
         return CriticJudgement(tuple(probabilities), winner, False, "scored", self.name, prompts, tuple(rounds))
@@ -321,12 +248,16 @@ class EnsembleCritic(Critic):
 
     def judge(self, question: str, evidence: str | None, schema_text: str,
               groups: Sequence[ResultGroup], sources: Sequence[str] = ()) -> CriticJudgement:
-        skipped = _without_model(groups, self.name)
+        skipped = judgement_without_model(groups, self.name)
         if skipped is not None:
             return skipped
         members = tuple(c.judge(question, evidence, schema_text, groups, sources) for c in self.critics)
         summed = [math.fsum(m.probabilities[i] for m in members) for i in range(len(groups))]
         probabilities = tuple(s / len(members) for s in summed)
-        winner = _argmax(probabilities, groups)
+        winner = most_probable_group(probabilities, groups)
         return CriticJudgement(probabilities, winner, False, "scored", self.name,
                                sum(m.prompts for m in members), members=members)
+
+    def close(self) -> None:
+        for critic in self.critics:
+            critic.close()

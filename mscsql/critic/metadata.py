@@ -59,7 +59,7 @@ def quote_sql(sql: str, max_chars: int) -> str:
     return defuse_special_tokens(_OPENING_ANGLE.sub("\\\\u003c", quoted))
 
 
-def _status_line(result: ExecutionResult, options: MetadataOptions) -> str:
+def status_line(result: ExecutionResult, options: MetadataOptions) -> str:
     if result.status is ExecutionStatus.OK:
         return "ok" if result.rows or result.row_count else "empty (no rows)"
     words = {ExecutionStatus.ERROR: "error", ExecutionStatus.TIMEOUT: "timeout (cancelled)",
@@ -71,7 +71,7 @@ def _status_line(result: ExecutionResult, options: MetadataOptions) -> str:
     return line
 
 
-def _row_count_line(result: ExecutionResult, shown: int) -> str:
+def row_count_line(result: ExecutionResult, shown: int) -> str:
     total = max(result.row_count, len(result.rows))
     if result.truncated:
         count = f"at least {total} (truncated: the result had more rows than were fetched)"
@@ -87,13 +87,13 @@ def render_group(group: ResultGroup, options: MetadataOptions, label: str) -> st
     count = group.count
     lines = [f"Option {label} (proposed by {count} sample{'s' if count != 1 else ''}):",
              f"  SQL: {quote_sql(sql, options.max_sql_chars)}",
-             f"  Status: {_status_line(result, options)}"]
+             f"  Status: {status_line(result, options)}"]
     if not result.ok:
         return "\n".join(lines)
     names, hidden, rows = shown_table(result, options)
     note = f" (+{hidden} more column{'s' if hidden != 1 else ''} not shown)" if hidden else ""
     lines.append(f"  Columns ({len(result.columns)}): [{names}]{note}")
-    lines.append(_row_count_line(result, len(rows)))
+    lines.append(row_count_line(result, len(rows)))
     lines += [f"    row {number}: [{cells}]" for number, cells in enumerate(rows, start=1)]
     return "\n".join(lines)
 

@@ -1,12 +1,13 @@
 """``mscsql eval run``: the whole pipeline over a benchmark, then the harness's scorer.
 
-Stages, each kept in ``OUT`` and resumable:
+The questions go through the stages of :mod:`mscsql.stages`, the same that ``TextToSQL.ask_batch`` runs;
+this harness only feeds them benchmark questions and keeps what they return in ``OUT``, resumably:
 
-1. ``OUT/generate/``: candidates for every question (:mod:`mscsql.evaluation.generate`: values, linking,
-   prompts, every generator through the sample store);
-2. ``OUT/selections.jsonl`` and ``OUT/predictions.jsonl``: every question's candidates run read-only on its
-   database, grouped by result, and the configured selector's choice (the critic reads the question,
-   the linked schema and the groups); written database by database;
+1. ``OUT/generate/``: the prepare and sample stages for every question (:mod:`mscsql.evaluation.generate`:
+   values, linking, prompts, every generator through the sample store ``samples.jsonl``), and each question's
+   candidates in ``candidates.jsonl``;
+2. ``OUT/selections.jsonl`` (every question's answer, as ``mscsql ask --json`` prints it, with its index) and
+   ``OUT/predictions.jsonl``: the execute, choose and answer stages, database by database;
 3. ``OUT/score/``: the predictions scored like any prediction file (``summary.json``, ``report.md``).
 """
 
@@ -22,19 +23,17 @@ from typing import Any
 from tqdm import tqdm
 
 from mscsql.config import PipelineConfig
-from mscsql.critic.build import build_critic
-from mscsql.critic.grouping import CandidateResult, group_by_result, sample_sources
-from mscsql.critic.selectors import select
-from mscsql.db import connect, execute_many
+from mscsql.db import connect
 from mscsql.evaluation.benchmarks import Benchmark, sha256_file
 from mscsql.evaluation.cache import GoldCache
-from mscsql.evaluation.generate import CANDIDATES, GenerateRun
+from mscsql.evaluation.generate import GenerateRun, Sampled
 from mscsql.evaluation.predictions import PredictionFile
 from mscsql.evaluation.report import write_reports
 from mscsql.evaluation.runner import ScoreRun, score
 from mscsql.evaluation.scorers import Scorer
 from mscsql.fileio import output_folder
 from mscsql.records import read_records, rewrite_records
+from mscsql.stages import Limits, Models, answers, candidate_pools, choose, execute
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +55,14 @@ class PipelineRun:
 
     def run(self) -> dict[str, Any]:
         output_folder(self.output)
-        GenerateRun(self.benchmark, self.data_dir, self.config, self.output / "generate", limit=self.limit,
-                    progress=self.progress).run()
-        self._select()
+        # what survived a kill: answers whose prediction was written (their selection record too)
+        done = {r["index"] for r in rewrite_records(self.output / PREDICTIONS)}
+        rewrite_records(self.output / SELECTIONS, done)
+        generation = GenerateRun(self.benchmark, self.data_dir, self.config, self.output / "generate",
+                                 limit=self.limit, progress=self.progress)
+        sampled = generation.sampled(skip=done)
+        generation.write_candidates(sampled)
+        self._answer(sampled)
         benchmark, sqls = self._answered()
         predictions = PredictionFile(path=self.output / PREDICTIONS, name="pipeline", sql=sqls,
                                      sha256=sha256_file(self.output / PREDICTIONS))
@@ -79,51 +83,38 @@ class PipelineRun:
                               missing_databases=self.benchmark.missing_databases)
         return benchmark, tuple(answered[item.index] for item in chosen)
 
-    def _select(self) -> None:
-        # what survived a kill: answers whose prediction was written (their selection record too)
-        done = {r["index"] for r in rewrite_records(self.output / PREDICTIONS)}
-        rewrite_records(self.output / SELECTIONS, done)
-        records = [r for r in read_records(self.output / "generate" / CANDIDATES) if r["index"] not in done]
+    def _answer(self, sampled: list[Sampled]) -> None:
+        """The execute, choose and answer stages, database by database; each answer is written as it is made."""
         by_index = {i.index: i for i in self.benchmark.items}
         priority = [g.name for g in self.config.generators]
         selector = self.config.selection.selector
-        critic = build_critic(self.config.selection) if selector in ("critic", "encoder") else None
-        with (self.output / PREDICTIONS).open("a", encoding="utf-8") as predictions, \
-                (self.output / SELECTIONS).open("a", encoding="utf-8") as selections, \
-                tqdm(total=len(records), desc=f"selecting ({selector})", unit="q", disable=not self.progress) as bar:
-            ordered = sorted(records, key=lambda r: (r["db_id"], r["index"]))
-            for _db, group in groupby(ordered, key=lambda r: r["db_id"]):
-                batch = list(group)
-                item = by_index[batch[0]["index"]]
-                with connect(item.database or "", execution=self.config.execution) as db:
-                    pairs = [(r["index"], c) for r in batch for c in r["candidates"]]
-                    results = execute_many([(db, c["sql"]) for _i, c in pairs], workers=self.workers,
-                                           timeout_s=self.config.execution.timeout_s,
-                                           max_rows=self.config.selection.max_rows)
-                executed: dict[int, list[CandidateResult]] = {r["index"]: [] for r in batch}
-                for (index, c), result in zip(pairs, results, strict=True):
-                    executed[index].append(CandidateResult(c["sql"], sample_sources(c["generators"], priority), result,
-                                                           c.get("best_logprob")))
-                for record in batch:
-                    question = by_index[record["index"]]
-                    candidates = executed[record["index"]]
-                    if critic is not None:
-                        chosen = critic.select(question.question, question.evidence, record.get("schema_text") or "",
-                                               candidates, priority)
-                    else:
-                        chosen = select(selector, candidates, priority) if candidates else None
-                    sql = chosen.sql if chosen is not None else ""
-                    groups = group_by_result(candidates)
-                    selections.write(json.dumps({"index": record["index"], "selector": selector, "sql": sql,
-                                                 "groups": [{"count": g.count, "ok": g.ok} for g in groups],
-                                                 "unanimous": len([g for g in groups if g.ok]) == 1},
-                                                ensure_ascii=False) + "\n")
-                    predictions.write(json.dumps({"index": record["index"], "sql": sql}, ensure_ascii=False) + "\n")
-                predictions.flush()
-                selections.flush()
-                bar.update(len(batch))
+        limits = Limits(timeout_s=self.config.execution.timeout_s, max_rows=self.config.selection.max_rows)
+        models = Models(self.config)
+        try:
+            with (self.output / PREDICTIONS).open("a", encoding="utf-8") as predictions, \
+                    (self.output / SELECTIONS).open("a", encoding="utf-8") as selections, \
+                    tqdm(total=len(sampled), desc=f"selecting ({selector})", unit="q",
+                         disable=not self.progress) as bar:
+                ordered = sorted(sampled, key=lambda s: (by_index[s.index].db_id, s.index))
+                for _db, group in groupby(ordered, key=lambda s: by_index[s.index].db_id):
+                    batch = list(group)
+                    prepared = [s.prepared for s in batch]
+                    pools = candidate_pools([s.samples for s in batch], self.benchmark.dialect)
+                    with connect(by_index[batch[0].index].database or "", execution=self.config.execution) as db:
+                        executed = execute(db, pools, priority, limits=limits, workers=self.workers)
+                    choices = choose(models, [p.question for p in prepared], [p.schema_text for p in prepared],
+                                     executed, priority)
+                    for item, answer in zip(batch, answers(prepared, pools, executed, choices, selector=selector),
+                                            strict=True):
+                        record = {"index": item.index, "db_id": by_index[item.index].db_id, **answer.to_dict()}
+                        selections.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+                        predictions.write(json.dumps({"index": item.index, "sql": answer.sql or ""},
+                                                     ensure_ascii=False) + "\n")
+                    predictions.flush()
+                    selections.flush()
+                    bar.update(len(batch))
+        finally:
+            models.close()
         # in question order, so the same answers always make the same file (and the scores stay valid)
         rewrite_records(self.output / PREDICTIONS)
         rewrite_records(self.output / SELECTIONS)
-
-

@@ -19,15 +19,19 @@ from typing import Any
 
 from tqdm import tqdm
 
+from mscsql.config import ExecutionSettings
+from mscsql.critic.base import Selector
 from mscsql.critic.grouping import CandidateResult, group_by_result
-from mscsql.critic.selectors import select
-from mscsql.db import connect, execute_many
+from mscsql.db import connect
 from mscsql.evaluation.benchmarks import Benchmark
 from mscsql.evaluation.cache import GoldCache
+from mscsql.evaluation.generate import benchmark_question
 from mscsql.evaluation.predictions import PredictionFile
 from mscsql.evaluation.runner import ScoreRun, score
 from mscsql.evaluation.scorers import Scorer
 from mscsql.fileio import output_folder, write_json_atomic
+from mscsql.generation.candidates import Candidate
+from mscsql.stages import Limits, choose, execute
 
 log = logging.getLogger(__name__)
 
@@ -44,20 +48,18 @@ def whole_schema_text(db: Any) -> str:
 
 def run_candidates(db: Any, indexes: list[int], files: list[PredictionFile], *, workers: int, timeout_s: float
                    ) -> dict[int, list[CandidateResult]]:
-    """The candidates of each question (by index) on the open database ``db``: each distinct statement of the
-    files runs once (read-only, in parallel), with the names of the files that proposed it as its sources
-    (in the files' order)."""
-    pairs: list[tuple[int, str, tuple[str, ...]]] = []
+    """The candidates of each question (by index) on the open database ``db`` (the execute stage): each
+    distinct statement of the files runs once (read-only, in parallel), with the names of the files that
+    proposed it as its sources (in the files' order)."""
+    pools = []
     for index in indexes:
-        sources: dict[str, list[str]] = {}
+        proposed: dict[str, dict[str, int]] = {}
         for file in files:
-            sources.setdefault(file.sql[index], []).append(file.name)
-        pairs += [(index, sql, tuple(who)) for sql, who in sources.items()]
-    results = execute_many([(db, sql) for _i, sql, _who in pairs], workers=workers, timeout_s=timeout_s)
-    by_question: dict[int, list[CandidateResult]] = {}
-    for (index, sql, who), result in zip(pairs, results, strict=True):
-        by_question.setdefault(index, []).append(CandidateResult(sql, who, result))
-    return by_question
+            proposed.setdefault(file.sql[index], {})[file.name] = 1
+        pools.append([Candidate.stored(sql, who) for sql, who in proposed.items()])
+    limits = Limits(timeout_s=timeout_s, max_rows=ExecutionSettings().max_rows)
+    executed = execute(db, pools, [f.name for f in files], limits=limits, workers=workers)
+    return dict(zip(indexes, executed, strict=True))
 
 
 @dataclass
@@ -65,21 +67,16 @@ class SelectRun:
     benchmark: Benchmark
     files: list[PredictionFile]
     scorer: Scorer
-    selectors: list[str]
+    #: the selectors compared, by name (see :func:`mscsql.critic.registry.build_selector`)
+    selectors: dict[str, Selector]
     output: Path
     cache: GoldCache
     workers: int = 2
     timeout_s: float = 30.0
     progress: bool = True
-    #: model-based selectors: ``name -> critic`` (an LLMCritic, EnsembleCritic or EncoderCritic)
-    critics: dict[str, Any] | None = None
 
     def run(self) -> dict[str, Any]:
         output_folder(self.output)
-        critics = self.critics or {}
-        for name in self.selectors:  # an unknown name fails now, not after the scoring
-            if name not in critics:
-                select(name, [], [])
         rows = score(ScoreRun(benchmark=self.benchmark, files=self.files, scorer=self.scorer,
                               output=self.output / "scores", cache=self.cache, workers=self.workers,
                               timeout_s=self.timeout_s, progress=self.progress))
@@ -103,24 +100,24 @@ class SelectRun:
     def _select_database(self, items: list[Any], names: list[str], verdict: dict[tuple[str, int], bool]
                          ) -> list[dict[str, Any]]:
         with connect(items[0].database) as db:
-            schema_text = whole_schema_text(db) if self.critics else ""
+            schema_text = whole_schema_text(db)
             by_question = run_candidates(db, [item.index for item in items], self.files, workers=self.workers,
                                          timeout_s=self.timeout_s)
+        executed = [by_question[item.index] for item in items]
+        questions = [benchmark_question(item) for item in items]
+        chosen = {name: choose(selector, questions, [schema_text] * len(items), executed, names)
+                  for name, selector in self.selectors.items()}
         records = []
-        for item in items:
-            candidates = by_question[item.index]
+        for position, item in enumerate(items):
             record: dict[str, Any] = {"index": item.index, "db_id": item.db_id,
                                       "groups": [{"count": g.count, "ok": g.ok, "sources": sorted(
                                           {s for m in g.members for s in m.sources})}
-                                          for g in group_by_result(candidates)],
+                                          for g in group_by_result(executed[position])],
                                       "files": {n: verdict[(n, item.index)] for n in names}}
             for name in self.selectors:
-                if name in (self.critics or {}):
-                    chosen = self.critics[name].select(item.question, item.evidence, schema_text, candidates, names)
-                else:
-                    chosen = select(name, candidates, names)
-                record[name] = {"source": chosen.sources[0] if chosen else None,
-                                "correct": bool(chosen and verdict[(chosen.sources[0], item.index)])}
+                candidate = chosen[name][position].candidate
+                record[name] = {"source": candidate.sources[0] if candidate else None,
+                                "correct": bool(candidate and verdict[(candidate.sources[0], item.index)])}
             records.append(record)
         return records
 

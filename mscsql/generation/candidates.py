@@ -46,6 +46,14 @@ class Candidate:
     def ok(self) -> bool:
         return self.status == "ok"
 
+    @classmethod
+    def stored(cls, sql: str, generators: dict[str, int]) -> Candidate:
+        """A candidate read back from where it was kept (a prediction file, ``candidates.jsonl``): its SQL as
+        written, proposed by ``generators`` (name -> samples)."""
+        return cls(sql=sql, key=text_key(sql), status="ok", error=None, source_dialect=None,
+                   generators=dict(generators), count=sum(generators.values()),
+                   samples=tuple((name, i) for name, n in generators.items() for i in range(n)))
+
 
 @dataclass
 class _Group:

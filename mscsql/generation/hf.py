@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +28,7 @@ from mscsql.generation.base import (
     render_chat,
     resolve_torch_device,
 )
+from mscsql.generation.hub import WHERE_MODELS_COME_FROM, hub_offline, looks_like_path, one_line
 
 if TYPE_CHECKING:
     import torch
@@ -36,33 +36,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
-_DTYPE_ALIASES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16", "half": "float16"}
+DTYPE_ALIASES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16", "half": "float16"}
 #: the only entries of a model's generation_config that are kept: which tokens begin, end and pad
 _KEPT_GENERATION_KEYS = ("bos_token_id", "eos_token_id", "pad_token_id", "decoder_start_token_id")
 #: entries that change no output, not worth a log line when a generation_config sets them
 _QUIET_GENERATION_KEYS = ("transformers_version", "use_cache", "output_attentions", "output_hidden_states",
                           "output_scores", "output_logits", "return_dict_in_generate")
-_WHERE_MODELS_COME_FROM = ("give the path of a local directory holding config.json, the tokenizer and the weights; "
-                           "or download the model into the Hugging Face cache while online "
-                           "(`hf download <model id>`; HF_HOME chooses the cache); or serve the model and give "
-                           "the generator a server URL instead")
-
-
-def _offline() -> bool:
-    return any(os.environ.get(var, "").strip().lower() in ("1", "true", "yes", "on")
-               for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
-
-
-def _one_line(err: Exception, limit: int = 200) -> str:
-    text = " ".join(str(err).split()) or type(err).__name__
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _looks_like_path(name: str) -> bool:
-    """Written as a filesystem path rather than a Hub id ("org/name")?"""
-    return name.startswith((".", "/", "~")) or "\\" in name or name.count("/") > 1
-
-
 def _source(name: str) -> str:
     """What to give ``from_pretrained``: the expanded local path when it exists, else the Hub id."""
     local = Path(name).expanduser()
@@ -110,33 +89,33 @@ class HFGenerator:
     def _resolve_dtype(dtype: str) -> Any:
         import torch
 
-        key = _DTYPE_ALIASES.get(str(dtype).strip().lower(), str(dtype).strip().lower())
+        key = DTYPE_ALIASES.get(str(dtype).strip().lower(), str(dtype).strip().lower())
         if key not in DTYPES:
             raise ConfigError(f"unknown dtype {dtype!r}", hint=f"use one of {', '.join(DTYPES)}")
         return "auto" if key == "auto" else getattr(torch, key)
 
     def _missing(self, what: str, err: Exception) -> ConfigError:
-        where = "in the Hugging Face cache (HF_HUB_OFFLINE is set, so nothing is downloaded)" if _offline() \
+        where = "in the Hugging Face cache (HF_HUB_OFFLINE is set, so nothing is downloaded)" if hub_offline() \
             else "on the Hugging Face Hub or in its cache"
         local = Path(self.model_id if what == "model" else (self.adapter or "")).expanduser()
         if local.exists():
             return ConfigError(f"cannot load {what} from {str(local)!r}: {err}",
                                hint="the directory should hold a model saved with save_pretrained")
         name = self.model_id if what == "model" else self.adapter
-        cause = "" if _offline() else f" ({_one_line(err)})"
+        cause = "" if hub_offline() else f" ({one_line(err)})"
         return ConfigError(f"{what} {name!r} was found neither as a local directory nor {where}{cause}",
-                           hint=_WHERE_MODELS_COME_FROM)
+                           hint=WHERE_MODELS_COME_FROM)
 
     def _hub_kwargs(self, trust_remote_code: bool) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"trust_remote_code": trust_remote_code}
-        if _offline():
+        if hub_offline():
             kwargs["local_files_only"] = True
         return kwargs
 
     def _check_path(self, name: str, what: str) -> None:
         """A name written as a path must exist (else transformers would read it as a Hub id)."""
-        if _looks_like_path(name) and not Path(name).expanduser().exists():
-            raise ConfigError(f"{what} directory {name!r} does not exist", hint=_WHERE_MODELS_COME_FROM)
+        if looks_like_path(name) and not Path(name).expanduser().exists():
+            raise ConfigError(f"{what} directory {name!r} does not exist", hint=WHERE_MODELS_COME_FROM)
 
     def _load_tokenizer(self, trust_remote_code: bool) -> Any:
         from huggingface_hub.errors import HFValidationError
@@ -191,7 +170,7 @@ class HFGenerator:
             raise BackendUnavailable("loading an adapter needs peft", hint="pip install 'mscsql[train]'") from err
         assert self.adapter is not None
         self._check_path(self.adapter, "adapter")
-        kwargs = {"local_files_only": True} if _offline() else {}
+        kwargs = {"local_files_only": True} if hub_offline() else {}
         try:
             return PeftModel.from_pretrained(model, _source(self.adapter), **kwargs)
         except (OSError, HFValidationError, ValueError) as err:

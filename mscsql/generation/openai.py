@@ -44,6 +44,7 @@ from urllib.parse import urlsplit
 
 from mscsql.errors import BackendUnavailable, ConfigError, GenerationError
 from mscsql.generation.base import ChatPrompt, Sample, SamplingParams
+from mscsql.generation.hub import one_line
 
 if TYPE_CHECKING:
     import httpx
@@ -227,7 +228,7 @@ class OpenAIGenerator:
         top = _first_top_logprobs(logprobs, self.mode)
         if top is None:
             raise GenerationError(f"{self.url} returned no top log-probabilities for the first token: "
-                                  f"{_one_line(repr(choice), 300)}",
+                                  f"{one_line(repr(choice), 300)}",
                                   hint="the server must support logprobs with top_logprobs (vLLM, OpenAI and "
                                        "llama.cpp's server do)")
         found: dict[str, list[float]] = {}
@@ -315,7 +316,7 @@ class OpenAIGenerator:
                                     hint="raise timeout_s, or check that the server is not overloaded")
             raise _Retryable(error) from err
         except httpx.TransportError as err:
-            error = GenerationError(f"{self.url}: cannot reach the server ({_one_line(err)})",
+            error = GenerationError(f"{self.url}: cannot reach the server ({one_line(err)})",
                                     hint="check base_url and that the server is running")
             raise _Retryable(error) from err
         status = response.status_code
@@ -329,12 +330,12 @@ class OpenAIGenerator:
             return response.json()
         except ValueError as err:
             raise GenerationError(f"{self.url} answered HTTP {status} with a body that is not JSON: "
-                                  f"{_one_line(response.text or '(empty)')}") from err
+                                  f"{one_line(response.text or '(empty)')}") from err
 
     def _parse(self, payload: Any, n: int) -> list[Sample]:
         choices = payload.get("choices") if isinstance(payload, dict) else None
         if not isinstance(choices, list):
-            raise GenerationError(f"{self.url} answered without a list of choices: {_one_line(repr(payload))}")
+            raise GenerationError(f"{self.url} answered without a list of choices: {one_line(repr(payload))}")
         if not choices:
             raise GenerationError(f"{self.url} returned no choice for a request of n={n}",
                                   hint="check the model name and the server's log")
@@ -345,7 +346,7 @@ class OpenAIGenerator:
 
     def _sample(self, choice: Any, total_tokens: Any) -> Sample:
         if not isinstance(choice, dict):
-            raise GenerationError(f"{self.url} answered a malformed choice: {_one_line(repr(choice))}")
+            raise GenerationError(f"{self.url} answered a malformed choice: {one_line(repr(choice))}")
         if self.mode == "chat":
             message = choice.get("message") or {}
             text = message.get("content") if isinstance(message, dict) else None
@@ -473,9 +474,9 @@ def _server_message(response: httpx.Response) -> str:
         for candidate in (error.get("message") if isinstance(error, dict) else error,
                           payload.get("message"), payload.get("detail")):
             if candidate:
-                return _one_line(candidate if isinstance(candidate, str) else repr(candidate), 500)
+                return one_line(candidate if isinstance(candidate, str) else repr(candidate), 500)
     text = response.text.strip()
-    return _one_line(text, 500) if text else response.reason_phrase or "(no message)"
+    return one_line(text, 500) if text else response.reason_phrase or "(no message)"
 
 
 def _hint_for(status: int) -> str | None:
@@ -512,8 +513,3 @@ def _retry_after(response: httpx.Response) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max((when - datetime.now(UTC)).total_seconds(), 0.0)
-
-
-def _one_line(value: object, limit: int = 200) -> str:
-    text = " ".join(str(value).split()) or type(value).__name__
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
+from collections.abc import Mapping
 from typing import Any
 
 from mscsql.config import GeneratorConfig
 from mscsql.errors import BackendUnavailable, ConfigError
 from mscsql.generation.base import Generator, SamplingParams
+from mscsql.registry import load_entry
 
 BACKENDS = {
     "hf": "mscsql.generation.hf:HFGenerator",
@@ -22,13 +23,14 @@ def sampling_params(config: GeneratorConfig) -> SamplingParams:
                           max_tokens=config.max_tokens, seed=config.seed, stop=tuple(config.stop))
 
 
-def build_generator(config: GeneratorConfig) -> Generator:
-    """The backend a generator config names, constructed with its model, adapter and options."""
-    module, _, attribute = BACKENDS[config.backend].partition(":")
-    cls: Any = getattr(importlib.import_module(module), attribute)
+def build_generator(config: GeneratorConfig, *, predictions: Mapping[Any, str] | None = None) -> Generator:
+    """The backend a generator config names, constructed with its model, adapter and options; a replay member
+    with its source (``predictions``: its prediction file, read by a benchmark run, question key -> SQL)."""
+    cls: Any = load_entry(BACKENDS, config.backend, "generator backend")
     options = dict(config.options)
     if config.backend == "replay":
-        return cls(name=config.name)
+        replay: Generator = cls.from_config(config, predictions)
+        return replay
     if not config.model:
         raise ConfigError(f"generator {config.name!r} ({config.backend}) needs a model",
                           hint="set model: to a hub id or a local path (or the server's model name)")

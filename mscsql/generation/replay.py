@@ -1,30 +1,93 @@
 """The ``replay`` backend: serves stored samples or published prediction files as if a model had produced
-them, so the rest of the pipeline and the evaluation run without a GPU."""
+them, so the rest of the pipeline and the evaluation run without a GPU.
+
+A replay member of a config names its source in ``options``: ``samples`` (the ``samples.jsonl`` that every
+run and every traced ``ask`` keeps; ``generator`` picks one generator's samples in it, by name) or
+``predictions`` (a benchmark's prediction file, one SQL query per question; only a benchmark run can tell
+which line answers which question). Each prompt gets what is stored for it, however many samples there are,
+whatever ``n`` asks for: repeating one answer would fake agreement.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from mscsql.errors import GenerationError
+from mscsql.errors import DatasetError, GenerationError
 from mscsql.generation.base import ChatPrompt, Sample, SamplingParams
+from mscsql.generation.store import SampleStore
 from mscsql.prompts import prompt_hash
+
+if TYPE_CHECKING:
+    from mscsql.config import GeneratorConfig
+
+log = logging.getLogger(__name__)
 
 
 def messages_hash(prompt: ChatPrompt) -> str:
-    """The key replay uses for a prompt: a hash of its messages."""
+    """The key replay uses for a prompt registered by hand: a hash of its messages."""
     return prompt_hash(list(prompt), "replay")
 
 
 class ReplayGenerator:
-    """Answers each prompt with the texts registered for it (prediction files, stored samples), however many
-    there are, whatever ``n`` asks for."""
+    """Answers prompts with stored texts: those registered for a prompt's messages (:meth:`register`), or,
+    through :meth:`replay`, an earlier run's sample store (by prompt hash) or a prediction file (by question
+    key)."""
 
-    def __init__(self, name: str = "replay") -> None:
+    def __init__(self, name: str = "replay", *, samples: str | Path | None = None, generator: str | None = None,
+                 predictions: Mapping[Any, str] | None = None) -> None:
         self.name = name
         self._answers: dict[str, list[str]] = {}
+        self._generator = generator
+        self._predictions = predictions
+        self._store: SampleStore | None = None
+        if samples is not None:
+            path = Path(samples)
+            if not path.is_file():
+                raise DatasetError(f"replay generator {name!r}: no sample file {path}",
+                                   hint="options.samples names the samples.jsonl of an earlier run or trace")
+            self._store = SampleStore(path)
+
+    @classmethod
+    def from_config(cls, config: GeneratorConfig, predictions: Mapping[Any, str] | None = None) -> ReplayGenerator:
+        """The replay member ``config``; ``predictions``: its prediction file already read (question key ->
+        SQL) by a benchmark run."""
+        options = config.options
+        if options.get("predictions") and predictions is None:
+            raise DatasetError(f"replay generator {config.name!r} replays a prediction file, which only a benchmark "
+                               "run can match to its questions",
+                               hint="run it with mscsql eval run, or replay a run's samples.jsonl "
+                                    "(options.samples)")
+        if not options.get("predictions") and not options.get("samples"):
+            raise DatasetError(f"replay generator {config.name!r} needs options.samples (the samples.jsonl of an "
+                               "earlier run) or options.predictions (a benchmark prediction file)")
+        samples = options.get("samples") if predictions is None else None
+        generator = options.get("generator")
+        return cls(config.name, samples=str(samples) if samples else None,
+                   generator=str(generator) if generator else None, predictions=predictions)
 
     def register(self, prompt: ChatPrompt, texts: Sequence[str]) -> None:
         self._answers[messages_hash(prompt)] = list(texts)
+
+    def replay(self, hashes: Sequence[str], keys: Sequence[Any]) -> list[list[Sample]]:
+        """What the source holds for each prompt (by its prompt hash) or question (by its key); a prompt with
+        nothing stored gets no samples, with a warning."""
+        results = []
+        for digest, key in zip(hashes, keys, strict=True):
+            if self._predictions is not None:
+                sql = self._predictions.get(key)
+                results.append([] if sql is None else [Sample(text=sql, finish_reason="stop")])
+            elif self._store is not None:
+                stored = self._store.find(digest, self._generator)
+                if stored is None:
+                    log.warning("replay %s: no stored samples for prompt %s", self.name, digest)
+                results.append(list(stored or []))
+            else:
+                raise GenerationError(f"replay generator {self.name!r} has no source to replay",
+                                      hint="give options.samples or options.predictions")
+        return results
 
     def generate(self, prompts: Sequence[ChatPrompt], sampling: SamplingParams) -> list[list[Sample]]:
         results = []
@@ -33,6 +96,8 @@ class ReplayGenerator:
             if texts is None:
                 raise GenerationError(f"replay generator {self.name!r} has nothing stored for a prompt",
                                       hint="replay serves the questions of its prediction file or sample store")
-            # what is stored is served as it is: repeating one answer n times would fake agreement
             results.append([Sample(text=text, finish_reason="stop") for text in texts])
         return results
+
+    def close(self) -> None:
+        """Nothing to release."""

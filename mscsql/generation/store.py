@@ -10,10 +10,27 @@ import logging
 import threading
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mscsql.generation.base import Sample, SamplingParams
 
+if TYPE_CHECKING:
+    from mscsql.config import GeneratorConfig
+
 log = logging.getLogger(__name__)
+
+
+#: options that change how a backend runs, not what it generates
+_RUNTIME_OPTIONS = frozenset({"concurrency", "timeout_s", "max_retries", "backoff_s", "batch_size", "api_key",
+                              "progress", "gpu_memory_utilization"})
+
+
+def generator_key(config: GeneratorConfig) -> str:
+    """``name@fingerprint``: the store's name for what this generator produces."""
+    identity = {"backend": config.backend, "model": config.model, "adapter": config.adapter,
+                "options": {k: v for k, v in sorted(config.options.items()) if k not in _RUNTIME_OPTIONS}}
+    digest = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    return f"{config.name}@{digest}"
 
 
 def sampling_key(sampling: SamplingParams) -> str:

@@ -25,14 +25,8 @@ from typing import Any
 
 from mscsql.errors import BackendUnavailable, ConfigError, GenerationError
 from mscsql.generation.base import ChatPrompt, Sample, SamplingParams, has_system, merge_system
-from mscsql.generation.hf import (
-    _DTYPE_ALIASES,
-    _WHERE_MODELS_COME_FROM,
-    DTYPES,
-    _looks_like_path,
-    _offline,
-    _one_line,
-)
+from mscsql.generation.hf import DTYPE_ALIASES, DTYPES
+from mscsql.generation.hub import WHERE_MODELS_COME_FROM, hub_offline, looks_like_path, one_line
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +56,7 @@ class VLLMGenerator:
             raise ConfigError(f"gpu_memory_utilization must be in (0, 1], not {gpu_memory_utilization}")
         if max_model_len is not None and max_model_len < 1:
             raise ConfigError(f"max_model_len must be at least 1, not {max_model_len}")
-        dtype_key = _DTYPE_ALIASES.get(str(dtype).strip().lower(), str(dtype).strip().lower())
+        dtype_key = DTYPE_ALIASES.get(str(dtype).strip().lower(), str(dtype).strip().lower())
         if dtype_key not in DTYPES:
             raise ConfigError(f"unknown dtype {dtype!r}", hint=f"use one of {', '.join(DTYPES)}")
         self.model_id = str(model)
@@ -76,7 +70,7 @@ class VLLMGenerator:
         except ImportError as err:
             raise BackendUnavailable("the vLLM generator needs vllm", hint=_INSTALL_HINT) from err
         except Exception as err:  # a broken install (CUDA libraries, ABI) fails at import with other errors
-            raise BackendUnavailable(f"vllm is installed but cannot be imported: {_one_line(err)}",
+            raise BackendUnavailable(f"vllm is installed but cannot be imported: {one_line(err)}",
                                      hint=f"reinstall it for this machine's CUDA and torch ({_INSTALL_HINT})") \
                 from err
         self._vllm = vllm
@@ -105,11 +99,11 @@ class VLLMGenerator:
     # -- loading ---------------------------------------------------------------------------------------
 
     def _missing(self, what: str, name: str, err: Exception) -> ConfigError:
-        where = "in the Hugging Face cache (HF_HUB_OFFLINE is set, so nothing is downloaded)" if _offline() \
+        where = "in the Hugging Face cache (HF_HUB_OFFLINE is set, so nothing is downloaded)" if hub_offline() \
             else "on the Hugging Face Hub or in its cache"
-        cause = "" if _offline() else f" ({_one_line(err)})"
+        cause = "" if hub_offline() else f" ({one_line(err)})"
         return ConfigError(f"{what} {name!r} was found neither as a local directory nor {where}{cause}",
-                           hint=_WHERE_MODELS_COME_FROM)
+                           hint=WHERE_MODELS_COME_FROM)
 
     def _resolve_model(self) -> str:
         """A local directory (expanded), or a Hub id whose config.json is reachable — checked here, before vLLM
@@ -120,12 +114,12 @@ class VLLMGenerator:
                 raise ConfigError(f"cannot load model from {str(local)!r}: it holds no config.json",
                                   hint="the directory should hold a model saved with save_pretrained")
             return str(local)
-        if _looks_like_path(self.model_id):
-            raise ConfigError(f"model directory {self.model_id!r} does not exist", hint=_WHERE_MODELS_COME_FROM)
+        if looks_like_path(self.model_id):
+            raise ConfigError(f"model directory {self.model_id!r} does not exist", hint=WHERE_MODELS_COME_FROM)
         from huggingface_hub import hf_hub_download
 
         try:
-            hf_hub_download(self.model_id, "config.json", local_files_only=_offline())
+            hf_hub_download(self.model_id, "config.json", local_files_only=hub_offline())
         except Exception as err:  # not found, gated, offline, invalid id, no network: all mean "cannot load"
             raise self._missing("model", self.model_id, err) from err
         return self.model_id
@@ -136,12 +130,12 @@ class VLLMGenerator:
         local = Path(self.adapter).expanduser()
         if local.exists():
             return str(local)
-        if _looks_like_path(self.adapter):
-            raise ConfigError(f"adapter directory {self.adapter!r} does not exist", hint=_WHERE_MODELS_COME_FROM)
+        if looks_like_path(self.adapter):
+            raise ConfigError(f"adapter directory {self.adapter!r} does not exist", hint=WHERE_MODELS_COME_FROM)
         from huggingface_hub import snapshot_download
 
         try:
-            return str(snapshot_download(self.adapter, local_files_only=_offline()))
+            return str(snapshot_download(self.adapter, local_files_only=hub_offline()))
         except Exception as err:  # as in _resolve_model
             raise self._missing("adapter", self.adapter, err) from err
 
@@ -149,10 +143,10 @@ class VLLMGenerator:
         try:
             return self._vllm.LLM(**kwargs)
         except (ValueError, TypeError) as err:  # vLLM's validation of the engine arguments
-            raise ConfigError(f"vLLM refused the settings for {self.model_id!r}: {_one_line(err, 400)}",
+            raise ConfigError(f"vLLM refused the settings for {self.model_id!r}: {one_line(err, 400)}",
                               hint="check max_model_len, dtype, tensor_parallel_size and engine_args") from err
         except RuntimeError as err:  # no GPU, out of memory, engine core failed to start
-            raise GenerationError(f"vLLM could not start an engine for {self.model_id!r}: {_one_line(err, 400)}",
+            raise GenerationError(f"vLLM could not start an engine for {self.model_id!r}: {one_line(err, 400)}",
                                   hint="see vLLM's log above; lower gpu_memory_utilization or max_model_len, or "
                                        "free the GPU") from err
 
@@ -245,7 +239,7 @@ class VLLMGenerator:
             raise ConfigError(f"the chat template of {self.model_id!r} rejected a prompt: {err}",
                               hint="some templates accept no system message or need alternating roles") from err
         except ValueError as err:  # vLLM's checks of the requests (e.g. a prompt longer than max_model_len)
-            raise GenerationError(f"vLLM refused the batch for {self.model_id!r}: {_one_line(err, 400)}",
+            raise GenerationError(f"vLLM refused the batch for {self.model_id!r}: {one_line(err, 400)}",
                                   hint="raise max_model_len or shorten the prompts") from err
         if len(outputs) != len(prompts):
             raise GenerationError(f"vLLM returned {len(outputs)} results for {len(prompts)} prompts")
@@ -276,7 +270,7 @@ def lora_rank(adapter_dir: str | Path) -> int:
                           hint="give a directory saved by peft (model.save_pretrained) holding a LoRA adapter") \
             from err
     except (OSError, ValueError) as err:
-        raise ConfigError(f"cannot read {str(path)!r}: {_one_line(err)}") from err
+        raise ConfigError(f"cannot read {str(path)!r}: {one_line(err)}") from err
     if not isinstance(config, dict):
         raise ConfigError(f"{str(path)!r} does not hold a JSON object")
     peft_type = str(config.get("peft_type", "LORA")).upper()

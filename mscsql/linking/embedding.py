@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
-from mscsql.config import DEFAULT_ENCODER, _Strict
+from mscsql.config import DEFAULT_ENCODER, StrictModel
 from mscsql.errors import ConfigError
 from mscsql.linking.base import LinkRequest, linked
 from mscsql.linking.features import (
@@ -53,7 +53,7 @@ def shipped_weights() -> dict[str, Any]:
     return json.loads(resources.files("mscsql.linking").joinpath("embedding_weights.json").read_text("utf-8"))
 
 
-class EmbeddingLinkerSettings(_Strict):
+class EmbeddingLinkerSettings(StrictModel):
     encoder: str = Field(DEFAULT_ENCODER, description="sentence-transformers model id or local path")
     device: str = "cpu"
     table_miss: float | None = Field(None, ge=0, le=1, description="accepted chance that a needed table is "

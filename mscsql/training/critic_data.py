@@ -34,11 +34,12 @@ from typing import Any
 
 from tqdm import tqdm
 
-from mscsql.critic.encoder import EncoderCriticConfig, group_pairs, most_agreed, shown_groups
+from mscsql.critic.base import best_member
+from mscsql.critic.encoder import EncoderCriticConfig
+from mscsql.critic.encoder_pairs import group_pairs, most_agreed, shown_groups
 from mscsql.critic.grouping import CandidateResult, ResultGroup, group_by_result
 from mscsql.critic.llm import CRITIC_TEMPLATE_VERSION, LABELS, critic_prompt
 from mscsql.critic.metadata import MetadataOptions
-from mscsql.critic.selectors import _best_member
 from mscsql.db import connect
 from mscsql.errors import DatasetError
 from mscsql.evaluation.benchmarks import Benchmark, BenchmarkItem
@@ -104,7 +105,7 @@ def label_groups(groups: list[ResultGroup], pool: Sequence[str], verdict: dict[t
     def file(member: CandidateResult) -> str:
         return file_of[member.sql] if file_of is not None else member.sources[0]
 
-    return [verdict[(file(_best_member(g, pool)), index)] for g in groups]
+    return [verdict[(file(best_member(g, pool)), index)] for g in groups]
 
 
 def balanced_orders(n: int, answer: int, k: int, rng: random.Random) -> list[tuple[int, ...]]:

@@ -32,7 +32,8 @@ from typing import Any
 
 from tqdm import tqdm
 
-from mscsql.critic.encoder import EncoderCritic, EncoderCriticConfig, GroupPair, most_agreed
+from mscsql.critic.encoder import EncoderCritic, EncoderCriticConfig
+from mscsql.critic.encoder_pairs import GroupPair, most_agreed
 from mscsql.critic.metadata import MetadataOptions
 from mscsql.errors import ConfigError, DatasetError
 from mscsql.fileio import output_folder, write_json_atomic

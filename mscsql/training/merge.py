@@ -65,13 +65,13 @@ def merge_adapter(adapter: str | Path, output: str | Path, *, base: str | None =
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from mscsql.training.recipe import _hub_kwargs, _load_error, _model_source
+    from mscsql.training.model_source import hub_kwargs, load_error, model_source
 
-    source = _model_source(base_name)
+    source = model_source(base_name)
     try:
-        model = AutoModelForCausalLM.from_pretrained(source, dtype=getattr(torch, dtype), **_hub_kwargs())
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=getattr(torch, dtype), **hub_kwargs())
     except (OSError, HFValidationError, ValueError) as err:
-        raise _load_error(base_name, err) from err
+        raise load_error(base_name, err) from err
     try:
         merged = PeftModel.from_pretrained(model, str(folder)).merge_and_unload()
     except (OSError, ValueError, RuntimeError) as err:
@@ -80,9 +80,9 @@ def merge_adapter(adapter: str | Path, output: str | Path, *, base: str | None =
     # the adapter folder holds the tokenizer it was trained with (a pad token may have been added)
     tokenizer_from = str(folder) if (folder / "tokenizer_config.json").is_file() else source
     try:
-        tokenizer = AutoTokenizer.from_pretrained(tokenizer_from, **_hub_kwargs())
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer_from, **hub_kwargs())
     except (OSError, HFValidationError, ValueError) as err:
-        raise _load_error(tokenizer_from, err) from err
+        raise load_error(tokenizer_from, err) from err
     output_folder(target)
     merged.save_pretrained(target)
     tokenizer.save_pretrained(target)

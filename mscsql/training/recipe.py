@@ -27,23 +27,25 @@ import importlib.metadata
 import importlib.util
 import logging
 import os
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mscsql.errors import BackendUnavailable, ConfigError, DatasetError
 from mscsql.fileio import write_json_atomic
-from mscsql.generation.base import render_chat
 from mscsql.training.config import TrainConfig
+from mscsql.training.model_source import hub_kwargs, load_error, model_source
 from mscsql.training.provenance import versions
+from mscsql.training.tokenize import (
+    CompletionCollator,
+    TokenizeStats,
+    tokenize_example,
+)
 
 log = logging.getLogger(__name__)
 
 ADAPTER_DIR = "adapter"
 SUMMARY_FILE = "train_summary.json"
-#: the label of tokens that carry no loss (prompt and padding)
-IGNORE_INDEX = -100
 #: the packages whose versions go into the summary
 #: ``save_steps: 0`` (a checkpoint at the end only): a step interval never reached; the Trainer writes a
 #: checkpoint at the last step whenever checkpoints are written every N steps
@@ -97,92 +99,6 @@ def hold_out(train: Any, fraction: float, seed: int) -> tuple[Any, Any]:
             train.select(sorted(held)))
 
 
-def render_prompt(tokenizer: Any, messages: Sequence[dict[str, str]], completion: str | None = None) -> str:
-    """The chat template's text of ``messages`` with the generation prompt, or (given ``completion``) of the
-    whole conversation with the assistant's answer: the generators' own rendering
-    (:func:`~mscsql.generation.base.render_chat`)."""
-    return render_chat(tokenizer, messages, completion, what="the base model")
-
-
-def completion_text(tokenizer: Any, messages: Sequence[dict[str, str]], completion: str) -> tuple[str, str]:
-    """``(prompt, completion part)``: the rendered prompt, and what the template writes after it for the
-    whole conversation (the answer and the template's end of turn). A template whose whole conversation does
-    not begin with its prompt (one that rewrites earlier turns) gets the plain completion and the
-    end-of-sequence token instead."""
-    prompt = render_prompt(tokenizer, messages)
-    try:
-        full = render_prompt(tokenizer, messages, completion)
-    except ConfigError:
-        full = ""
-    if full.startswith(prompt) and len(full) > len(prompt):
-        return prompt, full[len(prompt):]
-    return prompt, completion + (tokenizer.eos_token or "")
-
-
-@dataclass
-class TokenizeStats:
-    """Counts of one split's tokenisation."""
-
-    kept: int = 0
-    truncated: int = 0
-    dropped: int = 0
-
-
-def tokenize_example(tokenizer: Any, messages: Sequence[dict[str, str]], completion: str, max_length: int,
-                     stats: TokenizeStats | None = None) -> dict[str, list[int]] | None:
-    """``input_ids``, ``attention_mask`` and ``labels`` of one example: prompt and completion tokenised
-    apart (the prompt as the generators tokenise it, without added special tokens), labels -100 on every
-    prompt token. The end-of-sequence token is appended to a completion without one. Longer than
-    ``max_length``: the prompt is cut from its left (its first token kept when it is the begin-of-sequence
-    token), never the completion; an example whose completion leaves no room for a prompt token is dropped
-    (None)."""
-    prompt, answer = completion_text(tokenizer, messages, completion)
-    prompt_ids = list(tokenizer(prompt, add_special_tokens=False)["input_ids"])
-    answer_ids = list(tokenizer(answer, add_special_tokens=False)["input_ids"])
-    eos = tokenizer.eos_token_id
-    if eos is not None and eos not in answer_ids:
-        answer_ids.append(eos)
-    if len(answer_ids) >= max_length:
-        if stats is not None:
-            stats.dropped += 1
-        return None
-    room = max_length - len(answer_ids)
-    if len(prompt_ids) > room:
-        bos = tokenizer.bos_token_id
-        keep_bos = bos is not None and prompt_ids[0] == bos and room > 1
-        prompt_ids = [bos, *prompt_ids[len(prompt_ids) - room + 1:]] if keep_bos else prompt_ids[-room:]
-        if stats is not None:
-            stats.truncated += 1
-    if stats is not None:
-        stats.kept += 1
-    ids = prompt_ids + answer_ids
-    return {"input_ids": ids, "attention_mask": [1] * len(ids),
-            "labels": [IGNORE_INDEX] * len(prompt_ids) + answer_ids}
-
-
-@dataclass
-class CompletionCollator:
-    """Pads a batch of tokenised examples on the right: ``pad_token_id`` in the inputs, 0 in the attention
-    mask, -100 in the labels."""
-
-    pad_token_id: int
-    #: round the padded length up to a multiple of this (8 suits tensor cores); 1: the longest example
-    pad_to_multiple_of: int = 1
-
-    def __call__(self, features: list[dict[str, Any]]) -> dict[str, Any]:
-        import torch
-
-        width = max(len(f["input_ids"]) for f in features)
-        width = -(-width // self.pad_to_multiple_of) * self.pad_to_multiple_of
-        columns: dict[str, list[list[int]]] = {"input_ids": [], "attention_mask": [], "labels": []}
-        for f in features:
-            gap = width - len(f["input_ids"])
-            columns["input_ids"].append(list(f["input_ids"]) + [self.pad_token_id] * gap)
-            columns["attention_mask"].append(list(f["attention_mask"]) + [0] * gap)
-            columns["labels"].append(list(f["labels"]) + [IGNORE_INDEX] * gap)
-        return {key: torch.tensor(rows, dtype=torch.long) for key, rows in columns.items()}
-
-
 # -- the recipe --------------------------------------------------------------------------------------------
 
 
@@ -200,39 +116,6 @@ def _env_true(name: str) -> bool:
 def _fsdp() -> bool:
     """Started by ``accelerate launch`` with an FSDP config?"""
     return _env_true("ACCELERATE_USE_FSDP")
-
-
-def _model_source(name: str) -> str:
-    """What to give ``from_pretrained``: an existing local folder as an absolute path (the adapter records
-    it as its base model), else the Hub id. A name written as a path must exist."""
-    from mscsql.generation.hf import _WHERE_MODELS_COME_FROM, _looks_like_path
-
-    local = Path(name).expanduser()
-    if local.exists():
-        return str(local.resolve())
-    if _looks_like_path(name):
-        raise ConfigError(f"model directory {name!r} does not exist", hint=_WHERE_MODELS_COME_FROM)
-    return name
-
-
-def _load_error(name: str, err: Exception) -> ConfigError:
-    from mscsql.generation.hf import _WHERE_MODELS_COME_FROM, _offline, _one_line
-
-    local = Path(name).expanduser()
-    if local.exists():
-        return ConfigError(f"cannot load the model from {str(local)!r}: {_one_line(err)}",
-                           hint="the directory should hold a causal LM and its tokenizer saved with save_pretrained")
-    where = ("in the Hugging Face cache (HF_HUB_OFFLINE is set, so nothing is downloaded)" if _offline()
-             else "on the Hugging Face Hub or in its cache")
-    cause = "" if _offline() else f" ({_one_line(err)})"
-    return ConfigError(f"model {name!r} was found neither as a local directory nor {where}{cause}",
-                       hint=_WHERE_MODELS_COME_FROM)
-
-
-def _hub_kwargs() -> dict[str, Any]:
-    from mscsql.generation.hf import _offline
-
-    return {"local_files_only": True} if _offline() else {}
 
 
 class _StepCounter:
@@ -391,9 +274,9 @@ class CausalLMRecipe:
 
         name = self.config.model
         try:
-            tokenizer = AutoTokenizer.from_pretrained(_model_source(name), **_hub_kwargs())
+            tokenizer = AutoTokenizer.from_pretrained(model_source(name), **hub_kwargs())
         except (OSError, HFValidationError, ValueError) as err:
-            raise _load_error(name, err) from err
+            raise load_error(name, err) from err
         if not getattr(tokenizer, "chat_template", None):
             raise ConfigError(f"the tokenizer of {name!r} has no chat template; training data are chat prompts",
                               hint="start from an instruction-tuned (chat) model, or save a chat_template.jinja next "
@@ -468,7 +351,7 @@ class CausalLMRecipe:
         name = self.config.model
         qlora = self.config.method == "qlora"
         dtypes = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
-        kwargs: dict[str, Any] = {"dtype": dtypes[self.precision], **_hub_kwargs()}
+        kwargs: dict[str, Any] = {"dtype": dtypes[self.precision], **hub_kwargs()}
         if qlora:
             from transformers import BitsAndBytesConfig
 
@@ -481,9 +364,9 @@ class CausalLMRecipe:
             if not _fsdp():  # each process holds its own quantised copy on its own GPU; FSDP places the shards
                 kwargs["device_map"] = {"": str(self.args.device)}
         try:
-            model = AutoModelForCausalLM.from_pretrained(_model_source(name), **kwargs)
+            model = AutoModelForCausalLM.from_pretrained(model_source(name), **kwargs)
         except (OSError, HFValidationError, ValueError) as err:
-            raise _load_error(name, err) from err
+            raise load_error(name, err) from err
         model.config.use_cache = False
         if qlora:
             model = prepare_model_for_kbit_training(

@@ -20,9 +20,8 @@ from mscsql.critic.encoder import (
     HEAD_FILE,
     EncoderCritic,
     EncoderCriticConfig,
-    GroupPair,
-    describe_group,
 )
+from mscsql.critic.encoder_pairs import GroupPair, describe_group
 from mscsql.critic.grouping import CandidateResult, ResultGroup, group_by_result
 from mscsql.errors import ConfigError
 from mscsql.types import ExecutionResult, ExecutionStatus
@@ -308,7 +307,7 @@ def test_importing_the_module_loads_no_torch() -> None:
 
 
 def test_result_shapes_describe_what_came_back() -> None:
-    from mscsql.critic.encoder import RESULT_FEATURES, result_shape
+    from mscsql.critic.encoder_pairs import RESULT_FEATURES, result_shape
 
     empty, one, nulls, many = group_by_result([
         ok("SELECT n FROM t WHERE 0", [], sources=("m1",)),

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
+from mscsql.critic.base import CriticJudgement
 from mscsql.critic.grouping import CandidateResult, ResultGroup, group_by_result
 from mscsql.critic.llm import (
     INSTRUCTION,
     SYSTEM,
-    CriticJudgement,
     EnsembleCritic,
     LLMCritic,
     critic_prompt,

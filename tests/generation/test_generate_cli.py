@@ -59,10 +59,13 @@ def test_generate_tags_candidates_by_generator_and_resumes(shared_data: Path, ti
         replayed = [c for c in record["candidates"] if "published" in c["generators"]]
         assert replayed[0]["sql"] == gold[record["index"]] and replayed[0]["status"] == "ok"
         assert len(record["prompt_hash"]) == 16 and record["template"] == "generator-v1"
-    # replayed files are read, not stored: the store holds the two models' samples
-    assert len(samples) == 5 * 2
+    # the store holds every member's samples, the replayed file's line included (so the run can be replayed)
+    assert len(samples) == 5 * 3
     assert {(s["generator"].split("@")[0], len(s["samples"])) for s in samples} == {("tiny-llama", 2),
-                                                                                     ("tiny-qwen2", 1)}
+                                                                                     ("tiny-qwen2", 1),
+                                                                                     ("published", 1)}
+    stored_lines = {s["samples"][0]["text"] for s in samples if s["generator"].startswith("published@")}
+    assert stored_lines == {gold[r["index"]] for r in done}
 
     # a kill: the last question's line is lost; the re-run redoes it from stored samples, generating nothing
     lines = (out / "candidates.jsonl").read_text().splitlines()
@@ -70,7 +73,7 @@ def test_generate_tags_candidates_by_generator_and_resumes(shared_data: Path, ti
     (out / "candidates.jsonl").write_text("\n".join(lines[:-1]) + "\n")
     again = generate(shared_data, out, env, "--limit", "5")
     assert again.returncode == 0, again.stderr
-    assert len(records(out / "samples.jsonl")) == 5 * 2
+    assert len(records(out / "samples.jsonl")) == 5 * 3
     redone = {r["index"]: r for r in records(out / "candidates.jsonl")}
     assert redone[lost["index"]] == lost
 

@@ -169,3 +169,76 @@ def test_the_encoder_critic_runs_from_a_checkpoint(setup, tmp_path: Path) -> Non
     assert sorted(answer.result.rows) == sorted(truth(db, QUESTIONS["How many orders were cancelled?"]))
     scores = [g.score for g in answer.groups]
     assert abs(sum(scores) - 1.0) < 1e-6 and answer.groups[answer.chosen_group].score == max(scores)
+
+
+def _replay_config(trace: Path, selector: dict) -> dict:
+    return {"linking": {"schema_budget_tokens": 400}, "selection": selector, "generators": [
+        {"name": name, "backend": "replay", "n": 1, "options": {"samples": str(trace / "samples.jsonl"),
+                                                               "generator": name}} for name in ("qwen", "llama")]}
+
+
+def test_concurrent_asks_get_each_selector_s_sequential_answers(setup, tmp_path: Path) -> None:
+    """Several threads sharing one TextToSQL: every answer (its choice and the selector's scores, which depend
+    on the question's own schema text for a critic) is the one the same question gets alone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    db, llama, qwen = setup
+    trace = tmp_path / "trace"
+    with models.one_torch_thread(), TextToSQL.from_config(config(llama, qwen, "vote"), db=db,
+                                                          trace_dir=trace) as t2s:
+        t2s.ask_batch(list(QUESTIONS))
+    judge = models.build_tiny_causal_lm(tmp_path / "judge", "llama", ["A B C", *QUESTIONS], seed=3, vocab_size=300)
+    critic = {"models": [{"name": "judge", "backend": "hf", "model": str(judge), "n": 1, "temperature": 0.0,
+                          "options": {"device": "cpu", "dtype": "float32", "progress": False}}]}
+    selectors = [{"selector": "vote"}, {"selector": "first-valid"}, {"selector": "max-logprob"},
+                 {"selector": "encoder"}, {"selector": "critic", "critic": critic}]
+    asked = [*QUESTIONS, *QUESTIONS, *QUESTIONS]
+    with models.one_torch_thread():
+        for selector in selectors:
+            with TextToSQL.from_config(_replay_config(trace, selector), db=db) as t2s:
+                alone = {q: t2s.ask(q) for q in QUESTIONS}
+                with ThreadPoolExecutor(max_workers=4) as pool:
+                    together = list(pool.map(t2s.ask, asked))
+            for question, answer in zip(asked, together, strict=True):
+                expected = alone[question]
+                assert answer.question.text == question
+                assert (answer.sql, answer.chosen_group, answer.prompt_hash) == \
+                    (expected.sql, expected.chosen_group, expected.prompt_hash), selector["selector"]
+                assert [g.score for g in answer.groups] == pytest.approx([g.score for g in expected.groups]) \
+                    if expected.groups[0].score is not None else all(g.score is None for g in answer.groups)
+
+
+def test_stages_report_progress_and_a_cancelled_question_is_dropped(setup, tmp_path: Path) -> None:
+    from mscsql.stages import BatchControl, StageEvent
+
+    db, llama, qwen = setup
+    trace = tmp_path / "trace"
+    with models.one_torch_thread(), TextToSQL.from_config(config(llama, qwen, "vote"), db=db,
+                                                          trace_dir=trace) as t2s:
+        t2s.ask_batch(list(QUESTIONS))
+    events: list[StageEvent] = []
+    cancelled: set[int] = {2}  # the last question is cancelled before anything runs
+
+    def watch(event: StageEvent) -> None:
+        events.append(event)
+        if event.stage == "generation" and event.status == "finished" and event.generator == "qwen":
+            cancelled.add(0)  # the first is cancelled while the generators run
+
+    with TextToSQL.from_config(_replay_config(trace, {"selector": "vote"}), db=db) as t2s:
+        answers = t2s.run_batch(list(QUESTIONS), control=BatchControl(on_event=watch,
+                                                                     cancelled=lambda i: i in cancelled))
+    assert answers[0] is None and answers[2] is None
+    assert answers[1] is not None and answers[1].question.text == list(QUESTIONS)[1] and answers[1].ok
+    steps = [(e.stage, e.status, e.generator) for e in events]
+    assert steps == [("linking", "started", None), ("linking", "finished", None),
+                     ("generation", "started", "qwen"), ("generation", "finished", "qwen"),
+                     ("generation", "started", "llama"), ("generation", "finished", "llama"),
+                     ("execution", "started", None), ("execution", "finished", None),
+                     ("selection", "started", None), ("selection", "finished", None)]
+    by_step = {(e.stage, e.status, e.generator): e for e in events}
+    assert by_step[("linking", "started", None)].questions == (0, 1)
+    assert by_step[("generation", "started", "qwen")].questions == (0, 1)
+    assert by_step[("generation", "started", "llama")].questions == (1,)
+    assert by_step[("selection", "finished", None)].questions == (1,)
+    assert by_step[("generation", "finished", "llama")].detail["samples"] == 3
+    assert all(e.elapsed_s is not None and e.elapsed_s >= 0 for e in events if e.status == "finished")

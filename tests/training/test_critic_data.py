@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mscsql.critic.encoder import describe_group
+from mscsql.critic.encoder_pairs import describe_group
 from mscsql.critic.llm import LABELS
 from mscsql.evaluation.benchmarks import load_benchmark
 from mscsql.evaluation.cache import GoldCache

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mscsql.critic.encoder import EncoderCritic, GroupPair
+from mscsql.critic.encoder import EncoderCritic
+from mscsql.critic.encoder_pairs import GroupPair
 from mscsql.training.dataset_io import write_dataset
 from tests.models import one_torch_thread
 from tests.test_cli import mscsql

@@ -19,13 +19,9 @@ pytest.importorskip("datasets")
 
 from mscsql.errors import BackendUnavailable, ConfigError
 from mscsql.training import recipe as recipe_module
-from mscsql.training.recipe import (
-    IGNORE_INDEX,
-    CausalLMRecipe,
-    CompletionCollator,
-    TokenizeStats,
-    train_causal_lm,
-)
+from mscsql.training import tokenize as tokenize_module
+from mscsql.training.recipe import CausalLMRecipe, train_causal_lm
+from mscsql.training.tokenize import IGNORE_INDEX, CompletionCollator, TokenizeStats
 from tests.models import one_torch_thread
 from tests.training import tiny_setup
 
@@ -106,17 +102,17 @@ def test_collator_pads_right_without_loss() -> None:
 
 def test_long_prompts_are_cut_from_the_left_and_long_completions_dropped(tokenizer: Any) -> None:
     row = tiny_setup.TRAIN_ROWS[0]
-    full = recipe_module.tokenize_example(tokenizer, row["messages"], row["completion"], 4096)
+    full = tokenize_module.tokenize_example(tokenizer, row["messages"], row["completion"], 4096)
     answer = [t for t in full["labels"] if t != IGNORE_INDEX]
     stats = TokenizeStats()
-    cut = recipe_module.tokenize_example(tokenizer, row["messages"], row["completion"], len(answer) + 5, stats)
+    cut = tokenize_module.tokenize_example(tokenizer, row["messages"], row["completion"], len(answer) + 5, stats)
     assert len(cut["input_ids"]) == len(answer) + 5
     # the completion is whole, the prompt keeps its last 5 tokens
     assert cut["input_ids"][-len(answer):] == answer
     assert cut["input_ids"][:5] == full["input_ids"][len(full["input_ids"]) - len(answer) - 5:-len(answer)]
     assert cut["labels"] == [IGNORE_INDEX] * 5 + answer
     long_answer = " ".join(["SELECT count(*) FROM singer"] * 40)
-    assert recipe_module.tokenize_example(tokenizer, row["messages"], long_answer, 64, stats) is None
+    assert tokenize_module.tokenize_example(tokenizer, row["messages"], long_answer, 64, stats) is None
     assert (stats.kept, stats.truncated, stats.dropped) == (1, 1, 1)
 
 

@@ -1,0 +1,63 @@
+"""What ``ask`` returns: the chosen SQL and its result, with every candidate, the groups they formed, the
+linked schema and how long each stage took (``mscsql ask --json`` prints :meth:`Answer.to_dict`)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from mscsql.types import ExecutionResult, LinkedSchema, Question
+
+
+@dataclass(frozen=True)
+class CandidateInfo:
+    sql: str
+    #: generator name -> how many of its samples proposed this statement
+    generators: dict[str, int]
+    status: str  # the execution status, or "syntax_error"
+    error: str | None
+    row_count: int
+    #: index into ``Answer.groups`` (candidates with the same result share one)
+    group: int
+
+
+@dataclass(frozen=True)
+class GroupInfo:
+    count: int  # samples that proposed a member
+    ok: bool
+    score: float | None = None  # the selector's score, when it has one
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: Question
+    #: the chosen SQL; None only when no generator proposed anything
+    sql: str | None
+    result: ExecutionResult | None
+    candidates: tuple[CandidateInfo, ...]
+    groups: tuple[GroupInfo, ...]
+    chosen_group: int | None
+    linked_schema: LinkedSchema
+    selector: str
+    #: True when every successful candidate agreed, so no choice was needed
+    unanimous: bool
+    timings: dict[str, float] = field(default_factory=dict)
+    config_hash: str = ""
+    prompt_hash: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.result is not None and self.result.ok
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"question": self.question.text, "evidence": self.question.evidence, "sql": self.sql,
+                "result": self.result.to_dict() if self.result else None,
+                "candidates": [c.__dict__ for c in self.candidates], "groups": [g.__dict__ for g in self.groups],
+                "chosen_group": self.chosen_group, "selector": self.selector, "unanimous": self.unanimous,
+                "linked_tables": self.linked_schema.table_names, "timings": self.timings,
+                "config_hash": self.config_hash, "prompt_hash": self.prompt_hash}
+
+
+def answer_json(answer: Answer) -> str:
+    return json.dumps(answer.to_dict(), ensure_ascii=False, default=str)

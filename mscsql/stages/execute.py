@@ -1,0 +1,53 @@
+"""Stage 3, execute: each question's samples become distinct candidates (SQL extracted, normalised,
+deduplicated; see :mod:`mscsql.generation.candidates`), and every candidate runs read-only on the database
+(guarded, under a timeout, a row limit and a byte budget) to give the execution metadata."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mscsql.critic.grouping import CandidateResult, sample_sources
+from mscsql.db import execute_many
+from mscsql.generation.base import Sample
+from mscsql.generation.candidates import Candidate, collect_candidates
+from mscsql.stages.events import UNWATCHED, BatchControl
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How one question's candidates run."""
+
+    timeout_s: float
+    max_rows: int
+
+
+def candidate_pools(samples: Sequence[Mapping[str, Sequence[Sample]]], dialect: str) -> list[list[Candidate]]:
+    """Each question's distinct candidates, with the samples (per generator) that proposed each."""
+    return [collect_candidates({name: list(s) for name, s in per_question.items()}, dialect)
+            for per_question in samples]
+
+
+def execute(db: Any, pools: Sequence[Sequence[Candidate]], priority: Sequence[str], *,
+            limits: Limits | Sequence[Limits], workers: int, control: BatchControl = UNWATCHED,
+            positions: Sequence[int] | None = None) -> list[list[CandidateResult]]:
+    """Every candidate of every question run on ``db`` (questions with the same limits in one
+    :func:`~mscsql.db.execute_many` call); each result carries its candidate's sources, one per proposing
+    sample in generator ``priority`` order."""
+    per_question = [limits] * len(pools) if isinstance(limits, Limits) else list(limits)
+    positions = list(range(len(pools))) if positions is None else list(positions)
+    executed: list[list[CandidateResult]] = [[] for _ in pools]
+    with control.stage("execution", positions) as detail:
+        by_limits: dict[Limits, list[int]] = {}
+        for i, limit in enumerate(per_question):
+            by_limits.setdefault(limit, []).append(i)
+        for limit, questions in by_limits.items():
+            flat = [(i, c) for i in questions for c in pools[i]]
+            results = execute_many([(db, c.sql) for _i, c in flat], workers=workers, timeout_s=limit.timeout_s,
+                                   max_rows=limit.max_rows)
+            for (i, candidate), result in zip(flat, results, strict=True):
+                executed[i].append(CandidateResult(candidate.sql, sample_sources(candidate.generators, priority),
+                                                   result, candidate.best_logprob))
+        detail["candidates"] = sum(len(e) for e in executed)
+    return executed
