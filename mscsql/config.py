@@ -136,11 +136,29 @@ class GeneratorConfig(StrictModel):
         return self
 
 
+class LLMTablesSettings(StrictModel):
+    """The ``llm-tables`` linker: a model asked which tables a question needs, several samples unioned."""
+
+    model: GeneratorConfig = Field(description="the model that names the tables (hf, vllm or openai backend)")
+    samples: int = Field(3, ge=1, description="answers sampled; the tables of all of them are kept")
+    temperature: float = Field(0.7, ge=0)
+    max_tokens: int = Field(128, ge=1)
+
+
 class LinkingConfig(StrictModel):
     linkers: tuple[str, ...] = ("embedding",)
-    table_miss: float | None = None
-    column_miss: float | None = None
+    table_miss: float | None = Field(None, description="embedding linker: the table recall it may give up")
+    column_miss: float | None = Field(None, description="embedding linker: the column recall it may give up")
     schema_budget_tokens: int | None = Field(2048, ge=64, description="tokens for the schema in a prompt")
+    llm_tables: LLMTablesSettings | None = Field(None, description="settings of the llm-tables linker (needed "
+                                                 "when linkers names it)")
+
+    @model_validator(mode="after")
+    def _llm_tables_needs_a_model(self) -> LinkingConfig:
+        if "llm-tables" in self.linkers and self.llm_tables is None:
+            raise ValueError("the llm-tables linker needs llm_tables: {model: {name: ..., backend: ..., "
+                             "model: ...}}")
+        return self
 
 
 class GenerationConfig(StrictModel):

@@ -109,9 +109,9 @@ class TextToSQL:
         control = control or BatchControl()
         per_question = [limits or self.limits()] * len(asked) if not isinstance(limits, Sequence) else list(limits)
         if not self._checked:  # before any model or index loads: a generator that cannot run is named at once
-            from mscsql.generation.preflight import require_runnable
+            from mscsql.generation.preflight import configured_models, require_runnable
 
-            require_runnable(self.config.generators)
+            require_runnable(configured_models(self.config))
             self._checked = True
         timings: dict[str, float] = {}
         live = control.live(range(len(asked)))

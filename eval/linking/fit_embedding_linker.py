@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from mscsql.benchmarks.loaders import load_benchmark
 from mscsql.db.descriptions import schema_from_tables_json
-from mscsql.evaluation.benchmarks import load_benchmark
 from mscsql.linking.embedding import LinkScores, select
 from mscsql.linking.features import (
     COLUMN_FEATURES,

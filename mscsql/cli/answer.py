@@ -30,8 +30,8 @@ def generate(
 ) -> None:
     """Sample candidate SQL for every question from an ensemble of generators (resumable: samples are
     stored as they arrive, and a re-run continues where a stopped one ended)."""
+    from mscsql.benchmarks.loaders import load_benchmark
     from mscsql.config import load_generation_config
-    from mscsql.evaluation.benchmarks import load_benchmark
     from mscsql.evaluation.generate import GenerateRun, summary
 
     settings = load_generation_config(config)

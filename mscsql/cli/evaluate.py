@@ -49,12 +49,12 @@ def eval_run(
     dbs: DbsOpt = None,
 ) -> None:
     """Run the whole pipeline over a benchmark and score its answers (resumable, every stage kept)."""
+    from mscsql.benchmarks.loaders import load_benchmark
+    from mscsql.benchmarks.subsets import filter_databases, parse_db_filter
     from mscsql.config import PipelineConfig, default_cache_dir, load_generation_config
-    from mscsql.evaluation.benchmarks import load_benchmark
     from mscsql.evaluation.cache import GoldCache
     from mscsql.evaluation.pipeline_run import PipelineRun
     from mscsql.evaluation.scorers import get_scorer
-    from mscsql.evaluation.subsets import filter_databases, parse_db_filter
 
     settings = load_generation_config(config, PipelineConfig)
     bench = load_benchmark(benchmark, data_dir, allow_missing_db=allow_missing_db)
@@ -92,10 +92,10 @@ def eval_score(
                                                                   help="more prediction files")] = None,
 ) -> None:
     """Score prediction files (resumable: run the same command again to continue an interrupted run)."""
+    from mscsql.benchmarks.loaders import load_benchmark
+    from mscsql.benchmarks.predictions import load_prediction_files
     from mscsql.config import default_cache_dir
-    from mscsql.evaluation.benchmarks import load_benchmark
     from mscsql.evaluation.cache import GoldCache
-    from mscsql.evaluation.predictions import load_prediction_files
     from mscsql.evaluation.report import write_reports
     from mscsql.evaluation.runner import ScoreRun, score
     from mscsql.evaluation.scorers import get_scorer
@@ -146,16 +146,16 @@ def select_command(
 ) -> None:
     """Select among stored candidates and report each selector's accuracy, the best single file and the
     oracle (every candidate runs read-only; scores are cached and resumable)."""
+    from mscsql.benchmarks.loaders import load_benchmark
+    from mscsql.benchmarks.predictions import load_prediction_files
     from mscsql.config import default_cache_dir
     from mscsql.critic.registry import build_selector
-    from mscsql.evaluation.benchmarks import load_benchmark
     from mscsql.evaluation.cache import GoldCache
-    from mscsql.evaluation.predictions import load_prediction_files
     from mscsql.evaluation.scorers import get_scorer
     from mscsql.evaluation.select import SelectRun
 
     selectors = {name: build_selector(_selection(name, encoder, critic_model)) for name in dict.fromkeys(selector)}
-    from mscsql.evaluation.subsets import filter_databases, parse_db_filter
+    from mscsql.benchmarks.subsets import filter_databases, parse_db_filter
 
     bench = load_benchmark(benchmark, data_dir, allow_missing_db=allow_missing_db)
     bench = filter_databases(bench, parse_db_filter(dbs, bench))

@@ -83,8 +83,8 @@ def train_merge(
 def _training_benchmark(benchmark: str, data_dir: Path, dbs: str | None, drop_missing: bool) -> Any:
     """The benchmark's questions on the databases ``dbs`` selects; with ``drop_missing``, only those whose
     database is present (else the builders refuse a question without one, naming its database)."""
-    from mscsql.evaluation.benchmarks import load_benchmark
-    from mscsql.evaluation.subsets import filter_databases, parse_db_filter, present_only
+    from mscsql.benchmarks.loaders import load_benchmark
+    from mscsql.benchmarks.subsets import filter_databases, parse_db_filter, present_only
 
     bench = load_benchmark(benchmark, data_dir, allow_missing_db=True)
     bench = filter_databases(bench, parse_db_filter(dbs, bench))

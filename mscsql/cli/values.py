@@ -165,8 +165,8 @@ def link_eval(
     column_miss: ColumnMissOpt = None,
 ) -> None:
     """Recall of a linker against the tables, columns and values of the gold queries (resumable)."""
-    from mscsql.evaluation.benchmarks import load_benchmark
-    from mscsql.linking.evaluate import LinkEvaluation
+    from mscsql.benchmarks.loaders import load_benchmark
+    from mscsql.evaluation.linking import LinkEvaluation
 
     bench = load_benchmark(benchmark, data_dir, allow_missing_db=allow_missing_db or schema_only)
     chosen = _linker(linker, generator_model, samples, table_miss, column_miss)

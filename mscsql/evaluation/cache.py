@@ -15,8 +15,8 @@ import sqlite3
 import threading
 from pathlib import Path
 
+from mscsql.benchmarks.loaders import sha256_file
 from mscsql.db.values import to_row
-from mscsql.evaluation.benchmarks import sha256_file
 from mscsql.fileio import output_folder
 from mscsql.types import ExecutionResult, ExecutionStatus, ResultBudget
 

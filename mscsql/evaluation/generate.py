@@ -21,20 +21,27 @@ from typing import Any
 
 from tqdm import tqdm
 
+from mscsql.benchmarks.loaders import Benchmark, BenchmarkItem, tables_file
+from mscsql.benchmarks.predictions import load_predictions
 from mscsql.config import GenerationConfig, PipelineConfig, RetrievalSettings
 from mscsql.db import connect
 from mscsql.db.descriptions import schema_from_tables_json
 from mscsql.errors import DatasetError
-from mscsql.evaluation.benchmarks import Benchmark, BenchmarkItem
-from mscsql.evaluation.predictions import load_predictions
 from mscsql.fileio import claim_run_folder, output_folder
-from mscsql.generation.base import Sample
-from mscsql.generation.preflight import require_runnable
-from mscsql.generation.store import SampleStore
-from mscsql.linking.evaluate import tables_file
-from mscsql.prompts import GENERATOR_TEMPLATE_VERSION
 from mscsql.records import read_records, rewrite_records
-from mscsql.stages import Models, Prepared, candidate_pools, prepare, retrieve_values, sample
+from mscsql.stages import (
+    GENERATOR_TEMPLATE_VERSION,
+    Models,
+    Prepared,
+    Sample,
+    SampleStore,
+    candidate_pools,
+    configured_models,
+    prepare,
+    require_runnable,
+    retrieve_values,
+    sample,
+)
 from mscsql.types import Question, Schema, ValueMatch
 
 log = logging.getLogger(__name__)
@@ -74,7 +81,7 @@ class GenerateRun:
         items = [i for i in runnable[: self.limit] if i.index not in skip]
         if not items:
             return []
-        require_runnable(self.config.generators)  # a generator that cannot run is named before anything loads
+        require_runnable(configured_models(self.config))  # a generator that cannot run is named before anything loads
         models = Models(_as_pipeline(self.config), keep_loaded=False, predictions=self._predictions())
         try:
             for member in self.config.generators:  # bad replay inputs fail before any model loads

@@ -22,12 +22,12 @@ from typing import Any
 
 from tqdm import tqdm
 
+from mscsql.benchmarks.loaders import Benchmark, sha256_file
+from mscsql.benchmarks.predictions import PredictionFile
 from mscsql.config import PipelineConfig
 from mscsql.db import connect
-from mscsql.evaluation.benchmarks import Benchmark, sha256_file
 from mscsql.evaluation.cache import GoldCache
 from mscsql.evaluation.generate import GenerateRun, Sampled
-from mscsql.evaluation.predictions import PredictionFile
 from mscsql.evaluation.report import write_reports
 from mscsql.evaluation.runner import ScoreRun, score
 from mscsql.evaluation.scorers import Scorer

@@ -22,15 +22,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mscsql.benchmarks.loaders import Benchmark, BenchmarkItem
+from mscsql.benchmarks.predictions import PredictionFile
 from mscsql.config import ExecutionSettings, checked_limits
 from mscsql.db import connect, execute_many
 from mscsql.db.base import Database
 from mscsql.db.guard import NO_STATEMENT, check_sql
 from mscsql.errors import DatasetError, UnsafeSQLError
-from mscsql.evaluation.benchmarks import Benchmark, BenchmarkItem
 from mscsql.evaluation.cache import GoldCache
 from mscsql.evaluation.equivalence import textually_equivalent, token_key
-from mscsql.evaluation.predictions import PredictionFile
 from mscsql.evaluation.scorers import PreparedGold, Scorer
 from mscsql.evaluation.workers import die_with_parent
 from mscsql.fileio import claim_run_folder, output_folder

@@ -22,9 +22,9 @@ from pathlib import Path
 import sqlglot
 from sqlglot import exp
 
+from mscsql.benchmarks.loaders import BenchmarkItem
 from mscsql.errors import ConfigError
 from mscsql.evaluation import matching, spider_rules
-from mscsql.evaluation.benchmarks import BenchmarkItem
 from mscsql.types import ExecutionResult
 
 

@@ -19,31 +19,27 @@ from typing import Any
 
 from tqdm import tqdm
 
+from mscsql.benchmarks.loaders import Benchmark
+from mscsql.benchmarks.predictions import PredictionFile
 from mscsql.config import ExecutionSettings
-from mscsql.critic.base import Selector
-from mscsql.critic.grouping import CandidateResult, group_by_result
 from mscsql.db import connect
-from mscsql.evaluation.benchmarks import Benchmark
 from mscsql.evaluation.cache import GoldCache
 from mscsql.evaluation.generate import benchmark_question
-from mscsql.evaluation.predictions import PredictionFile
 from mscsql.evaluation.runner import ScoreRun, score
 from mscsql.evaluation.scorers import Scorer
 from mscsql.fileio import output_folder, write_json_atomic
-from mscsql.generation.candidates import Candidate
-from mscsql.stages import Limits, choose, execute
+from mscsql.stages import (
+    Candidate,
+    CandidateResult,
+    Limits,
+    Selector,
+    choose,
+    execute,
+    group_by_result,
+    whole_schema_text,
+)
 
 log = logging.getLogger(__name__)
-
-
-def whole_schema_text(db: Any) -> str:
-    """The whole schema as a critic reads it (no linking: stored candidates come without theirs)."""
-    from mscsql.linking.base import linked
-    from mscsql.linking.render import RenderOptions, render_schema
-
-    schema = db.schema()
-    everything = linked(schema, {t.qualified_name: None for t in schema.tables}, linker="keep-all")
-    return render_schema(everything, RenderOptions(budget_tokens=2048)).text
 
 
 def run_candidates(db: Any, indexes: list[int], files: list[PredictionFile], *, workers: int, timeout_s: float
@@ -100,7 +96,7 @@ class SelectRun:
     def _select_database(self, items: list[Any], names: list[str], verdict: dict[tuple[str, int], bool]
                          ) -> list[dict[str, Any]]:
         with connect(items[0].database) as db:
-            schema_text = whole_schema_text(db)
+            schema_text = whole_schema_text(db.schema())
             by_question = run_candidates(db, [item.index for item in items], self.files, workers=self.workers,
                                          timeout_s=self.timeout_s)
         executed = [by_question[item.index] for item in items]

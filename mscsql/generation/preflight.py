@@ -13,6 +13,7 @@ import importlib.util
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from mscsql.config import GeneratorConfig
 from mscsql.errors import BackendUnavailable
@@ -111,3 +112,16 @@ def require_runnable(generators: Sequence[GeneratorConfig]) -> None:
     lines = "".join(f"\n  - {g.name} ({g.backend}, {g.model or 'no model'}): {p}" for g, p in problems)
     raise BackendUnavailable(f"{len(problems)} of {len(generators)} generators cannot run:{lines}",
                              hint=WITHOUT_A_GPU)
+
+
+def configured_models(config: Any) -> list[GeneratorConfig]:
+    """Every model a pipeline or generation config names: its generators, the llm-tables linker's model and
+    the LLM critic's models (what :func:`require_runnable` checks before anything loads)."""
+    models = list(config.generators)
+    linking = getattr(config, "linking", None)
+    if linking is not None and linking.llm_tables is not None and "llm-tables" in linking.linkers:
+        models.append(linking.llm_tables.model)
+    selection = getattr(config, "selection", None)
+    if selection is not None and selection.selector == "critic" and selection.critic is not None:
+        models += list(selection.critic.models)
+    return models

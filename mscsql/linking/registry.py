@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
 from typing import Any
 
 from mscsql.config import LinkingConfig
 from mscsql.errors import ConfigError
 from mscsql.linking.base import SchemaLinker
+from mscsql.registry import load_entry
 
 LINKERS = {
     "keep-all": "mscsql.linking.base:KeepAllLinker",
@@ -18,14 +18,12 @@ LINKERS = {
 
 
 def _load(name: str) -> Any:
-    if name not in LINKERS:
-        raise ConfigError(f"unknown schema linker {name!r}", hint=f"choose from: {', '.join(LINKERS)}")
-    module, _, attribute = LINKERS[name].partition(":")
-    return getattr(importlib.import_module(module), attribute)
+    return load_entry(LINKERS, name, "schema linker")
 
 
 def build_linker(names: Sequence[str], *, generator: Any = None, samples: int = 3,
-                 temperature: float = 0.7, embedding: dict[str, Any] | None = None) -> SchemaLinker:
+                 temperature: float = 0.7, embedding: dict[str, Any] | None = None, max_tokens: int = 128,
+                 schema_budget_tokens: int | None = None) -> SchemaLinker:
     """One linker, or the union of several. ``llm-tables`` needs a ``generator``
     (see :mod:`mscsql.generation`); ``embedding`` holds settings of the embedding linker
     (:class:`~mscsql.linking.embedding.EmbeddingLinkerSettings`)."""
@@ -38,7 +36,8 @@ def build_linker(names: Sequence[str], *, generator: Any = None, samples: int = 
             if generator is None:
                 raise ConfigError("the llm-tables linker needs a generator model",
                                   hint="pass --generator-model PATH_OR_HUB_ID (a causal LM with a chat template)")
-            linkers.append(cls(generator, samples=samples, temperature=temperature))
+            linkers.append(cls(generator, samples=samples, temperature=temperature, max_tokens=max_tokens,
+                               schema_budget_tokens=schema_budget_tokens))
         elif name == "embedding":
             from mscsql.config import parse_config
             from mscsql.linking.embedding import EmbeddingLinkerSettings
@@ -54,7 +53,17 @@ def build_linker(names: Sequence[str], *, generator: Any = None, samples: int = 
 
 
 def linker_from_config(linking: LinkingConfig) -> SchemaLinker:
-    """The linker a pipeline or generation config's ``linking:`` section names."""
+    """The linker a pipeline or generation config's ``linking:`` section names (the llm-tables linker's model
+    loads now)."""
     embedding = {k: v for k, v in (("table_miss", linking.table_miss), ("column_miss", linking.column_miss))
                  if v is not None}
-    return build_linker(linking.linkers, embedding=embedding)
+    generator = None
+    settings = linking.llm_tables
+    if "llm-tables" in linking.linkers and settings is not None:
+        from mscsql.generation.registry import build_generator
+
+        generator = build_generator(settings.model)
+    return build_linker(linking.linkers, generator=generator, samples=settings.samples if settings else 3,
+                        temperature=settings.temperature if settings else 0.7,
+                        max_tokens=settings.max_tokens if settings else 128, embedding=embedding,
+                        schema_budget_tokens=linking.schema_budget_tokens)

@@ -3,14 +3,26 @@
 
 prepare (values, link, render, prompt) -> sample (every generator; replay; the sample store) -> execute
 (candidates, read-only execution) -> choose (the selector over the groups) -> answers.
+
+Harnesses reach linking, prompts, generation and the critics only through this package: the names below are
+what they need of them (an import-layering contract checks it).
 """
 
+from mscsql.critic.base import Choice, SelectionItem, Selector
+from mscsql.critic.grouping import CandidateResult, group_by_result
+from mscsql.generation.base import Sample
+from mscsql.generation.candidates import Candidate
+from mscsql.generation.preflight import configured_models, require_runnable
+from mscsql.generation.store import SampleStore
+from mscsql.prompts import GENERATOR_TEMPLATE_VERSION
 from mscsql.stages.choose import answers, choose
 from mscsql.stages.events import STAGES, BatchControl, StageEvent
 from mscsql.stages.execute import Limits, candidate_pools, execute
 from mscsql.stages.models import Models
-from mscsql.stages.prepare import Prepared, prepare, retrieve_values
+from mscsql.stages.prepare import Prepared, prepare, retrieve_values, whole_schema_text
 from mscsql.stages.sample import sample
 
-__all__ = ["STAGES", "BatchControl", "Limits", "Models", "Prepared", "StageEvent", "answers", "candidate_pools",
-           "choose", "execute", "prepare", "retrieve_values", "sample"]
+__all__ = ["GENERATOR_TEMPLATE_VERSION", "STAGES", "BatchControl", "Candidate", "CandidateResult", "Choice", "Limits",
+           "Models", "Prepared", "Sample", "SampleStore", "SelectionItem", "Selector", "StageEvent",
+           "answers", "candidate_pools", "choose", "configured_models", "execute", "group_by_result",
+           "prepare", "require_runnable", "retrieve_values", "sample", "whole_schema_text"]

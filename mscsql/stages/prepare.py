@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from mscsql.linking.base import LinkRequest
+from mscsql.linking.base import LinkRequest, linked
 from mscsql.linking.render import RenderOptions, render_schema
 from mscsql.prompts import RenderedPrompt, generator_prompt
 from mscsql.retrieval.text import question_text
@@ -54,3 +54,10 @@ def prepare(questions: Sequence[Question], schema: Schema, values: Sequence[Sequ
         text = render_schema(link, options).text
         prepared.append(Prepared(question, link, text, generator_prompt(question, text, schema.dialect), key))
     return prepared
+
+
+def whole_schema_text(schema: Schema, budget_tokens: int = 2048) -> str:
+    """The whole schema as a critic reads it, for candidates that come without their linked schema (stored
+    prediction files)."""
+    everything = linked(schema, {t.qualified_name: None for t in schema.tables}, linker="keep-all")
+    return render_schema(everything, RenderOptions(budget_tokens=budget_tokens)).text

@@ -34,6 +34,8 @@ from typing import Any
 
 from tqdm import tqdm
 
+from mscsql.benchmarks.loaders import Benchmark, BenchmarkItem
+from mscsql.benchmarks.predictions import PredictionFile, load_prediction_files
 from mscsql.critic.base import best_member
 from mscsql.critic.encoder import EncoderCriticConfig
 from mscsql.critic.encoder_pairs import group_pairs, most_agreed, shown_groups
@@ -42,13 +44,12 @@ from mscsql.critic.llm import CRITIC_TEMPLATE_VERSION, LABELS, critic_prompt
 from mscsql.critic.metadata import MetadataOptions
 from mscsql.db import connect
 from mscsql.errors import DatasetError
-from mscsql.evaluation.benchmarks import Benchmark, BenchmarkItem
 from mscsql.evaluation.cache import GoldCache
-from mscsql.evaluation.predictions import PredictionFile, load_prediction_files
 from mscsql.evaluation.runner import ScoreRun, score
 from mscsql.evaluation.scorers import Scorer
-from mscsql.evaluation.select import run_candidates, whole_schema_text
+from mscsql.evaluation.select import run_candidates
 from mscsql.fileio import read_text_file
+from mscsql.stages import whole_schema_text
 from mscsql.training.dataset_io import write_dataset
 from mscsql.training.examples import choose_eval_databases
 from mscsql.training.generated_pools import GeneratedPool, read_generated_pool
@@ -190,7 +191,7 @@ class CriticDataBuild:
         return {**card, "counts": {k: len(v) for k, v in splits.items() if v}}
 
     def _check_databases(self) -> None:
-        """Every question needs its database (:func:`mscsql.evaluation.subsets.present_only` leaves out those
+        """Every question needs its database (:func:`mscsql.benchmarks.subsets.present_only` leaves out those
         whose database is missing)."""
         missing = sorted({i.db_id for i in self.benchmark.items if not i.database})
         if missing:
@@ -210,7 +211,7 @@ class CriticDataBuild:
             for _db, group in groupby(sorted(items, key=lambda i: (i.database, i.index)), key=lambda i: i.database):
                 batch = list(group)
                 with connect(batch[0].database) as db:
-                    schema_text = whole_schema_text(db)
+                    schema_text = whole_schema_text(db.schema())
                     everything = run_candidates(db, [i.index for i in batch], files, workers=self.workers,
                                                 timeout_s=self.timeout_s)
                 for item in batch:

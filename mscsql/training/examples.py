@@ -25,10 +25,10 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 from tqdm import tqdm
 
+from mscsql.benchmarks.loaders import Benchmark, BenchmarkItem, sha256_file
 from mscsql.config import RetrievalSettings
 from mscsql.db.guard import sqlglot_dialect
 from mscsql.errors import DatasetError
-from mscsql.evaluation.benchmarks import Benchmark, BenchmarkItem, sha256_file
 from mscsql.linking.gold import GoldElements, gold_elements
 from mscsql.linking.graph import table_lookup
 from mscsql.types import Question, Schema, ValueMatch
@@ -98,7 +98,7 @@ def schema_file(benchmark: Benchmark, data_dir: Path, items: Sequence[BenchmarkI
                 schema_only: bool) -> Path | None:
     """The benchmark's ``tables.json`` (None when there is none); refuses questions that cannot get a schema:
     without ``schema_only``, every question's database must be present; with it, a ``tables.json`` must be."""
-    from mscsql.linking.evaluate import tables_file
+    from mscsql.benchmarks.loaders import tables_file
 
     tables_json = tables_file(benchmark, Path(data_dir))
     if schema_only:

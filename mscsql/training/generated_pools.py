@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mscsql.benchmarks.loaders import Benchmark
 from mscsql.critic.grouping import CandidateResult, sample_sources
 from mscsql.errors import DatasetError
-from mscsql.evaluation.benchmarks import Benchmark
 from mscsql.evaluation.generate import CANDIDATES
 from mscsql.fileio import output_folder
 from mscsql.records import read_records
@@ -39,7 +39,7 @@ class GeneratedPool:
     samples: dict[int, dict[int, dict[str, int]]] = field(default_factory=dict)
     #: question index -> the linked schema its generator prompt showed (what the LLM critic reads in the pipeline)
     schema_texts: dict[int, str] = field(default_factory=dict)
-    #: the files' display names once loaded (see :func:`mscsql.evaluation.predictions.load_prediction_files`)
+    #: the files' display names once loaded (see :func:`mscsql.benchmarks.predictions.load_prediction_files`)
     names: list[str] = field(default_factory=list)
 
     def own(self, candidates: Sequence[CandidateResult], index: int) -> list[tuple[CandidateResult, str]]:

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mscsql.benchmarks.loaders import Benchmark, BenchmarkItem
 from mscsql.config import LinkingConfig, RetrievalSettings
-from mscsql.evaluation.benchmarks import Benchmark, BenchmarkItem
 from mscsql.generation.extract import extract_sql
 from mscsql.linking import RenderOptions, linked, render_schema
 from mscsql.linking.graph import fk_graph, join_closure

@@ -16,8 +16,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from mscsql.benchmarks.loaders import Benchmark, BenchmarkItem
 from mscsql.config import RetrievalSettings
-from mscsql.evaluation.benchmarks import Benchmark, BenchmarkItem
 from mscsql.linking.base import LinkRequest
 from mscsql.linking.llm_tables import (
     INSTRUCTION,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mscsql.evaluation.hardness import hardness_counts, spider_hardness
+from mscsql.benchmarks.hardness import hardness_counts, spider_hardness
 
 
 @pytest.mark.parametrize(("sql", "c1", "c2", "others", "level"), [
@@ -36,7 +36,7 @@ def test_counts_and_levels(sql: str, c1: int, c2: int, others: int, level: str) 
 
 @pytest.mark.shared_data
 def test_spider_dev_hardness_counts_match_the_official_tool(shared_data: Path) -> None:
-    from mscsql.evaluation.benchmarks import load_benchmark
+    from mscsql.benchmarks.loaders import load_benchmark
 
     benchmark = load_benchmark("spider-dev", shared_data / "spider", allow_missing_db=True)
     executable = [item for item in benchmark.items if item.database]

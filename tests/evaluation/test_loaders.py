@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from mscsql.benchmarks.loaders import load_benchmark
+from mscsql.benchmarks.predictions import load_predictions
 from mscsql.errors import DatasetError
-from mscsql.evaluation.benchmarks import load_benchmark
-from mscsql.evaluation.predictions import load_predictions
 from tests.evaluation.conftest import CASES
 
 

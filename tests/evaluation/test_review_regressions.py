@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from mscsql.benchmarks.loaders import load_benchmark
+from mscsql.benchmarks.predictions import load_prediction_files, load_predictions
 from mscsql.errors import DatasetError
 from mscsql.evaluation import spider_rules
-from mscsql.evaluation.benchmarks import load_benchmark
 from mscsql.evaluation.equivalence import textually_equivalent, token_key
-from mscsql.evaluation.predictions import load_prediction_files, load_predictions
 from tests.evaluation.conftest import CASES
 from tests.evaluation.test_scoring import _run
 

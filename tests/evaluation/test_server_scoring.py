@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from mscsql.evaluation.benchmarks import load_benchmark
+from mscsql.benchmarks.loaders import load_benchmark
+from mscsql.benchmarks.predictions import load_prediction_files
 from mscsql.evaluation.cache import GoldCache
-from mscsql.evaluation.predictions import load_prediction_files
 from mscsql.evaluation.runner import ScoreRun, score
 from mscsql.evaluation.scorers import get_scorer
 

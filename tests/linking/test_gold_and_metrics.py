@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from mscsql.evaluation.benchmarks import BenchmarkItem
+from mscsql.benchmarks.loaders import BenchmarkItem
+from mscsql.evaluation.linking import score_question, summarize
 from mscsql.linking.base import linked
-from mscsql.linking.evaluate import score_question, summarize
 from mscsql.linking.gold import GoldLiteral, gold_elements
 from mscsql.linking.graph import fk_graph, join_closure
 from mscsql.types import Column, ForeignKey, Schema, Table, ValueMatch

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from mscsql.benchmarks.loaders import Benchmark, BenchmarkItem
 from mscsql.config import RetrievalSettings
 from mscsql.errors import DatasetError
-from mscsql.evaluation.benchmarks import Benchmark, BenchmarkItem
+from mscsql.evaluation.linking import LinkEvaluation
 from mscsql.linking.base import KeepAllLinker
-from mscsql.linking.evaluate import LinkEvaluation
 from tests.retrieval.test_value_index import make_db
 
 

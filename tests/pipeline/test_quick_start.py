@@ -19,6 +19,8 @@ import pytest
 ANSWER = "SELECT count(*) AS customers FROM customers"
 #: what the server answers (a test may change it)
 ANSWER_BOX = [ANSWER]
+#: what the server answers a table-selection prompt (the llm-tables linker's)
+TABLES = '["orders", "customers"]'
 
 
 class _Server(BaseHTTPRequestHandler):
@@ -38,8 +40,10 @@ class _Server(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
         type(self).requests.append(body)
+        asks_for_tables = "you select the tables" in json.dumps(body.get("messages", []))
+        content = TABLES if asks_for_tables else f"```sql\n{ANSWER_BOX[0]}\n```"
         self._send({"choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": f"```sql\n{ANSWER_BOX[0]}\n```"}}]})
+                                 "message": {"role": "assistant", "content": content}}]})
 
     def log_message(self, *args: object) -> None:
         pass
@@ -80,3 +84,25 @@ def test_demo_then_ask_a_local_server(local_server: str, tmp_path: Path) -> None
     ANSWER_BOX[0] = "SELECT nope FROM customers"
     failed = mscsql("ask", "--config", "local-server", "--db", "demo.sqlite", "Anything?", "--json")
     assert failed.returncode == 1 and json.loads(failed.stdout)["result"]["status"] == "error", failed.stderr
+
+
+def test_the_llm_tables_linker_is_configured_in_the_pipeline_config(local_server: str, tmp_path: Path) -> None:
+    from mscsql import TextToSQL
+    from mscsql.demo import create_demo
+
+    def member(name: str) -> dict:
+        return {"name": name, "backend": "openai", "model": "qwen2.5-coder:7b", "n": 1, "temperature": 0,
+                "options": {"base_url": local_server}}
+
+    config = {"use_values": False, "generators": [member("sql")],
+              "linking": {"linkers": ["llm-tables"], "llm_tables": {"model": member("tables"), "samples": 2}}}
+    with TextToSQL.from_config(config, db=create_demo(tmp_path / "demo.sqlite")) as t2s:
+        answer = t2s.ask("How many customers placed orders?")
+    assert sorted(answer.linked_schema.table_names) == ["customers", "orders"]
+    assert answer.ok and answer.sql == ANSWER
+    asked_for_tables = [r for r in _Server.requests if "you select the tables" in json.dumps(r["messages"])]
+    assert asked_for_tables and "regions" in json.dumps(asked_for_tables[0]["messages"])  # it saw the whole schema
+    from mscsql.config import ConfigError, PipelineConfig, load_generation_config
+
+    with pytest.raises(ConfigError, match="llm-tables linker needs llm_tables"):
+        load_generation_config({**config, "linking": {"linkers": ["llm-tables"]}}, PipelineConfig)

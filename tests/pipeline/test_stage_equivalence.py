@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mscsql.evaluation.benchmarks import load_benchmark
+from mscsql.benchmarks.loaders import load_benchmark
 from mscsql.evaluation.generate import benchmark_question
 from mscsql.pipeline import TextToSQL
 from tests.critic.test_select_cli import POOL

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from mscsql.benchmarks.loaders import Benchmark, load_benchmark
+from mscsql.benchmarks.subsets import filter_databases
 from mscsql.cli import app
 from mscsql.config import RetrievalSettings
 from mscsql.db import connect
 from mscsql.errors import DatasetError
-from mscsql.evaluation.benchmarks import Benchmark, load_benchmark
-from mscsql.evaluation.subsets import filter_databases
 from mscsql.generation.extract import extract_sql
 from mscsql.linking.base import LinkRequest
 from mscsql.linking.llm_tables import LLMTableLinker, parse_table_list

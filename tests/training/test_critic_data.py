@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from mscsql.benchmarks.loaders import load_benchmark
+from mscsql.benchmarks.subsets import filter_databases, parse_db_filter
 from mscsql.critic.encoder_pairs import describe_group
 from mscsql.critic.llm import LABELS
-from mscsql.evaluation.benchmarks import load_benchmark
 from mscsql.evaluation.cache import GoldCache
 from mscsql.evaluation.scorers import get_scorer
-from mscsql.evaluation.subsets import filter_databases, parse_db_filter
 from mscsql.training.critic_data import CriticDataBuild, balanced_orders
 from mscsql.training.dataset_io import read_dataset
 from tests import dbutil
@@ -203,9 +203,9 @@ def test_the_database_filter_and_the_eval_split(pools: tuple[Path, list[Path]], 
 
 
 def test_descriptions_are_the_encoder_critics_own(pools: tuple[Path, list[Path]], tmp_path: Path) -> None:
+    from mscsql.benchmarks.predictions import load_prediction_files
     from mscsql.critic.grouping import group_by_result
     from mscsql.db import connect
-    from mscsql.evaluation.predictions import load_prediction_files
     from mscsql.evaluation.select import run_candidates
 
     root, files = pools

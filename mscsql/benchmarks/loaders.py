@@ -46,7 +46,7 @@ class Benchmark:
     files: dict[str, str] = field(default_factory=dict)
     missing_databases: tuple[str, ...] = ()
     #: the number of questions in the benchmark file, when ``items`` is a subset of them (see
-    #: :mod:`mscsql.evaluation.subsets`); prediction files are aligned with the whole file
+    #: :mod:`mscsql.benchmarks.subsets`); prediction files are aligned with the whole file
     subset_of: int | None = None
 
     def __len__(self) -> int:
@@ -124,7 +124,7 @@ def _resolve_databases(items: list[BenchmarkItem], roots: list[Path], allow_miss
 
 def load_spider(data_dir: str | Path, split: str = "dev", *, allow_missing_db: bool = False) -> Benchmark:
     """Spider 1.0 (``dev.json`` or the training files, ``database/``, ``test_suite_database/``)."""
-    from mscsql.evaluation.hardness import spider_hardness
+    from mscsql.benchmarks.hardness import spider_hardness
 
     root = Path(data_dir)
     if split == "dev":
@@ -227,3 +227,11 @@ def load_benchmark(name: str, data_dir: str | Path, *, allow_missing_db: bool = 
     if name.startswith("bird-minidev"):
         kwargs["db_url"] = db_url
     return _LOADERS[name](data_dir, **kwargs)
+
+
+def tables_file(benchmark: Benchmark, data_dir: Path) -> Path | None:
+    """The ``tables.json`` describing a benchmark's databases."""
+    names = ["dev_tables.json", "tables.json"] if benchmark.name.startswith("bird") else ["tables.json"]
+    if benchmark.name.endswith("train"):
+        names = ["train_tables.json", *names]
+    return next((data_dir / n for n in names if (data_dir / n).is_file()), None)

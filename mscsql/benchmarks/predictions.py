@@ -18,8 +18,8 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from mscsql.benchmarks.loaders import Benchmark, sha256_file
 from mscsql.errors import DatasetError
-from mscsql.evaluation.benchmarks import Benchmark, sha256_file
 from mscsql.fileio import read_text_file
 
 log = logging.getLogger(__name__)

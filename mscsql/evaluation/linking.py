@@ -24,11 +24,11 @@ from typing import Any
 
 from tqdm import tqdm
 
+from mscsql.benchmarks.loaders import Benchmark, BenchmarkItem, tables_file
 from mscsql.config import RetrievalSettings
 from mscsql.db import connect
 from mscsql.db.descriptions import schema_from_tables_json
 from mscsql.errors import DatasetError
-from mscsql.evaluation.benchmarks import Benchmark, BenchmarkItem
 from mscsql.fileio import claim_run_folder, output_folder, write_json_atomic
 from mscsql.linking.base import LinkRequest, SchemaLinker
 from mscsql.linking.gold import GoldElements, gold_elements
@@ -41,14 +41,6 @@ log = logging.getLogger(__name__)
 
 QUESTIONS = "questions.jsonl"
 SUMMARY = "summary.json"
-
-
-def tables_file(benchmark: Benchmark, data_dir: Path) -> Path | None:
-    """The ``tables.json`` describing a benchmark's databases."""
-    names = ["dev_tables.json", "tables.json"] if benchmark.name.startswith("bird") else ["tables.json"]
-    if benchmark.name.endswith("train"):
-        names = ["train_tables.json", *names]
-    return next((data_dir / n for n in names if (data_dir / n).is_file()), None)
 
 
 def score_question(item: BenchmarkItem, gold: GoldElements, link: LinkedSchema,

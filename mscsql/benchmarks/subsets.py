@@ -8,8 +8,8 @@ import logging
 from dataclasses import replace
 from pathlib import Path
 
+from mscsql.benchmarks.loaders import Benchmark
 from mscsql.errors import ConfigError, DatasetError
-from mscsql.evaluation.benchmarks import Benchmark
 from mscsql.fileio import read_text_file
 
 log = logging.getLogger(__name__)
