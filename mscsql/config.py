@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from mscsql.errors import ConfigError
 from mscsql.fileio import read_text_file
 from mscsql.packaged import resolve_config
-from mscsql.types import ResultBudget
+from mscsql.types import ResultBudget, TablePolicy
 
 
 class StrictModel(BaseModel):
@@ -56,6 +56,10 @@ class ExecutionSettings(StrictModel):
     allowed_functions: tuple[str, ...] = Field((), description="functions besides the built-in read-only "
                                                "allowlist that PostgreSQL and MySQL queries may call (name or "
                                                "schema.name), e.g. the database's own read-only functions")
+    allowed_tables: tuple[str, ...] = Field((), description="the only tables (name or schema.name) queries may "
+                                            "read and the schema shows; empty: every table")
+    denied_tables: tuple[str, ...] = Field((), description="tables (name or schema.name) queries may never read "
+                                           "and the schema does not show")
     workers: int = Field(default_factory=lambda: max(1, os.cpu_count() or 1), ge=1,
                          description="parallel statements in execute_many")
 
@@ -69,6 +73,11 @@ class ExecutionSettings(StrictModel):
     @property
     def budget(self) -> ResultBudget:
         return ResultBudget(max_result_bytes=self.max_result_bytes, max_value_bytes=self.max_value_bytes)
+
+    @property
+    def table_policy(self) -> TablePolicy:
+        """``allowed_tables`` and ``denied_tables`` as the guard and the schema read them."""
+        return TablePolicy.of(self.allowed_tables, self.denied_tables)
 
     @property
     def function_allowlist(self) -> frozenset[str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 #: A JSON-safe cell value: what :mod:`mscsql.db.values` turns every database value into.
@@ -124,6 +124,47 @@ class ResultBudget:
         if not (1 <= self.max_value_bytes <= self.max_result_bytes):
             raise ValueError(f"a result budget needs 1 <= max_value_bytes ({self.max_value_bytes}) <= "
                              f"max_result_bytes ({self.max_result_bytes})")
+
+
+@dataclass(frozen=True)
+class TablePolicy:
+    """Which tables generated SQL may read and the schema shows: names (``table`` or ``schema.table``) in
+    ``allow`` (empty: every table) and not in ``deny``. The guard refuses a statement that names any other
+    table, so the policy holds whatever a prompt says. Names compare case-insensitively, except that a quoted
+    name in a dialect where quoting keeps case (PostgreSQL) must match an allowed name exactly; a denial
+    always compares case-insensitively, so it refuses too much rather than too little."""
+
+    allow: frozenset[str] = frozenset()
+    deny: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, allow: tuple[str, ...] | list[str] = (), deny: tuple[str, ...] | list[str] = ()) -> TablePolicy:
+        return cls(frozenset(n.strip() for n in allow if n.strip()), frozenset(n.strip() for n in deny if n.strip()))
+
+    @property
+    def restricts(self) -> bool:
+        return bool(self.allow or self.deny)
+
+    def permits(self, name: str, schema: str | None = None, *, exact: bool = False) -> bool:
+        """Whether the table ``name`` (in ``schema``, None: the default one) may be read; ``exact``: the name
+        was quoted where quoting keeps its case."""
+        names = {name, f"{schema}.{name}"} if schema else {name}
+        lowered = {n.lower() for n in names}
+        if lowered & {d.lower() for d in self.deny}:
+            return False
+        if not self.allow:
+            return True
+        return bool(names & self.allow) if exact else bool(lowered & {a.lower() for a in self.allow})
+
+    def visible(self, schema: Schema) -> Schema:
+        """``schema`` with only the tables this policy permits (and the foreign keys among them)."""
+        if not self.restricts:
+            return schema
+        kept = [t for t in schema.tables if self.permits(t.name, t.schema)]
+        names = {t.qualified_name.lower() for t in kept} | {t.name.lower() for t in kept}
+        tables = tuple(replace(t, foreign_keys=tuple(fk for fk in t.foreign_keys if fk.ref_table.lower() in names))
+                       for t in kept)
+        return replace(schema, tables=tables)
 
 
 #: the budget of trusted statements (gold queries in the scorers): large, but still bounded

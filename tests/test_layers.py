@@ -23,3 +23,14 @@ def test_the_import_layering_contract_is_kept() -> None:
     result = subprocess.run([lint], capture_output=True, text=True, cwd=REPO, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert "2 kept, 0 broken" in result.stdout
+
+
+def test_modules_stay_small() -> None:
+    """No module of the library is longer than 500 lines, and no CLI module longer than 250."""
+    too_long = []
+    for path in sorted((REPO / "mscsql").rglob("*.py")):
+        limit = 250 if "cli" in path.relative_to(REPO / "mscsql").parts[:1] else 500
+        lines = len(path.read_text(encoding="utf-8").splitlines())
+        if lines > limit:
+            too_long.append(f"{path.relative_to(REPO)}: {lines} lines (at most {limit})")
+    assert not too_long, "\n".join(too_long)

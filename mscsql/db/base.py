@@ -109,7 +109,7 @@ class GuardedDatabase:
     # -- running SQL ----------------------------------------------------------------------------
     def check(self, sql: str) -> CheckedStatement:
         """The guard's verdict on ``sql`` with this database's dialect and allowed functions."""
-        return check_sql(sql, self.dialect, self.execution.function_allowlist)
+        return check_sql(sql, self.dialect, self.execution.function_allowlist, self.execution.table_policy)
 
     def execute(self, sql: str, *, timeout_s: float | None = None, max_rows: int | None = None,
                 budget: ResultBudget | None = None) -> ExecutionResult:
@@ -144,7 +144,7 @@ class GuardedDatabase:
         """Tables and views with columns, keys, row counts and example values (cached)."""
         with self._schema_lock:
             if self._schema is None or refresh:
-                schema = self._introspect()
+                schema = self.execution.table_policy.visible(self._introspect())
                 schema = replace(schema, db_id=self.db_id,
                                  tables=tuple(self._with_counts_and_examples(t) for t in schema.tables))
                 if self._annotate is not None:

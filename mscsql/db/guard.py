@@ -23,6 +23,7 @@ from sqlglot.tokens import TokenType
 from mscsql.db.functions import function_allowed, has_allowlist
 from mscsql.db.quoting import ambiguous_quoting
 from mscsql.errors import UnsafeSQLError
+from mscsql.types import TablePolicy
 
 #: Node types whose presence anywhere in the tree means the statement is not a plain read.
 _FORBIDDEN_NODES: dict[type[exp.Expression], str] = {
@@ -200,12 +201,31 @@ def _refuse(reason: str, sql: str) -> UnsafeSQLError:
     return UnsafeSQLError(reason, sql=sql)
 
 
+def _check_tables(tree: exp.Expr, tables: TablePolicy, read: str) -> str | None:
+    """Why ``tree`` reads a table ``tables`` does not permit, else None (names of the query's own CTEs are
+    not tables)."""
+    own = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+    for node in tree.find_all(exp.Table):
+        name, schema = node.name, node.db or None
+        if not name or (schema is None and name.lower() in own):
+            continue  # a table function (checked as a function) or a CTE
+        identifier = node.this
+        exact = read == "postgres" and isinstance(identifier, exp.Identifier) and bool(identifier.quoted)
+        if not tables.permits(name, schema, exact=exact):
+            shown = f"{schema}.{name}" if schema else name
+            return (f"table {shown!r} is not one this pipeline may query (execution.allowed_tables / "
+                    "execution.denied_tables)")
+    return None
+
+
 @lru_cache(maxsize=65536)
-def check_sql(sql: str, dialect: str, allowed_functions: frozenset[str] = frozenset()) -> CheckedStatement:
+def check_sql(sql: str, dialect: str, allowed_functions: frozenset[str] = frozenset(),
+              tables: TablePolicy | None = None) -> CheckedStatement:
     """Accept ``sql`` as one read-only query in ``dialect`` or raise :class:`UnsafeSQLError` saying why.
 
     ``allowed_functions`` names functions (lower case, ``name`` or ``schema.name``) that PostgreSQL and MySQL
-    statements may call besides the built-in allowlist (:mod:`mscsql.db.functions`).
+    statements may call besides the built-in allowlist (:mod:`mscsql.db.functions`); ``tables``: the tables
+    the statement may read (None: any).
     """
     if not isinstance(sql, str):
         raise _refuse(f"expected SQL text, got {type(sql).__name__}", str(sql))
@@ -247,6 +267,10 @@ def check_sql(sql: str, dialect: str, allowed_functions: frozenset[str] = frozen
             reason = _check_function(node, sql, read, allowed_functions)
             if reason is not None:
                 raise _refuse(reason, sql)
+    if tables is not None and tables.restricts:
+        reason = _check_tables(tree, tables, read)
+        if reason is not None:
+            raise _refuse(reason, sql)
     # what the engine runs: the text up to its last token, without trailing semicolons or comments
     last = max(t.end for t in tokens if t.token_type is not TokenType.SEMICOLON)
     first = min(t.start for t in tokens)

@@ -15,7 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from mscsql.generation.base import Sample
-from mscsql.generation.extract import ExtractedSQL, ExtractionStatus, extract_sql, normalized_key, resolve_sql
+from mscsql.generation.extract import extract_sql, normalized_key, resolve_sql
+from mscsql.generation.transpile import ExtractedSQL, ExtractionStatus
 
 logger = logging.getLogger(__name__)
 

@@ -31,29 +31,23 @@ from __future__ import annotations
 import json
 import logging
 import re
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal
 
 from sqlglot import exp
-from sqlglot.dialects.dialect import Dialect
-from sqlglot.errors import ErrorLevel, SqlglotError, UnsupportedError
+from sqlglot.errors import ErrorLevel
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
-from sqlglot.tokens import Token, TokenType
 
 from mscsql.db.guard import MYSQL_HIDDEN_CODE, sqlglot_dialect
+from mscsql.generation.transpile import (
+    ExtractedSQL,
+    parse_statement,
+    quiet_sqlglot,
+    resolve_statement,
+)
 
 logger = logging.getLogger(__name__)
-
-ExtractionStatus = Literal["ok", "syntax_error", "empty"]
-
-#: sqlglot dialects tried, in this order, when the statement does not parse in the target dialect.
-#: MySQL comes first: back-quoted identifiers are the most common foreign syntax, and MySQL reads the
-#: double-quoted strings that usually come with them as strings.
-FALLBACK_DIALECTS: tuple[str, ...] = ("mysql", "postgres", "sqlite", "tsql", "bigquery", "snowflake", "duckdb",
-                                      "oracle", "spark", "trino", "clickhouse")
 
 #: fence languages that label SQL, with the sqlglot dialect they hint at ("" = no particular one)
 _SQL_FENCE_LANGUAGES: dict[str, str] = {
@@ -72,20 +66,6 @@ _THINK_BLOCK = re.compile(r"<(think|thinking)>.*?</\1>", re.IGNORECASE | re.DOTA
 _THINK_CLOSE = re.compile(r"</(?:think|thinking)>", re.IGNORECASE)
 _THINK_OPEN = re.compile(r"<(?:think|thinking)>", re.IGNORECASE)
 _END_OF_TURN = re.compile(r"<\|(?:im_end|endoftext|eot_id|end|end_of_text)\|>|</s>|<end_of_turn>")
-
-#: parsed "statements" that hold nothing but a semicolon and its comments
-_EMPTY_STATEMENTS: tuple[type[exp.Expr], ...] = tuple(
-    getattr(exp, name) for name in ("Semicolon",) if hasattr(exp, name))
-
-#: root node types of a complete statement; anything else (a bare name, literal or expression: sqlglot parses
-#: "No" or "Hello world" as a column) is not one
-_STATEMENT_ROOTS: tuple[type[exp.Expr], ...] = (
-    exp.Query, exp.Selectable, exp.DML, exp.DDL,
-    *(getattr(exp, name) for name in ("Pragma", "Describe", "Show", "Set", "Use", "Transaction", "Commit", "Rollback",
-                                      "Grant", "Revoke", "Analyze", "Attach", "Detach", "Copy", "Kill", "Cache",
-                                      "Uncache", "Refresh", "Comment", "TruncateTable", "Merge", "LoadData")
-      if hasattr(exp, name)),
-)
 
 #: an opening fence: its character run, then an optional info word (the language)
 _FENCE_OPEN = re.compile(r"(?m)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[A-Za-z0-9_.+#-]*)[ \t]*(?P<eol>\n|$)?")
@@ -124,23 +104,6 @@ _CONTINUATION_END = re.compile(
 
 
 @dataclass(frozen=True)
-class ExtractedSQL:
-    """The candidate statement found in a model's output."""
-
-    #: the statement to execute, in the target dialect (the extracted text itself for a syntax error)
-    sql: str
-    status: ExtractionStatus
-    #: why the statement did not parse (or why nothing was found), else None
-    error: str | None = None
-    #: the sqlglot dialect the statement was read in when it had to be transpiled, else None
-    source_dialect: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok"
-
-
-@dataclass(frozen=True)
 class _Segment:
     """Where to look for the statement: a fenced block's content or the whole answer."""
 
@@ -148,20 +111,6 @@ class _Segment:
     fenced: bool
     #: the dialect a fence's language names ("" when none)
     hint: str = ""
-
-
-# --- quieting sqlglot -------------------------------------------------------------------------------------
-
-
-class _QuietWhileExtracting(logging.Filter):
-    """Drops sqlglot's warnings (raw-command fallbacks, unsupported constructs) raised while extracting."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not getattr(_EXTRACTING, "active", False)
-
-
-_EXTRACTING = threading.local()
-logging.getLogger("sqlglot").addFilter(_QuietWhileExtracting())
 
 
 # --- locating the statement in the text -------------------------------------------------------------------
@@ -325,130 +274,6 @@ def _variants(statement: str, fenced: bool) -> list[str]:
     return [v for i, v in enumerate(variants) if v and v not in variants[:i]]
 
 
-# --- parsing and transpiling ------------------------------------------------------------------------------
-
-
-def _foreign_construct(tree: exp.Expr, tokens: list[Token], read: str) -> str | None:
-    """A construct sqlglot accepts in ``read`` but that dialect's engine does not, else None."""
-    if read in ("sqlite", "mysql"):
-        if any(token.token_type is TokenType.DCOLON for token in tokens):
-            return "'::' casts"
-        if tree.find(exp.ILike) is not None:
-            return "ILIKE"
-        if tree.find(exp.Fetch) is not None:
-            return "FETCH FIRST"
-    if read == "postgres":
-        for i, token in enumerate(tokens[:-2]):
-            if token.token_type is TokenType.LIMIT and tokens[i + 2].token_type is TokenType.COMMA:
-                return "LIMIT offset, count"
-    return None
-
-
-@dataclass(frozen=True)
-class _Parsed:
-    tree: exp.Expr | None
-    #: why ``tree`` is None, or the construct that makes the statement foreign to the dialect
-    problem: str | None = None
-
-    @property
-    def clean(self) -> bool:
-        return self.tree is not None and self.problem is None
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err)
-    return text.splitlines()[0] if text else type(err).__name__
-
-
-def _parse(sql: str, read: str) -> _Parsed:
-    """``sql`` parsed as exactly one statement of ``read``."""
-    _EXTRACTING.active = True
-    try:
-        dialect = Dialect.get_or_raise(read)
-        tokens = dialect.tokenize(sql)
-        statements = [s for s in dialect.parser(error_level=ErrorLevel.RAISE).parse(tokens, sql) if s is not None]
-    except SqlglotError as err:
-        return _Parsed(None, _first_line(err))
-    except Exception as err:  # pathological input, or a bug inside sqlglot: model output is arbitrary text
-        logger.debug("sqlglot failed on a statement (%s)", read, exc_info=True)
-        return _Parsed(None, f"cannot be parsed ({type(err).__name__})")
-    finally:
-        _EXTRACTING.active = False
-    statements = [s for s in statements if not isinstance(s, _EMPTY_STATEMENTS)]
-    if len(statements) != 1:
-        return _Parsed(None, f"expected one statement, found {len(statements)}")
-    tree = statements[0]
-    if isinstance(tree, exp.Command):  # sqlglot's fallback for statements it does not understand
-        return _Parsed(None, f"sqlglot does not understand this {tree.name.upper() or 'statement'} statement")
-    if not isinstance(tree, _STATEMENT_ROOTS):
-        return _Parsed(None, f"not a SQL statement (a bare {tree.key})")
-    return _Parsed(tree, _foreign_construct(tree, tokens, read))
-
-
-_EXPLICIT_NULL_ORDER = re.compile(r"\bNULLS\s+(?:FIRST|LAST)\b", re.IGNORECASE)
-
-
-def _adopt_null_ordering(tree: exp.Expr, statement: str, target: str) -> exp.Expr:
-    """``tree`` with the target's default NULL placement in every ORDER BY (unless the statement spells one out).
-
-    sqlglot transpiles faithfully: ``ORDER BY age`` read as MySQL (NULLs sort first) becomes ``ORDER BY age
-    NULLS FIRST`` in PostgreSQL. A model that slipped into another dialect's syntax still means the target's
-    plain ``ORDER BY``, so the source dialect's NULL placement is dropped."""
-    if _EXPLICIT_NULL_ORDER.search(statement):
-        return tree
-    null_ordering = Dialect.get_or_raise(target).NULL_ORDERING
-    small = null_ordering == "nulls_are_small"
-    try:
-        adopted = tree.copy()
-        for ordered in adopted.find_all(exp.Ordered):
-            desc = bool(ordered.args.get("desc"))
-            ordered.set("nulls_first", (desc != small) and null_ordering != "nulls_are_last")  # sqlglot's parser rule
-    except RecursionError:  # a pathologically deep tree: keep the faithful reading
-        return tree
-    return adopted
-
-
-def _generate(tree: exp.Expr, write: str, *, strict: bool) -> str | None:
-    """``tree`` as ``write`` SQL; None when ``strict`` and the dialect cannot express part of it."""
-    _EXTRACTING.active = True
-    try:
-        return tree.sql(dialect=write, unsupported_level=ErrorLevel.RAISE if strict else ErrorLevel.IGNORE)
-    except UnsupportedError:
-        return None
-    except Exception:  # a bug inside sqlglot's generator; the caller falls back to another reading
-        logger.debug("sqlglot could not write a statement as %s", write, exc_info=True)
-        return None
-    finally:
-        _EXTRACTING.active = False
-
-
-def _resolve(statement: str, target: str, hint: str = "") -> ExtractedSQL:
-    """Classify one extracted statement: kept as written, transpiled into ``target``, or a syntax error."""
-    if not statement:
-        return ExtractedSQL("", "empty", "no SQL statement found")
-    native = _parse(statement, target)
-    if native.clean:
-        return ExtractedSQL(statement, "ok")
-    sources = [d for d in dict.fromkeys((hint, *FALLBACK_DIALECTS)) if d and d != target]
-    unsupported: tuple[str, exp.Expr] | None = None
-    for source in sources:
-        parsed = _parse(statement, source)
-        if parsed.tree is None or not parsed.clean:
-            continue
-        tree = _adopt_null_ordering(parsed.tree, statement, target)
-        sql = _generate(tree, target, strict=True)
-        if sql is not None:
-            logger.debug("transpiled a statement from %s to %s", source, target)
-            return ExtractedSQL(sql, "ok", source_dialect=source)
-        unsupported = unsupported or (source, tree)
-    if unsupported is not None:  # the best available reading, even if the target lacks part of it
-        source, tree = unsupported
-        return ExtractedSQL(_generate(tree, target, strict=False) or statement, "ok", source_dialect=source)
-    if native.tree is not None:  # only a foreign construct: let sqlglot rewrite it for the target
-        return ExtractedSQL(_generate(native.tree, target, strict=False) or statement, "ok", source_dialect=target)
-    return ExtractedSQL(statement, "syntax_error", f"not valid {target} SQL: {native.problem}")
-
-
 # --- public API -------------------------------------------------------------------------------------------
 
 
@@ -467,7 +292,7 @@ def extract_sql(text: str, dialect: str) -> ExtractedSQL:
     for start, end in _spans(segment):
         statement = _first_statement(segment.text[start:end], target)
         for variant in _variants(statement, segment.fenced):
-            result = _resolve(variant, target, segment.hint)
+            result = resolve_statement(variant, target, segment.hint)
             if result.ok:
                 return result
             if fallback is None and result.status == "syntax_error":
@@ -475,7 +300,7 @@ def extract_sql(text: str, dialect: str) -> ExtractedSQL:
     if fallback is not None:
         return fallback
     # no recognisable statement start: the whole answer is the (broken) candidate
-    result = _resolve(_first_statement(segment.text, target), target, segment.hint)
+    result = resolve_statement(_first_statement(segment.text, target), target, segment.hint)
     if result.status == "empty":
         return ExtractedSQL("", "empty", "no SQL statement found")
     return result
@@ -485,7 +310,7 @@ def resolve_sql(sql: str, dialect: str) -> ExtractedSQL:
     """Classify SQL that is already extracted (no prose or fences to strip): parse it in ``dialect`` and
     transpile it from another dialect when needed. Only its first statement is kept, without the semicolon."""
     target = sqlglot_dialect(dialect)
-    return _resolve(next(_split_statements(sql, target), "").strip(), target)
+    return resolve_statement(next(_split_statements(sql, target), "").strip(), target)
 
 
 @lru_cache(maxsize=8192)
@@ -499,18 +324,16 @@ def normalized_key(sql: str, dialect: str) -> str:
     stripped = sql.strip().rstrip(";").strip()
     if MYSQL_HIDDEN_CODE.search(stripped):
         return " ".join(stripped.split())  # /*! ... */ runs on MySQL: comments are not noise here
-    parsed = _parse(stripped, read)
+    parsed = parse_statement(stripped, read)
     if parsed.tree is not None:
-        _EXTRACTING.active = True
         try:
-            tree = parsed.tree
-            # SQLite and MySQL read a double-quoted word as a string when no such column exists: a quoted
-            # name's case may be data ("France" vs "france"), so only statements without one are normalised
-            if not (dialect in ("sqlite", "mysql") and any(i.quoted for i in tree.find_all(exp.Identifier))):
-                tree = normalize_identifiers(tree, dialect=read)
-            return tree.sql(dialect=read, identify=True, comments=False, unsupported_level=ErrorLevel.IGNORE)
+            with quiet_sqlglot():
+                tree = parsed.tree
+                # SQLite and MySQL read a double-quoted word as a string when no such column exists: a quoted
+                # name's case may be data ("France" vs "france"), so only statements without one are normalised
+                if not (dialect in ("sqlite", "mysql") and any(i.quoted for i in tree.find_all(exp.Identifier))):
+                    tree = normalize_identifiers(tree, dialect=read)
+                return tree.sql(dialect=read, identify=True, comments=False, unsupported_level=ErrorLevel.IGNORE)
         except Exception:  # pathological input, or a bug inside sqlglot
             logger.debug("cannot normalise a parsed statement; using its text as the key", exc_info=True)
-        finally:
-            _EXTRACTING.active = False
     return " ".join(stripped.split())

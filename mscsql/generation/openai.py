@@ -30,7 +30,6 @@ httpx is imported when a generator is built, never by ``import mscsql``.
 
 from __future__ import annotations
 
-import email.utils
 import logging
 import math
 import os
@@ -38,13 +37,21 @@ import random
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from mscsql.errors import BackendUnavailable, ConfigError, GenerationError
 from mscsql.generation.base import ChatPrompt, Sample, SamplingParams
 from mscsql.generation.hub import one_line
+from mscsql.generation.openai_wire import (
+    chat_logprobs,
+    completion_logprobs,
+    first_top_logprobs,
+    hint_for,
+    logsumexp,
+    retry_after,
+    server_message,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -225,7 +232,7 @@ class OpenAIGenerator:
         choices = payload.get("choices") if isinstance(payload, dict) else None
         choice = min(choices, key=_choice_index) if isinstance(choices, list) and choices else None
         logprobs = choice.get("logprobs") if isinstance(choice, dict) else None
-        top = _first_top_logprobs(logprobs, self.mode)
+        top = first_top_logprobs(logprobs, self.mode)
         if top is None:
             raise GenerationError(f"{self.url} returned no top log-probabilities for the first token: "
                                   f"{one_line(repr(choice), 300)}",
@@ -234,7 +241,7 @@ class OpenAIGenerator:
         found: dict[str, list[float]] = {}
         for token, value in top:
             found.setdefault(token.strip(), []).append(value)
-        return [_logsumexp(found.get(option.strip(), [])) for option in options]
+        return [logsumexp(found.get(option.strip(), [])) for option in options]
 
     def _body(self, prompt: ChatPrompt, sampling: SamplingParams) -> dict[str, Any]:
         body: dict[str, Any] = {"model": self.model}
@@ -321,10 +328,10 @@ class OpenAIGenerator:
             raise _Retryable(error) from err
         status = response.status_code
         if status >= 400:
-            error = GenerationError(f"{self.url} answered HTTP {status}: {_server_message(response)}",
-                                    hint=_hint_for(status))
+            error = GenerationError(f"{self.url} answered HTTP {status}: {server_message(response)}",
+                                    hint=hint_for(status))
             if status in _RETRY_STATUSES or status >= 500:
-                raise _Retryable(error, _retry_after(response))
+                raise _Retryable(error, retry_after(response))
             raise error
         try:
             return response.json()
@@ -350,10 +357,10 @@ class OpenAIGenerator:
         if self.mode == "chat":
             message = choice.get("message") or {}
             text = message.get("content") if isinstance(message, dict) else None
-            token_logprobs = _chat_logprobs(choice.get("logprobs"))
+            token_logprobs = chat_logprobs(choice.get("logprobs"))
         else:
             text = choice.get("text")
-            token_logprobs = _completion_logprobs(choice.get("logprobs"))
+            token_logprobs = completion_logprobs(choice.get("logprobs"))
         logprob = math.fsum(token_logprobs) if token_logprobs is not None else None
         if token_logprobs is not None:
             num_tokens = len(token_logprobs)
@@ -398,118 +405,3 @@ def _normalise_base_url(base_url: str) -> str:
             raise ConfigError(f"base_url {base_url!r} names an endpoint; give the API root",
                               hint=f"drop {suffix!r}: for example http://localhost:8000/v1")
     return url + "/v1" if parts.path in ("", "/") else url
-
-
-def _first_top_logprobs(logprobs: Any, mode: str) -> list[tuple[str, float]] | None:
-    """(token, log-probability) pairs of the first generated token's top alternatives: chat's
-    ``content[0].top_logprobs`` (with the chosen token itself) or completions' ``top_logprobs[0]``."""
-    if not isinstance(logprobs, dict):
-        return None
-    pairs: list[tuple[str, float]] = []
-    if mode == "chat":
-        content = logprobs.get("content")
-        first = content[0] if isinstance(content, list) and content else None
-        if not isinstance(first, dict) or not isinstance(first.get("top_logprobs"), list):
-            return None
-        entries = [first, *first["top_logprobs"]]
-        seen: set[str] = set()
-        for entry in entries:
-            token, value = (entry.get("token"), entry.get("logprob")) if isinstance(entry, dict) else (None, None)
-            if isinstance(token, str) and _is_number(value) and token not in seen:
-                seen.add(token)
-                pairs.append((token, float(value)))
-        return pairs
-    top = logprobs.get("top_logprobs")
-    first_top = top[0] if isinstance(top, list) and top else None
-    if not isinstance(first_top, dict):
-        return None
-    return [(str(token), float(value)) for token, value in first_top.items() if _is_number(value)]
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _logsumexp(values: Sequence[float]) -> float:
-    if not values:
-        return -math.inf
-    top = max(values)
-    if top == -math.inf:
-        return -math.inf
-    return top + math.log(math.fsum(math.exp(v - top) for v in values))
-
-
-def _chat_logprobs(logprobs: Any) -> list[float] | None:
-    """Chat: ``{"content": [{"token": ..., "logprob": ...}, ...]}``."""
-    content = logprobs.get("content") if isinstance(logprobs, dict) else None
-    if not isinstance(content, list) or not content:
-        return None
-    values = [item.get("logprob") if isinstance(item, dict) else None for item in content]
-    return _numbers(values)
-
-
-def _completion_logprobs(logprobs: Any) -> list[float] | None:
-    """Completions: ``{"tokens": [...], "token_logprobs": [...], "top_logprobs": [...], ...}``."""
-    values = logprobs.get("token_logprobs") if isinstance(logprobs, dict) else None
-    if not isinstance(values, list) or not values:
-        return None
-    return _numbers(values)
-
-
-def _numbers(values: list[Any]) -> list[float] | None:
-    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
-        return None
-    return [float(v) for v in values]
-
-
-def _server_message(response: httpx.Response) -> str:
-    """The server's own error message: OpenAI's ``{"error": {"message"}}``, vLLM's ``{"message"}``,
-    FastAPI's ``{"detail"}``, or the start of the body."""
-    try:
-        payload = response.json()
-    except ValueError:
-        payload = None
-    if isinstance(payload, dict):
-        error = payload.get("error")
-        for candidate in (error.get("message") if isinstance(error, dict) else error,
-                          payload.get("message"), payload.get("detail")):
-            if candidate:
-                return one_line(candidate if isinstance(candidate, str) else repr(candidate), 500)
-    text = response.text.strip()
-    return one_line(text, 500) if text else response.reason_phrase or "(no message)"
-
-
-def _hint_for(status: int) -> str | None:
-    if status in (401, 403):
-        return "check the API key (api_key, or the OPENAI_API_KEY environment variable)"
-    if status == 404:
-        return "check base_url (the API root, usually ending in /v1) and the model name the server serves"
-    if status == 429:
-        return "the server is rate-limiting: lower concurrency or raise backoff_s"
-    if status >= 500:
-        return "the server failed; see its log"
-    return None
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    """Seconds to wait before the next try, from ``retry-after-ms`` or ``Retry-After`` (seconds or a date)."""
-    millis = response.headers.get("retry-after-ms")
-    if millis:
-        try:
-            return float(millis) / 1000.0
-        except ValueError:
-            pass
-    value = response.headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max((when - datetime.now(UTC)).total_seconds(), 0.0)

@@ -12,7 +12,8 @@ from mscsql.db.guard import check_sql
 from mscsql.errors import MscSqlError
 from mscsql.generation.base import Sample
 from mscsql.generation.candidates import Candidate, collect_candidates
-from mscsql.generation.extract import ExtractedSQL, extract_sql, normalized_key, resolve_sql
+from mscsql.generation.extract import extract_sql, normalized_key, resolve_sql
+from mscsql.generation.transpile import ExtractedSQL
 
 CASES: list[dict[str, Any]] = yaml.safe_load(
     (Path(__file__).parent.parent / "data" / "sql_extraction.yaml").read_text(encoding="utf-8"))
