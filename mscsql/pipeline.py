@@ -33,6 +33,7 @@ from mscsql.stages import (
     Models,
     StageEvent,
     candidate_pools,
+    check_before_stages,
     choose,
     execute,
     prepare,
@@ -108,10 +109,8 @@ class TextToSQL:
             return []
         control = control or BatchControl()
         per_question = [limits or self.limits()] * len(asked) if not isinstance(limits, Sequence) else list(limits)
-        if not self._checked:  # before any model or index loads: a generator that cannot run is named at once
-            from mscsql.generation.preflight import configured_models, require_runnable
-
-            require_runnable(configured_models(self.config))
+        if not self._checked:  # before any model or index loads: a model that cannot run is named at once
+            check_before_stages(self.config, self.models)
             self._checked = True
         timings: dict[str, float] = {}
         live = control.live(range(len(asked)))

@@ -36,9 +36,8 @@ from mscsql.stages import (
     Sample,
     SampleStore,
     candidate_pools,
-    configured_models,
+    check_before_stages,
     prepare,
-    require_runnable,
     retrieve_values,
     sample,
 )
@@ -81,12 +80,9 @@ class GenerateRun:
         items = [i for i in runnable[: self.limit] if i.index not in skip]
         if not items:
             return []
-        require_runnable(configured_models(self.config))  # a generator that cannot run is named before anything loads
         models = Models(_as_pipeline(self.config), keep_loaded=False, predictions=self._predictions())
         try:
-            for member in self.config.generators:  # bad replay inputs fail before any model loads
-                if member.backend == "replay":
-                    models.generator(member)
+            check_before_stages(self.config, models)  # what would stop the run fails before anything loads
             prepared = self._prepare(items, tables_json, models)
             store = SampleStore(self.output / SAMPLES)
             samples = sample(self.config.generators, prepared, models, store=store)

@@ -15,6 +15,7 @@ from mscsql.generation.candidates import Candidate
 from mscsql.generation.preflight import configured_models, require_runnable
 from mscsql.generation.store import SampleStore
 from mscsql.prompts import GENERATOR_TEMPLATE_VERSION
+from mscsql.stages.check import check_before_stages
 from mscsql.stages.choose import answers, choose
 from mscsql.stages.events import STAGES, BatchControl, StageEvent
 from mscsql.stages.execute import Limits, candidate_pools, execute
@@ -24,5 +25,6 @@ from mscsql.stages.sample import sample
 
 __all__ = ["GENERATOR_TEMPLATE_VERSION", "STAGES", "BatchControl", "Candidate", "CandidateResult", "Choice", "Limits",
            "Models", "Prepared", "Sample", "SampleStore", "SelectionItem", "Selector", "StageEvent",
-           "answers", "candidate_pools", "choose", "configured_models", "execute", "group_by_result",
-           "prepare", "require_runnable", "retrieve_values", "sample", "whole_schema_text"]
+           "answers", "candidate_pools", "check_before_stages", "choose", "configured_models", "execute",
+           "group_by_result", "prepare", "require_runnable", "retrieve_values", "sample",
+           "whole_schema_text"]

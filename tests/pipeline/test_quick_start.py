@@ -106,3 +106,28 @@ def test_the_llm_tables_linker_is_configured_in_the_pipeline_config(local_server
 
     with pytest.raises(ConfigError, match="llm-tables linker needs llm_tables"):
         load_generation_config({**config, "linking": {"linkers": ["llm-tables"]}}, PipelineConfig)
+
+
+def test_a_whole_config_is_checked_before_any_stage_runs(local_server: str, tmp_path: Path) -> None:
+    """A replayed prediction file (which only a benchmark run can match to questions) and a missing encoder
+    checkpoint are reported before the first generator is asked anything."""
+    from mscsql import TextToSQL
+    from mscsql.demo import create_demo
+    from mscsql.errors import ConfigError, DatasetError
+
+    db = create_demo(tmp_path / "demo.sqlite")
+    predictions = tmp_path / "predictions.sql"
+    predictions.write_text("SELECT 1\n")
+    server = {"name": "sql", "backend": "openai", "model": "qwen2.5-coder:7b", "n": 1, "temperature": 0,
+              "options": {"base_url": local_server}}
+    replayed = {"name": "published", "backend": "replay", "n": 1, "options": {"predictions": str(predictions)}}
+    base = {"use_values": False, "linking": {"linkers": ["keep-all"]}}
+    _Server.requests = []
+    with TextToSQL.from_config({**base, "generators": [server, replayed]}, db=db) as t2s, \
+            pytest.raises(DatasetError, match="only a benchmark run can match"):
+        t2s.ask("How many customers are there?")
+    missing = {**base, "generators": [server], "selection": {"selector": "encoder",
+                                                             "encoder": str(tmp_path / "no-critic")}}
+    with TextToSQL.from_config(missing, db=db) as t2s, pytest.raises(ConfigError, match="not an encoder critic"):
+        t2s.ask("How many customers are there?")
+    assert [r for r in _Server.requests if "messages" in r] == []
