@@ -114,7 +114,8 @@ class TextToSQL:
             self._checked = True
         timings: dict[str, float] = {}
         live = control.live(range(len(asked)))
-        prepared = self._prepare([asked[i] for i in live], timings, control, live)
+        prepared = self._prepare([asked[i] for i in live], timings, control, live,
+                                 [per_question[i].tables for i in live])
         live, prepared = _still_wanted(control, live, prepared)
 
         started = time.perf_counter()
@@ -199,7 +200,7 @@ class TextToSQL:
         return [p.prompt for p in self._prepare(asked, {}, BatchControl(), list(range(len(asked))))]
 
     def _prepare(self, asked: list[Question], timings: dict[str, float], control: BatchControl,
-                 positions: list[int]) -> list[Any]:
+                 positions: list[int], tables: list[Any] | None = None) -> list[Any]:
         with control.stage("linking", positions) as detail:
             started = time.perf_counter()
             schema = self.db.schema()
@@ -207,7 +208,7 @@ class TextToSQL:
             timings["retrieval_s"] = time.perf_counter() - started
             started = time.perf_counter()
             prepared = prepare(asked, schema, values, self.models,
-                               budget_tokens=self.config.linking.schema_budget_tokens)
+                               budget_tokens=self.config.linking.schema_budget_tokens, tables=tables)
             timings["linking_s"] = time.perf_counter() - started
             detail["tables"] = [p.link.table_names for p in prepared]
         return prepared

@@ -204,6 +204,8 @@ class ExecutionItem:
     sql: str
     #: this statement's byte budget (None: the database's own; trusted gold queries get a larger one)
     budget: ResultBudget | None = None
+    #: tables this statement may read besides the database's own policy (None: the database's policy alone)
+    tables: TablePolicy | None = None
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from mscsql.config import ExecutionSettings, SchemaSettings, checked_limits
 from mscsql.db.guard import CheckedStatement, check_sql
 from mscsql.db.values import to_cell
 from mscsql.errors import UnsafeSQLError
-from mscsql.types import ExecutionResult, ExecutionStatus, ResultBudget, Schema, Table
+from mscsql.types import ExecutionResult, ExecutionStatus, ResultBudget, Schema, Table, TablePolicy
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ class Database(Protocol):
     def execute(self, sql: str, *, timeout_s: float | None = None, max_rows: int | None = None,
                 budget: ResultBudget | None = None) -> ExecutionResult: ...
 
-    def check(self, sql: str) -> CheckedStatement:
+    def check(self, sql: str, tables: TablePolicy | None = None) -> CheckedStatement:
         """The guard's verdict on ``sql`` for this database (raises :class:`UnsafeSQLError`)."""
         ...
 
@@ -107,9 +107,13 @@ class GuardedDatabase:
         self._schema_lock = threading.Lock()
 
     # -- running SQL ----------------------------------------------------------------------------
-    def check(self, sql: str) -> CheckedStatement:
-        """The guard's verdict on ``sql`` with this database's dialect and allowed functions."""
-        return check_sql(sql, self.dialect, self.execution.function_allowlist, self.execution.table_policy)
+    def check(self, sql: str, tables: TablePolicy | None = None) -> CheckedStatement:
+        """The guard's verdict on ``sql`` with this database's dialect, allowed functions and tables (and,
+        given ``tables``, those tables too)."""
+        checked = check_sql(sql, self.dialect, self.execution.function_allowlist, self.execution.table_policy)
+        if tables is not None and tables.restricts:
+            check_sql(sql, self.dialect, self.execution.function_allowlist, tables)
+        return checked
 
     def execute(self, sql: str, *, timeout_s: float | None = None, max_rows: int | None = None,
                 budget: ResultBudget | None = None) -> ExecutionResult:

@@ -15,7 +15,7 @@ from mscsql.db.base import Database, result_failed
 from mscsql.db.connect import connect
 from mscsql.db.guard import CheckedStatement, check_sql
 from mscsql.errors import UnsafeSQLError
-from mscsql.types import ExecutionItem, ExecutionResult, ExecutionStatus, ResultBudget
+from mscsql.types import ExecutionItem, ExecutionResult, ExecutionStatus, ResultBudget, TablePolicy
 
 log = logging.getLogger(__name__)
 
@@ -63,10 +63,13 @@ class _Progress:
             self._bar.close()
 
 
-def _checked(db: Any, sql: str) -> CheckedStatement:
-    """The guard's verdict with the database's own policy (its allowed functions) where it has one."""
+def _checked(db: Any, sql: str, tables: TablePolicy | None = None) -> CheckedStatement:
+    """The guard's verdict with the database's own policy (its allowed functions and tables) where it has one,
+    and the item's ``tables``."""
     check = getattr(db, "check", None)
-    return check(sql) if check is not None else check_sql(sql, db.dialect)
+    if check is not None:
+        return check(sql, tables) if tables is not None else check(sql)
+    return check_sql(sql, db.dialect, frozenset(), tables)
 
 
 def execute_many(items: Iterable[ExecutionItem | tuple[Any, str]], *, workers: int | None = None,
@@ -93,7 +96,7 @@ def execute_many(items: Iterable[ExecutionItem | tuple[Any, str]], *, workers: i
         for pair in pairs:
             db = databases.get(pair.database)
             try:
-                checked = _checked(db, pair.sql)
+                checked = _checked(db, pair.sql, pair.tables)
             except UnsafeSQLError as err:
                 slots.append(result_failed(pair.sql, ExecutionStatus.REJECTED, err.reason, 0.0))
                 continue

@@ -13,14 +13,17 @@ from mscsql.db import execute_many
 from mscsql.generation.base import Sample
 from mscsql.generation.candidates import Candidate, collect_candidates
 from mscsql.stages.events import UNWATCHED, BatchControl
+from mscsql.types import ExecutionItem, TablePolicy
 
 
 @dataclass(frozen=True)
 class Limits:
-    """How one question's candidates run."""
+    """How one question's candidates run, and the tables they may read (None: the database's policy alone;
+    the prepare stage shows the question only those tables too)."""
 
     timeout_s: float
     max_rows: int
+    tables: TablePolicy | None = None
 
 
 def candidate_pools(samples: Sequence[Mapping[str, Sequence[Sample]]], dialect: str) -> list[list[Candidate]]:
@@ -44,8 +47,8 @@ def execute(db: Any, pools: Sequence[Sequence[Candidate]], priority: Sequence[st
             by_limits.setdefault(limit, []).append(i)
         for limit, questions in by_limits.items():
             flat = [(i, c) for i in questions for c in pools[i]]
-            results = execute_many([(db, c.sql) for _i, c in flat], workers=workers, timeout_s=limit.timeout_s,
-                                   max_rows=limit.max_rows)
+            results = execute_many([ExecutionItem(db, c.sql, tables=limit.tables) for _i, c in flat],
+                                   workers=workers, timeout_s=limit.timeout_s, max_rows=limit.max_rows)
             for (i, candidate), result in zip(flat, results, strict=True):
                 executed[i].append(CandidateResult(candidate.sql, sample_sources(candidate.generators, priority),
                                                    result, candidate.best_logprob))

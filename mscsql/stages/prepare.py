@@ -11,7 +11,7 @@ from mscsql.linking.base import LinkRequest, linked
 from mscsql.linking.render import RenderOptions, render_schema
 from mscsql.prompts import RenderedPrompt, generator_prompt
 from mscsql.retrieval.text import question_text
-from mscsql.types import LinkedSchema, Question, Schema, ValueMatch
+from mscsql.types import LinkedSchema, Question, Schema, TablePolicy, ValueMatch
 
 
 class Linker(Protocol):
@@ -42,11 +42,20 @@ def retrieve_values(index: Any, questions: Sequence[Question]) -> list[tuple[Val
 
 
 def prepare(questions: Sequence[Question], schema: Schema, values: Sequence[Sequence[ValueMatch]],
-            linker: Linker, *, budget_tokens: int | None, keys: Sequence[int | str | None] | None = None
-            ) -> list[Prepared]:
+            linker: Linker, *, budget_tokens: int | None, keys: Sequence[int | str | None] | None = None,
+            tables: Sequence[TablePolicy | None] | None = None) -> list[Prepared]:
     """Link every question of one database (one linker call for the batch), render each linked schema
-    within ``budget_tokens`` and build the generator prompt."""
-    links = linker.link([LinkRequest(q, schema, tuple(v)) for q, v in zip(questions, values, strict=True)])
+    within ``budget_tokens`` and build the generator prompt. ``tables``: per question, the tables it may see
+    (None: all of ``schema``); values from other tables are dropped."""
+    policies = list(tables) if tables is not None else [None] * len(questions)
+    requests = []
+    for question, found, policy in zip(questions, values, policies, strict=True):
+        if policy is None or not policy.restricts:
+            requests.append(LinkRequest(question, schema, tuple(found)))
+        else:
+            requests.append(LinkRequest(question, policy.visible(schema),
+                                        tuple(v for v in found if policy.permits(v.table))))
+    links = linker.link(requests)
     options = RenderOptions(budget_tokens=budget_tokens)
     keys = list(keys) if keys is not None else [None] * len(questions)
     prepared = []

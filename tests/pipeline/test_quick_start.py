@@ -131,3 +131,26 @@ def test_a_whole_config_is_checked_before_any_stage_runs(local_server: str, tmp_
     with TextToSQL.from_config(missing, db=db) as t2s, pytest.raises(ConfigError, match="not an encoder critic"):
         t2s.ask("How many customers are there?")
     assert [r for r in _Server.requests if "messages" in r] == []
+
+
+def test_each_question_can_be_kept_to_its_own_tables(local_server: str, tmp_path: Path) -> None:
+    from mscsql import TextToSQL
+    from mscsql.demo import create_demo
+    from mscsql.stages import Limits
+    from mscsql.types import TablePolicy
+
+    ANSWER_BOX[0] = "SELECT name FROM products ORDER BY unit_price DESC LIMIT 1"
+    config = {"use_values": False, "linking": {"linkers": ["keep-all"]},
+              "generators": [{"name": "sql", "backend": "openai", "model": "qwen2.5-coder:7b", "n": 1,
+                              "temperature": 0, "options": {"base_url": local_server}}]}
+    question = "What is the most expensive product?"
+    with TextToSQL.from_config(config, db=create_demo(tmp_path / "demo.sqlite")) as t2s:
+        kept, free = t2s.run_batch([question, question], limits=[
+            Limits(timeout_s=5, max_rows=10, tables=TablePolicy.of(allow=["customers", "orders"])),
+            Limits(timeout_s=5, max_rows=10)])
+    assert kept is not None and free is not None
+    assert kept.result.status.value == "rejected" and "products" in kept.result.error
+    assert sorted(kept.linked_schema.table_names) == ["customers", "orders"]
+    assert free.ok and free.result.rows and "products" in free.linked_schema.table_names
+    shown = [json.dumps(r["messages"]) for r in _Server.requests if "messages" in r]
+    assert any("products" not in text for text in shown) and any("products" in text for text in shown)
