@@ -61,3 +61,7 @@ class GenerationError(MscSqlError):
 
 class SessionPinError(DatabaseError):
     """A database session would not take (or keep) the settings mscsql pins before every statement."""
+
+
+class NotFound(MscSqlError):
+    """A database or a stored answer that the service does not have."""

@@ -16,6 +16,8 @@ from mscsql.errors import ConfigError
 
 #: config kinds and the packaged folder that holds their named files
 _FOLDERS = {"pipeline": (), "train": ("train",)}
+#: configs beside the pipeline configs that are not pipelines (``mscsql serve --config serve``)
+NOT_PIPELINES = frozenset({"serve.yaml"})
 
 
 def packaged_configs(kind: str = "pipeline") -> Traversable:
@@ -28,7 +30,8 @@ def packaged_configs(kind: str = "pipeline") -> Traversable:
 def config_names(kind: str = "pipeline") -> list[str]:
     """The names of the packaged configs of ``kind``."""
     folder = packaged_configs(kind)
-    names = [entry.name[:-5] for entry in folder.iterdir() if entry.name.endswith(".yaml")]
+    names = [entry.name[:-5] for entry in folder.iterdir() if entry.name.endswith(".yaml")
+             and (kind != "pipeline" or entry.name not in NOT_PIPELINES)]
     if kind == "train":
         tiny = folder / "tiny"
         names += [f"tiny/{entry.name[:-5]}" for entry in tiny.iterdir() if entry.name.endswith(".yaml")]

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -19,6 +20,8 @@ import pytest
 ANSWER = "SELECT count(*) AS customers FROM customers"
 #: what the server answers (a test may change it)
 ANSWER_BOX = [ANSWER]
+#: seconds the server waits before each answer (a test may change it)
+DELAY_BOX = [0.0]
 #: what the server answers a table-selection prompt (the llm-tables linker's)
 TABLES = '["orders", "customers"]'
 
@@ -40,6 +43,8 @@ class _Server(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
         type(self).requests.append(body)
+        if DELAY_BOX[0]:
+            time.sleep(DELAY_BOX[0])
         asks_for_tables = "you select the tables" in json.dumps(body.get("messages", []))
         content = TABLES if asks_for_tables else f"```sql\n{ANSWER_BOX[0]}\n```"
         self._send({"choices": [{"index": 0, "finish_reason": "stop",
@@ -53,6 +58,7 @@ class _Server(BaseHTTPRequestHandler):
 def local_server() -> Iterator[str]:
     _Server.requests = []
     ANSWER_BOX[0] = ANSWER
+    DELAY_BOX[0] = 0.0
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Server)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:

@@ -1,0 +1,195 @@
+"""The HTTP API of ``mscsql serve`` (FastAPI; OpenAPI at ``/openapi.json`` and ``/docs``)."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from mscsql.serve import errors
+from mscsql.serve.errors import ServiceError
+from mscsql.serve.metrics import Metrics
+from mscsql.serve.service import Service
+from mscsql.stages import StageEvent
+
+log = logging.getLogger("mscsql.serve")
+
+
+class AskRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    database: str
+    question: str = Field(min_length=1)
+    evidence: str | None = None
+    max_rows: int | None = Field(None, ge=1)
+    stream: bool = False
+
+
+class SqlRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    database: str
+    sql: str = Field(min_length=1)
+    max_rows: int | None = Field(None, ge=1)
+
+
+def create_app(service: Service) -> FastAPI:
+    """The API over ``service`` (its models are loaded by the caller, e.g. in the app's lifespan)."""
+    app = FastAPI(title="mscsql", version="1", summary="Questions about databases answered in SQL, read-only")
+    app.state.service = service
+    metrics = Metrics()
+    app.state.metrics = metrics
+    service.observe(metrics.stage)
+    keys, _admin = service.config.auth.keys()
+    limits = service.config.limits
+    in_flight = asyncio.Semaphore(limits.max_concurrent_asks)
+    errors.install(app)
+
+    @app.middleware("http")
+    async def count(request: Request, call_next: Any) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        metrics.requests.labels(path, str(response.status_code)).inc()
+        metrics.latency.labels(path).observe(time.perf_counter() - started)
+        if response.status_code >= 400:
+            metrics.errors.labels(str(response.status_code)).inc()
+        return response
+
+    def authorised(request: Request) -> None:
+        if not keys:
+            return
+        header = request.headers.get("authorization", "")
+        given = header[7:].strip() if header.lower().startswith("bearer ") else request.headers.get("x-api-key", "")
+        if not any(hmac.compare_digest(given.encode(), k.encode()) for k in keys):
+            raise ServiceError(401, "unauthorized", "a valid API key is needed",
+                               "send Authorization: Bearer <key> (or X-API-Key)",
+                               headers={"WWW-Authenticate": "Bearer"})
+
+    def ready() -> None:
+        if not service.ready.is_set():
+            raise ServiceError(503, "not_ready", "the models are still loading", "retry in a few seconds",
+                               headers={"Retry-After": "5"})
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz() -> JSONResponse:
+        if service.ready.is_set():
+            return JSONResponse({"status": "ready"})
+        return JSONResponse({"status": "loading"}, status_code=503)
+
+    @app.get("/metrics")
+    async def prometheus() -> Response:
+        metrics.queue.set(service.queue_depth)
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4")
+
+    @app.get("/v1/databases", dependencies=[Depends(authorised)])
+    async def databases() -> dict[str, Any]:
+        return {"databases": await asyncio.to_thread(service.describe)}
+
+    @app.get("/v1/databases/{name}/schema", dependencies=[Depends(authorised)])
+    async def schema(name: str) -> dict[str, Any]:
+        return await asyncio.to_thread(service.schema, name)
+
+    @app.get("/v1/answers/{answer_id}", dependencies=[Depends(authorised)])
+    async def stored(answer_id: str) -> dict[str, Any]:
+        return await asyncio.to_thread(service.answer, answer_id)
+
+    @app.post("/v1/sql", dependencies=[Depends(authorised)])
+    async def run_sql(request: SqlRequest) -> dict[str, Any]:
+        if len(request.sql) > limits.max_sql_chars:
+            raise ServiceError(413, "too_long", f"the SQL has {len(request.sql)} characters; at most "
+                                                f"{limits.max_sql_chars} are accepted")
+        service.database(request.database)
+        return await asyncio.to_thread(service.run_sql, request.database, request.sql, request.max_rows)
+
+    @app.post("/v1/ask", dependencies=[Depends(authorised), Depends(ready)])
+    async def ask(request: AskRequest, http: Request) -> Any:
+        if len(request.question) > limits.max_question_chars:
+            raise ServiceError(413, "too_long", f"the question has {len(request.question)} characters; at most "
+                                                f"{limits.max_question_chars} are accepted")
+        service.database(request.database)
+        if in_flight.locked():
+            raise ServiceError(429, "busy", "too many questions are being answered", "retry shortly",
+                               headers={"Retry-After": "1"})
+        streaming = request.stream or "text/event-stream" in http.headers.get("accept", "")
+        if streaming:
+            return StreamingResponse(_stream(request, http), media_type="text/event-stream",
+                                     headers={"Cache-Control": "no-cache"})
+        async with in_flight:
+            return await _answer(request, None)
+
+    async def _answer(request: AskRequest, events: asyncio.Queue[StageEvent] | None) -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+
+        def listen(event: StageEvent) -> None:
+            if events is not None:
+                loop.call_soon_threadsafe(events.put_nowait, event)
+
+        metrics.in_flight.inc()
+        pending = service.submit_ask(request.database, request.question, request.evidence, request.max_rows, listen)
+        try:
+            answer = await asyncio.wait_for(asyncio.wrap_future(pending.result), limits.request_timeout_s)
+        except TimeoutError:
+            pending.cancelled.set()
+            metrics.cancelled.inc()
+            raise ServiceError(504, "timeout", f"no answer within {limits.request_timeout_s:g} s") from None
+        except asyncio.CancelledError:
+            pending.cancelled.set()  # the client went away: the batch drops this question
+            metrics.cancelled.inc()
+            raise
+        finally:
+            metrics.in_flight.dec()
+        if answer is None:
+            raise ServiceError(499, "cancelled", "the question was cancelled")
+        return await asyncio.to_thread(service.keep, request.database, answer)
+
+    async def _stream(request: AskRequest, http: Request) -> AsyncIterator[str]:
+        events: asyncio.Queue[StageEvent] = asyncio.Queue()
+        async with in_flight:
+            task = asyncio.create_task(_answer(request, events))
+            try:
+                while not task.done() or not events.empty():
+                    getter = asyncio.create_task(events.get())
+                    done, _ = await asyncio.wait({getter, task}, return_when=asyncio.FIRST_COMPLETED)
+                    if getter in done:
+                        event = getter.result()
+                        if event.status == "finished":
+                            yield _sse(event.stage, {"stage": event.stage, "generator": event.generator,
+                                                     "elapsed_s": event.elapsed_s, "batch": len(event.questions),
+                                                     **_jsonable(event.detail)})
+                    else:
+                        getter.cancel()
+                    if await http.is_disconnected():
+                        task.cancel()
+                        return
+                try:
+                    yield _sse("answer", task.result())
+                except ServiceError as err:
+                    yield _sse("error", errors.body(err.kind, err.message, err.hint)["error"])
+                except Exception as err:
+                    message = getattr(err, "message", None) or "the service failed on this question"
+                    yield _sse("error", errors.body(type(err).__name__, message)["error"])
+            finally:
+                if not task.done():
+                    task.cancel()
+
+    return app
+
+
+def _jsonable(detail: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(detail, default=str))
+
+
+def _sse(event: str, data: Any) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False, default=str)}\n\n"

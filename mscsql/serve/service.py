@@ -1,0 +1,130 @@
+"""The service behind ``mscsql serve`` and ``mscsql mcp``: one set of loaded models shared by every configured
+database, a batcher per database, and the answer store. Everything here is synchronous; the HTTP and MCP
+layers call it from their own threads."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+from mscsql.db import execute_many
+from mscsql.errors import ConfigError, NotFound
+from mscsql.pipeline import TextToSQL
+from mscsql.serve.batching import Batcher, PendingAsk
+from mscsql.serve.config import ServeConfig
+from mscsql.stages import Limits, Models, check_before_stages
+from mscsql.store import AnswerStore
+from mscsql.types import ExecutionItem, Question
+
+log = logging.getLogger(__name__)
+
+
+class Service:
+    """The databases, models, batchers and store of one ``mscsql serve`` process."""
+
+    def __init__(self, config: ServeConfig, base: Path | None = None) -> None:
+        self.config = config
+        self.pipeline = config.pipeline_config(base)
+        self.models = Models(self.pipeline)
+        self.store = AnswerStore(config.store)
+        self.ready = threading.Event()
+        self.databases: dict[str, TextToSQL] = {}
+        self.batchers: dict[str, Batcher] = {}
+        for name, entry in config.databases.items():
+            t2s = TextToSQL(self.pipeline, entry.url, models=self.models, tables_json=entry.tables_json)
+            if getattr(t2s.db, "privileged", False) and not entry.allow_superuser:
+                t2s.close()
+                raise ConfigError(f"database {name!r} is reached as a superuser or root, which generated SQL must "
+                                  "never run as", hint=f"connect as a read-only role (mscsql db readonly-role), or "
+                                                       f"set databases.{name}.allow_superuser: true")
+            self.databases[name] = t2s
+            self.batchers[name] = Batcher(t2s.run_batch, window_s=config.batching.window_ms / 1000,
+                                          max_batch=config.batching.max_batch, name=name)
+
+    # -- readiness ------------------------------------------------------------------------------------------
+
+    def load(self) -> None:
+        """Check the config and load every model (the service is ready after this)."""
+        check_before_stages(self.pipeline, self.models)
+        for member in self.pipeline.generators:
+            self.models.generator(member)
+        _ = self.models.linker
+        _ = self.models.selector
+        for t2s in self.databases.values():
+            t2s.db.schema()
+            if self.pipeline.use_values:
+                t2s.value_index()
+        self.ready.set()
+        log.info("ready: %d databases, %d generators", len(self.databases), len(self.pipeline.generators))
+
+    # -- what clients can ask -------------------------------------------------------------------------------
+
+    def database(self, name: str) -> TextToSQL:
+        if name not in self.databases:
+            raise NotFound(f"no database named {name!r}", hint=f"the service has: {', '.join(self.databases)}")
+        return self.databases[name]
+
+    def describe(self) -> list[dict[str, Any]]:
+        return [{"name": name, "dialect": t2s.db.dialect, "description": self.config.databases[name].description,
+                 "tables": t2s.db.schema().table_names} for name, t2s in self.databases.items()]
+
+    def schema(self, name: str) -> dict[str, Any]:
+        schema = self.database(name).db.schema()
+        return {"name": name, "dialect": schema.dialect, "tables": [
+            {"name": t.qualified_name, "kind": t.kind, "description": t.description,
+             "columns": [{"name": c.name, "type": c.type, "primary_key": c.primary_key, "description":
+                          c.description} for c in t.columns],
+             "foreign_keys": [{"columns": list(fk.columns), "ref_table": fk.ref_table,
+                               "ref_columns": list(fk.ref_columns)} for fk in t.foreign_keys]}
+            for t in schema.tables]}
+
+    def row_cap(self, asked: int | None) -> int:
+        """The client's row limit, capped by the server's."""
+        cap = self.config.limits.max_rows
+        return cap if asked is None else max(1, min(asked, cap))
+
+    def submit_ask(self, database: str, question: str, evidence: str | None, max_rows: int | None,
+                   on_event: Any = None) -> PendingAsk:
+        t2s = self.database(database)
+        limits = Limits(timeout_s=t2s.config.execution.timeout_s, max_rows=self.row_cap(max_rows))
+        ask = PendingAsk(Question(question, db_id=database, evidence=evidence), limits, on_event)
+        return self.batchers[database].submit(ask)
+
+    def keep(self, database: str, answer: Any) -> dict[str, Any]:
+        """The answer as the API returns it, with the id it is stored under."""
+        payload = answer.to_dict()
+        answer_id = self.store.put(database, payload)
+        return {**payload, "database": database, "id": answer_id}
+
+    def answer(self, answer_id: str) -> dict[str, Any]:
+        found = self.store.get(answer_id)
+        if found is None:
+            raise NotFound(f"no answer with id {answer_id!r}")
+        return found
+
+    def run_sql(self, database: str, sql: str, max_rows: int | None) -> dict[str, Any]:
+        """One statement through the guard and the read-only execution (a refusal raises UnsafeSQLError)."""
+        t2s = self.database(database)
+        t2s.db.check(sql)  # refused statements are the client's error (400), not a result
+        [result] = execute_many([ExecutionItem(t2s.db, sql)], timeout_s=t2s.config.execution.timeout_s,
+                                max_rows=self.row_cap(max_rows))
+        return result.to_dict()
+
+    def observe(self, observer: Any) -> None:
+        """``observer(event)`` receives every stage event of every batch once (the metrics)."""
+        for batcher in self.batchers.values():
+            batcher.observer = observer
+
+    @property
+    def queue_depth(self) -> int:
+        return sum(b.depth for b in self.batchers.values())
+
+    def close(self) -> None:
+        for batcher in self.batchers.values():
+            batcher.close()
+        for t2s in self.databases.values():
+            t2s.close()
+        self.models.close()
+        self.store.close()

@@ -1,0 +1,49 @@
+"""The store's schema, as numbered migrations applied in order; the database records the last one applied, so
+a store made by an older mscsql is brought up to date and one made by a newer mscsql is refused."""
+
+from __future__ import annotations
+
+import logging
+
+import sqlalchemy as sa
+
+from mscsql.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+metadata = sa.MetaData()
+
+version_table = sa.Table("mscsql_store_version", metadata, sa.Column("version", sa.Integer, nullable=False))
+
+answers_table = sa.Table(
+    "mscsql_answers", metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("database", sa.String(200), nullable=False, index=True),
+    sa.Column("question", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("answer", sa.Text, nullable=False),  # the answer's JSON, as the API returns it
+)
+
+#: version -> the tables it creates (later versions add tables or columns)
+MIGRATIONS: dict[int, tuple[sa.Table, ...]] = {1: (answers_table,)}
+LATEST = max(MIGRATIONS)
+
+
+def migrate(engine: sa.Engine) -> int:
+    """Bring the store at ``engine`` to :data:`LATEST`; returns the version it found (0: a new store)."""
+    with engine.begin() as conn:
+        version_table.create(conn, checkfirst=True)
+        found = conn.execute(sa.select(version_table.c.version)).scalar()
+        current = int(found or 0)
+        if current > LATEST:
+            raise ConfigError(f"the store is at schema version {current}, newer than this mscsql knows ({LATEST})",
+                              hint="upgrade mscsql, or give another store URL")
+        for version in range(current + 1, LATEST + 1):
+            for table in MIGRATIONS[version]:
+                table.create(conn, checkfirst=True)
+            log.info("store: applied migration %d", version)
+        if found is None:
+            conn.execute(version_table.insert().values(version=LATEST))
+        elif current != LATEST:
+            conn.execute(version_table.update().values(version=LATEST))
+    return current

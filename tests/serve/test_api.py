@@ -1,0 +1,249 @@
+"""`mscsql serve` as a real process on 127.0.0.1: every endpoint and error status, answers streamed as
+Server-Sent Events, API keys, and a database that no request can change. The generator is a local
+OpenAI-compatible server the test starts (it answers every prompt with one SQL query the test sets)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from mscsql.demo import create_demo
+from tests.pipeline.test_quick_start import ANSWER, ANSWER_BOX, DELAY_BOX, local_server  # noqa: F401
+
+pytest.importorskip("fastapi")
+pytest.importorskip("uvicorn")
+pytest.importorskip("prometheus_client")
+
+KEY = "test-key-7f3a"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+class Served:
+    def __init__(self, url: str, process: subprocess.Popen[str], db: Path, log: Path) -> None:
+        self.url, self.process, self.db, self.log = url, process, db, log
+
+    def client(self, key: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=60)
+
+
+def _serve(tmp_path: Path, generator_url: str, *, keys: str = "", extra: str = "") -> Iterator[Served]:
+    db = create_demo(tmp_path / "demo.sqlite")
+    config = tmp_path / "serve.yaml"
+    pipeline = {"use_values": False, "linking": {"linkers": ["keep-all"]},
+                "execution": {"timeout_s": 5},
+                "generators": [{"name": "local", "backend": "openai", "model": "qwen2.5-coder:7b", "n": 2,
+                                "temperature": 0.5, "options": {"base_url": generator_url}}]}
+    config.write_text(f"pipeline: {json.dumps(pipeline)}\n"
+                      f"databases:\n  demo: {{url: {db}, description: the demo database}}\n"
+                      f"store: sqlite:///{tmp_path / 'store.sqlite'}\n"
+                      f"limits: {{max_rows: 50, max_question_chars: 200}}\n{extra}")
+    port = _free_port()
+    log = tmp_path / "serve.log"
+    env = {**os.environ, "MSCSQL_API_KEYS": keys, "MSCSQL_CACHE_DIR": str(tmp_path / "cache")}
+    with log.open("w") as sink:
+        process = subprocess.Popen([sys.executable, "-m", "mscsql", "serve", "--config", str(config), "--port",
+                                    str(port)], stdout=sink, stderr=subprocess.STDOUT, text=True, env=env,
+                                   cwd=tmp_path)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise AssertionError(f"mscsql serve exited: {log.read_text()}")
+            try:
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        else:
+            raise AssertionError(f"mscsql serve never became ready: {log.read_text()}")
+        yield Served(url, process, db, log)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture()
+def served(tmp_path: Path, local_server: str) -> Iterator[Served]:  # noqa: F811
+    yield from _serve(tmp_path, local_server)
+
+
+def _events(text: str) -> list[tuple[str, dict]]:
+    events = []
+    for block in text.strip().split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
+        events.append((lines["event"], json.loads(lines["data"])))
+    return events
+
+
+def test_the_service_answers_describes_and_stores(served: Served) -> None:
+    with served.client() as client:
+        assert client.get("/healthz").json() == {"status": "ok"}
+        assert client.get("/readyz").status_code == 200
+        listed = client.get("/v1/databases").json()["databases"]
+        assert listed == [{"name": "demo", "dialect": "sqlite", "description": "the demo database",
+                           "tables": ["regions", "customers", "products", "orders"]}]
+        schema = client.get("/v1/databases/demo/schema").json()
+        orders = next(t for t in schema["tables"] if t["name"] == "orders")
+        assert {"name": "order_id", "type": "INTEGER", "primary_key": True, "description": None} in orders["columns"]
+        assert any(fk["ref_table"] == "customers" for fk in orders["foreign_keys"])
+        answer = client.post("/v1/ask", json={"database": "demo", "question": "How many customers are there?"})
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert body["sql"] == ANSWER and body["result"]["rows"] == [[120]] and body["result"]["status"] == "ok"
+        assert body["result"]["truncated"] is False and body["unanimous"] is True and body["id"]
+        assert sum(sum(c["generators"].values()) for c in body["candidates"]) == 2
+        again = client.get(f"/v1/answers/{body['id']}")
+        assert again.status_code == 200 and again.json()["sql"] == ANSWER and again.json()["id"] == body["id"]
+        assert client.get("/openapi.json").json()["info"]["title"] == "mscsql"
+        metrics = client.get("/metrics").text
+        assert 'mscsql_requests_total{route="/v1/ask",status="200"} 1.0' in metrics
+        assert "mscsql_stage_seconds_count{stage=\"generation\"}" in metrics
+
+
+def test_an_answer_streams_its_stages_before_it(served: Served) -> None:
+    with served.client() as client:
+        streamed = client.post("/v1/ask", json={"database": "demo", "question": "How many customers?",
+                                                "stream": True})
+        assert streamed.status_code == 200 and streamed.headers["content-type"].startswith("text/event-stream")
+        events = _events(streamed.text)
+        assert [name for name, _ in events] == ["linking", "generation", "execution", "selection", "answer"]
+        assert events[1][1]["generator"] == "local" and events[1][1]["samples"] == 2
+        assert events[-1][1]["sql"] == ANSWER and events[-1][1]["result"]["rows"] == [[120]]
+        # the Accept header asks for the same stream
+        accepted = client.post("/v1/ask", json={"database": "demo", "question": "How many customers?"},
+                               headers={"Accept": "text/event-stream"})
+        assert [name for name, _ in _events(accepted.text)][-1] == "answer"
+
+
+def test_errors_are_json_with_the_right_status(served: Served) -> None:
+    with served.client() as client:
+        def error(response: httpx.Response, status: int, kind: str | None = None) -> dict:
+            assert response.status_code == status, response.text
+            found = response.json()["error"]
+            assert set(found) == {"type", "message", "hint"} and found["message"]
+            assert kind is None or found["type"] == kind
+            assert "Traceback" not in response.text and str(served.db) not in response.text
+            return found
+
+        error(client.post("/v1/ask", json={"database": "nope", "question": "x"}), 404, "NotFound")
+        error(client.get("/v1/databases/nope/schema"), 404)
+        error(client.get("/v1/answers/0123456789abcdef"), 404)
+        error(client.post("/v1/ask", json={"database": "demo", "question": "x" * 201}), 413, "too_long")
+        error(client.post("/v1/ask", json={"database": "demo"}), 422, "invalid_request")
+        error(client.post("/v1/ask", content=b"{not json", headers={"content-type": "application/json"}), 422)
+        error(client.post("/v1/ask", json={"database": "demo", "question": "x", "colour": "red"}), 422)
+        refused = error(client.post("/v1/sql", json={"database": "demo", "sql": "DROP TABLE orders"}), 400,
+                        "UnsafeSQLError")
+        assert "read-only" in refused["message"] or "only SELECT" in refused["message"]
+
+
+def test_sql_runs_read_only_with_the_server_s_row_cap_and_nothing_changes_the_database(served: Served) -> None:
+    before = _digest(served.db)
+    with served.client() as client:
+        capped = client.post("/v1/sql", json={"database": "demo", "sql": "SELECT order_id FROM orders",
+                                              "max_rows": 500})
+        assert capped.status_code == 200
+        result = capped.json()
+        assert len(result["rows"]) == 50 and result["truncated"] is True and result["status"] == "ok"
+        small = client.post("/v1/sql", json={"database": "demo", "sql": "SELECT order_id FROM orders", "max_rows": 3})
+        assert len(small.json()["rows"]) == 3
+        failed = client.post("/v1/sql", json={"database": "demo", "sql": "SELECT nope FROM orders"})
+        assert failed.status_code == 200 and failed.json()["status"] == "error"
+        for attack in ["DELETE FROM orders", "SELECT 1; DROP TABLE orders", "UPDATE products SET unit_price = 0",
+                       "ATTACH DATABASE 'x.sqlite' AS x", "PRAGMA writable_schema = 1"]:
+            assert client.post("/v1/sql", json={"database": "demo", "sql": attack}).status_code == 400
+        # a hostile generator: its answer is refused as a candidate, and the answer says so
+        ANSWER_BOX[0] = "DELETE FROM orders"
+        hostile = client.post("/v1/ask", json={"database": "demo", "question": "Remove every order"})
+        assert hostile.status_code == 200 and hostile.json()["result"]["status"] == "rejected"
+    assert _digest(served.db) == before
+
+
+def test_api_keys_are_required_when_configured(tmp_path: Path, local_server: str) -> None:  # noqa: F811
+    for served in _serve(tmp_path, local_server, keys=f"{KEY},other-key"):
+        with served.client() as anonymous:
+            assert anonymous.get("/healthz").status_code == 200  # probes need no key
+            denied = anonymous.get("/v1/databases")
+            assert denied.status_code == 401 and denied.json()["error"]["type"] == "unauthorized"
+            assert anonymous.post("/v1/ask", json={"database": "demo", "question": "x"}).status_code == 401
+        with served.client("wrong") as wrong:
+            assert wrong.get("/v1/databases").status_code == 401
+        with served.client(KEY) as client:
+            assert client.get("/v1/databases").status_code == 200
+            assert httpx.get(f"{served.url}/v1/databases", headers={"X-API-Key": "other-key"}).status_code == 200
+        assert KEY not in served.log.read_text()
+
+
+def test_without_keys_the_service_refuses_a_public_address(tmp_path: Path) -> None:
+    config = tmp_path / "serve.yaml"
+    config.write_text("pipeline: tiny\ndatabases:\n  demo: {url: demo.sqlite}\n")
+    done = subprocess.run([sys.executable, "-m", "mscsql", "serve", "--config", str(config), "--host", "0.0.0.0"],
+                          capture_output=True, text=True, timeout=120, env={**os.environ, "MSCSQL_API_KEYS": ""})
+    assert done.returncode == 2 and "loopback" in done.stderr and "Traceback" not in done.stderr
+    config.write_text("pipeline: tiny\ndatabases:\n  demo: {url: demo.sqlite}\ncolour: red\n")
+    done = subprocess.run([sys.executable, "-m", "mscsql", "serve", "--config", str(config)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "colour" in done.stderr
+
+
+def test_concurrent_asks_on_one_database_share_a_batch(tmp_path: Path, local_server: str) -> None:  # noqa: F811
+    from concurrent.futures import ThreadPoolExecutor
+
+    DELAY_BOX[0] = 0.2
+    for served in _serve(tmp_path, local_server, extra="batching: {window_ms: 400, max_batch: 8}\n"):
+        def ask(i: int, served: Served = served) -> list[tuple[str, dict]]:
+            with served.client() as client:
+                reply = client.post("/v1/ask", json={"database": "demo", "question": f"How many customers? ({i})",
+                                                     "stream": True})
+                return _events(reply.text)
+
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            streams = list(pool.map(ask, range(6)))
+        assert all(events[-1][0] == "answer" and events[-1][1]["result"]["rows"] == [[120]] for events in streams)
+        batches = [data["batch"] for events in streams for name, data in events if name == "generation"]
+        assert max(batches) >= 2, batches  # several questions went through the generator in one call
+        metrics = httpx.get(f"{served.url}/metrics").text
+        assert "mscsql_batch_size_count" in metrics
+
+
+def test_a_client_that_goes_away_cancels_its_question(tmp_path: Path, local_server: str) -> None:  # noqa: F811
+    DELAY_BOX[0] = 3.0
+    for served in _serve(tmp_path, local_server):
+        with httpx.stream("POST", f"{served.url}/v1/ask", timeout=30,
+                          json={"database": "demo", "question": "How many customers?", "stream": True}) as reply:
+            for line in reply.iter_lines():
+                if line.startswith("event: linking"):
+                    break  # the client leaves while the generator is still working
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            metrics = httpx.get(f"{served.url}/metrics").text
+            if "mscsql_asks_cancelled_total 1.0" in metrics:
+                break
+            time.sleep(0.2)
+        else:
+            raise AssertionError("the server never noticed the client had gone")
