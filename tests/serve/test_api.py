@@ -46,14 +46,17 @@ class Served:
         return httpx.Client(base_url=self.url, headers=headers, timeout=60)
 
 
+def _pipeline(generator_url: str) -> str:
+    """A pipeline config (inline JSON) whose one generator is the local server at ``generator_url``."""
+    return json.dumps({"use_values": False, "linking": {"linkers": ["keep-all"]}, "execution": {"timeout_s": 5},
+                       "generators": [{"name": "local", "backend": "openai", "model": "qwen2.5-coder:7b", "n": 2,
+                                       "temperature": 0.5, "options": {"base_url": generator_url}}]})
+
+
 def _serve(tmp_path: Path, generator_url: str, *, keys: str = "", extra: str = "") -> Iterator[Served]:
     db = create_demo(tmp_path / "demo.sqlite")
     config = tmp_path / "serve.yaml"
-    pipeline = {"use_values": False, "linking": {"linkers": ["keep-all"]},
-                "execution": {"timeout_s": 5},
-                "generators": [{"name": "local", "backend": "openai", "model": "qwen2.5-coder:7b", "n": 2,
-                                "temperature": 0.5, "options": {"base_url": generator_url}}]}
-    config.write_text(f"pipeline: {json.dumps(pipeline)}\n"
+    config.write_text(f"pipeline: {_pipeline(generator_url)}\n"
                       f"databases:\n  demo: {{url: {db}, description: the demo database}}\n"
                       f"store: sqlite:///{tmp_path / 'store.sqlite'}\n"
                       f"limits: {{max_rows: 50, max_question_chars: 200}}\n{extra}")
@@ -247,3 +250,48 @@ def test_a_client_that_goes_away_cancels_its_question(tmp_path: Path, local_serv
             time.sleep(0.2)
         else:
             raise AssertionError("the server never noticed the client had gone")
+
+
+def test_a_postgresql_database_is_served_read_only_and_a_superuser_only_when_allowed(
+        tmp_path: Path, local_server: str) -> None:  # noqa: F811
+    import uuid
+
+    from tests import conftest, dbutil
+
+    conftest._server_or_skip("postgresql")
+    name = f"mscsql_test_{uuid.uuid4().hex[:10]}"
+    admin = dbutil.admin_connection("postgresql")
+    with admin.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    admin.close()
+    url = f"postgresql://postgres@127.0.0.1:5432/{name}"
+    try:
+        with dbutil.admin_connection("postgresql", name) as conn, conn.cursor() as cur:
+            cur.execute("CREATE EXTENSION IF NOT EXISTS pageinspect")  # the fingerprint reads index pages
+        loaded = subprocess.run([sys.executable, "-m", "mscsql", "demo", "create", "--db", url],
+                                capture_output=True, text=True, timeout=120)
+        assert loaded.returncode == 0, loaded.stderr
+        shop = f"  shop: {{url: \"{url}\", description: the demo on PostgreSQL}}\n"
+        config = tmp_path / "refused.yaml"
+        config.write_text(f"pipeline: {_pipeline(local_server)}\ndatabases:\n{shop}")
+        refused = subprocess.run([sys.executable, "-m", "mscsql", "serve", "--config", str(config)],
+                                 capture_output=True, text=True, timeout=120)
+        assert refused.returncode == 2 and "superuser" in refused.stderr and "allow_superuser" in refused.stderr
+        assert "postgres@" not in refused.stderr  # no URL with its user in the message
+        before = dbutil.fingerprint(url)
+        allowed = ("databases:\n" + shop.replace("}\n", ", allow_superuser: true}\n"))
+        for served in _serve(tmp_path, local_server, extra=allowed):
+            with served.client() as client:
+                names = [d["name"] for d in client.get("/v1/databases").json()["databases"]]
+                assert names == ["shop"]  # this config's databases: the demo database is not among them
+                answer = client.post("/v1/ask", json={"database": "shop", "question": "How many customers?"})
+                assert answer.status_code == 200 and answer.json()["result"]["rows"] == [[120]]
+                for attack in ["DELETE FROM orders", "SELECT pg_terminate_backend(1)", "CREATE TABLE x (a int)",
+                               "SELECT 1; DROP TABLE orders", "SELECT set_config('search_path', 'x', false)"]:
+                    assert client.post("/v1/sql", json={"database": "shop", "sql": attack}).status_code == 400
+                ANSWER_BOX[0] = "UPDATE products SET unit_price = 0"
+                hostile = client.post("/v1/ask", json={"database": "shop", "question": "Make everything free"})
+                assert hostile.json()["result"]["status"] == "rejected"
+        assert dbutil.fingerprint(url) == before
+    finally:
+        dbutil.drop_server_database("postgresql", name)
