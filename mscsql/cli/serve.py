@@ -67,7 +67,29 @@ def serve(
     err.print(f"mscsql serve: http://{host}:{port} ({len(settings.databases)} databases; /docs, /readyz)",
               highlight=False)
     try:
-        uvicorn.run(create_app(service), host=host, port=port, log_level="warning", access_log=False)
+        uvicorn.run(create_app(service, host=host), host=host, port=port, log_level="warning", access_log=False)
     finally:
         service.close()
 
+
+
+@app.command("mcp")
+def mcp(
+    config: Annotated[Path, typer.Option(help="the serve config (the same file as mscsql serve's)")],
+) -> None:
+    """Serve the read-only MCP tools (list_databases, describe_database, ask, run_sql) over stdio, for an MCP
+    client that starts this command."""
+    try:
+        from mscsql.serve.mcp_server import build_mcp
+    except ImportError as error:
+        raise BackendUnavailable(f"mscsql mcp needs {error.name}", hint="pip install 'mscsql[serve]'") from None
+    from mscsql.serve.config import load_serve_config
+    from mscsql.serve.service import Service
+
+    settings, base = load_serve_config(config)
+    service = Service(settings, base)
+    try:
+        service.load()  # before the first message: a client sees ready tools, or this command fails at once
+        build_mcp(service).run("stdio")
+    finally:
+        service.close()

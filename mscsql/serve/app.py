@@ -8,6 +8,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
@@ -39,9 +40,21 @@ class SqlRequest(BaseModel):
     max_rows: int | None = Field(None, ge=1)
 
 
-def create_app(service: Service) -> FastAPI:
-    """The API over ``service`` (its models are loaded by the caller, e.g. in the app's lifespan)."""
-    app = FastAPI(title="mscsql", version="1", summary="Questions about databases answered in SQL, read-only")
+def create_app(service: Service, *, host: str = "127.0.0.1") -> FastAPI:
+    """The API over ``service`` (its models are loaded by the caller), with the MCP server at ``/mcp``;
+    ``host``: the address the server listens on (the MCP transport checks Host headers against it)."""
+    mcp_app = _mcp_app(service, host)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if mcp_app is None:
+            yield
+            return
+        async with mcp_app.router.lifespan_context(mcp_app):
+            yield
+
+    app = FastAPI(title="mscsql", version="1", summary="Questions about databases answered in SQL, read-only",
+                  lifespan=lifespan)
     app.state.service = service
     metrics = Metrics()
     app.state.metrics = metrics
@@ -50,6 +63,16 @@ def create_app(service: Service) -> FastAPI:
     limits = service.config.limits
     in_flight = asyncio.Semaphore(limits.max_concurrent_asks)
     errors.install(app)
+
+    @app.middleware("http")
+    async def mcp_keys(request: Request, call_next: Any) -> Response:
+        if request.url.path.startswith("/mcp"):
+            try:
+                authorised(request)
+            except ServiceError as err:
+                return JSONResponse(errors.body(err.kind, err.message, err.hint), status_code=err.status,
+                                    headers=err.headers)
+        return await call_next(request)
 
     @app.middleware("http")
     async def count(request: Request, call_next: Any) -> Response:
@@ -184,7 +207,24 @@ def create_app(service: Service) -> FastAPI:
                 if not task.done():
                     task.cancel()
 
+    if mcp_app is not None:
+        app.mount("/mcp", mcp_app)
     return app
+
+
+def _mcp_app(service: Service, host: str) -> Any:
+    """The MCP server's streamable HTTP app (None without the mcp package)."""
+    try:
+        from mscsql.serve.mcp_server import build_mcp
+    except ImportError:
+        log.warning("the mcp package is not installed: no MCP server at /mcp (pip install 'mscsql[serve]')")
+        return None
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    keys, _admin = service.config.auth.keys()
+    security = TransportSecuritySettings(enable_dns_rebinding_protection=False) if keys else None
+    return build_mcp(service).streamable_http_app(streamable_http_path="/", host=host, transport_security=security,
+                                                  stateless_http=True)
 
 
 def _jsonable(detail: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,81 @@
+"""The MCP server: the service's read-only tools for MCP clients (assistants, IDEs), over stdio
+(``mscsql mcp``) or mounted at ``/mcp`` of ``mscsql serve`` (streamable HTTP, the same API keys).
+
+Tools: ``list_databases``, ``describe_database``, ``ask`` and ``run_sql``, all annotated read-only; results
+carry the server's row cap and a ``truncated`` flag. Built on the official SDK (``mcp`` 2, ``MCPServer``)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp_types import ToolAnnotations
+
+from mscsql.errors import MscSqlError
+from mscsql.serve.errors import redact
+from mscsql.serve.service import Service
+
+READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True,
+                            open_world_hint=False)
+
+INSTRUCTIONS = ("Answers questions about the listed databases in SQL, read-only. List the databases, describe one "
+                "to see its tables, then ask a question in plain language (the answer holds the chosen SQL, its "
+                "result and the candidates it was chosen among) or run one read-only SQL query.")
+
+
+class ToolFailure(ToolError):
+    """A tool's error, as its message tells it (never a traceback, a key or a URL with credentials): the call
+    returns ``is_error`` with the message for the model to read."""
+
+
+def _checked(call: Any, *args: Any) -> Any:
+    try:
+        return call(*args)
+    except MscSqlError as err:
+        raise ToolFailure(redact(str(err))) from None
+
+
+def build_mcp(service: Service) -> MCPServer:
+    server: MCPServer = MCPServer(name="mscsql", instructions=INSTRUCTIONS)
+
+    @server.tool(annotations=READ_ONLY)
+    async def list_databases() -> dict[str, Any]:
+        """The databases this server answers questions about: name, dialect, description and tables."""
+        return {"databases": await asyncio.to_thread(_checked, service.describe)}
+
+    @server.tool(annotations=READ_ONLY)
+    async def describe_database(database: str) -> dict[str, Any]:
+        """One database's tables, with their columns (name, type, primary key) and foreign keys."""
+        return await asyncio.to_thread(_checked, service.schema, database)
+
+    @server.tool(annotations=READ_ONLY)
+    async def ask(database: str, question: str, evidence: str | None = None) -> dict[str, Any]:
+        """Answer a question about a database: several SQL candidates are generated, run read-only, and one
+        is chosen. Returns the chosen SQL, its result (rows capped; ``truncated`` says when more exist), the
+        candidates and their groups, and the answer's id."""
+        limits = service.config.limits
+        if len(question) > limits.max_question_chars:
+            raise ToolFailure(f"the question has {len(question)} characters; at most {limits.max_question_chars}")
+        if not service.ready.is_set():
+            raise ToolFailure("the models are still loading; retry in a few seconds")
+        pending = _checked(service.submit_ask, database, question, evidence, None)
+        try:
+            answer = await asyncio.wait_for(asyncio.wrap_future(pending.result), limits.request_timeout_s)
+        except TimeoutError:
+            pending.cancelled.set()
+            raise ToolFailure(f"no answer within {limits.request_timeout_s:g} s") from None
+        except asyncio.CancelledError:
+            pending.cancelled.set()
+            raise
+        return {**await asyncio.to_thread(service.keep, database, answer), "max_rows": service.row_cap(None)}
+
+    @server.tool(annotations=READ_ONLY)
+    async def run_sql(database: str, sql: str, max_rows: int | None = None) -> dict[str, Any]:
+        """Run one read-only SQL query (SELECT) on a database; anything else is refused. Returns the status,
+        columns, rows (capped by the server; ``truncated`` says when more exist), the row count and any error."""
+        result = await asyncio.to_thread(_checked, service.run_sql, database, sql, max_rows)
+        return {**result, "max_rows": service.row_cap(max_rows)}
+
+    return server

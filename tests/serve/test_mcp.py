@@ -1,0 +1,99 @@
+"""The MCP server through the official `mcp` client: over stdio (`mscsql mcp`) and at `/mcp` of a live
+`mscsql serve` (streamable HTTP, with its API key): the four read-only tools listed and called."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mscsql.demo import create_demo
+from tests.pipeline.test_quick_start import ANSWER, local_server  # noqa: F401
+from tests.serve.test_api import KEY, _pipeline, _serve
+
+pytest.importorskip("mcp")
+
+TOOLS = {"list_databases", "describe_database", "ask", "run_sql"}
+
+
+async def _exercise(client: Any) -> dict[str, Any]:
+    tools = (await client.list_tools()).tools
+    seen = {tool.name: tool for tool in tools}
+    assert set(seen) == TOOLS
+    assert all(tool.annotations is not None and tool.annotations.read_only_hint for tool in tools)
+    results = {}
+    for name, arguments in [("list_databases", {}), ("describe_database", {"database": "demo"}),
+                            ("ask", {"database": "demo", "question": "How many customers are there?"}),
+                            ("run_sql", {"database": "demo", "sql": "SELECT order_id FROM orders", "max_rows": 500}),
+                            ("run_sql", {"database": "demo", "sql": "DROP TABLE orders"}),
+                            ("describe_database", {"database": "nope"})]:
+        result = await client.call_tool(name, arguments)
+        results[f"{name} {arguments.get('sql', arguments.get('database', ''))}"] = result
+    return results
+
+
+def _check(results: dict[str, Any]) -> None:
+    listed = results["list_databases "].structured_content
+    assert [d["name"] for d in listed["databases"]] == ["demo"]
+    described = results["describe_database demo"].structured_content
+    assert {t["name"] for t in described["tables"]} == {"regions", "customers", "products", "orders"}
+    answer = results["ask demo"].structured_content
+    assert answer["sql"] == ANSWER and answer["result"]["rows"] == [[120]] and answer["id"]
+    capped = results["run_sql SELECT order_id FROM orders"].structured_content
+    assert len(capped["rows"]) == 50 and capped["truncated"] is True and capped["max_rows"] == 50
+    refused = results["run_sql DROP TABLE orders"]
+    assert refused.is_error and "only SELECT" in refused.content[0].text
+    missing = results["describe_database nope"]
+    assert missing.is_error and "no database named 'nope'" in missing.content[0].text
+
+
+def test_the_mcp_tools_over_stdio(tmp_path: Path, local_server: str) -> None:  # noqa: F811
+    from mcp import Client, StdioServerParameters
+
+    db = create_demo(tmp_path / "demo.sqlite")
+    config = tmp_path / "serve.yaml"
+    config.write_text(f"pipeline: {_pipeline(local_server)}\ndatabases:\n  demo: {{url: {db}}}\n"
+                      f"store: sqlite:///{tmp_path / 'store.sqlite'}\nlimits: {{max_rows: 50}}\n")
+    before = db.read_bytes()
+    server = StdioServerParameters(command=sys.executable, args=["-m", "mscsql", "mcp", "--config", str(config)],
+                                   env={**os.environ, "MSCSQL_CACHE_DIR": str(tmp_path / "cache")}, cwd=str(tmp_path))
+
+    async def run() -> dict[str, Any]:
+        async with Client(server, read_timeout_seconds=120) as client:
+            return await _exercise(client)
+
+    _check(asyncio.run(run()))
+    assert db.read_bytes() == before
+
+
+def test_the_mcp_tools_at_slash_mcp_with_the_api_key(tmp_path: Path, local_server: str) -> None:  # noqa: F811
+    import httpx2
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+
+    for served in _serve(tmp_path, local_server, keys=KEY):
+        async def run(key: str, url: str = served.url) -> dict[str, Any]:
+            async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {key}"}, timeout=120) as http, \
+                    Client(_Transport(streamable_http_client(f"{url}/mcp", http_client=http))) as client:
+                return await _exercise(client)
+
+        _check(asyncio.run(run(KEY)))
+        with pytest.raises(Exception):  # noqa: B017 - refused before any MCP message: the client fails
+            asyncio.run(run("wrong"))
+
+
+class _Transport:
+    """An already-built transport context for ``mcp.Client``."""
+
+    def __init__(self, context: Any) -> None:
+        self._context = context
+
+    async def __aenter__(self) -> Any:
+        return await self._context.__aenter__()
+
+    async def __aexit__(self, *exc: object) -> Any:
+        return await self._context.__aexit__(*exc)
