@@ -9,6 +9,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib import resources
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
@@ -100,6 +101,19 @@ def create_app(service: Service, *, host: str = "127.0.0.1") -> FastAPI:
         if not service.ready.is_set():
             raise ServiceError(503, "not_ready", "the models are still loading", "retry in a few seconds",
                                headers={"Retry-After": "5"})
+
+    web = resources.files("mscsql.serve") / "web"
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> Response:
+        return Response((web / "index.html").read_bytes(), media_type="text/html; charset=utf-8",
+                        headers=_PAGE_HEADERS)
+
+    @app.get("/static/{name}", include_in_schema=False)
+    async def static(name: str) -> Response:
+        if name not in _STATIC:
+            raise ServiceError(404, "not_found", f"no file {name!r}")
+        return Response((web / name).read_bytes(), media_type=_STATIC[name], headers=_PAGE_HEADERS)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -210,6 +224,12 @@ def create_app(service: Service, *, host: str = "127.0.0.1") -> FastAPI:
     if mcp_app is not None:
         app.mount("/mcp", mcp_app)
     return app
+
+
+#: the web page's files and their types (the page fetches nothing from elsewhere)
+_STATIC = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8"}
+_PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; object-src 'none'",
+                 "X-Content-Type-Options": "nosniff"}
 
 
 def _mcp_app(service: Service, host: str) -> Any:

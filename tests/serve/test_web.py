@@ -1,0 +1,75 @@
+"""The web page in a real browser (Debian's Chromium, driven by Playwright): ask a question on the demo
+database, watch the stages arrive, and find the result table, the chart and the candidates. The screenshot goes
+to ``$MSCSQL_SCREENSHOT`` when set (``eval/results/serve_web.png`` is one)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.pipeline.test_quick_start import ANSWER_BOX, local_server  # noqa: F401
+from tests.serve.test_api import _serve
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+BY_REGION = ("SELECT r.name AS region, count(*) AS customers FROM customers c "
+             "JOIN regions r ON r.region_id = c.region_id GROUP BY r.name ORDER BY customers DESC")
+
+
+def _browser_or_skip() -> None:
+    missing = [what for what, ok in (("playwright", shutil.which("playwright") or _importable("playwright")),
+                                     ("chromium", Path(CHROMIUM).exists())) if not ok]
+    if missing:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{' and '.join(missing)} missing on CI (.ci/run installs them)")
+        pytest.skip(f"needs {' and '.join(missing)} (pip install playwright; apt-get install chromium)")
+
+
+def _importable(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def test_the_page_asks_and_shows_the_table_the_chart_and_the_candidates(tmp_path: Path,
+                                                                         local_server: str) -> None:  # noqa: F811
+    _browser_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    ANSWER_BOX[0] = BY_REGION
+    for served in _serve(tmp_path, local_server):
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            try:
+                page = browser.new_page(viewport={"width": 1200, "height": 1100})
+                problems: list[str] = []
+                page.on("pageerror", lambda err, seen=problems: seen.append(str(err)))
+                page.on("requestfailed", lambda request, seen=problems: seen.append(request.url))
+                page.goto(served.url + "/")
+                page.wait_for_selector("#database option[value=demo]", state="attached")
+                page.fill("#question", "How many customers does each region have?")
+                page.click("#submit")
+                page.wait_for_selector("#result tbody tr")
+                page.wait_for_selector("#chart rect")
+                stages = page.locator("#stages li").all_inner_texts()
+                assert [s.split()[0].rstrip(":") for s in stages] == ["linking", "generation", "execution",
+                                                                        "selection"]
+                assert page.inner_text("#sql") == BY_REGION
+                assert page.locator("#result thead th").all_inner_texts() == ["region", "customers"]
+                assert page.locator("#result tbody tr").count() == 6
+                assert page.locator("#chart rect").count() == 6
+                assert "customers by region" in page.inner_text("#chart-caption")
+                assert page.locator("#candidates tbody tr.chosen").count() == 1
+                with page.expect_download() as download:
+                    page.click("#csv")
+                lines = Path(download.value.path()).read_text().splitlines()
+                assert lines[0] == "region,customers" and len(lines) == 7
+                page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
+                assert not problems, problems  # nothing fetched from elsewhere, no script error
+            finally:
+                browser.close()
+        target = os.environ.get("MSCSQL_SCREENSHOT")
+        if target:
+            shutil.copy(tmp_path / "page.png", target)
