@@ -59,6 +59,8 @@ class Batcher:
 
     def _gather(self, first: PendingAsk) -> list[PendingAsk] | None:
         batch = [first]
+        if self.window_s <= 0:  # batching off: every ask is its own batch
+            return [a for a in batch if not a.cancelled.is_set() or _drop(a)]
         deadline = time.monotonic() + self.window_s
         while len(batch) < self.max_batch:
             remaining = deadline - time.monotonic()

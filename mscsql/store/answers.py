@@ -21,7 +21,16 @@ def _engine(url: str) -> sa.Engine:
         raise ConfigError(f"store {url!r} is not a database URL",
                           hint="e.g. sqlite:///mscsql-store.sqlite or postgresql://user@host/db") from None
     if parsed.get_backend_name() == "sqlite":
-        return sa.create_engine(parsed, connect_args={"check_same_thread": False})
+        engine = sa.create_engine(parsed, connect_args={"check_same_thread": False})
+
+        @sa.event.listens_for(engine, "connect")
+        def _wal(connection: Any, _record: Any) -> None:  # one writer, many readers; commits without a sync each
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     return sa.create_engine(parsed, pool_pre_ping=True)
