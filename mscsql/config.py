@@ -264,10 +264,29 @@ def format_validation_error(err: ValidationError, source: str) -> str:
     return "\n".join(lines)
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key written twice in one mapping (YAML would keep the last silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _value in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"the key {key!r} is written twice",
+                                                        key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def parse_yaml(text: str) -> Any:
+    """YAML text as data, with one key per mapping (a repeated key is an error)."""
+    return yaml.load(text, Loader=_UniqueKeyLoader)
+
+
 def load_yaml(path: str | Path | Traversable) -> dict[str, Any]:
     """Read a YAML mapping, with one clear error for a missing file or bad syntax."""
     if not isinstance(path, str | Path):  # a packaged config
-        return _mapping(yaml.safe_load(path.read_text(encoding="utf-8")), path)
+        return _mapping(parse_yaml(path.read_text(encoding="utf-8")), path)
     path = Path(path)
     if path.is_dir():
         raise ConfigError(f"config file {path} is a folder, not a file",
@@ -276,7 +295,7 @@ def load_yaml(path: str | Path | Traversable) -> dict[str, Any]:
         raise ConfigError(f"config file {path} does not exist",
                           hint="give a path to a YAML file, e.g. one of the files in configs/")
     try:
-        data = yaml.safe_load(read_text_file(path, "config file"))
+        data = parse_yaml(read_text_file(path, "config file"))
     except yaml.YAMLError as err:
         raise ConfigError(f"config file {path} is not valid YAML: {err}") from None
     return _mapping(data, path)

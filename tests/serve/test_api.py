@@ -56,10 +56,10 @@ def _pipeline(generator_url: str) -> str:
 def _serve(tmp_path: Path, generator_url: str, *, keys: str = "", extra: str = "") -> Iterator[Served]:
     db = create_demo(tmp_path / "demo.sqlite")
     config = tmp_path / "serve.yaml"
-    config.write_text(f"pipeline: {_pipeline(generator_url)}\n"
-                      f"databases:\n  demo: {{url: {db}, description: the demo database}}\n"
+    databases = "" if "databases:" in extra else f"databases:\n  demo: {{url: {db}, description: the demo database}}\n"
+    config.write_text(f"pipeline: {_pipeline(generator_url)}\n{databases}"
                       f"store: sqlite:///{tmp_path / 'store.sqlite'}\n"
-                      f"limits: {{max_rows: 50, max_question_chars: 200}}\n{extra}")
+                      + ("" if "limits:" in extra else "limits: {max_rows: 50, max_question_chars: 200}\n") + extra)
     port = _free_port()
     log = tmp_path / "serve.log"
     env = {**os.environ, "MSCSQL_API_KEYS": keys, "MSCSQL_CACHE_DIR": str(tmp_path / "cache")}
@@ -295,3 +295,52 @@ def test_a_postgresql_database_is_served_read_only_and_a_superuser_only_when_all
         assert dbutil.fingerprint(url) == before
     finally:
         dbutil.drop_server_database("postgresql", name)
+
+
+def test_a_busy_or_slow_service_answers_429_and_504(tmp_path: Path, local_server: str) -> None:  # noqa: F811
+    from concurrent.futures import ThreadPoolExecutor
+
+    DELAY_BOX[0] = 2.0
+    tight = "limits: {max_rows: 50, max_concurrent_asks: 1, request_timeout_s: 1}\n"
+    for served in _serve(tmp_path, local_server, extra=tight):
+        with served.client() as client, ThreadPoolExecutor(max_workers=1) as pool:
+            slow = pool.submit(client.post, "/v1/ask", json={"database": "demo", "question": "How many customers?"})
+            time.sleep(0.5)
+            busy = client.post("/v1/ask", json={"database": "demo", "question": "And now?"})
+            assert busy.status_code == 429 and busy.headers["retry-after"] == "1"
+            assert busy.json()["error"]["type"] == "busy"
+            late = slow.result()
+            assert late.status_code == 504 and late.json()["error"]["type"] == "timeout"
+
+
+def test_before_the_models_are_loaded_asks_get_503(tmp_path: Path, local_server: str) -> None:  # noqa: F811
+    from fastapi.testclient import TestClient
+
+    from mscsql.serve.app import create_app
+    from mscsql.serve.config import ServeConfig
+    from mscsql.serve.service import Service
+
+    db = create_demo(tmp_path / "demo.sqlite")
+    config = ServeConfig.model_validate({"pipeline": json.loads(_pipeline(local_server)),
+                                         "databases": {"demo": {"url": str(db)}},
+                                         "store": f"sqlite:///{tmp_path / 'store.sqlite'}"})
+    service = Service(config)
+    try:
+        with TestClient(create_app(service)) as client:
+            assert client.get("/readyz").status_code == 503
+            waiting = client.post("/v1/ask", json={"database": "demo", "question": "How many customers?"})
+            assert waiting.status_code == 503 and waiting.headers["retry-after"] == "5"
+            assert client.get("/v1/databases").status_code == 200  # describing needs no model
+            service.load()
+            assert client.get("/readyz").status_code == 200
+            assert client.post("/v1/ask", json={"database": "demo", "question": "How many?"}).status_code == 200
+    finally:
+        service.close()
+
+
+def test_a_key_written_twice_in_the_config_is_an_error(tmp_path: Path) -> None:
+    config = tmp_path / "serve.yaml"
+    config.write_text("pipeline: tiny\ndatabases:\n  demo: {url: a.sqlite}\ndatabases:\n  shop: {url: b.sqlite}\n")
+    done = subprocess.run([sys.executable, "-m", "mscsql", "serve", "--config", str(config)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "'databases' is written twice" in done.stderr
