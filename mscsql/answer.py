@@ -45,6 +45,8 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
     config_hash: str = ""
     prompt_hash: str = ""
+    #: what the chosen SQL does, in plain English (:func:`mscsql.explain.explain`)
+    explanation: str = ""
 
     @property
     def ok(self) -> bool:
@@ -52,6 +54,7 @@ class Answer:
 
     def to_dict(self) -> dict[str, Any]:
         return {"question": self.question.text, "evidence": self.question.evidence, "sql": self.sql,
+                "explanation": self.explanation,
                 "result": self.result.to_dict() if self.result else None,
                 "candidates": [c.__dict__ for c in self.candidates], "groups": [g.__dict__ for g in self.groups],
                 "chosen_group": self.chosen_group, "selector": self.selector, "unanimous": self.unanimous,

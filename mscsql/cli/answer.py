@@ -75,6 +75,8 @@ def ask(
         err.print("no generator proposed a query", highlight=False)
         raise typer.Exit(1)
     say(answer.sql)
+    if answer.explanation:
+        err.print(terminal_text(answer.explanation, one_line=False), highlight=False, markup=False, style="dim")
     if answer.result is not None and answer.result.ok:
         print_result(answer.result)
     elif answer.result is not None:

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from mscsql.answer import Answer, CandidateInfo, GroupInfo
 from mscsql.critic.base import Choice, SelectionItem
 from mscsql.critic.grouping import CandidateResult
+from mscsql.explain import explain
 from mscsql.generation.candidates import Candidate
 from mscsql.stages.events import UNWATCHED, BatchControl
 from mscsql.stages.prepare import Prepared
@@ -61,4 +62,5 @@ def answer_of(item: Prepared, pool: Sequence[Candidate], results: Sequence[Candi
                   groups=tuple(GroupInfo(g.count, g.ok, s) for g, s in zip(groups, scores, strict=True)),
                   chosen_group=choice.group, linked_schema=item.link, selector=selector,
                   unanimous=len([g for g in groups if g.ok]) == 1, timings=timings, config_hash=config_hash,
-                  prompt_hash=item.prompt.prompt_hash)
+                  prompt_hash=item.prompt.prompt_hash,
+                  explanation=explain(chosen.sql, item.link.schema.dialect) if chosen else "")

@@ -81,6 +81,7 @@ def test_demo_then_ask_a_local_server(local_server: str, tmp_path: Path) -> None
     asked = mscsql("ask", "--config", "local-server", "--db", "demo.sqlite", "How many customers are there?")
     assert asked.returncode == 0, asked.stderr
     assert ANSWER in asked.stdout and "120" in asked.stdout
+    assert "Counts the customers." in asked.stderr  # what the SQL does, in plain English
     assert len(_Server.requests) == 4  # n: 4 asked once, then the three other samples one by one
     as_json = mscsql("ask", "--config", "local-server", "--db", "demo.sqlite", "How many customers?", "--json",
                      "--max-rows", "5", "--timeout", "2")

@@ -119,6 +119,7 @@ def test_the_service_answers_describes_and_stores(served: Served) -> None:
         body = answer.json()
         assert body["sql"] == ANSWER and body["result"]["rows"] == [[120]] and body["result"]["status"] == "ok"
         assert body["result"]["truncated"] is False and body["unanimous"] is True and body["id"]
+        assert body["explanation"] == "Counts the customers."
         assert sum(sum(c["generators"].values()) for c in body["candidates"]) == 2
         again = client.get(f"/v1/answers/{body['id']}")
         assert again.status_code == 200 and again.json()["sql"] == ANSWER and again.json()["id"] == body["id"]

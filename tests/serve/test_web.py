@@ -57,6 +57,9 @@ def test_the_page_asks_and_shows_the_table_the_chart_and_the_candidates(tmp_path
                 assert [s.split()[0].rstrip(":") for s in stages] == ["linking", "generation", "execution",
                                                                         "selection"]
                 assert page.inner_text("#sql") == BY_REGION
+                assert page.inner_text("#explanation").startswith(
+                    "Lists the name (as region) and the number of rows (as customers) of the customers joined with "
+                    "regions")
                 assert page.locator("#result thead th").all_inner_texts() == ["region", "customers"]
                 assert page.locator("#result tbody tr").count() == 6
                 assert page.locator("#chart rect").count() == 6

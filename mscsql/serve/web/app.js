@@ -117,6 +117,7 @@ function render(answer) {
   lastAnswer = answer;
   $("answer").hidden = false;
   $("sql").textContent = answer.sql || "(no candidate)";
+  $("explanation").textContent = answer.explanation || "";
   const result = answer.result || { columns: [], rows: [], status: "none" };
   $("status").textContent = `status: ${result.status}` + (result.error ? ` — ${result.error}` : "") +
     `; ${result.row_count} row${result.row_count === 1 ? "" : "s"}`;
