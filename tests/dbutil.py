@@ -73,13 +73,21 @@ def admin_connection(dialect: str, database: str | None = None) -> Any:
                            autocommit=True, connect_timeout=5, charset="utf8mb4")
 
 
-def create_server_database(dialect: str, name: str) -> None:
+def create_empty_database(dialect: str, name: str) -> str:
+    """A new, empty database ``name`` on the local server; returns its URL (drop it with
+    :func:`drop_server_database`)."""
     admin = admin_connection(dialect)
     try:
         with admin.cursor() as cur:
             cur.execute(f'CREATE DATABASE "{name}"' if dialect == "postgresql" else f"CREATE DATABASE `{name}`")
     finally:
         admin.close()
+    return (f"postgresql://postgres@127.0.0.1:5432/{name}" if dialect == "postgresql"
+            else f"mysql://root@127.0.0.1:3306/{name}")
+
+
+def create_server_database(dialect: str, name: str) -> None:
+    create_empty_database(dialect, name)
     conn = admin_connection(dialect, name)
     try:
         with conn.cursor() as cur:

@@ -25,12 +25,7 @@ def _mscsql(*args: str) -> subprocess.CompletedProcess[str]:
 def test_the_demo_loads_into_an_empty_server_database(tmp_path: Path, dialect: str) -> None:
     conftest._server_or_skip(dialect)
     name = f"mscsql_test_{uuid.uuid4().hex[:10]}"
-    admin = dbutil.admin_connection(dialect)
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"' if dialect == "postgresql" else f"CREATE DATABASE `{name}`")
-    admin.close()
-    url = (f"postgresql://postgres@127.0.0.1:5432/{name}" if dialect == "postgresql"
-           else f"mysql://root@127.0.0.1:3306/{name}")
+    url = dbutil.create_empty_database(dialect, name)
     try:
         loaded = _mscsql("demo", "create", "--db", url)
         assert loaded.returncode == 0, loaded.stderr

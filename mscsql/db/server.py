@@ -144,7 +144,7 @@ class ServerDatabase(GuardedDatabase):
         pk = tuple(inspector.get_pk_constraint(name, schema=schema).get("constrained_columns") or ())
         columns = tuple(
             Column(name=c["name"], type=self._type_name(c["type"]), nullable=bool(c.get("nullable", True)),
-                   primary_key=c["name"] in pk)
+                   primary_key=c["name"] in pk, description=(c.get("comment") or "").strip() or None)
             for c in inspector.get_columns(name, schema=schema))
         fks = []
         if kind == "table":
@@ -156,7 +156,17 @@ class ServerDatabase(GuardedDatabase):
                 fks.append(ForeignKey(columns=tuple(fk["constrained_columns"]), ref_table=ref,
                                       ref_columns=tuple(fk["referred_columns"])))
         return Table(name=name, schema=qualifier, columns=columns, kind=kind, primary_key=pk,
-                     foreign_keys=tuple(fks))
+                     foreign_keys=tuple(fks), description=self._table_comment(inspector, name, schema))
+
+    def _table_comment(self, inspector: Any, name: str, schema: str) -> str | None:
+        """The table's own comment (PostgreSQL ``COMMENT ON TABLE``, MySQL's table comment), if any."""
+        import sqlalchemy
+
+        try:
+            text = (inspector.get_table_comment(name, schema=schema) or {}).get("text")
+        except (NotImplementedError, sqlalchemy.exc.SQLAlchemyError):
+            return None
+        return (text.strip() or None) if isinstance(text, str) else None
 
     def _type_name(self, type_: Any) -> str:
         try:

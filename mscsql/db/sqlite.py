@@ -26,6 +26,7 @@ from urllib.parse import quote as url_quote
 
 from mscsql.db.base import LONGEST_WAIT_S, GuardedDatabase, result_failed, timed
 from mscsql.db.collect import OUT_OF_MEMORY, PastDeadline, RowCollector, ValueTooLarge, too_large
+from mscsql.db.comments import ddl_column_comments
 from mscsql.db.functions import forbidden_sqlite_function
 from mscsql.db.values import text_factory
 from mscsql.errors import DatabaseError, DatabaseNotFound
@@ -258,15 +259,16 @@ class SQLiteDatabase(GuardedDatabase):
 
     def _introspect_on(self, conn: sqlite3.Connection) -> Schema:
         objects = conn.execute(
-            "SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view') "
+            "SELECT name, type, sql FROM sqlite_master WHERE type IN ('table', 'view') "
             "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY rowid").fetchall()
         tables = []
-        for name, kind in objects:
+        for name, kind, ddl in objects:
+            comments = ddl_column_comments(ddl)
             # cid, name, type, notnull, default, pk position, hidden (1 = hidden virtual-table column)
             info = [r for r in conn.execute(f"PRAGMA table_xinfo({self.quote(name)})") if r[6] != 1]
             pk = tuple(r[1] for r in sorted(info, key=lambda r: r[5]) if r[5] > 0)
             columns = tuple(Column(name=r[1], type=r[2] or "", nullable=not r[3] and r[5] == 0,
-                                   primary_key=r[5] > 0) for r in info)
+                                   primary_key=r[5] > 0, description=comments.get(r[1].lower())) for r in info)
             fks = self._foreign_keys(conn, name, pk_of=lambda t: self._primary_key(conn, t))
             tables.append(Table(name=name, columns=columns, kind=kind, primary_key=pk, foreign_keys=fks))
         return Schema(dialect=self.dialect, tables=tuple(tables))
