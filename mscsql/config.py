@@ -177,6 +177,24 @@ class GenerationConfig(StrictModel):
     linking: LinkingConfig = Field(default_factory=LinkingConfig)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     use_values: bool = Field(True, description="retrieve values for prompts (needs the databases)")
+    share_values: bool = Field(True, description="false: nothing read from the database's rows reaches a model "
+                                                 "(no retrieved values, no example values, no result cells); "
+                                                 "people's descriptions and comments still do")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_values_means_no_retrieval(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("share_values") is False:
+            if data.get("use_values") is True:
+                raise ValueError("share_values: false keeps every database value away from the models, so "
+                                 "use_values (value retrieval) must be false too")
+            data = {**data, "use_values": False}
+        return data
+
+    @property
+    def schema_settings(self) -> SchemaSettings:
+        """How schemas are read for this config's prompts: without example values when values are not shared."""
+        return SchemaSettings() if self.share_values else SchemaSettings(examples_per_column=0)
 
 
 class CriticConfig(StrictModel):
@@ -199,6 +217,9 @@ class SelectionConfig(StrictModel):
     encoder: str | None = None
     #: result rows kept per candidate (the critic sees a few; the answer shows these)
     max_rows: int = Field(1000, ge=1)
+    #: whether critics see result cells (false with the pipeline's share_values: false: statuses, row counts,
+    #: column names and types only)
+    show_rows: bool = True
 
     @model_validator(mode="after")
     def _critic_needs_models(self) -> SelectionConfig:
@@ -212,6 +233,18 @@ class PipelineConfig(GenerationConfig):
 
     selection: SelectionConfig = Field(default_factory=SelectionConfig)
     execution: ExecutionSettings = Field(default_factory=lambda: ExecutionSettings(timeout_s=10.0))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_values_means_no_rows_for_critics(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("share_values") is False:
+            given = data.get("selection") or {}
+            selection = given.model_dump(exclude_unset=True) if isinstance(given, BaseModel) else dict(given)
+            if selection.get("show_rows") is True:
+                raise ValueError("share_values: false keeps result cells away from the critics, so "
+                                 "selection.show_rows must be false too")
+            data = {**data, "selection": {**selection, "show_rows": False}}
+        return data
 
 
 _ENV_REFERENCE = re.compile(r"\$\{(\w+)(?::-([^}]*))?\}")

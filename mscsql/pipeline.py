@@ -60,7 +60,8 @@ class TextToSQL:
         #: where each answer's stages are appended (``trace.jsonl``) with the samples in a store that the
         #: ``replay`` backend reads (``samples.jsonl``); None: no trace
         self.trace_dir = Path(trace_dir) if trace_dir is not None else None
-        self.db = connect(db, execution=config.execution, tables_json=tables_json)
+        self.db = connect(db, execution=config.execution, tables_json=tables_json,
+                          schema_settings=config.schema_settings)
         self.config_hash = hashlib.sha256(config.model_dump_json().encode()).hexdigest()[:16]
         self.models = models if models is not None else Models(config)
         self._own_models = models is None
@@ -186,7 +187,7 @@ class TextToSQL:
                     for c, r in zip(answer.candidates, results, strict=True)]
         groups = [g for g in group_by_result(executed) if g.ok]
         settings = self.config.selection.critic
-        metadata = critic_metadata(settings) if settings else None
+        metadata = critic_metadata(settings, show_rows=self.config.selection.show_rows) if settings else None
         count = settings.orderings if settings else 1
         text = render_schema(answer.linked_schema,
                              RenderOptions(budget_tokens=self.config.linking.schema_budget_tokens)).text

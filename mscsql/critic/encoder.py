@@ -249,7 +249,12 @@ class EncoderCritic(Critic):
     def from_config(cls, selection: SelectionConfig) -> EncoderCritic:
         """The ``encoder`` selector of a pipeline config: the checkpoint ``selection.encoder`` names, else the
         bundled encoder with an untrained head (which ranks the groups by their agreement)."""
-        return cls.load(selection.encoder) if selection.encoder else cls.from_pretrained()
+        critic = cls.load(selection.encoder) if selection.encoder else cls.from_pretrained()
+        if not selection.show_rows:  # statuses, row counts and column names only: no cell reaches the encoder
+            from dataclasses import replace
+
+            critic.config = replace(critic.config, metadata=replace(critic.config.metadata, max_rows=0))
+        return critic
 
     @classmethod
     def load(cls, path: str | Path, *, device: str = "cpu", batch_size: int = 64,

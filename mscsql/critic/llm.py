@@ -120,9 +120,9 @@ def split_blocks(items: Sequence[int], size: int) -> list[list[int]]:
     return blocks
 
 
-def critic_metadata(settings: CriticConfig) -> MetadataOptions:
-    """How much of each group a configured critic shows."""
-    return MetadataOptions(max_rows=settings.max_rows, max_columns=settings.max_columns,
+def critic_metadata(settings: CriticConfig, *, show_rows: bool = True) -> MetadataOptions:
+    """How much of each group a configured critic shows (no result cells without ``show_rows``)."""
+    return MetadataOptions(max_rows=settings.max_rows if show_rows else 0, max_columns=settings.max_columns,
                            max_cell_chars=settings.max_cell_chars)
 
 
@@ -161,8 +161,9 @@ class LLMCritic(Critic):
         if settings is None:
             raise ConfigError("this pipeline has no critic configured",
                               hint="add selection: {selector: critic, critic: {models: [...]}}")
+        metadata = critic_metadata(settings, show_rows=selection.show_rows)
         critics = [cls(build_generator(m), orderings=settings.orderings, max_options=settings.max_options,
-                       metadata=critic_metadata(settings), seed=settings.seed, name=m.name) for m in settings.models]
+                       metadata=metadata, seed=settings.seed, name=m.name) for m in settings.models]
         return critics[0] if len(critics) == 1 else EnsembleCritic(critics)
 
     def close(self) -> None:

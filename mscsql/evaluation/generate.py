@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from mscsql.benchmarks.loaders import Benchmark, BenchmarkItem, tables_file
 from mscsql.benchmarks.predictions import load_predictions
-from mscsql.config import GenerationConfig, PipelineConfig, RetrievalSettings
+from mscsql.config import GenerationConfig, PipelineConfig, RetrievalSettings, SchemaSettings
 from mscsql.db import connect
 from mscsql.db.descriptions import schema_from_tables_json
 from mscsql.errors import DatasetError
@@ -143,7 +143,7 @@ class GenerateRun:
                            tables_json: Path | None) -> tuple[Schema, list[list[ValueMatch]]]:
         retrieval = self.config.retrieval if self.config.use_values else None
         return schema_and_values(db_id, items, tables_json, self.benchmark.dialect, schema_only=self.schema_only,
-                                 retrieval=retrieval)
+                                 retrieval=retrieval, schema_settings=self.config.schema_settings)
 
 
 @dataclass(frozen=True)
@@ -168,14 +168,15 @@ def benchmark_question(item: BenchmarkItem) -> Question:
 
 
 def schema_and_values(db_id: str, items: list[BenchmarkItem], tables_json: Path | None, dialect: str, *,
-                      schema_only: bool, retrieval: RetrievalSettings | None) -> tuple[Schema, list[list[ValueMatch]]]:
+                      schema_only: bool, retrieval: RetrievalSettings | None,
+                      schema_settings: SchemaSettings | None = None) -> tuple[Schema, list[list[ValueMatch]]]:
     """The schema of ``db_id`` and, for each of its ``items``, the values retrieved for the question: from the
     database (its value index in the cache, built when missing or stale) unless ``schema_only``, where the schema
     comes from ``tables_json`` and no values do. ``retrieval`` None: no values."""
     if schema_only:
         assert tables_json is not None
         return schema_from_tables_json(tables_json, db_id, dialect=dialect), [[] for _ in items]
-    with connect(items[0].database or "", db_id=db_id, tables_json=tables_json) as db:
+    with connect(items[0].database or "", db_id=db_id, tables_json=tables_json, schema_settings=schema_settings) as db:
         schema = db.schema()
         if retrieval is None:
             return schema, [[] for _ in items]
