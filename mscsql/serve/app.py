@@ -34,6 +34,12 @@ class AskRequest(BaseModel):
     stream: bool = False
 
 
+class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    correct: bool
+    sql: str | None = Field(None, min_length=1, description="the right query, when the answer was wrong")
+
+
 class SqlRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     database: str
@@ -141,6 +147,13 @@ def create_app(service: Service, *, host: str = "127.0.0.1") -> FastAPI:
     @app.get("/v1/answers/{answer_id}", dependencies=[Depends(authorised)])
     async def stored(answer_id: str) -> dict[str, Any]:
         return await asyncio.to_thread(service.answer, answer_id)
+
+    @app.post("/v1/answers/{answer_id}/feedback", dependencies=[Depends(authorised)], status_code=201)
+    async def feedback(answer_id: str, request: FeedbackRequest) -> dict[str, Any]:
+        if request.sql is not None and len(request.sql) > limits.max_sql_chars:
+            raise ServiceError(413, "too_long", f"the SQL has {len(request.sql)} characters; at most "
+                                                f"{limits.max_sql_chars} are accepted")
+        return await asyncio.to_thread(service.add_feedback, answer_id, request.correct, request.sql)
 
     @app.post("/v1/sql", dependencies=[Depends(authorised)])
     async def run_sql(request: SqlRequest) -> dict[str, Any]:

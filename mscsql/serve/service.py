@@ -102,7 +102,14 @@ class Service:
         found = self.store.get(answer_id)
         if found is None:
             raise NotFound(f"no answer with id {answer_id!r}")
-        return found
+        return {**found, "feedback": self.store.feedback(answer_id)}
+
+    def add_feedback(self, answer_id: str, correct: bool, sql: str | None) -> dict[str, Any]:
+        """Feedback on a stored answer; a corrected query must be one read-only statement for its database."""
+        found = self.answer(answer_id)
+        if sql is not None:
+            self.database(str(found.get("database"))).db.check(sql)
+        return self.store.add_feedback(answer_id, correct, sql)
 
     def run_sql(self, database: str, sql: str, max_rows: int | None) -> dict[str, Any]:
         """One statement through the guard and the read-only execution (a refusal raises UnsafeSQLError)."""

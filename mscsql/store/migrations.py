@@ -24,8 +24,17 @@ answers_table = sa.Table(
     sa.Column("answer", sa.Text, nullable=False),  # the answer's JSON, as the API returns it
 )
 
+feedback_table = sa.Table(
+    "mscsql_feedback", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("answer_id", sa.String(32), sa.ForeignKey("mscsql_answers.id"), nullable=False, index=True),
+    sa.Column("correct", sa.Boolean, nullable=False),
+    sa.Column("sql", sa.Text, nullable=True),  # the corrected query, when one was given
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
 #: version -> the tables it creates (later versions add tables or columns)
-MIGRATIONS: dict[int, tuple[sa.Table, ...]] = {1: (answers_table,)}
+MIGRATIONS: dict[int, tuple[sa.Table, ...]] = {1: (answers_table,), 2: (feedback_table,)}
 LATEST = max(MIGRATIONS)
 
 

@@ -124,6 +124,24 @@ def test_the_service_answers_describes_and_stores(served: Served) -> None:
         again = client.get(f"/v1/answers/{body['id']}")
         assert again.status_code == 200 and again.json()["sql"] == ANSWER and again.json()["id"] == body["id"]
         assert client.get("/openapi.json").json()["info"]["title"] == "mscsql"
+        # feedback: kept with the answer; a corrected query must be one read-only statement
+        right = client.post(f"/v1/answers/{body['id']}/feedback", json={"correct": True})
+        assert right.status_code == 201 and right.json()["correct"] is True
+        fixed = client.post(f"/v1/answers/{body['id']}/feedback",
+                            json={"correct": False, "sql": "SELECT count(*) FROM customers WHERE segment = 'SMB'"})
+        assert fixed.status_code == 201
+        assert client.post(f"/v1/answers/{body['id']}/feedback",
+                           json={"correct": False, "sql": "DELETE FROM customers"}).status_code == 400
+        assert client.post("/v1/answers/0123/feedback", json={"correct": True}).status_code == 404
+        assert client.post(f"/v1/answers/{body['id']}/feedback", json={"correct": "maybe"}).status_code == 422
+        told = client.get(f"/v1/answers/{body['id']}").json()["feedback"]
+        assert [(f["correct"], f["sql"]) for f in told] == [
+            (True, None), (False, "SELECT count(*) FROM customers WHERE segment = 'SMB'")]
+        cli = subprocess.run([sys.executable, "-m", "mscsql", "feedback", body["id"], "--config",
+                              str(served.db.parent / "serve.yaml"), "--wrong", "--sql", "SELECT 1"],
+                             capture_output=True, text=True, timeout=120, cwd=served.db.parent)
+        assert cli.returncode == 0, cli.stderr
+        assert len(client.get(f"/v1/answers/{body['id']}").json()["feedback"]) == 3
         metrics = client.get("/metrics").text
         assert 'mscsql_requests_total{route="/v1/ask",status="200"} 1.0' in metrics
         assert "mscsql_stage_seconds_count{stage=\"generation\"}" in metrics
