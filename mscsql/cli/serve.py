@@ -42,7 +42,6 @@ def serve(
         raise BackendUnavailable(f"mscsql serve needs {error.name}", hint="pip install 'mscsql[serve]'") from None
     from mscsql.serve.config import load_serve_config
     from mscsql.serve.service import Service
-    from mscsql.stages import check_before_stages
 
     settings, base = load_serve_config(config)
     keys, _admin = settings.auth.keys()
@@ -52,7 +51,7 @@ def serve(
                           hint=f"export {settings.auth.api_keys_env}=key1,key2, or use --host 127.0.0.1")
     service = Service(settings, base)
     try:
-        check_before_stages(service.pipeline, service.models)  # a model that cannot run stops the start
+        service.check()  # a model that cannot run stops the start
     except Exception:
         service.close()
         raise

@@ -28,26 +28,39 @@ class Service:
         self.config = config
         self.pipeline = config.pipeline_config(base)
         self.models = Models(self.pipeline)
-        self.store = AnswerStore(config.store)
         self.ready = threading.Event()
+        self._checked = False
         self.databases: dict[str, TextToSQL] = {}
-        self.batchers: dict[str, Batcher] = {}
-        for name, entry in config.databases.items():
-            t2s = TextToSQL(self.pipeline, entry.url, models=self.models, tables_json=entry.tables_json)
-            if getattr(t2s.db, "privileged", False) and not entry.allow_superuser:
+        try:
+            for name, entry in config.databases.items():
+                self.databases[name] = TextToSQL(self.pipeline, entry.url, models=self.models,
+                                                 tables_json=entry.tables_json)
+                if getattr(self.databases[name].db, "privileged", False) and not entry.allow_superuser:
+                    raise ConfigError(f"database {name!r} is reached as a superuser or root, which generated SQL "
+                                      "must never run as",
+                                      hint=f"connect as a read-only role (mscsql db readonly-role), or set "
+                                           f"databases.{name}.allow_superuser: true")
+        except Exception:  # nothing is left open, and no store is made, for a service that cannot start
+            for t2s in self.databases.values():
                 t2s.close()
-                raise ConfigError(f"database {name!r} is reached as a superuser or root, which generated SQL must "
-                                  "never run as", hint=f"connect as a read-only role (mscsql db readonly-role), or "
-                                                       f"set databases.{name}.allow_superuser: true")
-            self.databases[name] = t2s
-            self.batchers[name] = Batcher(t2s.run_batch, window_s=config.batching.window_ms / 1000,
-                                          max_batch=config.batching.max_batch, name=name)
+            raise
+        self.store = AnswerStore(config.store)
+        self.batchers = {name: Batcher(t2s.run_batch, window_s=config.batching.window_ms / 1000,
+                                       max_batch=config.batching.max_batch, name=name)
+                         for name, t2s in self.databases.items()}
 
     # -- readiness ------------------------------------------------------------------------------------------
 
+    def check(self) -> None:
+        """What would stop the service later (models that cannot run, replay sources, checkpoints), checked
+        once and before anything loads."""
+        if not self._checked:
+            check_before_stages(self.pipeline, self.models)
+            self._checked = True
+
     def load(self) -> None:
         """Check the config and load every model (the service is ready after this)."""
-        check_before_stages(self.pipeline, self.models)
+        self.check()
         for member in self.pipeline.generators:
             self.models.generator(member)
         _ = self.models.linker

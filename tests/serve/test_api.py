@@ -225,11 +225,12 @@ def test_without_keys_the_service_refuses_a_public_address(tmp_path: Path) -> No
     config = tmp_path / "serve.yaml"
     config.write_text("pipeline: tiny\ndatabases:\n  demo: {url: demo.sqlite}\n")
     done = subprocess.run([sys.executable, "-m", "mscsql", "serve", "--config", str(config), "--host", "0.0.0.0"],
-                          capture_output=True, text=True, timeout=120, env={**os.environ, "MSCSQL_API_KEYS": ""})
+                          capture_output=True, text=True, timeout=120, env={**os.environ, "MSCSQL_API_KEYS": ""},
+                          cwd=tmp_path)
     assert done.returncode == 2 and "loopback" in done.stderr and "Traceback" not in done.stderr
     config.write_text("pipeline: tiny\ndatabases:\n  demo: {url: demo.sqlite}\ncolour: red\n")
     done = subprocess.run([sys.executable, "-m", "mscsql", "serve", "--config", str(config)],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert done.returncode == 2 and "colour" in done.stderr
 
 
@@ -294,7 +295,8 @@ def test_a_postgresql_database_is_served_read_only_and_a_superuser_only_when_all
         config = tmp_path / "refused.yaml"
         config.write_text(f"pipeline: {_pipeline(local_server)}\ndatabases:\n{shop}")
         refused = subprocess.run([sys.executable, "-m", "mscsql", "serve", "--config", str(config)],
-                                 capture_output=True, text=True, timeout=120)
+                                 capture_output=True, text=True, timeout=120, cwd=tmp_path)
+        assert not (tmp_path / "mscsql-store.sqlite").exists()  # a service that cannot start makes no store
         assert refused.returncode == 2 and "superuser" in refused.stderr and "allow_superuser" in refused.stderr
         assert "postgres@" not in refused.stderr  # no URL with its user in the message
         before = dbutil.fingerprint(url)
@@ -361,5 +363,5 @@ def test_a_key_written_twice_in_the_config_is_an_error(tmp_path: Path) -> None:
     config = tmp_path / "serve.yaml"
     config.write_text("pipeline: tiny\ndatabases:\n  demo: {url: a.sqlite}\ndatabases:\n  shop: {url: b.sqlite}\n")
     done = subprocess.run([sys.executable, "-m", "mscsql", "serve", "--config", str(config)],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert done.returncode == 2 and "'databases' is written twice" in done.stderr
