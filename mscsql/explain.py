@@ -190,7 +190,6 @@ def _phrase(node: exp.Expression | None, aliases: dict[str, str]) -> str:
     """A value, a column or a computed expression as words (the SQL text for what has no better name)."""
     if node is None:
         return "the rows"
-    node = _unalias(node) if not isinstance(node, exp.Alias) else node
     if isinstance(node, exp.Alias):
         inner = _phrase(node.this, aliases)
         return inner if node.alias.lower() in inner.lower() else f"{inner} (as {node.alias})"

@@ -12,12 +12,15 @@ Ties are broken by source priority (the order of ``sources``), then by first app
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from mscsql.critic.grouping import CandidateResult, ResultGroup, group_by_result
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -123,10 +126,7 @@ def normalise(logprobs: Sequence[float]) -> list[float]:
         return []
     top = max(logprobs)
     if top == -math.inf or math.isnan(top):
-        import logging
-
-        logging.getLogger(__name__).warning("the critic's scorer gave no probability to any option; counting "
-                                            "them as equal")
+        log.warning("the critic's scorer gave no probability to any option; counting them as equal")
         return [1.0 / len(logprobs)] * len(logprobs)
     weights = [math.exp(v - top) if not math.isnan(v) else 0.0 for v in logprobs]
     total = math.fsum(weights)

@@ -62,8 +62,9 @@ class GenerateRun:
 
     def run(self) -> int:
         """Generate for every question not done yet; returns how many questions were written."""
-        sampled = self.sampled(skip=self.done())
-        self.write_candidates(sampled)
+        done = self.done()
+        sampled = self.sampled(skip=done)
+        self.write_candidates(sampled, done)
         return len(sampled)
 
     def sampled(self, skip: set[int] | frozenset[int] = frozenset()) -> list[Sampled]:
@@ -90,9 +91,10 @@ class GenerateRun:
             models.close()
         return [Sampled(int(p.key or 0), p, s) for p, s in zip(prepared, samples, strict=True)]
 
-    def write_candidates(self, sampled: list[Sampled]) -> None:
-        """Append each question's candidates to ``OUT/candidates.jsonl`` (those not written yet)."""
-        done = self.done()
+    def write_candidates(self, sampled: list[Sampled], done: set[int] | None = None) -> None:
+        """Append each question's candidates to ``OUT/candidates.jsonl`` (those not written yet; ``done``: the
+        questions already there, when the caller has read them)."""
+        done = self.done() if done is None else done
         with (self.output / CANDIDATES).open("a", encoding="utf-8") as sink:
             for item in sampled:
                 if item.index in done:
