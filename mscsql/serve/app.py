@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from mscsql.serve import errors
 from mscsql.serve.errors import ServiceError
 from mscsql.serve.metrics import Metrics
-from mscsql.serve.service import Service
+from mscsql.serve.service import AskTimedOut, Service
 from mscsql.stages import StageEvent
 
 log = logging.getLogger("mscsql.serve")
@@ -165,9 +165,9 @@ def create_app(service: Service, *, host: str = "127.0.0.1") -> FastAPI:
 
     @app.post("/v1/ask", dependencies=[Depends(authorised), Depends(ready)])
     async def ask(request: AskRequest, http: Request) -> Any:
-        if len(request.question) > limits.max_question_chars:
-            raise ServiceError(413, "too_long", f"the question has {len(request.question)} characters; at most "
-                                                f"{limits.max_question_chars} are accepted")
+        problem = service.question_problem(request.question)
+        if problem is not None:
+            raise ServiceError(413, "too_long", problem)
         service.database(request.database)
         if in_flight.locked():
             raise ServiceError(429, "busy", "too many questions are being answered", "retry shortly",
@@ -187,22 +187,16 @@ def create_app(service: Service, *, host: str = "127.0.0.1") -> FastAPI:
                 loop.call_soon_threadsafe(events.put_nowait, event)
 
         metrics.in_flight.inc()
-        pending = service.submit_ask(request.database, request.question, request.evidence, request.max_rows, listen)
         try:
-            answer = await asyncio.wait_for(asyncio.wrap_future(pending.result), limits.request_timeout_s)
-        except TimeoutError:
-            pending.cancelled.set()
+            return await service.ask(request.database, request.question, request.evidence, request.max_rows, listen)
+        except AskTimedOut as err:
             metrics.cancelled.inc()
-            raise ServiceError(504, "timeout", f"no answer within {limits.request_timeout_s:g} s") from None
-        except asyncio.CancelledError:
-            pending.cancelled.set()  # the client went away: the batch drops this question
+            raise ServiceError(504, "timeout", err.message) from None
+        except asyncio.CancelledError:  # the client went away: the batch drops this question
             metrics.cancelled.inc()
             raise
         finally:
             metrics.in_flight.dec()
-        if answer is None:
-            raise ServiceError(499, "cancelled", "the question was cancelled")
-        return await asyncio.to_thread(service.keep, request.database, answer)
 
     async def _stream(request: AskRequest, http: Request) -> AsyncIterator[str]:
         events: asyncio.Queue[StageEvent] = asyncio.Queue()

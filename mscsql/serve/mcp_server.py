@@ -55,21 +55,16 @@ def build_mcp(service: Service) -> MCPServer:
         """Answer a question about a database: several SQL candidates are generated, run read-only, and one
         is chosen. Returns the chosen SQL, its result (rows capped; ``truncated`` says when more exist), the
         candidates and their groups, and the answer's id."""
-        limits = service.config.limits
-        if len(question) > limits.max_question_chars:
-            raise ToolFailure(f"the question has {len(question)} characters; at most {limits.max_question_chars}")
+        problem = service.question_problem(question)
+        if problem is not None:
+            raise ToolFailure(problem)
         if not service.ready.is_set():
             raise ToolFailure("the models are still loading; retry in a few seconds")
-        pending = _checked(service.submit_ask, database, question, evidence, None)
         try:
-            answer = await asyncio.wait_for(asyncio.wrap_future(pending.result), limits.request_timeout_s)
-        except TimeoutError:
-            pending.cancelled.set()
-            raise ToolFailure(f"no answer within {limits.request_timeout_s:g} s") from None
-        except asyncio.CancelledError:
-            pending.cancelled.set()
-            raise
-        return {**await asyncio.to_thread(service.keep, database, answer), "max_rows": service.row_cap(None)}
+            answer = await service.ask(database, question, evidence)
+        except MscSqlError as err:
+            raise ToolFailure(redact(str(err))) from None
+        return {**answer, "max_rows": service.row_cap(None)}
 
     @server.tool(annotations=READ_ONLY)
     async def run_sql(database: str, sql: str, max_rows: int | None = None) -> dict[str, Any]:

@@ -4,13 +4,14 @@ layers call it from their own threads."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from pathlib import Path
 from typing import Any
 
 from mscsql.db import execute_many
-from mscsql.errors import ConfigError, NotFound
+from mscsql.errors import ConfigError, MscSqlError, NotFound
 from mscsql.pipeline import TextToSQL
 from mscsql.serve.batching import Batcher, PendingAsk
 from mscsql.serve.config import ServeConfig
@@ -19,6 +20,10 @@ from mscsql.store import AnswerStore
 from mscsql.types import ExecutionItem, Question
 
 log = logging.getLogger(__name__)
+
+
+class AskTimedOut(MscSqlError):
+    """No answer within the service's request timeout (the question is dropped from its batch)."""
 
 
 class Service:
@@ -104,6 +109,30 @@ class Service:
         limits = Limits(timeout_s=t2s.config.execution.timeout_s, max_rows=self.row_cap(max_rows))
         ask = PendingAsk(Question(question, db_id=database, evidence=evidence), limits, on_event)
         return self.batchers[database].submit(ask)
+
+    def question_problem(self, question: str) -> str | None:
+        """Why ``question`` is over the service's limits, or None."""
+        most = self.config.limits.max_question_chars
+        return None if len(question) <= most else f"the question has {len(question)} characters; at most {most} " \
+                                                  "are accepted"
+
+    async def ask(self, database: str, question: str, evidence: str | None = None, max_rows: int | None = None,
+                  on_event: Any = None) -> dict[str, Any]:
+        """Answer through the database's batcher and keep the answer; a timeout (:class:`AskTimedOut`) or the
+        caller's cancellation drops the question from its batch."""
+        pending = self.submit_ask(database, question, evidence, max_rows, on_event)
+        timeout = self.config.limits.request_timeout_s
+        try:
+            answer = await asyncio.wait_for(asyncio.wrap_future(pending.result), timeout)
+        except TimeoutError:
+            pending.cancelled.set()
+            raise AskTimedOut(f"no answer within {timeout:g} s") from None
+        except asyncio.CancelledError:
+            pending.cancelled.set()
+            raise
+        if answer is None:  # cancelled between stages
+            raise asyncio.CancelledError
+        return await asyncio.to_thread(self.keep, database, answer)
 
     def keep(self, database: str, answer: Any) -> dict[str, Any]:
         """The answer as the API returns it, with the id it is stored under."""
