@@ -47,6 +47,13 @@ class Answer:
     prompt_hash: str = ""
     #: what the chosen SQL does, in plain English (:func:`mscsql.explain.explain`)
     explanation: str = ""
+    #: "generated" (chosen among the generators' candidates) or "verified" (a verified example's SQL)
+    source: str = "generated"
+    #: the verified example that answered, for ``source == "verified"``
+    example_id: int | None = None
+    #: the conversation this answer belongs to (pass it back to ask a follow-up) and its place in it
+    conversation_id: str | None = None
+    turn: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -59,7 +66,8 @@ class Answer:
                 "candidates": [c.__dict__ for c in self.candidates], "groups": [g.__dict__ for g in self.groups],
                 "chosen_group": self.chosen_group, "selector": self.selector, "unanimous": self.unanimous,
                 "linked_tables": self.linked_schema.table_names, "timings": self.timings,
-                "config_hash": self.config_hash, "prompt_hash": self.prompt_hash}
+                "config_hash": self.config_hash, "prompt_hash": self.prompt_hash, "source": self.source,
+                "example_id": self.example_id, "conversation_id": self.conversation_id, "turn": self.turn}
 
 
 def answer_json(answer: Answer) -> str:

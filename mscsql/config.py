@@ -228,11 +228,34 @@ class SelectionConfig(StrictModel):
         return self
 
 
+class ExamplesSettings(StrictModel):
+    """How a database's verified examples are used (see ``mscsql.retrieval.examples``)."""
+
+    k: int = Field(3, ge=0, le=20, description="verified examples shown in each generator prompt (0: none)")
+    answer_verified: bool = Field(True, description="a question that is a verified one written again is answered "
+                                                    "with the verified SQL, run read-only, without generation")
+    draft: Literal["first-generator", "none"] = Field(
+        "first-generator", description="first-generator: the first generator's most proposed query is the draft "
+                                       "whose SQL skeleton re-ranks the examples the other generators see")
+    skeleton_weight: float = Field(1.0, ge=0, description="how much the skeleton similarity to the draft adds to "
+                                                          "the question similarity")
+
+
+class ConversationSettings(StrictModel):
+    """How earlier turns of a conversation shape a follow-up question's prompt."""
+
+    max_turns: int = Field(5, ge=0, description="earlier turns shown at most, the latest kept")
+    budget_tokens: int = Field(600, ge=0, description="tokens the earlier turns may take in a prompt")
+    keep_tables: bool = Field(True, description="the linker keeps the tables the previous turn's SQL read")
+
+
 class PipelineConfig(GenerationConfig):
     """The whole pipeline: linking, generation, execution and selection (see ``mscsql.pipeline``)."""
 
     selection: SelectionConfig = Field(default_factory=SelectionConfig)
     execution: ExecutionSettings = Field(default_factory=lambda: ExecutionSettings(timeout_s=10.0))
+    examples: ExamplesSettings = Field(default_factory=ExamplesSettings)
+    conversation: ConversationSettings = Field(default_factory=ConversationSettings)
 
     @model_validator(mode="before")
     @classmethod

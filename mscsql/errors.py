@@ -65,3 +65,8 @@ class SessionPinError(DatabaseError):
 
 class NotFound(MscSqlError):
     """A database or a stored answer that the service does not have."""
+
+
+class RejectedInput(MscSqlError):
+    """Input that cannot be taken as given: a verified example whose SQL fails, a conversation of another
+    database, an answer that cannot be promoted."""

@@ -13,15 +13,21 @@ and the configured selector picks one. ``ask`` always returns an :class:`Answer`
 
 The loaded models live in a :class:`~mscsql.stages.Models` that several ``TextToSQL`` (one per database) can
 share; one ``TextToSQL`` may be called from several threads.
+
+What people teach the pipeline lives in a :class:`~mscsql.store.Store` (in memory unless one is given):
+verified examples (``t2s.examples``), notes about the database (``t2s.notes``) and conversations. Every answer
+carries a ``conversation_id``; ``ask(..., conversation=answer.conversation_id)`` asks a follow-up.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -41,19 +47,27 @@ from mscsql.stages import (
     sample,
 )
 from mscsql.stages import answers as build_answers
-from mscsql.types import Question
+from mscsql.stages.choose import verified_answer
+from mscsql.stages.knowledge import Knowledge
+from mscsql.store import Store, verify_sql
+from mscsql.types import ExecutionItem, Question
 
 __all__ = ["Answer", "CandidateInfo", "GroupInfo", "TextToSQL", "answer_json"]
+
+log = logging.getLogger(__name__)
 
 
 class TextToSQL:
     """Linking, generation, execution and selection over one database."""
 
     def __init__(self, config: PipelineConfig, db: Any, *, trace_dir: str | Path | None = None,
-                 models: Models | None = None, tables_json: str | Path | None = None) -> None:
+                 models: Models | None = None, tables_json: str | Path | None = None,
+                 store: Store | str | None = None, name: str | None = None) -> None:
         """``db``: a URL, a path or a Database; ``models``: loaded models to share with other databases (by
         default this object loads its own); ``tables_json``: a Spider/BIRD ``tables.json`` whose names and
-        descriptions the schema gets."""
+        descriptions the schema gets; ``store``: where verified examples, notes and conversations are kept (a
+        :class:`Store` or its URL; by default one in memory); ``name``: the database's name in the store (by
+        default its file or database name)."""
         from mscsql.db import connect
 
         self.config = config
@@ -69,22 +83,54 @@ class TextToSQL:
         self._index_lock = threading.Lock()
         self._trace_lock = threading.Lock()
         self._checked = False
+        self._own_store = not isinstance(store, Store)
+        self.store = store if isinstance(store, Store) else Store(store) if store else Store()
+        self.name = name or database_name(self.db)
+        self.knowledge = Knowledge(self.store, self.name, config)
 
     @classmethod
     def from_config(cls, config: str | Path | dict[str, Any] | PipelineConfig, *, db: Any,
                     trace_dir: str | Path | None = None, models: Models | None = None,
-                    tables_json: str | Path | None = None) -> TextToSQL:
+                    tables_json: str | Path | None = None, store: Store | str | None = None,
+                    name: str | None = None) -> TextToSQL:
         """``config``: a packaged config's name (``default``, ``cpu``, ``local-server``, ...), a YAML file, a
         dict or a :class:`PipelineConfig`; ``db``: a URL, a path or a Database; ``trace_dir``: a folder where
-        every answer's stages and samples are appended."""
+        every answer's stages and samples are appended; ``store`` and ``name``: see :class:`TextToSQL`."""
         if not isinstance(config, PipelineConfig):
             config = load_generation_config(config, PipelineConfig)
-        return cls(config, db, trace_dir=trace_dir, models=models, tables_json=tables_json)
+        return cls(config, db, trace_dir=trace_dir, models=models, tables_json=tables_json, store=store, name=name)
 
     def ask(self, question: str, evidence: str | None = None, *, max_rows: int | None = None,
-            timeout_s: float | None = None) -> Answer:
-        """Answer one question; ``max_rows`` and ``timeout_s`` override the config's for this call."""
-        return self.ask_batch([Question(question, evidence=evidence)], max_rows=max_rows, timeout_s=timeout_s)[0]
+            timeout_s: float | None = None, conversation: str | None = None) -> Answer:
+        """Answer one question; ``max_rows`` and ``timeout_s`` override the config's for this call;
+        ``conversation``: an earlier answer's ``conversation_id``, to ask a follow-up question."""
+        return self.ask_batch([Question(question, evidence=evidence, conversation=conversation)], max_rows=max_rows,
+                              timeout_s=timeout_s)[0]
+
+    # -- what people teach ---------------------------------------------------------------------------------
+
+    def add_example(self, question: str, sql: str, evidence: str | None = None, *, source: str = "added",
+                    answer_id: str | None = None) -> dict[str, Any]:
+        """Keep a verified example for this database: its SQL must pass the guard and run read-only first."""
+        verify_sql(self.db, sql, self.config.execution.timeout_s)
+        return self.store.examples.add(self.name, question, sql, evidence, source=source, answer_id=answer_id)
+
+    def examples(self) -> list[dict[str, Any]]:
+        """This database's verified examples, oldest first."""
+        return self.store.examples.list(self.name)
+
+    def remove_example(self, example_id: int) -> None:
+        self.store.examples.remove(self.name, example_id)
+
+    def add_note(self, text: str) -> dict[str, Any]:
+        """Keep a note about this database (it goes into every generator prompt)."""
+        return self.store.notes.add(self.name, text)
+
+    def notes(self) -> list[dict[str, Any]]:
+        return self.store.notes.list(self.name)
+
+    def remove_note(self, note_id: int) -> None:
+        self.store.notes.remove(self.name, note_id)
 
     def ask_batch(self, questions: Sequence[Question | str], *, max_rows: int | None = None,
                   timeout_s: float | None = None, on_event: Callable[[StageEvent], None] | None = None
@@ -104,7 +150,8 @@ class TextToSQL:
     def run_batch(self, questions: Sequence[Question | str], *, limits: Limits | Sequence[Limits] | None = None,
                   control: BatchControl | None = None) -> list[Answer | None]:
         """The stages over a batch, with per-question ``limits``; a question ``control`` cancels is dropped
-        between stages and gets None."""
+        between stages and gets None. A question that is a verified example asked again is answered with the
+        example's SQL; every answer is added to its conversation (a new one for a first question)."""
         asked = [q if isinstance(q, Question) else Question(q) for q in questions]
         if not asked:
             return []
@@ -113,16 +160,63 @@ class TextToSQL:
         if not self._checked:  # before any model or index loads: a model that cannot run is named at once
             check_before_stages(self.config, self.models)
             self._checked = True
-        timings: dict[str, float] = {}
+        histories = [self.knowledge.history(q) for q in asked]  # an unknown conversation fails before any stage
+        out: list[Answer | None] = [None] * len(asked)
         live = control.live(range(len(asked)))
+        for position, answer in self._verified(asked, live, per_question, control).items():
+            out[position] = answer
+        live = [i for i in live if out[i] is None]
+        if live:
+            for position, answer in self._generated(asked, live, per_question, histories, control).items():
+                out[position] = answer
+        return [self._record(answer) if answer is not None else None for answer in out]
+
+    def _verified(self, asked: list[Question], positions: list[int], limits: list[Limits], control: BatchControl
+                  ) -> dict[int, Answer]:
+        """The questions that are verified examples asked again, answered with the examples' SQL (run now,
+        read-only); a verified query that no longer runs leaves its question to the generators."""
+        schema = self.db.schema()
+        found = {i: e for i in positions if (e := self.knowledge.verified_for(asked[i], schema)) is not None}
+        if not found:
+            return {}
+        from mscsql.db import execute_many
+
+        answers = {}
+        with control.stage("execution", list(found)) as detail:
+            started = time.perf_counter()
+            results = [execute_many([ExecutionItem(self.db, e.sql, tables=limits[i].tables)],
+                                    timeout_s=limits[i].timeout_s, max_rows=limits[i].max_rows)[0]
+                       for i, e in found.items()]
+            elapsed = time.perf_counter() - started
+            for (i, example), result in zip(found.items(), results, strict=True):
+                if result.ok:
+                    answers[i] = verified_answer(asked[i], example, result, schema, config_hash=self.config_hash,
+                                                 timings={"execution_s": elapsed})
+                else:
+                    log.warning("verified example %s no longer runs (%s): the question goes to the generators",
+                                example.id, result.error or result.status.value)
+            detail["verified"] = [found[i].id for i in answers]
+        return answers
+
+    def _generated(self, asked: list[Question], live: list[int], per_question: list[Limits],
+                   histories: list[tuple[Any, ...]], control: BatchControl) -> dict[int, Answer]:
+        """The stages for the questions at ``live``: batch position -> answer (none for a cancelled one)."""
+        timings: dict[str, float] = {}
         prepared = self._prepare([asked[i] for i in live], timings, control, live,
-                                 [per_question[i].tables for i in live])
+                                 [per_question[i].tables for i in live], [histories[i] for i in live])
         live, prepared = _still_wanted(control, live, prepared)
 
         started = time.perf_counter()
-        samples = sample(self.config.generators, prepared, self.models, control=control, positions=live)
+        refined: list[Any] = list(prepared)
+
+        def refine(items: Sequence[Any], first: Sequence[list[Any]]) -> list[Any]:
+            refined[:] = [self._with_draft(item, samples) for item, samples in zip(items, first, strict=True)]
+            return refined
+
+        samples = sample(self.config.generators, prepared, self.models, control=control, positions=live,
+                         refine=refine if len(self.config.generators) > 1 else None)
         timings["generation_s"] = time.perf_counter() - started
-        live, (prepared, samples) = _still_wanted(control, live, prepared, samples)
+        live, (prepared, samples) = _still_wanted(control, live, refined, samples)
 
         started = time.perf_counter()
         priority = [g.name for g in self.config.generators]
@@ -140,16 +234,25 @@ class TextToSQL:
                              timings=timings, config_hash=self.config_hash)
         if self.trace_dir is not None:
             self._trace(done, prepared, samples)
-        out: list[Answer | None] = [None] * len(asked)
-        for position, answer in zip(live, done, strict=True):
-            out[position] = answer
-        return out
+        return dict(zip(live, done, strict=True))
+
+    def _with_draft(self, item: Any, first_samples: list[Any]) -> Any:
+        """``item`` with the examples the later generators see ranked again by the first one's draft."""
+        members = [g.name for g in self.config.generators[1:]]
+        context = self.knowledge.drafts_change(item.question, item.link.full_schema, item.context, first_samples)
+        return item if context is None else item.for_members(members, context)
+
+    def _record(self, answer: Answer) -> Answer:
+        """``answer`` added to its conversation."""
+        columns = answer.result.columns if answer.result is not None else ()
+        conversation, turn = self.knowledge.record(answer.question, answer.sql, columns)
+        return replace(answer, conversation_id=conversation, turn=turn)
 
     def _trace(self, answers: list[Answer], prepared: list[Any], samples: list[dict[str, list[Any]]]) -> None:
         with self._trace_lock:
-            self._write_trace(answers, [p.prompt for p in prepared], samples)
+            self._write_trace(answers, prepared, samples)
 
-    def _write_trace(self, answers: list[Answer], prompts: list[Any], samples: list[dict[str, list[Any]]]) -> None:
+    def _write_trace(self, answers: list[Answer], prepared: list[Any], samples: list[dict[str, list[Any]]]) -> None:
         from dataclasses import asdict
 
         from mscsql.generation.registry import sampling_params
@@ -160,8 +263,9 @@ class TextToSQL:
         store = SampleStore(self.trace_dir / "samples.jsonl")
         members = {m.name: m for m in self.config.generators}
         with (self.trace_dir / "trace.jsonl").open("a", encoding="utf-8") as sink:
-            for answer, prompt, per_generator in zip(answers, prompts, samples, strict=True):
+            for answer, item, per_generator in zip(answers, prepared, samples, strict=True):
                 for name, generated in per_generator.items():
+                    prompt = item.prompt_for(name)
                     store.put(generator_key(members[name]), prompt.prompt_hash, sampling_params(members[name]),
                               list(generated), template=prompt.template)
                 record = answer.to_dict()
@@ -196,20 +300,25 @@ class TextToSQL:
                 for order in orderings(len(groups), count, settings.seed if settings else 0)]
 
     def prompts(self, questions: Sequence[Question | str]) -> list[Any]:
-        """The generator prompts the pipeline would send for ``questions`` (retrieval, linking, rendering)."""
+        """The generator prompts the pipeline would send for ``questions`` (retrieval, linking, notes, examples,
+        earlier turns, rendering), as the first generator gets them."""
         asked = [q if isinstance(q, Question) else Question(q) for q in questions]
-        return [p.prompt for p in self._prepare(asked, {}, BatchControl(), list(range(len(asked))))]
+        histories = [self.knowledge.history(q) for q in asked]
+        return [p.prompt for p in self._prepare(asked, {}, BatchControl(), list(range(len(asked))), None, histories)]
 
     def _prepare(self, asked: list[Question], timings: dict[str, float], control: BatchControl,
-                 positions: list[int], tables: list[Any] | None = None) -> list[Any]:
+                 positions: list[int], tables: list[Any] | None, histories: list[tuple[Any, ...]]) -> list[Any]:
         with control.stage("linking", positions) as detail:
             started = time.perf_counter()
             schema = self.db.schema()
             values = retrieve_values(self.value_index() if self.config.use_values else None, asked)
+            contexts = [self.knowledge.context(q, schema, turns) for q, turns in zip(asked, histories, strict=True)]
+            keep = [self.knowledge.tables_to_keep(turns, schema.dialect) for turns in histories]
             timings["retrieval_s"] = time.perf_counter() - started
             started = time.perf_counter()
             prepared = prepare(asked, schema, values, self.models,
-                               budget_tokens=self.config.linking.schema_budget_tokens, tables=tables)
+                               budget_tokens=self.config.linking.schema_budget_tokens, tables=tables,
+                               contexts=contexts, keep_tables=keep)
             timings["linking_s"] = time.perf_counter() - started
             detail["tables"] = [p.link.table_names for p in prepared]
         return prepared
@@ -226,6 +335,8 @@ class TextToSQL:
     def close(self) -> None:
         if self._own_models:
             self.models.close()
+        if self._own_store:
+            self.store.close()
         self.db.close()
 
     def __enter__(self) -> TextToSQL:
@@ -233,6 +344,14 @@ class TextToSQL:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def database_name(db: Any) -> str:
+    """A database's name in the store when none is given: its file's name without the extension, or the
+    server database's name."""
+    shown = str(getattr(db, "display_url", "") or "database")
+    last = shown.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0]
+    return last.rsplit(".", 1)[0] if last.endswith((".sqlite", ".db", ".sqlite3")) else last or "database"
 
 
 def _still_wanted(control: BatchControl, positions: list[int], *columns: list[Any]) -> tuple[list[int], Any]:

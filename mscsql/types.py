@@ -18,6 +18,30 @@ class Question:
     db_id: str | None = None
     evidence: str | None = None
     question_id: str | int | None = None
+    #: the conversation this question continues (its id in the store), or None for a first question
+    conversation: str | None = None
+
+
+@dataclass(frozen=True)
+class VerifiedExample:
+    """A question with SQL that people checked, kept for one database: it goes into generator prompts as a
+    few-shot example, and a question asked again is answered with its SQL."""
+
+    question: str
+    sql: str
+    evidence: str | None = None
+    #: the store's id (None for an example not stored)
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class Turn:
+    """An earlier question of a conversation with the SQL chosen for it and its result's columns."""
+
+    question: str
+    sql: str | None
+    columns: tuple[str, ...] = ()
+    evidence: str | None = None
 
 
 @dataclass(frozen=True)

@@ -104,12 +104,12 @@ def feedback(
     """Record whether a stored answer was right (and the right query, when it was not)."""
     from mscsql.db import connect
     from mscsql.serve.config import load_serve_config
-    from mscsql.store import AnswerStore
+    from mscsql.store import Store
 
     settings, _base = load_serve_config(config)
-    store = AnswerStore(settings.store)
+    store = Store(settings.store)
     try:
-        found = store.get(answer_id)
+        found = store.answers.get(answer_id)
         if found is None:
             raise ConfigError(f"no answer with id {answer_id!r} in the store", hint="check the id and --config")
         if sql is not None:
@@ -118,7 +118,7 @@ def feedback(
                 raise ConfigError(f"the answer's database {found.get('database')!r} is not in this config")
             with connect(entry.url) as db:
                 db.check(sql)  # one read-only statement, or the guard's one message
-        saved = store.add_feedback(answer_id, correct, sql)
+        saved = store.answers.add_feedback(answer_id, correct, sql)
     finally:
         store.close()
     err.print(f"feedback {saved['id']} on answer {answer_id}: {'correct' if correct else 'wrong'}", highlight=False)

@@ -72,6 +72,20 @@ def linked(schema: Schema, keep: Mapping[str, Iterable[str] | None], *, linker: 
                         scores=dict(scores or {}), trace=tuple(trace))
 
 
+def with_tables(link: LinkedSchema, names: Iterable[str], reason: str) -> LinkedSchema:
+    """``link`` with the tables ``names`` (of its full schema) kept whole besides what it kept; ``reason`` goes
+    into its trace. Names the full schema does not have are passed over."""
+    lookup = table_lookup(link.full_schema)
+    present = {t.qualified_name.lower() for t in link.schema.tables}
+    added = [lookup[n.lower()] for n in names if n.lower() in lookup and lookup[n.lower()].lower() not in present]
+    if not added:
+        return link
+    keep: dict[str, Iterable[str] | None] = {t.qualified_name: [c.name for c in t.columns] for t in link.schema.tables}
+    keep.update({name: None for name in added})
+    return linked(link.full_schema, keep, linker=link.linker, values=link.values, scores=link.scores,
+                  trace=(*link.trace, f"{reason}: kept {', '.join(added)}"))
+
+
 class KeepAllLinker:
     """Keeps the whole schema (the baseline, and the right choice for small databases)."""
 

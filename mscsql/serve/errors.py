@@ -11,7 +11,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from mscsql.errors import ConfigError, DatabaseError, GenerationError, MscSqlError, NotFound, UnsafeSQLError
+from mscsql.errors import (
+    ConfigError,
+    DatabaseError,
+    GenerationError,
+    MscSqlError,
+    NotFound,
+    RejectedInput,
+    UnsafeSQLError,
+)
 
 #: user:password@ (or user@) inside a URL
 _CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][\w+.-]*://)[^/@\s]+@")
@@ -38,7 +46,7 @@ def body(kind: str, message: str, hint: str | None = None) -> dict[str, Any]:
 def status_of(err: MscSqlError) -> int:
     if isinstance(err, NotFound):
         return 404
-    if isinstance(err, UnsafeSQLError | ConfigError):
+    if isinstance(err, UnsafeSQLError | ConfigError | RejectedInput):
         return 400
     if isinstance(err, GenerationError | DatabaseError):
         return 502

@@ -10,13 +10,13 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from mscsql.db import execute_many
+from mscsql.db import connect, execute_many
 from mscsql.errors import ConfigError, MscSqlError, NotFound
 from mscsql.pipeline import TextToSQL
 from mscsql.serve.batching import Batcher, PendingAsk
 from mscsql.serve.config import ServeConfig
 from mscsql.stages import Limits, Models, check_before_stages
-from mscsql.store import AnswerStore
+from mscsql.store import Store
 from mscsql.types import ExecutionItem, Question
 
 log = logging.getLogger(__name__)
@@ -36,20 +36,23 @@ class Service:
         self.ready = threading.Event()
         self._checked = False
         self.databases: dict[str, TextToSQL] = {}
+        opened: dict[str, Any] = {}
         try:
             for name, entry in config.databases.items():
-                self.databases[name] = TextToSQL(self.pipeline, entry.url, models=self.models,
-                                                 tables_json=entry.tables_json)
-                if getattr(self.databases[name].db, "privileged", False) and not entry.allow_superuser:
+                opened[name] = connect(entry.url, execution=self.pipeline.execution, tables_json=entry.tables_json,
+                                       schema_settings=self.pipeline.schema_settings)
+                if getattr(opened[name], "privileged", False) and not entry.allow_superuser:
                     raise ConfigError(f"database {name!r} is reached as a superuser or root, which generated SQL "
                                       "must never run as",
                                       hint=f"connect as a read-only role (mscsql db readonly-role), or set "
                                            f"databases.{name}.allow_superuser: true")
-        except Exception:  # nothing is left open, and no store is made, for a service that cannot start
-            for t2s in self.databases.values():
-                t2s.close()
+            self.store = Store(config.store)  # only once every database may be served: a refused start makes none
+        except Exception:  # nothing is left open for a service that cannot start
+            for db in opened.values():
+                db.close()
             raise
-        self.store = AnswerStore(config.store)
+        for name, db in opened.items():
+            self.databases[name] = TextToSQL(self.pipeline, db, models=self.models, store=self.store, name=name)
         self.batchers = {name: Batcher(t2s.run_batch, window_s=config.batching.window_ms / 1000,
                                        max_batch=config.batching.max_batch, name=name)
                          for name, t2s in self.databases.items()}
@@ -137,21 +140,21 @@ class Service:
     def keep(self, database: str, answer: Any) -> dict[str, Any]:
         """The answer as the API returns it, with the id it is stored under."""
         payload = answer.to_dict()
-        answer_id = self.store.put(database, payload)
+        answer_id = self.store.answers.put(database, payload)
         return {**payload, "database": database, "id": answer_id}
 
     def answer(self, answer_id: str) -> dict[str, Any]:
-        found = self.store.get(answer_id)
+        found = self.store.answers.get(answer_id)
         if found is None:
             raise NotFound(f"no answer with id {answer_id!r}")
-        return {**found, "feedback": self.store.feedback(answer_id)}
+        return {**found, "feedback": self.store.answers.feedback(answer_id)}
 
     def add_feedback(self, answer_id: str, correct: bool, sql: str | None) -> dict[str, Any]:
         """Feedback on a stored answer; a corrected query must be one read-only statement for its database."""
         found = self.answer(answer_id)
         if sql is not None:
             self.database(str(found.get("database"))).db.check(sql)
-        return self.store.add_feedback(answer_id, correct, sql)
+        return self.store.answers.add_feedback(answer_id, correct, sql)
 
     def run_sql(self, database: str, sql: str, max_rows: int | None) -> dict[str, Any]:
         """One statement through the guard and the read-only execution (a refusal raises UnsafeSQLError)."""

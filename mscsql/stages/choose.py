@@ -11,9 +11,11 @@ from mscsql.critic.base import Choice, SelectionItem
 from mscsql.critic.grouping import CandidateResult
 from mscsql.explain import explain
 from mscsql.generation.candidates import Candidate
+from mscsql.linking.base import linked
+from mscsql.retrieval.examples import tables_read
 from mscsql.stages.events import UNWATCHED, BatchControl
 from mscsql.stages.prepare import Prepared
-from mscsql.types import Question
+from mscsql.types import ExecutionResult, Question, Schema, VerifiedExample
 
 
 class Chooser(Protocol):
@@ -64,3 +66,16 @@ def answer_of(item: Prepared, pool: Sequence[Candidate], results: Sequence[Candi
                   unanimous=len([g for g in groups if g.ok]) == 1, timings=timings, config_hash=config_hash,
                   prompt_hash=item.prompt.prompt_hash,
                   explanation=explain(chosen.sql, item.link.schema.dialect) if chosen else "")
+
+
+def verified_answer(question: Question, example: VerifiedExample, result: ExecutionResult, schema: Schema, *,
+                    timings: dict[str, Any], config_hash: str) -> Answer:
+    """The answer to ``question`` from the verified ``example`` it asks again, with its SQL's ``result``."""
+    tables = {name: None for name in tables_read(example.sql, schema.dialect)}
+    return Answer(question=question, sql=example.sql, result=result,
+                  candidates=(CandidateInfo(example.sql, {"verified": 1}, result.status.value, result.error,
+                                            result.row_count, 0),),
+                  groups=(GroupInfo(1, result.ok, 1.0),), chosen_group=0,
+                  linked_schema=linked(schema, tables, linker="verified"), selector="verified", unanimous=True,
+                  timings=timings, config_hash=config_hash, explanation=explain(example.sql, schema.dialect),
+                  source="verified", example_id=example.id)

@@ -1,15 +1,16 @@
 """Stage 1, prepare: the values each question mentions, the linked schema, its rendering within the token
-budget, and the generator prompt."""
+budget, and the generator prompt (with each question's notes, verified examples and earlier turns: its
+:class:`~mscsql.prompts.PromptContext`)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from mscsql.linking.base import LinkRequest, linked
+from mscsql.linking.base import LinkRequest, linked, with_tables
 from mscsql.linking.render import RenderOptions, render_schema
-from mscsql.prompts import RenderedPrompt, generator_prompt
+from mscsql.prompts import NO_CONTEXT, PromptContext, RenderedPrompt, generator_prompt
 from mscsql.retrieval.text import question_text
 from mscsql.types import LinkedSchema, Question, Schema, TablePolicy, ValueMatch
 
@@ -31,6 +32,19 @@ class Prepared:
     prompt: RenderedPrompt
     #: the caller's name for the question (a benchmark's question index); replayed prediction files use it
     key: int | str | None = None
+    #: the notes, verified examples and earlier turns the prompt shows
+    context: PromptContext = NO_CONTEXT
+    #: generator name -> the prompt it gets instead of ``prompt`` (examples ranked again with a draft query)
+    member_prompts: tuple[tuple[str, RenderedPrompt], ...] = ()
+
+    def prompt_for(self, member: str) -> RenderedPrompt:
+        """The prompt the generator named ``member`` gets."""
+        return next((p for name, p in self.member_prompts if name == member), self.prompt)
+
+    def for_members(self, members: Sequence[str], context: PromptContext) -> Prepared:
+        """The same question with the prompt written for ``context`` given to the generators ``members``."""
+        prompt = generator_prompt(self.question, self.schema_text, self.link.full_schema.dialect, context)
+        return replace(self, member_prompts=tuple((name, prompt) for name in members))
 
 
 def retrieve_values(index: Any, questions: Sequence[Question]) -> list[tuple[ValueMatch, ...]]:
@@ -43,10 +57,13 @@ def retrieve_values(index: Any, questions: Sequence[Question]) -> list[tuple[Val
 
 def prepare(questions: Sequence[Question], schema: Schema, values: Sequence[Sequence[ValueMatch]],
             linker: Linker, *, budget_tokens: int | None, keys: Sequence[int | str | None] | None = None,
-            tables: Sequence[TablePolicy | None] | None = None) -> list[Prepared]:
+            tables: Sequence[TablePolicy | None] | None = None, contexts: Sequence[PromptContext] | None = None,
+            keep_tables: Sequence[Sequence[str]] | None = None) -> list[Prepared]:
     """Link every question of one database (one linker call for the batch), render each linked schema
     within ``budget_tokens`` and build the generator prompt. ``tables``: per question, the tables it may see
-    (None: all of ``schema``); values from other tables are dropped."""
+    (None: all of ``schema``); values from other tables are dropped. ``contexts``: per question, what the
+    prompt shows besides the schema; ``keep_tables``: per question, tables the link keeps whatever the linker
+    chose (a conversation's previous tables)."""
     policies = list(tables) if tables is not None else [None] * len(questions)
     requests = []
     for question, found, policy in zip(questions, values, policies, strict=True):
@@ -58,10 +75,18 @@ def prepare(questions: Sequence[Question], schema: Schema, values: Sequence[Sequ
     links = linker.link(requests)
     options = RenderOptions(budget_tokens=budget_tokens)
     keys = list(keys) if keys is not None else [None] * len(questions)
+    contexts = list(contexts) if contexts is not None else [NO_CONTEXT] * len(questions)
+    kept = list(keep_tables) if keep_tables is not None else [()] * len(questions)
     prepared = []
-    for question, link, key in zip(questions, links, keys, strict=True):
+    for question, link, key, context, names, request in zip(questions, links, keys, contexts, kept, requests,
+                                                            strict=True):
+        if names:  # only tables the question may see
+            allowed = {t.qualified_name.lower() for t in request.schema.tables} | {t.name.lower() for t in
+                                                                                   request.schema.tables}
+            link = with_tables(link, [n for n in names if n.lower() in allowed], "conversation")
         text = render_schema(link, options).text
-        prepared.append(Prepared(question, link, text, generator_prompt(question, text, schema.dialect), key))
+        prepared.append(Prepared(question, link, text, generator_prompt(question, text, schema.dialect, context), key,
+                                 context))
     return prepared
 
 

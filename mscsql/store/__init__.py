@@ -1,6 +1,8 @@
-"""What mscsql keeps between requests: answers (later feedback and verified examples), in a SQLAlchemy
-database (SQLite for one process, PostgreSQL for several replicas), with versioned schema migrations."""
+"""What mscsql keeps between requests: answers and feedback, verified examples, conversations and notes about
+databases, in a SQLAlchemy database (SQLite for one process, PostgreSQL for several replicas), with versioned
+schema migrations."""
 
-from mscsql.store.answers import AnswerStore
+from mscsql.store.examples import verify_sql
+from mscsql.store.store import Store
 
-__all__ = ["AnswerStore"]
+__all__ = ["Store", "verify_sql"]

@@ -1,5 +1,5 @@
-"""Answers kept under an id, so a client can fetch one again (``GET /v1/answers/{id}``) and later feedback can
-point at it."""
+"""Answers kept under an id, so a client can fetch one again (``GET /v1/answers/{id}``), and the feedback
+people give on them."""
 
 from __future__ import annotations
 
@@ -10,38 +10,16 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from mscsql.errors import ConfigError, NotFound
-from mscsql.store.migrations import answers_table, feedback_table, migrate
-
-
-def _engine(url: str) -> sa.Engine:
-    try:
-        parsed = sa.engine.make_url(url)
-    except sa.exc.ArgumentError:
-        raise ConfigError(f"store {url!r} is not a database URL",
-                          hint="e.g. sqlite:///mscsql-store.sqlite or postgresql://user@host/db") from None
-    if parsed.get_backend_name() == "sqlite":
-        engine = sa.create_engine(parsed, connect_args={"check_same_thread": False})
-
-        @sa.event.listens_for(engine, "connect")
-        def _wal(connection: Any, _record: Any) -> None:  # one writer, many readers; commits without a sync each
-            cursor = connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.close()
-
-        return engine
-    if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    return sa.create_engine(parsed, pool_pre_ping=True)
+from mscsql.errors import NotFound
+from mscsql.store.engine import utc_iso
+from mscsql.store.migrations import answers_table, feedback_table
 
 
 class AnswerStore:
-    """Answers as JSON by id, in the database at ``url``."""
+    """Answers as JSON by id, and feedback on them."""
 
-    def __init__(self, url: str) -> None:
-        self.engine = _engine(url)
-        migrate(self.engine)
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
 
     def put(self, database: str, answer: dict[str, Any]) -> str:
         """Keep ``answer`` (a JSON-able dict); returns its new id."""
@@ -59,6 +37,16 @@ class AnswerStore:
         with self.engine.connect() as conn:
             text = conn.execute(sa.select(answers_table.c.answer).where(answers_table.c.id == answer_id)).scalar()
         return json.loads(text) if text is not None else None
+
+    def with_feedback(self, database: str | None = None) -> list[dict[str, Any]]:
+        """Every answer (of ``database``, when given) that has feedback, oldest first, each with its feedback."""
+        query = sa.select(answers_table.c.answer).where(
+            answers_table.c.id.in_(sa.select(feedback_table.c.answer_id))).order_by(answers_table.c.created_at)
+        if database is not None:
+            query = query.where(answers_table.c.database == database)
+        with self.engine.connect() as conn:
+            found = [json.loads(text) for text in conn.execute(query).scalars()]
+        return [{**answer, "feedback": self.feedback(answer["id"])} for answer in found]
 
     def add_feedback(self, answer_id: str, correct: bool, sql: str | None = None) -> dict[str, Any]:
         """Record whether the answer ``answer_id`` was right (and, when it was not, the query that is); returns
@@ -79,7 +67,5 @@ class AnswerStore:
             rows = conn.execute(sa.select(feedback_table).where(feedback_table.c.answer_id == answer_id)
                                 .order_by(feedback_table.c.id)).mappings().all()
         return [{"id": r["id"], "answer_id": r["answer_id"], "correct": r["correct"], "sql": r["sql"],
-                 "created_at": r["created_at"].isoformat()} for r in rows]
+                 "created_at": utc_iso(r["created_at"])} for r in rows]
 
-    def close(self) -> None:
-        self.engine.dispose()

@@ -33,8 +33,53 @@ feedback_table = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+examples_table = sa.Table(
+    "mscsql_examples", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("database", sa.String(200), nullable=False, index=True),
+    sa.Column("question", sa.Text, nullable=False),
+    sa.Column("evidence", sa.Text, nullable=True),
+    sa.Column("sql", sa.Text, nullable=False),
+    sa.Column("source", sa.String(20), nullable=False),  # added, imported or promoted
+    sa.Column("answer_id", sa.String(32), nullable=True),  # the answer it was promoted from
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+conversations_table = sa.Table(
+    "mscsql_conversations", metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("database", sa.String(200), nullable=False, index=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+turns_table = sa.Table(
+    "mscsql_turns", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("conversation_id", sa.String(32), sa.ForeignKey("mscsql_conversations.id"), nullable=False,
+              index=True),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("question", sa.Text, nullable=False),
+    sa.Column("evidence", sa.Text, nullable=True),
+    sa.Column("sql", sa.Text, nullable=True),  # the chosen query (None when nothing was proposed)
+    sa.Column("columns", sa.Text, nullable=False),  # the result's column names, as a JSON list
+    sa.Column("answer_id", sa.String(32), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+notes_table = sa.Table(
+    "mscsql_notes", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("database", sa.String(200), nullable=False, index=True),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
 #: version -> the tables it creates (later versions add tables or columns)
-MIGRATIONS: dict[int, tuple[sa.Table, ...]] = {1: (answers_table,), 2: (feedback_table,)}
+MIGRATIONS: dict[int, tuple[sa.Table, ...]] = {
+    1: (answers_table,),
+    2: (feedback_table,),
+    3: (examples_table, conversations_table, turns_table, notes_table),  # what people teach, conversations
+}
 LATEST = max(MIGRATIONS)
 
 

@@ -24,6 +24,8 @@ ANSWER_BOX = [ANSWER]
 DELAY_BOX = [0.0]
 #: what the server answers a table-selection prompt (the llm-tables linker's)
 TABLES = '["orders", "customers"]'
+#: model name -> what the server answers that model instead of ANSWER_BOX (a test may fill it)
+ANSWERS_BY_MODEL: dict[str, str] = {}
 
 
 class _Server(BaseHTTPRequestHandler):
@@ -46,7 +48,8 @@ class _Server(BaseHTTPRequestHandler):
         if DELAY_BOX[0]:
             time.sleep(DELAY_BOX[0])
         asks_for_tables = "you select the tables" in json.dumps(body.get("messages", []))
-        content = TABLES if asks_for_tables else f"```sql\n{ANSWER_BOX[0]}\n```"
+        sql = ANSWERS_BY_MODEL.get(str(body.get("model")), ANSWER_BOX[0])
+        content = TABLES if asks_for_tables else f"```sql\n{sql}\n```"
         self._send({"choices": [{"index": 0, "finish_reason": "stop",
                                  "message": {"role": "assistant", "content": content}}]})
 
@@ -59,6 +62,7 @@ def local_server() -> Iterator[str]:
     _Server.requests = []
     ANSWER_BOX[0] = ANSWER
     DELAY_BOX[0] = 0.0
+    ANSWERS_BY_MODEL.clear()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Server)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:

@@ -1,0 +1,136 @@
+"""What the prepare stage adds from the store for one database: people's notes, the verified examples most
+like each question (ranked again with a draft query once the first generator has answered), the earlier turns
+of a conversation within a token budget, and the verified SQL for a question that is a verified one asked
+again."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from mscsql.config import PipelineConfig
+from mscsql.generation.base import Sample
+from mscsql.generation.candidates import collect_candidates
+from mscsql.linking.render import approximate_tokens
+from mscsql.prompts import NO_CONTEXT, PromptContext
+from mscsql.retrieval.examples import ExampleIndex, ExampleRanker, same_question, tables_read, without_literals
+from mscsql.types import Question, Schema, Turn, VerifiedExample
+
+log = logging.getLogger(__name__)
+
+
+class Knowledge:
+    """The store's knowledge of the database named ``database``, as ``config`` says to use it."""
+
+    def __init__(self, store: Any, database: str, config: PipelineConfig) -> None:
+        self.store = store
+        self.database = database
+        self.config = config
+        self._lock = threading.Lock()
+        self._index: ExampleIndex | None = None
+        self._index_key: tuple[Any, ...] | None = None
+
+    # -- verified examples ------------------------------------------------------------------------------------
+
+    def index(self, schema: Schema) -> ExampleIndex | None:
+        """The database's examples ready to rank (None when it has none); built again when they change."""
+        version = self.store.examples.version(self.database)
+        if version[0] == 0:
+            return None
+        with self._lock:
+            key = (version, schema)
+            if self._index_key != key:
+                examples = self.store.examples.verified(self.database)
+                self._index = self._ranker().index(examples, schema)
+                self._index_key = key
+            return self._index
+
+    def _ranker(self) -> ExampleRanker:
+        encoder = None
+        if importlib.util.find_spec("sentence_transformers") is not None:
+            from mscsql.retrieval.encoder import get_encoder
+
+            settings = self.config.retrieval
+            encoder = get_encoder(settings.encoder, settings.device, settings.batch_size)
+        else:
+            log.info("sentence-transformers is not installed: verified examples are ranked by shared words")
+        return ExampleRanker(encoder, skeleton_weight=self.config.examples.skeleton_weight)
+
+    def verified_for(self, question: Question, schema: Schema) -> VerifiedExample | None:
+        """The verified example ``question`` asks again, when answering with it directly is on."""
+        if not self.config.examples.answer_verified or question.conversation:
+            return None
+        index = self.index(schema)
+        if index is None:
+            return None
+        return next((e for e in index.examples
+                     if same_question(question.text, e.question, question.evidence, e.evidence)), None)
+
+    def examples_for(self, question: Question, schema: Schema, draft: str | None = None) -> tuple[VerifiedExample, ...]:
+        """The ``examples.k`` examples most like ``question`` (and, with a draft, like the draft's SQL)."""
+        index = self.index(schema) if self.config.examples.k else None
+        if index is None:
+            return ()
+        text = question.text if not question.evidence else f"{question.text} {question.evidence}"
+        ranked = index.rank(text, schema, draft=draft, k=self.config.examples.k)
+        examples = tuple(r.example for r in ranked)
+        if not self.config.share_values:  # no literal of a stored query reaches a model
+            examples = tuple(replace(e, sql=without_literals(e.sql, schema.dialect)) for e in examples)
+        return examples
+
+    # -- conversations ------------------------------------------------------------------------------------------
+
+    def history(self, question: Question) -> tuple[Turn, ...]:
+        """The turns of ``question``'s conversation that fit the prompt: the latest ``max_turns`` within
+        ``budget_tokens``, oldest first."""
+        if not question.conversation:
+            return ()
+        self.store.conversations.require(question.conversation, self.database)
+        settings = self.config.conversation
+        kept: list[Turn] = []
+        spent = 0
+        for turn in reversed(self.store.conversations.turns(question.conversation)):
+            cost = approximate_tokens(" ".join([turn.question, turn.evidence or "", turn.sql or "", *turn.columns]))
+            if len(kept) >= settings.max_turns or spent + cost > settings.budget_tokens:
+                break
+            kept.append(turn)
+            spent += cost
+        return tuple(reversed(kept))
+
+    def tables_to_keep(self, turns: Sequence[Turn], dialect: str) -> tuple[str, ...]:
+        """The tables the previous turn's SQL read, when the linker should keep them."""
+        if not turns or not self.config.conversation.keep_tables or not turns[-1].sql:
+            return ()
+        return tables_read(turns[-1].sql, dialect)
+
+    def record(self, question: Question, sql: str | None, columns: Sequence[str]) -> tuple[str, int]:
+        """Add the answered question to its conversation (a new one when it has none); (id, position)."""
+        conversation = question.conversation or self.store.conversations.start(self.database)
+        position = self.store.conversations.add_turn(conversation, Turn(question.text, sql, tuple(columns),
+                                                                        question.evidence))
+        return conversation, position
+
+    # -- prompts -----------------------------------------------------------------------------------------------
+
+    def context(self, question: Question, schema: Schema, turns: tuple[Turn, ...]) -> PromptContext:
+        notes = self.store.notes.texts(self.database)
+        examples = self.examples_for(question, schema)
+        if not (notes or examples or turns):
+            return NO_CONTEXT
+        return PromptContext(notes=notes, examples=examples, turns=turns)
+
+    def drafts_change(self, question: Question, schema: Schema, context: PromptContext,
+                      samples: Sequence[Sample]) -> PromptContext | None:
+        """The context with examples ranked again by the draft (the query ``samples`` propose most), or None
+        when there is no draft or the examples stay the same."""
+        if self.config.examples.draft != "first-generator" or not context.examples:
+            return None
+        draft = next((c.sql for c in collect_candidates({"draft": samples}, schema.dialect) if c.ok), None)
+        if draft is None:
+            return None
+        examples = self.examples_for(question, schema, draft)
+        return None if examples == context.examples else replace(context, examples=examples)

