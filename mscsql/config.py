@@ -311,6 +311,16 @@ def default_cache_dir() -> Path:
     return Path(base)
 
 
+def default_store_url() -> str:
+    """The store the CLI keeps verified examples, notes and conversations in when given none:
+    ``$MSCSQL_STORE``, else ``$XDG_DATA_HOME/mscsql/store.sqlite`` (``~/.local/share/mscsql/store.sqlite``)."""
+    if os.environ.get("MSCSQL_STORE"):
+        return os.environ["MSCSQL_STORE"]
+    base = Path(os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share")) / "mscsql"
+    base.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{base / 'store.sqlite'}"
+
+
 def format_validation_error(err: ValidationError, source: str) -> str:
     """All problems of one config at once, each with its location."""
     lines = [f"invalid configuration in {source}:"]

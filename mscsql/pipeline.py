@@ -49,7 +49,7 @@ from mscsql.stages import (
 from mscsql.stages import answers as build_answers
 from mscsql.stages.choose import verified_answer
 from mscsql.stages.knowledge import Knowledge
-from mscsql.store import Store, verify_sql
+from mscsql.store import Store, promotion, verify_sql
 from mscsql.types import ExecutionItem, Question
 
 __all__ = ["Answer", "CandidateInfo", "GroupInfo", "TextToSQL", "answer_json"]
@@ -114,6 +114,12 @@ class TextToSQL:
         """Keep a verified example for this database: its SQL must pass the guard and run read-only first."""
         verify_sql(self.db, sql, self.config.execution.timeout_s)
         return self.store.examples.add(self.name, question, sql, evidence, source=source, answer_id=answer_id)
+
+    def promote(self, answer: dict[str, Any]) -> dict[str, Any]:
+        """Make a stored answer (as :class:`~mscsql.store.Store` keeps it, with its ``feedback``) a verified
+        example: its SQL when people confirmed it, their correction when they gave one."""
+        question, evidence, sql = promotion(answer)
+        return self.add_example(question, sql, evidence, source="promoted", answer_id=answer.get("id"))
 
     def examples(self) -> list[dict[str, Any]]:
         """This database's verified examples, oldest first."""

@@ -59,13 +59,21 @@ def ask(
                                                   "(default: the config's)")] = None,
     timeout: Annotated[float | None, typer.Option(min=0.001, max=MAX_TIMEOUT_S, help="seconds per candidate query "
                                                   "(default: the config's)")] = None,
+    conversation: Annotated[str | None, typer.Option(help="an earlier answer's conversation id: ask a follow-up "
+                                                          "question")] = None,
+    store: Annotated[str | None, typer.Option(help="where verified examples, notes and conversations are kept "
+                                                   "(default: $MSCSQL_STORE or ~/.local/share/mscsql/store.sqlite)")
+                     ] = None,
+    database: Annotated[str | None, typer.Option(help="the database's name in the store (default: the file's or "
+                                                      "server database's name)")] = None,
 ) -> None:
     """Answer a question: the chosen SQL and its result."""
+    from mscsql.config import default_store_url
     from mscsql.pipeline import TextToSQL
 
-    with TextToSQL.from_config(config, db=db) as t2s:
+    with TextToSQL.from_config(config, db=db, store=store or default_store_url(), name=database) as t2s:
         warn_if_privileged(t2s.db)
-        answer = t2s.ask(question, evidence=evidence, max_rows=max_rows, timeout_s=timeout)
+        answer = t2s.ask(question, evidence=evidence, max_rows=max_rows, timeout_s=timeout, conversation=conversation)
     if as_json:  # the same exit status as the plain output: 1 when no query answered
         print_json(answer.to_dict())
         if not answer.ok:
@@ -77,6 +85,8 @@ def ask(
     say(answer.sql)
     if answer.explanation:
         err.print(terminal_text(answer.explanation, one_line=False), highlight=False, markup=False, style="dim")
+    if answer.source == "verified":
+        err.print(f"(the verified query of example {answer.example_id})", highlight=False, style="dim")
     if answer.result is not None and answer.result.ok:
         print_result(answer.result)
     elif answer.result is not None:
@@ -93,6 +103,8 @@ def ask(
                                 ", ".join(f"{g} x{n}" for g, n in c.generators.items()), c.sql))
         out.print(grid)
         err.print(", ".join(f"{k} {v:.2f}s" for k, v in answer.timings.items()), highlight=False)
+    err.print(f"conversation {answer.conversation_id} (ask a follow-up with --conversation {answer.conversation_id})",
+              highlight=False, style="dim")
     if not answer.ok:
         raise typer.Exit(1)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import logging
 import time
@@ -17,7 +16,9 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from mscsql.serve import errors
+from mscsql.serve.auth import Auth
 from mscsql.serve.errors import ServiceError
+from mscsql.serve.knowledge_routes import knowledge_router
 from mscsql.serve.metrics import Metrics
 from mscsql.serve.service import AskTimedOut, Service
 from mscsql.stages import StageEvent
@@ -32,6 +33,7 @@ class AskRequest(BaseModel):
     evidence: str | None = None
     max_rows: int | None = Field(None, ge=1)
     stream: bool = False
+    conversation_id: str | None = Field(None, description="an earlier answer's conversation_id: ask a follow-up")
 
 
 class FeedbackRequest(BaseModel):
@@ -66,7 +68,8 @@ def create_app(service: Service, *, host: str = "127.0.0.1") -> FastAPI:
     metrics = Metrics()
     app.state.metrics = metrics
     service.observe(metrics.stage)
-    keys, _admin = service.config.auth.keys()
+    keys, admin = service.config.auth.keys()
+    auth = Auth(keys, admin, service.config.auth.admin_keys_env)
     limits = service.config.limits
     in_flight = asyncio.Semaphore(limits.max_concurrent_asks)
     errors.install(app)
@@ -93,15 +96,7 @@ def create_app(service: Service, *, host: str = "127.0.0.1") -> FastAPI:
             metrics.errors.labels(str(response.status_code)).inc()
         return response
 
-    def authorised(request: Request) -> None:
-        if not keys:
-            return
-        header = request.headers.get("authorization", "")
-        given = header[7:].strip() if header.lower().startswith("bearer ") else request.headers.get("x-api-key", "")
-        if not any(hmac.compare_digest(given.encode(), k.encode()) for k in keys):
-            raise ServiceError(401, "unauthorized", "a valid API key is needed",
-                               "send Authorization: Bearer <key> (or X-API-Key)",
-                               headers={"WWW-Authenticate": "Bearer"})
+    authorised = auth.key
 
     def ready() -> None:
         if not service.ready.is_set():
@@ -188,7 +183,8 @@ def create_app(service: Service, *, host: str = "127.0.0.1") -> FastAPI:
 
         metrics.in_flight.inc()
         try:
-            return await service.ask(request.database, request.question, request.evidence, request.max_rows, listen)
+            return await service.ask(request.database, request.question, request.evidence, request.max_rows, listen,
+                                     request.conversation_id)
         except AskTimedOut as err:
             metrics.cancelled.inc()
             raise ServiceError(504, "timeout", err.message) from None
@@ -228,6 +224,7 @@ def create_app(service: Service, *, host: str = "127.0.0.1") -> FastAPI:
                 if not task.done():
                     task.cancel()
 
+    app.include_router(knowledge_router(service, auth))
     if mcp_app is not None:
         app.mount("/mcp", mcp_app)
     return app

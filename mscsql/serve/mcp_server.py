@@ -22,7 +22,8 @@ READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempot
 
 INSTRUCTIONS = ("Answers questions about the listed databases in SQL, read-only. List the databases, describe one "
                 "to see its tables, then ask a question in plain language (the answer holds the chosen SQL, its "
-                "result and the candidates it was chosen among) or run one read-only SQL query.")
+                "result and the candidates it was chosen among; pass its conversation_id back with a follow-up "
+                "question) or run one read-only SQL query.")
 
 
 class ToolFailure(ToolError):
@@ -51,17 +52,19 @@ def build_mcp(service: Service) -> MCPServer:
         return await asyncio.to_thread(_checked, service.schema, database)
 
     @server.tool(annotations=READ_ONLY)
-    async def ask(database: str, question: str, evidence: str | None = None) -> dict[str, Any]:
+    async def ask(database: str, question: str, evidence: str | None = None,
+                  conversation_id: str | None = None) -> dict[str, Any]:
         """Answer a question about a database: several SQL candidates are generated, run read-only, and one
         is chosen. Returns the chosen SQL, its result (rows capped; ``truncated`` says when more exist), the
-        candidates and their groups, and the answer's id."""
+        candidates and their groups, the answer's id and its ``conversation_id``: pass that back with a
+        follow-up question ("and last year?") so it is read with the earlier ones."""
         problem = service.question_problem(question)
         if problem is not None:
             raise ToolFailure(problem)
         if not service.ready.is_set():
             raise ToolFailure("the models are still loading; retry in a few seconds")
         try:
-            answer = await service.ask(database, question, evidence)
+            answer = await service.ask(database, question, evidence, conversation=conversation_id)
         except MscSqlError as err:
             raise ToolFailure(redact(str(err))) from None
         return {**answer, "max_rows": service.row_cap(None)}

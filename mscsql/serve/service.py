@@ -107,10 +107,11 @@ class Service:
         return cap if asked is None else max(1, min(asked, cap))
 
     def submit_ask(self, database: str, question: str, evidence: str | None, max_rows: int | None,
-                   on_event: Any = None) -> PendingAsk:
+                   on_event: Any = None, conversation: str | None = None) -> PendingAsk:
         t2s = self.database(database)
         limits = Limits(timeout_s=t2s.config.execution.timeout_s, max_rows=self.row_cap(max_rows))
-        ask = PendingAsk(Question(question, db_id=database, evidence=evidence), limits, on_event)
+        ask = PendingAsk(Question(question, db_id=database, evidence=evidence, conversation=conversation), limits,
+                         on_event)
         return self.batchers[database].submit(ask)
 
     def question_problem(self, question: str) -> str | None:
@@ -120,10 +121,14 @@ class Service:
                                                   "are accepted"
 
     async def ask(self, database: str, question: str, evidence: str | None = None, max_rows: int | None = None,
-                  on_event: Any = None) -> dict[str, Any]:
+                  on_event: Any = None, conversation: str | None = None) -> dict[str, Any]:
         """Answer through the database's batcher and keep the answer; a timeout (:class:`AskTimedOut`) or the
-        caller's cancellation drops the question from its batch."""
-        pending = self.submit_ask(database, question, evidence, max_rows, on_event)
+        caller's cancellation drops the question from its batch. ``conversation``: an earlier answer's
+        ``conversation_id`` (an unknown one, or one of another database, is refused before anything runs)."""
+        if conversation is not None:
+            self.database(database)
+            await asyncio.to_thread(self.store.conversations.require, conversation, database)
+        pending = self.submit_ask(database, question, evidence, max_rows, on_event, conversation)
         timeout = self.config.limits.request_timeout_s
         try:
             answer = await asyncio.wait_for(asyncio.wrap_future(pending.result), timeout)
@@ -141,6 +146,8 @@ class Service:
         """The answer as the API returns it, with the id it is stored under."""
         payload = answer.to_dict()
         answer_id = self.store.answers.put(database, payload)
+        if answer.conversation_id is not None and answer.turn is not None:
+            self.store.conversations.attach_answer(answer.conversation_id, answer.turn, answer_id)
         return {**payload, "database": database, "id": answer_id}
 
     def answer(self, answer_id: str) -> dict[str, Any]:
@@ -155,6 +162,34 @@ class Service:
         if sql is not None:
             self.database(str(found.get("database"))).db.check(sql)
         return self.store.answers.add_feedback(answer_id, correct, sql)
+
+    # -- what people teach (writes need an admin key at the HTTP layer) ----------------------------------------
+
+    def examples(self, database: str) -> list[dict[str, Any]]:
+        return self.database(database).examples()
+
+    def add_example(self, database: str, question: str, sql: str, evidence: str | None) -> dict[str, Any]:
+        return self.database(database).add_example(question, sql, evidence)
+
+    def remove_example(self, database: str, example_id: int) -> None:
+        self.database(database).remove_example(example_id)
+
+    def promote(self, answer_id: str) -> dict[str, Any]:
+        """The stored answer ``answer_id``, confirmed or corrected by feedback, made a verified example."""
+        found = self.answer(answer_id)
+        return self.database(str(found.get("database"))).promote(found)
+
+    def notes(self, database: str) -> list[dict[str, Any]]:
+        return self.database(database).notes()
+
+    def add_note(self, database: str, text: str) -> dict[str, Any]:
+        return self.database(database).add_note(text)
+
+    def remove_note(self, database: str, note_id: int) -> None:
+        self.database(database).remove_note(note_id)
+
+    def conversation(self, conversation_id: str) -> dict[str, Any]:
+        return self.store.conversations.get(conversation_id)
 
     def run_sql(self, database: str, sql: str, max_rows: int | None) -> dict[str, Any]:
         """One statement through the guard and the read-only execution (a refusal raises UnsafeSQLError)."""

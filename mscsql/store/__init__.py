@@ -2,7 +2,7 @@
 databases, in a SQLAlchemy database (SQLite for one process, PostgreSQL for several replicas), with versioned
 schema migrations."""
 
-from mscsql.store.examples import verify_sql
+from mscsql.store.examples import promotion, verify_sql
 from mscsql.store.store import Store
 
-__all__ = ["Store", "verify_sql"]
+__all__ = ["Store", "promotion", "verify_sql"]

@@ -60,6 +60,12 @@ class ConversationStore:
                 created_at=datetime.now(UTC)))
         return position
 
+    def attach_answer(self, conversation_id: str, position: int, answer_id: str) -> None:
+        """Note the stored answer of the turn at ``position``."""
+        with self.engine.begin() as conn:
+            conn.execute(turns_table.update().where(turns_table.c.conversation_id == conversation_id,
+                                                    turns_table.c.position == position).values(answer_id=answer_id))
+
     def get(self, conversation_id: str) -> dict[str, Any]:
         """The conversation as the API shows it."""
         database = self.database_of(conversation_id)

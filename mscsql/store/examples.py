@@ -3,12 +3,15 @@ the read-only guard and runs before it is stored (:func:`verify_sql`)."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
 from mscsql.errors import NotFound, RejectedInput
+from mscsql.fileio import read_text_file
 from mscsql.store.engine import utc_iso
 from mscsql.store.migrations import examples_table
 from mscsql.types import ExecutionItem, ExecutionResult, VerifiedExample
@@ -30,6 +33,61 @@ def verify_sql(db: Any, sql: str, timeout_s: float) -> ExecutionResult:
         raise RejectedInput(f"the example's SQL does not run ({result.status.value}): {result.error or ''}".rstrip(),
                             hint="fix the query so it runs on the database as it is now")
     return result
+
+
+def read_examples_file(path: str | Path) -> list[dict[str, Any]]:
+    """The examples of a JSON file (a list of objects) or a JSONL file (one object a line), each with ``question``
+    and ``sql`` and optionally ``evidence``; one :class:`RejectedInput` names every entry that is not."""
+    text = read_text_file(path, "examples file", RejectedInput)
+    entries: list[tuple[str, Any]] = []
+    stripped = text.lstrip()
+    try:
+        if stripped.startswith("["):
+            entries = [(f"entry {i + 1}", e) for i, e in enumerate(json.loads(text))]
+        else:
+            entries = [(f"line {n}", json.loads(line)) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+    except json.JSONDecodeError as err:
+        raise RejectedInput(f"examples file {path} is not JSON or JSON Lines: {err}",
+                            hint='give [{"question": ..., "sql": ...}, ...] or one such object a line') from None
+    problems, examples = [], []
+    for where, entry in entries:
+        if not isinstance(entry, dict):
+            problems.append(f"{where}: not an object")
+            continue
+        unknown = set(entry) - {"question", "sql", "evidence"}
+        missing = [k for k in ("question", "sql") if not isinstance(entry.get(k), str) or not entry[k].strip()]
+        if missing or unknown or not isinstance(entry.get("evidence", ""), str | None):
+            problems.append(f"{where}: " + "; ".join(
+                [f"no {k!r} text" for k in missing] + [f"unknown field {k!r}" for k in sorted(unknown)]
+                + (["'evidence' is not text"] if not isinstance(entry.get("evidence", ""), str | None) else [])))
+            continue
+        examples.append({"question": entry["question"], "sql": entry["sql"], "evidence": entry.get("evidence")})
+    if problems:
+        raise RejectedInput(f"examples file {path} has entries that are not examples:\n  " + "\n  ".join(problems),
+                            hint='each entry is {"question": "...", "sql": "...", "evidence": "..." (optional)}')
+    if not examples:
+        raise RejectedInput(f"examples file {path} has no examples")
+    return examples
+
+
+def promotion(answer: dict[str, Any]) -> tuple[str, str | None, str]:
+    """(question, evidence, SQL) of the verified example a stored answer (with its ``feedback``) becomes: its SQL
+    when the latest feedback confirms it, the corrected SQL when the latest feedback gives one; else a
+    :class:`RejectedInput` saying what is missing."""
+    feedback = answer.get("feedback") or []
+    if not feedback:
+        raise RejectedInput(f"answer {answer.get('id')!r} has no feedback: only a confirmed or corrected answer can "
+                            "become a verified example",
+                            hint="confirm it (feedback with correct: true) or correct it (correct: false with sql)")
+    latest = feedback[-1]
+    if latest.get("sql"):
+        sql = str(latest["sql"])
+    elif latest.get("correct") and answer.get("sql"):
+        sql = str(answer["sql"])
+    else:
+        raise RejectedInput(f"the latest feedback on answer {answer.get('id')!r} says it was wrong and gives no "
+                            "corrected query", hint="send feedback with the right SQL, then promote it")
+    return str(answer.get("question") or ""), answer.get("evidence"), sql
 
 
 class ExampleStore:

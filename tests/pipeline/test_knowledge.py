@@ -3,6 +3,7 @@ OpenAI-compatible server the test starts (it records every prompt it is sent).""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -181,3 +182,32 @@ def test_earlier_turns_are_kept_to_the_budget(tmp_path: Path, local_server: str)
         first = t2s.ask("A first question that is rather long and wordy, to fill the budget quickly?")
         t2s.ask("A second one?", conversation=first.conversation_id)
         assert "Earlier questions" not in _prompts()[-1] and "rather long and wordy" not in _prompts()[-1]
+
+
+def test_the_cli_keeps_examples_and_conversations_in_its_store(tmp_path: Path, local_server: str) -> None:  # noqa: F811
+    import os
+    import re
+    import subprocess
+    import sys
+
+    env = {**os.environ, "MSCSQL_LOCAL_URL": local_server, "MSCSQL_CACHE_DIR": str(tmp_path / "cache"),
+           "MSCSQL_STORE": f"sqlite:///{tmp_path / 'store.sqlite'}"}
+
+    def mscsql(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "mscsql", *args], capture_output=True, text=True, cwd=tmp_path,
+                              env=env, timeout=300)
+
+    create_demo(tmp_path / "demo.sqlite")
+    assert mscsql("examples", "add", "How many orders were cancelled?", CANCELLED, "--db", "demo.sqlite"
+                  ).returncode == 0
+    verified = mscsql("ask", "--config", "local-server", "--db", "demo.sqlite", "How many orders were cancelled?")
+    assert verified.returncode == 0 and "verified query of example" in verified.stderr, verified.stderr
+    first = mscsql("ask", "--config", "local-server", "--db", "demo.sqlite", "How many customers are there?")
+    conversation = re.search(r"--conversation (\w+)", first.stderr)
+    assert first.returncode == 0 and conversation, first.stderr
+    follow = mscsql("ask", "--config", "local-server", "--db", "demo.sqlite", "And in 2024?", "--json",
+                    "--conversation", conversation.group(1))
+    assert follow.returncode == 0 and json.loads(follow.stdout)["turn"] == 1, follow.stderr
+    assert "How many customers are there?" in _prompts()[-1] and CANCELLED in _prompts()[-1]
+    unknown = mscsql("ask", "--config", "local-server", "--db", "demo.sqlite", "And?", "--conversation", "abc")
+    assert unknown.returncode == 2 and "no conversation with id 'abc'" in unknown.stderr

@@ -53,7 +53,8 @@ def _pipeline(generator_url: str) -> str:
                                        "temperature": 0.5, "options": {"base_url": generator_url}}]})
 
 
-def _serve(tmp_path: Path, generator_url: str, *, keys: str = "", extra: str = "") -> Iterator[Served]:
+def _serve(tmp_path: Path, generator_url: str, *, keys: str = "", extra: str = "", admin_keys: str = ""
+           ) -> Iterator[Served]:
     db = create_demo(tmp_path / "demo.sqlite")
     config = tmp_path / "serve.yaml"
     databases = "" if "databases:" in extra else f"databases:\n  demo: {{url: {db}, description: the demo database}}\n"
@@ -62,7 +63,8 @@ def _serve(tmp_path: Path, generator_url: str, *, keys: str = "", extra: str = "
                       + ("" if "limits:" in extra else "limits: {max_rows: 50, max_question_chars: 200}\n") + extra)
     port = _free_port()
     log = tmp_path / "serve.log"
-    env = {**os.environ, "MSCSQL_API_KEYS": keys, "MSCSQL_CACHE_DIR": str(tmp_path / "cache")}
+    env = {**os.environ, "MSCSQL_API_KEYS": keys, "MSCSQL_ADMIN_KEYS": admin_keys,
+           "MSCSQL_CACHE_DIR": str(tmp_path / "cache")}
     with log.open("w") as sink:
         process = subprocess.Popen([sys.executable, "-m", "mscsql", "serve", "--config", str(config), "--port",
                                     str(port)], stdout=sink, stderr=subprocess.STDOUT, text=True, env=env,

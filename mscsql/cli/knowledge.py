@@ -1,0 +1,186 @@
+"""``mscsql examples`` and ``mscsql notes``: what people teach the pipeline about a database, kept in the store
+(the serve config's with ``--config``, or ``--store`` / the default one with ``--db``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table as RichTable
+
+from mscsql.cli.app import app, err, out
+from mscsql.cli.render import cells, print_json
+from mscsql.errors import ConfigError, MscSqlError
+
+examples_app = typer.Typer(help="Verified examples (question and checked SQL) of a database: few-shot examples in "
+                                "every prompt, and direct answers to a question asked again.", no_args_is_help=True)
+app.add_typer(examples_app, name="examples")
+notes_app = typer.Typer(help="Notes about a database (what its codes mean, which table to use) for every prompt.",
+                        no_args_is_help=True)
+app.add_typer(notes_app, name="notes")
+
+ServeConfigOpt = Annotated[Path | None, typer.Option("--config", help="a serve config: its store and databases")]
+DatabaseOpt = Annotated[str | None, typer.Option("--database", help="the database's name (in the serve config; "
+                                                 "with --db, its name in the store: by default the file's name)")]
+DbOpt = Annotated[str | None, typer.Option("--db", help="instead of --config: a database URL or .sqlite path")]
+StoreOpt = Annotated[str | None, typer.Option("--store", help="the store's URL (default: the serve config's; with "
+                                              "--db, $MSCSQL_STORE or ~/.local/share/mscsql/store.sqlite)")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
+
+
+@contextmanager
+def target(config: Path | None, database: str | None, db: str | None, store: str | None) -> Iterator[Any]:
+    """The :class:`~mscsql.TextToSQL` of the database these options name (no model is loaded)."""
+    from mscsql.config import PipelineConfig, default_store_url, load_generation_config
+    from mscsql.pipeline import TextToSQL
+
+    if (config is None) == (db is None):
+        raise ConfigError("name the database either with --config serve.yaml --database NAME or with --db",
+                          hint="e.g. mscsql examples list --config configs/serve.yaml --database demo")
+    if config is not None:
+        from mscsql.serve.config import load_serve_config
+
+        settings, base = load_serve_config(config)
+        if database not in settings.databases:
+            raise ConfigError(f"{config} has no database {database!r}" if database else "--database is needed",
+                              hint=f"its databases: {', '.join(settings.databases)}")
+        entry = settings.databases[database]
+        t2s = TextToSQL(settings.pipeline_config(base), entry.url, tables_json=entry.tables_json,
+                        store=store or settings.store, name=database)
+    else:
+        t2s = TextToSQL(load_generation_config("default", PipelineConfig), db, store=store or default_store_url(),
+                        name=database)
+    try:
+        yield t2s
+    finally:
+        t2s.close()
+
+
+def _table(rows: list[dict[str, Any]], columns: tuple[str, ...], title: str) -> None:
+    grid = RichTable(title=title)
+    for column in columns:
+        grid.add_column(column, overflow="fold")
+    for row in rows:
+        grid.add_row(*cells(*(str(row.get(c) if row.get(c) is not None else "") for c in columns)))
+    out.print(grid)
+
+
+@examples_app.command("add")
+def examples_add(question: Annotated[str, typer.Argument(help="the question, as people ask it")],
+                 sql: Annotated[str, typer.Argument(help="the SQL that answers it (checked, then run read-only)")],
+                 evidence: Annotated[str | None, typer.Option(help="a hint that goes with the question")] = None,
+                 config: ServeConfigOpt = None, database: DatabaseOpt = None, db: DbOpt = None,
+                 store: StoreOpt = None) -> None:
+    """Keep one verified example (its SQL must pass the read-only guard and run on the database)."""
+    with target(config, database, db, store) as t2s:
+        kept = t2s.add_example(question, sql, evidence)
+    err.print(f"example {kept['id']} kept for {t2s.name}", highlight=False, markup=False)
+
+
+@examples_app.command("import")
+def examples_import(file: Annotated[Path, typer.Argument(help="JSON list or JSON Lines of {question, sql, "
+                                                              "evidence?}")],
+                    skip_invalid: Annotated[bool, typer.Option(help="keep the examples that pass and report the "
+                                                                   "others (default: keep none unless all pass)")
+                                            ] = False,
+                    config: ServeConfigOpt = None, database: DatabaseOpt = None, db: DbOpt = None,
+                    store: StoreOpt = None) -> None:
+    """Keep every example of a file; each SQL is checked and run first."""
+    from mscsql.store.examples import read_examples_file, verify_sql
+
+    examples = read_examples_file(file)
+    with target(config, database, db, store) as t2s:
+        failed = []
+        for number, example in enumerate(examples, 1):
+            try:
+                verify_sql(t2s.db, example["sql"], t2s.config.execution.timeout_s)
+            except MscSqlError as error:
+                failed.append(f"{number}: {example['question'][:60]!r}: {error.message}")
+        if failed and not skip_invalid:
+            raise ConfigError(f"{len(failed)} of {len(examples)} examples in {file} failed their check, so none was "
+                              "kept:\n  " + "\n  ".join(failed), hint="fix them, or pass --skip-invalid")
+        bad = {int(f.split(":", 1)[0]) for f in failed}
+        kept = [t2s.store.examples.add(t2s.name, e["question"], e["sql"], e["evidence"], source="imported")
+                for number, e in enumerate(examples, 1) if number not in bad]
+    for line in failed:
+        err.print(f"skipped {line}", highlight=False, markup=False)
+    err.print(f"{len(kept)} examples kept for {t2s.name}" + (f", {len(failed)} skipped" if failed else ""),
+              highlight=False, markup=False)
+    if failed:
+        raise typer.Exit(1)
+
+
+@examples_app.command("list")
+def examples_list(config: ServeConfigOpt = None, database: DatabaseOpt = None, db: DbOpt = None,
+                  store: StoreOpt = None, as_json: JsonOpt = False) -> None:
+    """The database's verified examples."""
+    with target(config, database, db, store) as t2s:
+        rows = t2s.examples()
+    if as_json:
+        print_json(rows)
+    else:
+        _table(rows, ("id", "question", "sql", "evidence", "source"), f"verified examples of {t2s.name}")
+
+
+@examples_app.command("remove")
+def examples_remove(example_id: Annotated[int, typer.Argument(help="the example's id (from examples list)")],
+                    config: ServeConfigOpt = None, database: DatabaseOpt = None, db: DbOpt = None,
+                    store: StoreOpt = None) -> None:
+    """Delete one verified example."""
+    with target(config, database, db, store) as t2s:
+        t2s.remove_example(example_id)
+    err.print(f"example {example_id} removed", highlight=False)
+
+
+@examples_app.command("promote")
+def examples_promote(answer_id: Annotated[str, typer.Argument(help="a stored answer's id")],
+                     config: Annotated[Path, typer.Option(help="the serve config whose store holds the answer")]
+                     ) -> None:
+    """Make a stored answer that feedback confirmed (or corrected) a verified example of its database."""
+    from mscsql.serve.config import load_serve_config
+    from mscsql.store import Store
+
+    settings, _base = load_serve_config(config)
+    with Store(settings.store) as store:
+        found = store.answers.get(answer_id)
+        if found is None:
+            raise ConfigError(f"no answer with id {answer_id!r} in the store", hint="check the id and --config")
+        found["feedback"] = store.answers.feedback(answer_id)
+    with target(config, str(found.get("database")), None, None) as t2s:
+        kept = t2s.promote(found)
+    err.print(f"answer {answer_id} is now example {kept['id']} of {t2s.name}", highlight=False, markup=False)
+
+
+@notes_app.command("add")
+def notes_add(text: Annotated[str, typer.Argument(help="the note, in plain language")],
+              config: ServeConfigOpt = None, database: DatabaseOpt = None, db: DbOpt = None,
+              store: StoreOpt = None) -> None:
+    """Keep a note about the database (it goes into every generator prompt)."""
+    with target(config, database, db, store) as t2s:
+        kept = t2s.add_note(text)
+    err.print(f"note {kept['id']} kept for {t2s.name}", highlight=False, markup=False)
+
+
+@notes_app.command("list")
+def notes_list(config: ServeConfigOpt = None, database: DatabaseOpt = None, db: DbOpt = None,
+               store: StoreOpt = None, as_json: JsonOpt = False) -> None:
+    """The database's notes."""
+    with target(config, database, db, store) as t2s:
+        rows = t2s.notes()
+    if as_json:
+        print_json(rows)
+    else:
+        _table(rows, ("id", "text"), f"notes about {t2s.name}")
+
+
+@notes_app.command("remove")
+def notes_remove(note_id: Annotated[int, typer.Argument(help="the note's id (from notes list)")],
+                 config: ServeConfigOpt = None, database: DatabaseOpt = None, db: DbOpt = None,
+                 store: StoreOpt = None) -> None:
+    """Delete one note."""
+    with target(config, database, db, store) as t2s:
+        t2s.remove_note(note_id)
+    err.print(f"note {note_id} removed", highlight=False)
