@@ -54,6 +54,11 @@ class Answer:
     #: the conversation this answer belongs to (pass it back to ask a follow-up) and its place in it
     conversation_id: str | None = None
     turn: int | None = None
+    #: how likely the answer is right, in [0, 1] (:mod:`mscsql.critic.confidence`; 1 for a verified answer)
+    confidence: float | None = None
+    #: True when ``confidence`` is below the config's ``selection.min_confidence``: ``sql`` is the best candidate,
+    #: but the answer is not sure of it and shows the candidates as options
+    abstained: bool = False
 
     @property
     def ok(self) -> bool:
@@ -67,7 +72,8 @@ class Answer:
                 "chosen_group": self.chosen_group, "selector": self.selector, "unanimous": self.unanimous,
                 "linked_tables": self.linked_schema.table_names, "timings": self.timings,
                 "config_hash": self.config_hash, "prompt_hash": self.prompt_hash, "source": self.source,
-                "example_id": self.example_id, "conversation_id": self.conversation_id, "turn": self.turn}
+                "confidence": self.confidence, "abstained": self.abstained, "example_id": self.example_id,
+                "conversation_id": self.conversation_id, "turn": self.turn}
 
 
 def answer_json(answer: Answer) -> str:

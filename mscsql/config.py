@@ -220,6 +220,11 @@ class SelectionConfig(StrictModel):
     #: whether critics see result cells (false with the pipeline's share_values: false: statuses, row counts,
     #: column names and types only)
     show_rows: bool = True
+    confidence: str | None = Field(None, description="a confidence model written by mscsql eval calibrate; None: "
+                                                     "the packaged one (fitted on Spider dev pools, vote)")
+    min_confidence: float = Field(0.0, ge=0, le=1, description="an answer less confident than this abstains: it "
+                                                               "keeps its best SQL and every candidate, marked "
+                                                               "abstained (0: never)")
 
     @model_validator(mode="after")
     def _critic_needs_models(self) -> SelectionConfig:
@@ -237,7 +242,10 @@ class ExamplesSettings(StrictModel):
     draft: Literal["first-generator", "none"] = Field(
         "first-generator", description="first-generator: the first generator's most proposed query is the draft "
                                        "whose SQL skeleton re-ranks the examples the other generators see")
-    skeleton_weight: float = Field(1.0, ge=0, description="how much the skeleton similarity to the draft adds to "
+    masked_weight: float = Field(0.5, ge=0, le=1, description="the share of the question similarity read with "
+                                                              "table, column and value words masked (the rest "
+                                                              "compares the questions as written)")
+    skeleton_weight: float = Field(0.5, ge=0, description="how much the skeleton similarity to the draft adds to "
                                                           "the question similarity")
 
 

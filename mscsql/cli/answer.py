@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table as RichTable
@@ -67,46 +67,61 @@ def ask(
     database: Annotated[str | None, typer.Option(help="the database's name in the store (default: the file's or "
                                                       "server database's name)")] = None,
 ) -> None:
-    """Answer a question: the chosen SQL and its result."""
+    """Answer a question: the chosen SQL and its result. Exit status 1 when no query answered, 3 when the answer
+    abstains (its confidence is below the config's selection.min_confidence)."""
     from mscsql.config import default_store_url
     from mscsql.pipeline import TextToSQL
 
     with TextToSQL.from_config(config, db=db, store=store or default_store_url(), name=database) as t2s:
         warn_if_privileged(t2s.db)
         answer = t2s.ask(question, evidence=evidence, max_rows=max_rows, timeout_s=timeout, conversation=conversation)
-    if as_json:  # the same exit status as the plain output: 1 when no query answered
+    if as_json:  # the same exit status as the plain output: 1 when no query answered, 3 when unsure
         print_json(answer.to_dict())
         if not answer.ok:
             raise typer.Exit(1)
+        if answer.abstained:
+            raise typer.Exit(3)
         return
     if answer.sql is None:
         err.print("no generator proposed a query", highlight=False)
         raise typer.Exit(1)
+    if answer.abstained:
+        err.print(f"not sure (confidence {answer.confidence:.2f}, below {t2s.config.selection.min_confidence:g}): "
+                  "the best guess is below; the candidates are the options", highlight=False, style="yellow")
     say(answer.sql)
     if answer.explanation:
         err.print(terminal_text(answer.explanation, one_line=False), highlight=False, markup=False, style="dim")
     if answer.source == "verified":
         err.print(f"(the verified query of example {answer.example_id})", highlight=False, style="dim")
+    elif answer.confidence is not None:
+        err.print(f"confidence {answer.confidence:.2f}", highlight=False, style="dim")
     if answer.result is not None and answer.result.ok:
         print_result(answer.result)
     elif answer.result is not None:
         print_failure(answer.result)
+    if explain or answer.abstained:
+        print_candidates(answer)
     if explain:
-        grid = RichTable(title=Text(terminal_text(f"candidates ({answer.selector}; chosen group "
-                                                  f"{answer.chosen_group})")))
-        for header in ("group", "agreement", "score", "status", "rows", "generators", "sql"):
-            grid.add_column(header, overflow="fold")
-        for c in answer.candidates:
-            score = answer.groups[c.group].score
-            grid.add_row(*cells(str(c.group), str(answer.groups[c.group].count),
-                                "-" if score is None else f"{score:.3f}", c.status, str(c.row_count),
-                                ", ".join(f"{g} x{n}" for g, n in c.generators.items()), c.sql))
-        out.print(grid)
         err.print(", ".join(f"{k} {v:.2f}s" for k, v in answer.timings.items()), highlight=False)
     err.print(f"conversation {answer.conversation_id} (ask a follow-up with --conversation {answer.conversation_id})",
               highlight=False, style="dim")
     if not answer.ok:
         raise typer.Exit(1)
+    if answer.abstained:
+        raise typer.Exit(3)
+
+
+def print_candidates(answer: Any) -> None:
+    """Every candidate with its group, agreement, score, status and generators."""
+    grid = RichTable(title=Text(terminal_text(f"candidates ({answer.selector}; chosen group {answer.chosen_group})")))
+    for header in ("group", "agreement", "score", "status", "rows", "generators", "sql"):
+        grid.add_column(header, overflow="fold")
+    for c in answer.candidates:
+        score = answer.groups[c.group].score
+        grid.add_row(*cells(str(c.group), str(answer.groups[c.group].count),
+                            "-" if score is None else f"{score:.3f}", c.status, str(c.row_count),
+                            ", ".join(f"{g} x{n}" for g, n in c.generators.items()), c.sql))
+    out.print(grid)
 
 
 @demo_app.command("create")

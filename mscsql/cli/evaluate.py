@@ -143,17 +143,23 @@ def select_command(
     dbs: DbsOpt = None,
     more_candidates: Annotated[list[Path] | None, typer.Argument(show_default=False, metavar="[FILE...]",
                                                                  help="more candidate files")] = None,
+    confidence: Annotated[Path | None, typer.Option(help="a confidence model (from mscsql eval calibrate; default: "
+                                                         "the packaged one)")] = None,
 ) -> None:
     """Select among stored candidates and report each selector's accuracy, the best single file and the
-    oracle (every candidate runs read-only; scores are cached and resumable)."""
+    oracle (every candidate runs read-only; scores are cached and resumable), and how well each selector's
+    confidence tells right answers from wrong ones (AUROC, accuracy at 50/80/90 % coverage, calibration
+    error) beside the plain share of samples in the chosen group."""
     from mscsql.benchmarks.loaders import load_benchmark
     from mscsql.benchmarks.predictions import load_prediction_files
     from mscsql.config import default_cache_dir
+    from mscsql.critic.confidence import ConfidenceModel
     from mscsql.critic.registry import build_selector
     from mscsql.evaluation.cache import GoldCache
     from mscsql.evaluation.scorers import get_scorer
     from mscsql.evaluation.select import SelectRun
 
+    model = ConfidenceModel.load(confidence)
     selectors = {name: build_selector(_selection(name, encoder, critic_model)) for name in dict.fromkeys(selector)}
     from mscsql.benchmarks.subsets import filter_databases, parse_db_filter
 
@@ -163,7 +169,8 @@ def select_command(
     cache = GoldCache(default_cache_dir())
     try:
         summary = SelectRun(bench, files, get_scorer(scorer, bench.dialect), selectors, output, cache,
-                            workers=workers or ExecutionSettings().workers, timeout_s=timeout).run()
+                            workers=workers or ExecutionSettings().workers, timeout_s=timeout,
+                            confidence=model).run()
     finally:
         cache.close()
         for built in selectors.values():
@@ -174,6 +181,45 @@ def select_command(
     best = summary["best_single"]
     out.print(f"best_single ({best['name']}): {100 * (best['accuracy'] or 0):.2f}%", highlight=False)
     out.print(f"oracle: {100 * (summary['oracle'] or 0):.2f}%", highlight=False)
+    for name, judged in summary["confidence"].items():
+        for kind, report in judged.items():
+            at = report["accuracy_at_coverage"]
+            out.print(f"{name} confidence ({'calibrated' if kind == 'model' else 'share of samples'}): AUROC "
+                      f"{report['auroc'] if report['auroc'] is not None else '-'}, accuracy at 50/80/90% coverage "
+                      f"{100 * at['0.5']:.2f} / {100 * at['0.8']:.2f} / {100 * at['0.9']:.2f}%, ECE {report['ece']}",
+                      highlight=False)
+
+
+@eval_app.command("calibrate")
+def calibrate(
+    runs: Annotated[list[Path], typer.Argument(help="mscsql select output folders (their selections.jsonl)")],
+    output: Annotated[Path, typer.Option(help="the confidence model to write (JSON)")],
+    selector: Annotated[str, typer.Option(help="whose choices to fit on")] = "vote",
+) -> None:
+    """Fit a confidence model on labelled selections (mscsql select runs on your own candidates and questions);
+    use it with selection.confidence in a pipeline config, or mscsql select --confidence."""
+    from mscsql.critic.confidence import fit
+    from mscsql.records import read_records
+
+    rows, labels = [], []
+    for run in runs:
+        path = run / "selections.jsonl"
+        if not path.is_file():
+            raise ConfigError(f"{run} has no selections.jsonl", hint="give folders written by mscsql select")
+        for record in read_records(path):
+            chosen = record.get(selector)
+            if not isinstance(chosen, dict) or "features" not in chosen:
+                raise ConfigError(f"{path} has no {selector!r} choices with confidence features",
+                                  hint="run mscsql select with that selector (a current mscsql writes the features)")
+            rows.append(chosen["features"])
+            labels.append(bool(chosen["correct"]))
+    if len(set(labels)) < 2:
+        raise ConfigError("the selections are all right or all wrong: nothing to calibrate against")
+    model = fit(rows, labels, fitted_on={"runs": [str(r) for r in runs], "selector": selector,
+                                         "questions": len(rows), "accuracy": round(sum(labels) / len(labels), 4)})
+    model.save(output)
+    out.print(f"confidence model fitted on {len(rows)} answers ({100 * sum(labels) / len(labels):.1f}% right): "
+              f"{output}", highlight=False)
 
 
 def _selection(name: str, encoder: str | None, critic_model: str | None) -> Any:

@@ -104,8 +104,10 @@ class PipelineRun:
                         executed = execute(db, pools, priority, limits=limits, workers=self.workers)
                     choices = choose(models, [p.question for p in prepared], [p.schema_text for p in prepared],
                                      executed, priority)
-                    for item, answer in zip(batch, answers(prepared, pools, executed, choices, selector=selector),
-                                            strict=True):
+                    made = answers(prepared, pools, executed, choices, selector=selector,
+                                   confidence=models.confidence,
+                                   min_confidence=self.config.selection.min_confidence)
+                    for item, answer in zip(batch, made, strict=True):
                         record = {"index": item.index, "db_id": by_index[item.index].db_id, **answer.to_dict()}
                         selections.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
                         predictions.write(json.dumps({"index": item.index, "sql": answer.sql or ""},

@@ -4,8 +4,11 @@ Each file is scored once with the harness's scorer (results kept under ``OUT/sco
 candidate's verdict, each file's accuracy (``best_single`` is the best of them) and the ``oracle`` (a
 question counts when any file is right). Every question's candidates then run read-only on its database,
 are grouped by result (:mod:`mscsql.critic.grouping`), and each requested selector picks one; its verdict
-is the verdict of the file the chosen SQL came from. ``OUT/selections.jsonl`` has every question's
-choices; ``OUT/summary.json`` the accuracies.
+is the verdict of the file the chosen SQL came from, and its confidence comes from the confidence model
+(:mod:`mscsql.critic.confidence`). ``OUT/selections.jsonl`` has every question's choices with their verdicts,
+confidences and confidence features; ``OUT/summary.json`` the accuracies and, per selector, how well its
+confidence (and, as the baseline, the plain share of samples in the chosen group) tells right from wrong
+(:mod:`mscsql.evaluation.confidence`).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from mscsql.benchmarks.predictions import PredictionFile
 from mscsql.config import ExecutionSettings
 from mscsql.db import connect
 from mscsql.evaluation.cache import GoldCache
+from mscsql.evaluation.confidence import confidence_report
 from mscsql.evaluation.generate import benchmark_question
 from mscsql.evaluation.runner import ScoreRun, score
 from mscsql.evaluation.scorers import Scorer
@@ -31,9 +35,11 @@ from mscsql.fileio import output_folder, write_json_atomic
 from mscsql.stages import (
     Candidate,
     CandidateResult,
+    ConfidenceModel,
     Limits,
     Selector,
     choose,
+    confidence_features,
     execute,
     group_by_result,
     whole_schema_text,
@@ -70,6 +76,8 @@ class SelectRun:
     workers: int = 2
     timeout_s: float = 30.0
     progress: bool = True
+    #: the confidence model (None: the packaged one)
+    confidence: ConfidenceModel | None = None
 
     def run(self) -> dict[str, Any]:
         output_folder(self.output)
@@ -93,10 +101,17 @@ class SelectRun:
         write_json_atomic(self.output / "summary.json", summary)
         return summary
 
+    @property
+    def model(self) -> ConfidenceModel:
+        if self.confidence is None:
+            self.confidence = ConfidenceModel.load()
+        return self.confidence
+
     def _select_database(self, items: list[Any], names: list[str], verdict: dict[tuple[str, int], bool]
                          ) -> list[dict[str, Any]]:
         with connect(items[0].database) as db:
-            schema_text = whole_schema_text(db.schema())
+            schema = db.schema()
+            schema_text = whole_schema_text(schema)
             by_question = run_candidates(db, [item.index for item in items], self.files, workers=self.workers,
                                          timeout_s=self.timeout_s)
         executed = [by_question[item.index] for item in items]
@@ -111,9 +126,14 @@ class SelectRun:
                                           for g in group_by_result(executed[position])],
                                       "files": {n: verdict[(n, item.index)] for n in names}}
             for name in self.selectors:
-                candidate = chosen[name][position].candidate
+                choice = chosen[name][position]
+                candidate = choice.candidate
+                found = confidence_features(questions[position].text, questions[position].evidence,
+                                            executed[position], choice, schema)
                 record[name] = {"source": candidate.sources[0] if candidate else None,
-                                "correct": bool(candidate and verdict[(candidate.sources[0], item.index)])}
+                                "correct": bool(candidate and verdict[(candidate.sources[0], item.index)]),
+                                "confidence": round(self.model.predict(found), 6), "share": round(found["share"], 6),
+                                "features": {k: round(v, 6) for k, v in found.items()}}
             records.append(record)
         return records
 
@@ -125,9 +145,15 @@ class SelectRun:
 
         files = {n: accuracy(sum(r["files"][n] for r in records)) for n in names}
         best = max(names, key=lambda n: (files[n] or 0.0, -names.index(n)))
+        def judged(selector: str, key: str) -> dict[str, Any]:
+            return confidence_report([r[selector][key] for r in records], [r[selector]["correct"] for r in records])
+
         return {
             "benchmark": self.benchmark.name, "scorer": self.scorer.name, "questions": count,
             "selectors": {s: accuracy(sum(r[s]["correct"] for r in records)) for s in self.selectors},
+            "confidence": {s: {"model": judged(s, "confidence"), "share": judged(s, "share")}
+                           for s in self.selectors} if records else {},
+            "confidence_model": self.model.fitted_on,
             "best_single": {"name": best, "accuracy": files[best]},
             "oracle": accuracy(sum(any(r["files"].values()) for r in records)),
             "files": files,

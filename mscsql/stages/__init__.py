@@ -9,6 +9,8 @@ what they need of them (an import-layering contract checks it).
 """
 
 from mscsql.critic.base import Choice, SelectionItem, Selector
+from mscsql.critic.confidence import ConfidenceModel
+from mscsql.critic.confidence import features as confidence_features
 from mscsql.critic.grouping import CandidateResult, group_by_result
 from mscsql.generation.base import Sample
 from mscsql.generation.candidates import Candidate
@@ -23,8 +25,10 @@ from mscsql.stages.models import Models
 from mscsql.stages.prepare import Prepared, prepare, retrieve_values, whole_schema_text
 from mscsql.stages.sample import sample
 
-__all__ = ["GENERATOR_TEMPLATE_VERSION", "STAGES", "BatchControl", "Candidate", "CandidateResult", "Choice", "Limits",
+__all__ = ["GENERATOR_TEMPLATE_VERSION", "STAGES", "BatchControl", "Candidate", "CandidateResult", "Choice",
+           "ConfidenceModel", "Limits",
            "Models", "Prepared", "Sample", "SampleStore", "SelectionItem", "Selector", "StageEvent",
-           "answers", "candidate_pools", "check_before_stages", "choose", "configured_models", "execute",
+           "answers", "candidate_pools", "check_before_stages", "choose", "confidence_features", "configured_models",
+           "execute",
            "group_by_result", "prepare", "require_runnable", "retrieve_values", "sample",
            "whole_schema_text"]

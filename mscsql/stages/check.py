@@ -19,6 +19,8 @@ def check_before_stages(config: Any, models: Models) -> None:
         if member.backend == "replay":
             models.generator(member)  # reads its sample store or takes its prediction file now
     selection = getattr(config, "selection", None)
+    if selection is not None:
+        _ = models.confidence  # a confidence model that cannot be read fails now
     if selection is not None and selection.selector == "encoder" and selection.encoder:
         folder = Path(selection.encoder).expanduser()
         if not (folder / "critic.json").is_file():

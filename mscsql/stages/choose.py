@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from mscsql.answer import Answer, CandidateInfo, GroupInfo
 from mscsql.critic.base import Choice, SelectionItem
+from mscsql.critic.confidence import ConfidenceModel, features
 from mscsql.critic.grouping import CandidateResult
 from mscsql.explain import explain
 from mscsql.generation.candidates import Candidate
@@ -39,18 +40,21 @@ def choose(chooser: Chooser, questions: Sequence[Question], schema_texts: Sequen
 
 def answers(prepared: Sequence[Prepared], pools: Sequence[Sequence[Candidate]],
             executed: Sequence[Sequence[CandidateResult]], choices: Sequence[Choice], *, selector: str,
-            timings: dict[str, float] | None = None, config_hash: str = "") -> list[Answer]:
+            timings: dict[str, float] | None = None, config_hash: str = "",
+            confidence: ConfidenceModel | None = None, min_confidence: float = 0.0) -> list[Answer]:
     """The answers: the chosen SQL and result, every candidate with its generators, status and group, the
-    groups with the selector's scores."""
+    groups with the selector's scores, and how confident the choice is (with ``confidence``, a model; an answer
+    below ``min_confidence`` abstains)."""
     out = []
     for item, pool, results, choice in zip(prepared, pools, executed, choices, strict=True):
         out.append(answer_of(item, pool, results, choice, selector=selector, timings=dict(timings or {}),
-                             config_hash=config_hash))
+                             config_hash=config_hash, confidence=confidence, min_confidence=min_confidence))
     return out
 
 
 def answer_of(item: Prepared, pool: Sequence[Candidate], results: Sequence[CandidateResult], choice: Choice, *,
-              selector: str, timings: dict[str, Any], config_hash: str) -> Answer:
+              selector: str, timings: dict[str, Any], config_hash: str, confidence: ConfidenceModel | None = None,
+              min_confidence: float = 0.0) -> Answer:
     groups = choice.groups
     group_of = {id(m): gi for gi, g in enumerate(groups) for m in g.members}
     infos = tuple(CandidateInfo(c.sql, dict(proposed.generators),
@@ -59,13 +63,18 @@ def answer_of(item: Prepared, pool: Sequence[Candidate], results: Sequence[Candi
                   for c, proposed in zip(results, pool, strict=True))
     scores: Sequence[float | None] = choice.scores if choice.scores is not None else [None] * len(groups)
     chosen = choice.candidate
+    sure = None
+    if confidence is not None:
+        found = features(item.question.text, item.question.evidence, results, choice, item.link.full_schema)
+        sure = round(confidence.predict(found), 4)
     return Answer(question=item.question, sql=chosen.sql if chosen else None, result=chosen.result if chosen else None,
                   candidates=infos,
                   groups=tuple(GroupInfo(g.count, g.ok, s) for g, s in zip(groups, scores, strict=True)),
                   chosen_group=choice.group, linked_schema=item.link, selector=selector,
                   unanimous=len([g for g in groups if g.ok]) == 1, timings=timings, config_hash=config_hash,
                   prompt_hash=item.prompt.prompt_hash,
-                  explanation=explain(chosen.sql, item.link.schema.dialect) if chosen else "")
+                  explanation=explain(chosen.sql, item.link.schema.dialect) if chosen else "", confidence=sure,
+                  abstained=min_confidence > 0 and (sure is None or sure < min_confidence))
 
 
 def verified_answer(question: Question, example: VerifiedExample, result: ExecutionResult, schema: Schema, *,
@@ -78,4 +87,4 @@ def verified_answer(question: Question, example: VerifiedExample, result: Execut
                   groups=(GroupInfo(1, result.ok, 1.0),), chosen_group=0,
                   linked_schema=linked(schema, tables, linker="verified"), selector="verified", unanimous=True,
                   timings=timings, config_hash=config_hash, explanation=explain(example.sql, schema.dialect),
-                  source="verified", example_id=example.id)
+                  source="verified", example_id=example.id, confidence=1.0)

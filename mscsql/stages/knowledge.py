@@ -58,7 +58,8 @@ class Knowledge:
             encoder = get_encoder(settings.encoder, settings.device, settings.batch_size)
         else:
             log.info("sentence-transformers is not installed: verified examples are ranked by shared words")
-        return ExampleRanker(encoder, skeleton_weight=self.config.examples.skeleton_weight)
+        settings = self.config.examples
+        return ExampleRanker(encoder, masked_weight=settings.masked_weight, skeleton_weight=settings.skeleton_weight)
 
     def verified_for(self, question: Question, schema: Schema) -> VerifiedExample | None:
         """The verified example ``question`` asks again, when answering with it directly is on."""

@@ -41,6 +41,7 @@ class Models:
         self._guard = threading.Lock()
         self._linker: Any = None
         self._selector: Any = None
+        self._confidence: Any = None
 
     def _lock(self, name: str) -> threading.RLock:
         with self._guard:
@@ -101,6 +102,16 @@ class Models:
 
                 self._selector = build_selector(self.config.selection)
             return self._selector
+
+    @property
+    def confidence(self) -> Any:
+        """The configured :class:`~mscsql.critic.confidence.ConfidenceModel` (read on first use)."""
+        with self._lock("confidence"):
+            if self._confidence is None:
+                from mscsql.critic.confidence import ConfidenceModel
+
+                self._confidence = ConfidenceModel.load(self.config.selection.confidence)
+            return self._confidence
 
     def choose(self, items: Sequence[Any]) -> list[Any]:
         with self._lock("selector"):

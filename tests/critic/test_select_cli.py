@@ -29,6 +29,31 @@ def test_vote_beats_the_best_single_file_and_stays_below_the_oracle(shared_data:
     # the chosen file's verdict is the question's verdict
     assert all(r["vote"]["correct"] == r["files"][r["vote"]["source"]] for r in records if r["vote"]["source"])
     assert "vote:" in result.stdout and "oracle:" in result.stdout
+    # each answer's confidence and its features; how well the confidence tells right from wrong, beside the share
+    from mscsql.critic.confidence import FEATURES, ConfidenceModel
+    from mscsql.evaluation.confidence import confidence_report
+
+    assert all(0 <= r["vote"]["confidence"] <= 1 and set(r["vote"]["features"]) == set(FEATURES) for r in records)
+    model = ConfidenceModel.load()
+    assert all(abs(model.predict(r["vote"]["features"]) - r["vote"]["confidence"]) < 1e-5 for r in records)
+    judged = summary["confidence"]["vote"]
+    labels = [r["vote"]["correct"] for r in records]
+    assert judged["share"] == confidence_report([r["vote"]["share"] for r in records], labels)
+    assert judged["model"]["auroc"] > judged["share"]["auroc"] > 0.6
+    assert judged["share"]["accuracy_at_coverage"]["0.8"] > vote  # confident answers are right more often
+    assert "vote confidence (calibrated): AUROC" in result.stdout
+    # a confidence model refitted on these selections, then used by select
+    fitted = mscsql("eval", "calibrate", str(out), "--output", str(tmp_path / "mine.json"))
+    assert fitted.returncode == 0 and "fitted on 972 answers" in fitted.stdout, fitted.stderr
+    mine = ConfidenceModel.load(tmp_path / "mine.json")
+    assert mine.fitted_on["questions"] == 972 and mine.features == FEATURES
+    again = mscsql("select", "--benchmark", "spider-dev", "--data-dir", str(shared_data / "spider"),
+                   "--allow-missing-db", "--dbs", "concert_singer", "--candidates", *files, "--confidence",
+                   str(tmp_path / "mine.json"), "--output", str(tmp_path / "again"), timeout=900)
+    assert again.returncode == 0, again.stderr
+    assert json.loads((tmp_path / "again" / "summary.json").read_text())["confidence_model"]["questions"] == 972
+    wrong = mscsql("eval", "calibrate", str(tmp_path), "--output", str(tmp_path / "x.json"))
+    assert wrong.returncode == 2 and "has no selections.jsonl" in wrong.stderr
 
 
 def test_an_unknown_selector_fails_before_any_work(shared_data: Path, tmp_path: Path) -> None:

@@ -211,3 +211,40 @@ def test_the_cli_keeps_examples_and_conversations_in_its_store(tmp_path: Path, l
     assert "How many customers are there?" in _prompts()[-1] and CANCELLED in _prompts()[-1]
     unknown = mscsql("ask", "--config", "local-server", "--db", "demo.sqlite", "And?", "--conversation", "abc")
     assert unknown.returncode == 2 and "no conversation with id 'abc'" in unknown.stderr
+
+
+def test_answers_carry_a_confidence_and_abstain_below_the_minimum(tmp_path: Path, local_server: str) -> None:  # noqa: F811
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+
+    ANSWERS_BY_MODEL["second"] = "SELECT count(*) FROM regions"
+    db = create_demo(tmp_path / "demo.sqlite")
+    split = _config(local_server, generators=[_member(local_server, "first", "first", n=3),
+                                              _member(local_server, "second", "second", n=3)])
+    agreeing = _config(local_server, generators=[_member(local_server, "first", "first", n=3)])
+    with TextToSQL.from_config(agreeing, db=db) as t2s:
+        sure = t2s.ask("How many customers are there?")
+    with TextToSQL.from_config({**split, "selection": {"min_confidence": 0.95}}, db=db) as t2s:
+        unsure = t2s.ask("How many customers are there?")
+        t2s.add_example("How many orders were cancelled?", CANCELLED)
+        verified = t2s.ask("How many orders were cancelled?")
+    assert 0 < unsure.confidence < sure.confidence <= 1 and not sure.abstained
+    assert unsure.abstained and unsure.sql == ANSWER and len(unsure.groups) == 2  # the best guess, and the options
+    assert unsure.to_dict()["abstained"] is True and unsure.to_dict()["confidence"] == unsure.confidence
+    assert verified.confidence == 1.0 and not verified.abstained
+    # the CLI says it is unsure, shows the options and exits with 3
+    config = tmp_path / "split.yaml"
+    config.write_text(yaml.safe_dump({**split, "selection": {"min_confidence": 0.95}}))
+    env = {**os.environ, "MSCSQL_STORE": f"sqlite:///{tmp_path / 'store.sqlite'}", "COLUMNS": "250"}
+    asked = subprocess.run([sys.executable, "-m", "mscsql", "ask", "--config", str(config), "--db", str(db),
+                            "How many customers are there?"], capture_output=True, text=True, env=env, timeout=300)
+    assert asked.returncode == 3, asked.stderr
+    assert "not sure (confidence" in " ".join(asked.stderr.split())
+    assert "SELECT count(*) FROM regions" in asked.stdout  # the other option
+    as_json = subprocess.run([sys.executable, "-m", "mscsql", "ask", "--config", str(config), "--db", str(db),
+                              "How many customers are there?", "--json"], capture_output=True, text=True, env=env,
+                             timeout=300)
+    assert as_json.returncode == 3 and json.loads(as_json.stdout)["abstained"] is True

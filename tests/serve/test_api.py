@@ -53,12 +53,12 @@ def _pipeline(generator_url: str) -> str:
                                        "temperature": 0.5, "options": {"base_url": generator_url}}]})
 
 
-def _serve(tmp_path: Path, generator_url: str, *, keys: str = "", extra: str = "", admin_keys: str = ""
-           ) -> Iterator[Served]:
+def _serve(tmp_path: Path, generator_url: str, *, keys: str = "", extra: str = "", admin_keys: str = "",
+           pipeline: str | None = None) -> Iterator[Served]:
     db = create_demo(tmp_path / "demo.sqlite")
     config = tmp_path / "serve.yaml"
     databases = "" if "databases:" in extra else f"databases:\n  demo: {{url: {db}, description: the demo database}}\n"
-    config.write_text(f"pipeline: {_pipeline(generator_url)}\n{databases}"
+    config.write_text(f"pipeline: {pipeline or _pipeline(generator_url)}\n{databases}"
                       f"store: sqlite:///{tmp_path / 'store.sqlite'}\n"
                       + ("" if "limits:" in extra else "limits: {max_rows: 50, max_question_chars: 200}\n") + extra)
     port = _free_port()

@@ -76,3 +76,62 @@ def test_the_page_asks_and_shows_the_table_the_chart_and_the_candidates(tmp_path
         target = os.environ.get("MSCSQL_SCREENSHOT")
         if target:
             shutil.copy(tmp_path / "page.png", target)
+
+
+def test_an_unsure_answer_shows_its_options_and_a_follow_up_continues_the_conversation(
+        tmp_path: Path, local_server: str) -> None:  # noqa: F811
+    """Two generators disagree, so the answer abstains (min_confidence 0.95): the page lists both results as
+    options, and picking one runs it; the next question is a follow-up until "Start over"."""
+    import json
+
+    from tests.pipeline.test_quick_start import ANSWERS_BY_MODEL, _Server
+
+    _browser_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    ANSWER_BOX[0] = BY_REGION
+    ANSWERS_BY_MODEL["second"] = "SELECT count(*) AS customers FROM customers"
+
+    def member(name: str) -> dict:
+        return {"name": name, "backend": "openai", "model": name, "n": 2, "temperature": 0.5,
+                "options": {"base_url": local_server}}
+
+    pipeline = json.dumps({"use_values": False, "linking": {"linkers": ["keep-all"]}, "execution": {"timeout_s": 5},
+                           "selection": {"min_confidence": 0.95}, "generators": [member("first"), member("second")]})
+    for served in _serve(tmp_path, local_server, pipeline=pipeline):
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            try:
+                page = browser.new_page(viewport={"width": 1200, "height": 1000})
+                problems: list[str] = []
+                page.on("pageerror", lambda err, seen=problems: seen.append(str(err)))
+                page.goto(served.url + "/")
+                page.wait_for_selector("#database option[value=demo]", state="attached")
+                page.fill("#question", "How many customers does each region have?")
+                page.click("#submit")
+                page.wait_for_selector("#option-list li")
+                assert page.is_hidden("#answer") and page.locator("#option-list li").count() == 2
+                assert "The candidates disagree" in page.inner_text("#options-note")
+                options = page.locator("#option-list li pre").all_inner_texts()
+                assert sorted(options) == sorted([BY_REGION, "SELECT count(*) AS customers FROM customers"])
+                page.screenshot(path=str(tmp_path / "options.png"), full_page=True)
+                page.locator("#option-list li").nth(options.index(
+                    "SELECT count(*) AS customers FROM customers")).locator("button").click()
+                page.wait_for_selector("#result tbody tr")
+                assert page.is_hidden("#options") and page.inner_text("#result tbody") == "120"
+                assert page.is_visible("#conversation")
+                ANSWERS_BY_MODEL.clear()
+                page.fill("#question", "And which region has the most?")
+                page.click("#submit")
+                page.wait_for_selector("#badge:has-text('confidence')")
+                page.wait_for_selector("#answer:not([hidden])")
+                asked = [r for r in _Server.requests if "messages" in r]
+                assert "Earlier questions in this conversation" in asked[-1]["messages"][-1]["content"]
+                page.click("#new-conversation")
+                assert page.is_hidden("#conversation")
+                assert not problems, problems
+            finally:
+                browser.close()
+        target = os.environ.get("MSCSQL_OPTIONS_SCREENSHOT")
+        if target:
+            shutil.copy(tmp_path / "options.png", target)

@@ -5,6 +5,7 @@
 
 const $ = (id) => document.getElementById(id);
 let lastAnswer = null;
+let conversation = null; // the conversation the next question continues (null: a new one)
 
 function headers() {
   const key = localStorage.getItem("mscsql-key") || $("key").value;
@@ -51,13 +52,15 @@ async function ask(event) {
   if (key) localStorage.setItem("mscsql-key", key);
   showError("");
   $("answer").hidden = true;
+  $("options").hidden = true;
   $("stages").replaceChildren();
   $("submit").disabled = true;
   try {
     const reply = await fetch("/v1/ask", {
       method: "POST", headers: headers(),
       body: JSON.stringify({ database: $("database").value, question: $("question").value,
-                             evidence: $("evidence").value || null, stream: true }),
+                             evidence: $("evidence").value || null, stream: true,
+                             conversation_id: conversation }),
     });
     if (!reply.ok) {
       const body = await reply.json().catch(() => ({}));
@@ -113,8 +116,78 @@ function fillTable(table, columns, rows) {
   }
 }
 
-function render(answer) {
+function setConversation(id) {
+  conversation = id;
+  $("conversation").hidden = !id;
+}
+
+function badge(answer) {
+  const box = $("badge");
+  box.className = "";
+  if (answer.source === "verified") {
+    box.textContent = "verified";
+    box.className = "verified";
+  } else if (typeof answer.confidence === "number") {
+    box.textContent = `confidence ${Math.round(answer.confidence * 100)}%`;
+    if (answer.abstained) box.className = "low";
+  } else {
+    box.textContent = "";
+  }
+}
+
+// An answer that abstains shows its options: one per successful group, the most agreed first; choosing one runs
+// its SQL (read-only, through /v1/sql) and shows it as the answer.
+function renderOptions(answer) {
+  const list = $("option-list");
+  list.replaceChildren();
+  const groups = answer.groups.map((g, i) => ({ ...g, index: i })).filter((g) => g.ok)
+    .sort((a, b) => b.count - a.count);
+  const total = answer.groups.reduce((n, g) => n + g.count, 0);
+  $("options-note").textContent = `The candidates disagree (confidence ${Math.round(answer.confidence * 100)}%). ` +
+    "Each option is a different result; the first is the best guess.";
+  for (const group of groups) {
+    const member = answer.candidates.find((c) => c.group === group.index);
+    const item = document.createElement("li");
+    const pre = document.createElement("pre");
+    pre.textContent = member.sql;
+    const note = document.createElement("span");
+    note.textContent = `${group.count} of ${total} samples, ${member.row_count} rows `;
+    const pick = document.createElement("button");
+    pick.type = "button";
+    pick.textContent = "Use this one";
+    pick.addEventListener("click", () => useOption(answer, member));
+    item.append(pre, note, pick);
+    list.append(item);
+  }
+  $("options").hidden = groups.length === 0;
+}
+
+async function useOption(answer, member) {
+  showError("");
+  const reply = await fetch("/v1/sql", {
+    method: "POST", headers: headers(),
+    body: JSON.stringify({ database: answer.database, sql: member.sql }),
+  });
+  const body = await reply.json().catch(() => ({}));
+  if (!reply.ok) {
+    showError((body.error && body.error.message) || `the service answered ${reply.status}`);
+    return;
+  }
+  $("options").hidden = true;
+  render({ ...answer, sql: member.sql, result: body, abstained: false, explanation: "",
+           chosen_group: member.group }, true);
+}
+
+function render(answer, picked = false) {
   lastAnswer = answer;
+  if (answer.conversation_id) setConversation(answer.conversation_id);
+  badge(answer);
+  if (answer.abstained && !picked) {
+    $("answer").hidden = true;
+    renderOptions(answer);
+    return;
+  }
+  $("options").hidden = true;
   $("answer").hidden = false;
   $("sql").textContent = answer.sql || "(no candidate)";
   $("explanation").textContent = answer.explanation || "";
@@ -227,5 +300,6 @@ async function copy() {
 $("ask").addEventListener("submit", ask);
 $("csv").addEventListener("click", csv);
 $("copy").addEventListener("click", copy);
+$("new-conversation").addEventListener("click", () => setConversation(null));
 $("key").addEventListener("change", () => { localStorage.setItem("mscsql-key", $("key").value); loadDatabases(); });
 loadDatabases().catch((err) => showError(String(err)));

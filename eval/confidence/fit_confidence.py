@@ -1,0 +1,257 @@
+"""Fit the packaged confidence model and measure it on pools of systems it was not fitted on.
+
+Candidate pools are sets of published Spider dev prediction files (one file = one generator's one sample per
+question). The files are sorted into families (one base model or system and its variants); pools for fitting
+draw on some families, pools for measuring on the others only, so no system of a measured pool was seen in
+fitting. Pools have 2 to 6 files from different families. In each pool the vote chooses, and every answer gets
+its confidence features (mscsql.critic.confidence) and its verdict (the harness's scorer). The model is a
+logistic regression fitted on all fitting pools together; on each measuring pool it is compared with the
+baseline, the plain share of samples in the chosen group: AUROC, accuracy at 50/80/90 % coverage (ties shared
+out), expected calibration error.
+
+Fitting and measuring pools answer the same Spider dev questions (with different systems), so a model could
+learn which questions are hard rather than what makes an answer doubtful. The database split measures that:
+fitted on the fitting pools' answers in half of the databases, measured on the measuring pools' answers in the
+other half (both ways round), no question is seen in both.
+
+Every statement of every file runs once (read-only) and each file is scored once; a pool's candidates are the
+statements its files propose, exactly as ``mscsql select`` builds them (one pool is checked against
+``mscsql select`` at the end).
+
+    python eval/confidence/fit_confidence.py --data ../shared/data --work runs/confidence \\
+        --model mscsql/critic/confidence.json --output eval/results/confidence.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import pickle
+import platform
+import random
+import re
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from itertools import groupby
+from pathlib import Path
+from typing import Any
+
+from mscsql.benchmarks.loaders import load_benchmark
+from mscsql.benchmarks.predictions import PredictionFile, load_prediction_files
+from mscsql.config import default_cache_dir
+from mscsql.critic.base import SelectionItem
+from mscsql.critic.confidence import FEATURES, ConfidenceModel, features, fit
+from mscsql.critic.grouping import CandidateResult
+from mscsql.critic.selectors import VoteSelector
+from mscsql.db import connect
+from mscsql.evaluation.cache import GoldCache
+from mscsql.evaluation.confidence import confidence_report
+from mscsql.evaluation.runner import ScoreRun, score
+from mscsql.evaluation.scorers import get_scorer
+from mscsql.evaluation.select import run_candidates
+
+log = logging.getLogger("fit_confidence")
+
+#: family -> file-name pattern
+FAMILIES = {
+    "deepseek-coder": r"(?i)deepseek",
+    "llama3": r"(?i)llama3|llama-3",
+    "codes": r"CodeS",
+    "graphix": r"Graphix",
+    "dail-sql": r"DAIL-SQL",
+    "codellama": r"(?i)codellama",
+    "starcoder": r"(?i)starcoder",
+    "llama2": r"(?i)llama2|llama-2",
+    "resdsql": r"(?i)resdsql",
+    "c3": r"(?i)c3sql|c3_sql",
+    "din-sql": r"(?i)din-?sql",
+    "codex": r"CodeX",
+}
+#: families whose files only ever appear in measuring pools
+MEASURED = ("deepseek-coder", "llama3", "codes", "graphix", "dail-sql")
+SIZES = (2, 3, 4, 5, 6)
+
+
+def family(name: str) -> str:
+    return next((f for f, pattern in FAMILIES.items() if re.search(pattern, name)), "other")
+
+
+def make_pools(files: list[str], families: tuple[str, ...], sizes: tuple[int, ...], per_size: int,
+               rng: random.Random) -> list[list[str]]:
+    """Pools of files from distinct families among ``families`` (each file at most once per size)."""
+    by_family: dict[str, list[str]] = defaultdict(list)
+    for name in files:
+        if family(name) in families:
+            by_family[family(name)].append(name)
+    pools = []
+    for size in sizes:
+        if size > len(by_family):
+            continue
+        for _ in range(per_size):
+            chosen = rng.sample(sorted(by_family), size)
+            pools.append([rng.choice(sorted(by_family[f])) for f in chosen])
+    return pools
+
+
+def pool_rows(pool: list[str], candidates: dict[int, list[CandidateResult]], questions: dict[int, Any],
+              verdict: dict[tuple[str, int], bool], schemas: dict[str, Any]) -> list[tuple[dict[str, float], bool]]:
+    """(features, right) of the vote's answer to every question, with the pool's files as the generators."""
+    order = {name: i for i, name in enumerate(pool)}
+    items, indexes = [], []
+    for index, proposed in candidates.items():
+        kept = []
+        for c in proposed:
+            sources = tuple(sorted((s for s in c.sources if s in order), key=order.__getitem__))
+            if sources:
+                kept.append(CandidateResult(c.sql, sources, c.result, c.logprob))
+        kept.sort(key=lambda c: order[c.sources[0]])  # in the order the pool's files propose them, as select does
+        items.append(SelectionItem(questions[index].question, questions[index].evidence, "", tuple(kept),
+                                   tuple(pool)))
+        indexes.append(index)
+    rows = []
+    for item, index, choice in zip(items, indexes, VoteSelector().choose(items), strict=True):
+        right = bool(choice.candidate and verdict[(choice.candidate.sources[0], index)])
+        schema = schemas[questions[index].db_id]
+        rows.append((features(item.question, item.evidence, item.candidates, choice, schema), right))
+    return rows
+
+
+L2 = 10.0
+
+
+def compare(rows: list[tuple[dict[str, float], bool]], model: ConfidenceModel) -> dict[str, Any]:
+    labels = [ok for _f, ok in rows]
+    model_report = confidence_report([model.predict(f) for f, _ok in rows], labels)
+    share_report = confidence_report([f["share"] for f, _ok in rows], labels)
+    gain = {c: round(model_report["accuracy_at_coverage"][c] - share_report["accuracy_at_coverage"][c], 4)
+            for c in ("0.5", "0.8", "0.9")}
+    return {"questions": len(rows), "accuracy": round(sum(labels) / len(labels), 4), "model": model_report,
+            "share": share_report, "gain_over_share": gain}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--work", type=Path, default=Path("runs/confidence"))
+    parser.add_argument("--model", type=Path, default=Path("mscsql/critic/confidence.json"))
+    parser.add_argument("--output", type=Path, default=Path("eval/results/confidence.json"))
+    parser.add_argument("--per-size", type=int, default=8, help="fitting pools per pool size")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    started = time.perf_counter()
+    spider = args.data / "spider"
+    bench = load_benchmark("spider-dev", spider, allow_missing_db=True)
+    paths = sorted((args.data / "predictions" / "spider_dev").glob("*.sql"))
+    files: list[PredictionFile] = load_prediction_files(paths, bench)
+    cache = GoldCache(default_cache_dir())
+    try:
+        rows = score(ScoreRun(benchmark=bench, files=files, scorer=get_scorer("spider-exec", bench.dialect),
+                              output=args.work / "scores", cache=cache, workers=2, progress=True))
+    finally:
+        cache.close()
+    verdict = {(r["prediction_file"], r["index"]): bool(r["correct"]) for r in rows if r["status"] != "skipped"}
+    items = [i for i in bench.items if i.database]
+    questions = {i.index: i for i in items}
+    candidates = _every_candidate(items, files, args.work / "candidates.pickle")
+    names = [f.name for f in files]
+    rng = random.Random(args.seed)
+    fitting = make_pools(names, tuple(f for f in FAMILIES if f not in MEASURED), SIZES, args.per_size, rng)
+    measuring = make_pools(names, MEASURED, (3, 4, 5), 4, rng)
+    log.info("%d fitting pools, %d measuring pools", len(fitting), len(measuring))
+    schemas = {}
+    for item in items:
+        if item.db_id not in schemas:
+            with connect(item.database) as db:
+                schemas[item.db_id] = db.schema()
+    fitting_rows = {tuple(p): pool_rows(p, candidates, questions, verdict, schemas) for p in fitting}
+    measuring_rows = {tuple(p): pool_rows(p, candidates, questions, verdict, schemas) for p in measuring}
+    fit_rows = [row for rows in fitting_rows.values() for row in rows]
+    model = fit([f for f, _ok in fit_rows], [ok for _f, ok in fit_rows], l2=L2, fitted_on={
+        "benchmark": "spider-dev", "scorer": "spider-exec", "selector": "vote", "pools": len(fitting),
+        "pool_sizes": list(SIZES), "answers": len(fit_rows),
+        "families": sorted(f for f in FAMILIES if f not in MEASURED),
+        "command": "python eval/confidence/fit_confidence.py --data ../shared/data --work runs/confidence"})
+    model.save(args.model)
+    measured = [{"pool": list(pool), "size": len(pool), **compare(rows, model)}
+                for pool, rows in measuring_rows.items()]
+    by_size = {}
+    for size in SIZES:
+        sized = [row for pool, rows in fitting_rows.items() if len(pool) == size for row in rows]
+        if sized:
+            by_size[str(size)] = compare(sized, model)
+    split = _database_split(fitting_rows, measuring_rows, [questions[i].db_id for i in candidates])
+    check = _check_with_select(measuring[0], spider, args.work / "select-check", model, args.model, measured[0])
+    result = {"command": "python eval/confidence/fit_confidence.py --data ../shared/data --work runs/confidence "
+                         f"--model {args.model} --output {args.output}",
+              "seconds": round(time.perf_counter() - started, 1),
+              "machine": f"{platform.machine()}, Python {platform.python_version()}",
+              "features": list(FEATURES), "model": model.to_dict(),
+              "measured_pools": measured, "database_split": split, "fitting_pools_by_size": by_size,
+              "fitting_pools": fitting, "select_check": check,
+              "every_measured_pool_gains_2_points_at_80": all(m["gain_over_share"]["0.8"] >= 0.02 for m in measured)}
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(result, indent=2) + "\n")
+    print("database split, gain at 80 %:", split["gain_at_80"])
+    for m in measured:
+        share, model_at = m["share"]["accuracy_at_coverage"]["0.8"], m["model"]["accuracy_at_coverage"]["0.8"]
+        print(f"{m['size']} files  acc {m['accuracy']:.3f}  AUROC {m['share']['auroc']} -> {m['model']['auroc']}  "
+              f"acc@80 {share:.4f} -> {model_at:.4f} ({100 * m['gain_over_share']['0.8']:+.2f})  "
+              f"ECE {m['share']['ece']} -> {m['model']['ece']}")
+
+
+def _database_split(fitting: dict[tuple[str, ...], list[Any]], measuring: dict[tuple[str, ...], list[Any]],
+                    databases: list[str]) -> dict[str, Any]:
+    """Fitted on the fitting pools' answers in the databases at even (odd) positions, measured on the measuring
+    pools' answers in the others."""
+    names = sorted(set(databases))
+    halves = {"even": {d for i, d in enumerate(names) if i % 2 == 0}, "odd": {d for i, d in enumerate(names) if i % 2}}
+    out: dict[str, Any] = {}
+    for fit_half, measure_half in (("even", "odd"), ("odd", "even")):
+        rows = [r for pool in fitting.values() for r, db in zip(pool, databases, strict=True)
+                if db in halves[fit_half]]
+        model = fit([f for f, _ok in rows], [ok for _f, ok in rows], l2=L2)
+        out[f"fit_{fit_half}_measure_{measure_half}"] = [
+            {"pool": list(pool), **compare([r for r, db in zip(found, databases, strict=True)
+                                            if db in halves[measure_half]], model)}
+            for pool, found in measuring.items()]
+    gains = [m["gain_over_share"]["0.8"] for runs in out.values() for m in runs]
+    out["gain_at_80"] = {"mean": round(sum(gains) / len(gains), 4), "min": round(min(gains), 4),
+                         "pools_at_least_2_points": sum(g >= 0.02 for g in gains), "pools": len(gains)}
+    return out
+
+
+def _every_candidate(items: list[Any], files: list[PredictionFile], kept: Path) -> dict[int, list[CandidateResult]]:
+    """Every question's candidates from every file (each statement run once), kept in ``kept`` for a re-run."""
+    if kept.is_file():
+        with kept.open("rb") as source:
+            return pickle.load(source)
+    candidates: dict[int, list[CandidateResult]] = {}
+    for _db, group in groupby(sorted(items, key=lambda i: (i.database, i.index)), key=lambda i: i.database):
+        batch = list(group)
+        log.info("running every file's statements on %s (%d questions)", batch[0].db_id, len(batch))
+        with connect(batch[0].database) as db:
+            candidates.update(run_candidates(db, [i.index for i in batch], files, workers=2, timeout_s=30.0))
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    with kept.open("wb") as sink:
+        pickle.dump(candidates, sink)
+    return candidates
+
+
+def _check_with_select(pool: list[str], spider: Path, folder: Path, model: ConfidenceModel, model_path: Path,
+                       measured: dict[str, Any]) -> dict[str, Any]:
+    """``mscsql select`` on one measuring pool gives the same figures as this script."""
+    predictions = spider.parent / "predictions" / "spider_dev"
+    subprocess.run([sys.executable, "-m", "mscsql", "select", "--benchmark", "spider-dev", "--data-dir", str(spider),
+                    "--allow-missing-db", "-s", "vote", "--confidence", str(model_path), "--output", str(folder),
+                    *[x for name in pool for x in ("-c", str(predictions / name))]], check=True)
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    same = summary["confidence"]["vote"]["model"] == measured["model"]
+    return {"pool": pool, "select_summary": summary["confidence"]["vote"], "same_as_script": same}
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,171 @@
+"""What a confidence model reads about a chosen answer: only what any selector sees, never a label.
+
+- agreement: how many samples and generators agree with the chosen result, by what margin, how many failed,
+  how varied the agreeing SQL is and how many different statements there were, the selector's own score
+  (none of them can make more agreement less confident: features that did, fitted, were left out);
+- the answer checks of :mod:`mscsql.critic.checks` (an empty answer, an order against the question's
+  superlative, values left out or added);
+- the chosen query's shape (joins, subqueries, grouping, ordering with a limit, set operations, negation,
+  aggregates, its Spider hardness level) and its result's (rows, columns, NULLs, repeated rows);
+- the question's wording (length; whether it asks to count, for a superlative, per group, for a negation,
+  for both of two things, for distinct values, for an average) and whether the query does what that wording
+  asks (a count without an aggregate, a superlative without ordering, "each" without grouping, a negation
+  without NOT);
+- how much of the question the query covers: the question's content words found in the query, and the words
+  that name the database's tables and columns (with a schema) that the query leaves out.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from mscsql.critic.base import Choice
+from mscsql.critic.checks import answer_checks
+from mscsql.critic.grouping import CandidateResult
+from mscsql.types import ExecutionResult, Schema
+
+#: the features, in the order a model reads them
+FEATURES = (
+    # agreement
+    "share", "margin", "generators", "failed", "score", "sql_variety", "candidates_per_sample",
+    # answer checks
+    "no_answer", "direction_conflict", "values_missing", "values_unasked",
+    # the query
+    "hardness", "chosen_failed", "joins", "subqueries", "group_by", "order_limit", "distinct", "set_operation",
+    "like", "having", "negation", "select_columns", "aggregate",
+    # its result
+    "result_rows", "result_columns", "result_nulls", "one_row", "duplicate_rows",
+    # the question, and whether the query does what it asks
+    "question_words", "asks_count", "asks_superlative", "asks_each", "asks_negation", "asks_both", "asks_or",
+    "asks_distinct", "asks_average", "count_without_aggregate", "superlative_without_order", "each_without_group",
+    "negation_without_not",
+    # coverage of the question's words
+    "question_coverage", "schema_words_unused", "schema_words_unused_share",
+)
+
+_LEVELS = {"easy": 0.0, "medium": 1.0, "hard": 2.0, "extra": 3.0}
+_ASKS = {
+    "asks_count": r"how many|number of|\bcount",
+    "asks_superlative": r"\b(most|least|highest|lowest|largest|smallest|maximum|minimum|max|min|top|oldest|youngest|"
+                        r"best|worst|longest|shortest|fewest|earliest|latest)\b",
+    "asks_each": r"\b(each|per|every|for all)\b",
+    "asks_negation": r"\b(not|never|without|no|don't|doesn't|didn't|except)\b",
+    "asks_both": r"\b(both|and also|as well as)\b",
+    "asks_or": r"\bor\b",
+    "asks_distinct": r"\b(distinct|different|unique)\b",
+    "asks_average": r"\b(average|mean)\b",
+}
+
+
+def _query_shape(sql: str, read: str) -> dict[str, float]:
+    import sqlglot
+    from sqlglot import exp
+
+    from mscsql.benchmarks.hardness import hardness_counts
+
+    shape = dict.fromkeys(("joins", "subqueries", "group_by", "order_limit", "distinct", "set_operation", "like",
+                           "having", "negation", "select_columns", "aggregate"), 0.0)
+    try:
+        tree = sqlglot.parse_one(sql, read=read)
+        shape["hardness"] = _LEVELS.get(hardness_counts(sql).level, 3.0)
+    except Exception:  # a query sqlglot cannot read counts as the hardest, with no known shape
+        return {**shape, "hardness": 3.0}
+    select = tree if isinstance(tree, exp.Select) else tree.find(exp.Select)
+    shape.update({
+        "joins": float(len(list(tree.find_all(exp.Join)))),
+        "subqueries": float(max(0, len(list(tree.find_all(exp.Select))) - 1)),
+        "group_by": float(tree.find(exp.Group) is not None),
+        "order_limit": float(tree.find(exp.Order) is not None and tree.find(exp.Limit) is not None),
+        "distinct": float(tree.find(exp.Distinct) is not None),
+        "set_operation": float(isinstance(tree, exp.SetOperation) or tree.find(exp.SetOperation) is not None),
+        "like": float(tree.find(exp.Like) is not None),
+        "having": float(tree.find(exp.Having) is not None),
+        "negation": float(tree.find(exp.Not) is not None or tree.find(exp.NEQ) is not None
+                          or isinstance(tree, exp.Except)),
+        "select_columns": float(len(select.expressions) if select is not None else 0),
+        "aggregate": float(tree.find(exp.AggFunc) is not None),
+    })
+    return shape
+
+
+def _result_shape(result: ExecutionResult) -> dict[str, float]:
+    if not result.ok:
+        return {"result_rows": 0.0, "result_columns": 0.0, "result_nulls": 0.0, "one_row": 0.0, "duplicate_rows": 0.0}
+    rows = result.rows
+    return {"result_rows": math.log1p(result.row_count), "result_columns": float(len(result.columns)),
+            "result_nulls": float(any(v is None for row in rows for v in row)), "one_row": float(result.row_count == 1),
+            "duplicate_rows": 1 - len(set(rows)) / len(rows) if rows else 0.0}
+
+
+def _query_words(sql: str, read: str) -> set[str]:
+    """The word stems of the query's names and text values (and its numbers)."""
+    import sqlglot
+    from sqlglot.tokens import TokenType
+
+    from mscsql.retrieval.text import split_identifier, stem
+
+    try:
+        tokens = sqlglot.tokenize(sql, read=read)
+    except Exception:  # sqlglot raises several kinds of error for text it cannot read
+        return set()
+    words: set[str] = set()
+    for token in tokens:
+        if token.token_type in (TokenType.VAR, TokenType.IDENTIFIER, TokenType.STRING):
+            words |= {stem(w) for w in split_identifier(token.text).split()}
+        elif token.token_type == TokenType.NUMBER:
+            words.add(token.text)
+    return words
+
+
+def _coverage(question: str, sql: str, schema: Schema | None, read: str) -> dict[str, float]:
+    from mscsql.retrieval.examples import schema_vocabulary
+    from mscsql.retrieval.text import STOPWORDS, normalize, stem
+
+    asked = {stem(w) for w in normalize(question).split() if w not in STOPWORDS}
+    used = _query_words(sql, read)
+    named = {w for w in asked if w in schema_vocabulary(schema)} if schema is not None else set()
+    return {"question_coverage": len(asked & used) / max(1, len(asked)),
+            "schema_words_unused": float(len(named - used)),
+            "schema_words_unused_share": len(named - used) / max(1, len(named))}
+
+
+def features(question: str, evidence: str | None, candidates: Sequence[CandidateResult], choice: Choice,
+             schema: Schema | None = None) -> dict[str, float]:
+    """The :data:`FEATURES` of ``choice`` among ``candidates`` (each candidate's ``sources``: one entry per
+    sample that proposed it); ``schema``: the database's, for the words that name its tables and columns."""
+    total = sum(len(c.sources) for c in candidates)
+    chosen = choice.candidate
+    if chosen is None or choice.group is None or total == 0:
+        return {**dict.fromkeys(FEATURES, 0.0), "chosen_failed": 1.0, "hardness": 3.0}
+    groups = choice.groups
+    group = groups[choice.group]
+    others = sorted((g.count for i, g in enumerate(groups) if i != choice.group and g.ok), reverse=True)
+    proposers = {s for c in candidates for s in c.sources}
+    share = group.count / total
+    found: dict[str, Any] = {
+        "share": share, "margin": (group.count - (others[0] if others else 0)) / total,
+        "generators": len({s for m in group.members for s in m.sources}) / max(1, len(proposers)),
+        "failed": sum(len(c.sources) for c in candidates if not c.result.ok) / total,
+        "score": float(choice.scores[choice.group]) if choice.scores is not None else share,
+        "sql_variety": len(group.members) / group.count, "candidates_per_sample": len(candidates) / total,
+        "chosen_failed": 0.0 if chosen.result.ok else 1.0,
+    }
+    found.update(zip(("no_answer", "direction_conflict", "values_missing", "values_unasked"),
+                     answer_checks(question, evidence, chosen.sql, chosen.result), strict=True))
+    from mscsql.db.guard import sqlglot_dialect
+
+    read = sqlglot_dialect(schema.dialect) if schema is not None else "sqlite"
+    found.update(_query_shape(chosen.sql, read))
+    found.update(_result_shape(chosen.result))
+    text = question.lower()
+    found["question_words"] = float(len(text.split()))
+    found.update({name: float(bool(re.search(pattern, text))) for name, pattern in _ASKS.items()})
+    found["count_without_aggregate"] = found["asks_count"] * (1 - found["aggregate"])
+    found["superlative_without_order"] = found["asks_superlative"] * (1 - max(found["order_limit"], found["aggregate"]))
+    found["each_without_group"] = found["asks_each"] * (1 - found["group_by"])
+    found["negation_without_not"] = found["asks_negation"] * (1 - found["negation"])
+    found.update(_coverage(question, chosen.sql, schema, read))
+    return {name: float(found[name]) for name in FEATURES}
