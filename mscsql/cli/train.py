@@ -19,6 +19,7 @@ from mscsql.cli.options import (
     WorkersOpt,
 )
 from mscsql.config import ExecutionSettings
+from mscsql.errors import ConfigError
 
 
 @train_app.command("tiny-model")
@@ -138,9 +139,15 @@ def train_data_generator(
 
 @train_data_app.command("critic")
 def train_data_critic(
-    benchmark: BenchmarkOpt,
-    data_dir: DataDirOpt,
     output: Annotated[Path, typer.Option(help="the dataset folder to write")],
+    benchmark: Annotated[str | None, typer.Option(help="the benchmark whose questions the pools answer "
+                                                      "(spider-dev, bird-dev, ...)")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="the benchmark's folder (see data/README.md)")] = None,
+    feedback: Annotated[str | None, typer.Option(help="instead of a benchmark: a store URL whose answers people "
+                                                      "gave feedback on (with --database and --db)")] = None,
+    database: Annotated[str | None, typer.Option(help="with --feedback: the database's name in the store")] = None,
+    db: Annotated[str | None, typer.Option("--db", help="with --feedback: that database (URL or .sqlite path), "
+                                                        "where the answers' candidates run again")] = None,
     pool: Annotated[list[str] | None, typer.Option(help="one candidate pool: prediction files (one per generator, "
                                                         "best first) joined by commas; repeat for several pools")
                     ] = None,
@@ -164,11 +171,27 @@ def train_data_critic(
     timeout: TimeoutOpt = 30.0,
     workers: WorkersOpt = None,
 ) -> None:
-    """Critic data: candidate pools run on the databases, grouped by result, labelled by the scorer."""
+    """Critic data: candidate pools run on the databases, grouped by result, labelled by the scorer; or, with
+    --feedback, the stored answers people confirmed or corrected."""
     from mscsql.config import default_cache_dir
     from mscsql.evaluation.cache import GoldCache
     from mscsql.evaluation.scorers import get_scorer
     from mscsql.training.critic_data import CriticDataBuild, read_pools
+
+    if feedback is not None:
+        if not (database and db) or benchmark or data_dir:
+            raise ConfigError("--feedback needs --database (its name in the store) and --db (where it is), and no "
+                              "benchmark", hint="mscsql train data critic --feedback sqlite:///mscsql-store.sqlite "
+                                                "--database demo --db demo.sqlite --output data/critic-feedback")
+        from mscsql.training.feedback_data import FeedbackDataBuild
+
+        built = FeedbackDataBuild(feedback, database, db, output, orderings=orderings, eval_fraction=eval_fraction,
+                                  seed=seed, timeout_s=timeout).run()
+        out.print(f"{output}: {built['counts']}; {built['questions']} of {built['feedback']['answers']} answers with "
+                  "feedback kept", highlight=False)
+        return
+    if benchmark is None or data_dir is None:
+        raise ConfigError("critic data needs --benchmark and --data-dir (or --feedback with --database and --db)")
 
     pools = [p.split(",") for p in pool or []] + (read_pools(pools_file) if pools_file else [])
     bench = _training_benchmark(benchmark, data_dir, dbs, allow_missing_db)

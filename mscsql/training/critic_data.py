@@ -127,6 +127,36 @@ def balanced_orders(n: int, answer: int, k: int, rng: random.Random) -> list[tup
     return orders
 
 
+def option_rows(options: LabelledOptions, schema_text: str, rng: random.Random, *, orderings: int,
+                metadata: MetadataOptions, encoder: EncoderCriticConfig) -> list[dict[str, Any]]:
+    """The training rows of one question's labelled options: ``orderings`` orders of them (balanced over the
+    positions of the right one), each with the LLM critic's prompt and completion and the encoder critic's
+    inputs and labels."""
+    item, groups = options.item, options.groups
+    pairs = dict(zip(options.shown, group_pairs(item.question, item.evidence, groups, options.shown, options.pool,
+                                                encoder.metadata), strict=True))
+    n = len(options.shown)
+    answered = any(options.right)
+    answer = options.right.index(True) if answered else 0
+    rows = []
+    # no right option (keep_all): the encoder reads the rows, the LLM recipe leaves them out (no completion)
+    for number, order in enumerate(balanced_orders(n, answer, orderings if answered else 1, rng)):
+        shown = [options.shown[o] for o in order]
+        prompt = critic_prompt(item.question, item.evidence, schema_text, [groups[i] for i in shown], metadata)
+        position = order.index(answer)
+        rows.append({
+            "messages": list(prompt.messages), "completion": LABELS[position] if answered else "",
+            "prompt_hash": prompt.prompt_hash,
+            "question": pairs[shown[0]].question, "group_texts": [pairs[i].group for i in shown],
+            "shares": [pairs[i].agreement for i in shown], "firsts": [pairs[i].first for i in shown],
+            "shapes": [list(pairs[i].shape) for i in shown], "checks": [list(pairs[i].checks) for i in shown],
+            "labels": [int(options.right[o]) for o in order],
+            "answer": position if answered else -1, "ordering": number, "db_id": item.db_id, "index": item.index,
+            "pool": list(options.pool), "difficulty": item.difficulty or "",
+        })
+    return rows
+
+
 @dataclass
 class CriticDataBuild:
     benchmark: Benchmark
@@ -257,30 +287,8 @@ class CriticDataBuild:
         return LabelledOptions(item, tuple(priority), tuple(groups), tuple(shown), tuple(right))
 
     def _rows(self, options: LabelledOptions, schema_text: str, rng: random.Random) -> list[dict[str, Any]]:
-        item, groups = options.item, options.groups
-        pairs = dict(zip(options.shown, group_pairs(item.question, item.evidence, groups, options.shown, options.pool,
-                                                    self.encoder.metadata), strict=True))
-        n = len(options.shown)
-        answered = any(options.right)
-        answer = options.right.index(True) if answered else 0
-        rows = []
-        # no right option (keep_all): the encoder reads the rows, the LLM recipe leaves them out (no completion)
-        for number, order in enumerate(balanced_orders(n, answer, self.orderings if answered else 1, rng)):
-            shown = [options.shown[o] for o in order]
-            prompt = critic_prompt(item.question, item.evidence, schema_text, [groups[i] for i in shown],
-                                   self.metadata)
-            position = order.index(answer)
-            rows.append({
-                "messages": list(prompt.messages), "completion": LABELS[position] if answered else "",
-                "prompt_hash": prompt.prompt_hash,
-                "question": pairs[shown[0]].question, "group_texts": [pairs[i].group for i in shown],
-                "shares": [pairs[i].agreement for i in shown], "firsts": [pairs[i].first for i in shown],
-                "shapes": [list(pairs[i].shape) for i in shown], "checks": [list(pairs[i].checks) for i in shown],
-                "labels": [int(options.right[o]) for o in order],
-                "answer": position if answered else -1, "ordering": number, "db_id": item.db_id, "index": item.index,
-                "pool": list(options.pool), "difficulty": item.difficulty or "",
-            })
-        return rows
+        return option_rows(options, schema_text, rng, orderings=self.orderings, metadata=self.metadata,
+                           encoder=self.encoder)
 
     def _eval_databases(self) -> set[str]:
         """The databases held out as the eval split: about ``eval_fraction`` of the questions (seeded), whole
