@@ -7,6 +7,16 @@ parse, errors, times out) are not exceptions: they are data in :class:`mscsql.ty
 
 from __future__ import annotations
 
+import re
+
+#: user:password@ (or user@) inside a URL
+_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][\w+.-]*://)[^/@\s]+@")
+
+
+def redact(text: str) -> str:
+    """``text`` without the credentials of any URL in it."""
+    return _CREDENTIALS.sub(lambda m: f"{m.group('scheme')}***@", text)
+
 
 class MscSqlError(Exception):
     """Root of every error raised on purpose by mscsql."""

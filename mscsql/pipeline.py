@@ -14,7 +14,7 @@ and the configured selector picks one. ``ask`` always returns an :class:`Answer`
 The loaded models live in a :class:`~mscsql.stages.Models` that several ``TextToSQL`` (one per database) can
 share; one ``TextToSQL`` may be called from several threads.
 
-What people teach the pipeline lives in a :class:`~mscsql.store.Store` (in memory unless one is given):
+What people teach the pipeline lives in a :class:`~mscsql.store.Store` (a throwaway one unless one is given):
 verified examples (``t2s.examples``), notes about the database (``t2s.notes``) and conversations. Every answer
 carries a ``conversation_id``; ``ask(..., conversation=answer.conversation_id)`` asks a follow-up.
 """
@@ -33,6 +33,7 @@ from typing import Any
 
 from mscsql.answer import Answer, CandidateInfo, GroupInfo, answer_json
 from mscsql.config import PipelineConfig, checked_limits, load_generation_config
+from mscsql.errors import redact
 from mscsql.stages import (
     BatchControl,
     Limits,
@@ -49,7 +50,7 @@ from mscsql.stages import (
 from mscsql.stages import answers as build_answers
 from mscsql.stages.choose import verified_answer
 from mscsql.stages.knowledge import Knowledge
-from mscsql.store import Store, promotion, verify_sql
+from mscsql.store import Store, promoted_example, verify_sql
 from mscsql.types import ExecutionItem, Question
 
 __all__ = ["Answer", "CandidateInfo", "GroupInfo", "TextToSQL", "answer_json"]
@@ -66,16 +67,24 @@ class TextToSQL:
         """``db``: a URL, a path or a Database; ``models``: loaded models to share with other databases (by
         default this object loads its own); ``tables_json``: a Spider/BIRD ``tables.json`` whose names and
         descriptions the schema gets; ``store``: where verified examples, notes and conversations are kept (a
-        :class:`Store` or its URL; by default one in memory); ``name``: the database's name in the store (by
-        default its file or database name)."""
+        :class:`Store` or its URL; by default a throwaway one, deleted on :meth:`close`); ``name``: the
+        database's name in the store (by default its location: the SQLite file's absolute path, or the server,
+        port and database without the login)."""
         from mscsql.db import connect
 
         self.config = config
         #: where each answer's stages are appended (``trace.jsonl``) with the samples in a store that the
         #: ``replay`` backend reads (``samples.jsonl``); None: no trace
         self.trace_dir = Path(trace_dir) if trace_dir is not None else None
-        self.db = connect(db, execution=config.execution, tables_json=tables_json,
-                          schema_settings=config.schema_settings)
+        self._own_store = not isinstance(store, Store)
+        self.store = store if isinstance(store, Store) else Store(store) if store else Store()
+        try:
+            self.db = connect(db, execution=config.execution, tables_json=tables_json,
+                              schema_settings=config.schema_settings)
+        except Exception:
+            if self._own_store:
+                self.store.close()
+            raise
         self.config_hash = hashlib.sha256(config.model_dump_json().encode()).hexdigest()[:16]
         self.models = models if models is not None else Models(config)
         self._own_models = models is None
@@ -83,8 +92,6 @@ class TextToSQL:
         self._index_lock = threading.Lock()
         self._trace_lock = threading.Lock()
         self._checked = False
-        self._own_store = not isinstance(store, Store)
-        self.store = store if isinstance(store, Store) else Store(store) if store else Store()
         self.name = name or database_name(self.db)
         self.knowledge = Knowledge(self.store, self.name, config)
 
@@ -118,7 +125,7 @@ class TextToSQL:
     def promote(self, answer: dict[str, Any]) -> dict[str, Any]:
         """Make a stored answer (as :class:`~mscsql.store.Store` keeps it, with its ``feedback``) a verified
         example: its SQL when people confirmed it, their correction when they gave one."""
-        question, evidence, sql = promotion(answer)
+        question, evidence, sql = promoted_example(answer)
         return self.add_example(question, sql, evidence, source="promoted", answer_id=answer.get("id"))
 
     def examples(self) -> list[dict[str, Any]]:
@@ -166,7 +173,8 @@ class TextToSQL:
         if not self._checked:  # before any model or index loads: a model that cannot run is named at once
             check_before_stages(self.config, self.models)
             self._checked = True
-        histories = [self.knowledge.history(q) for q in asked]  # an unknown conversation fails before any stage
+        schema = self.db.schema()
+        histories = [self.knowledge.history(q, schema) for q in asked]  # an unknown conversation fails at once
         out: list[Answer | None] = [None] * len(asked)
         live = control.live(range(len(asked)))
         for position, answer in self._verified(asked, live, per_question, control).items():
@@ -246,13 +254,17 @@ class TextToSQL:
     def _with_draft(self, item: Any, first_samples: list[Any]) -> Any:
         """``item`` with the examples the later generators see ranked again by the first one's draft."""
         members = [g.name for g in self.config.generators[1:]]
-        context = self.knowledge.drafts_change(item.question, item.link.full_schema, item.context, first_samples)
+        context = self.knowledge.reranked_with_draft(item.question, item.link.full_schema, item.context, first_samples)
         return item if context is None else item.for_members(members, context)
 
     def _record(self, answer: Answer) -> Answer:
-        """``answer`` added to its conversation."""
+        """``answer`` added to its conversation; a store that fails costs the conversation, never the answer."""
         columns = answer.result.columns if answer.result is not None else ()
-        conversation, turn = self.knowledge.record(answer.question, answer.sql, columns)
+        try:
+            conversation, turn = self.knowledge.record(answer.question, answer.sql, columns)
+        except Exception as error:  # the store's database refused or is gone: SQLAlchemy raises many kinds
+            log.error("the answer could not be added to its conversation: %s", redact(str(error)))
+            return answer
         return replace(answer, conversation_id=conversation, turn=turn)
 
     def _trace(self, answers: list[Answer], prepared: list[Any], samples: list[dict[str, list[Any]]]) -> None:
@@ -310,7 +322,7 @@ class TextToSQL:
         """The generator prompts the pipeline would send for ``questions`` (retrieval, linking, notes, examples,
         earlier turns, rendering), as the first generator gets them."""
         asked = [q if isinstance(q, Question) else Question(q) for q in questions]
-        histories = [self.knowledge.history(q) for q in asked]
+        histories = [self.knowledge.history(q, self.db.schema()) for q in asked]
         return [p.prompt for p in self._prepare(asked, {}, BatchControl(), list(range(len(asked))), None, histories)]
 
     def _prepare(self, asked: list[Question], timings: dict[str, float], control: BatchControl,
@@ -354,11 +366,18 @@ class TextToSQL:
 
 
 def database_name(db: Any) -> str:
-    """A database's name in the store when none is given: its file's name without the extension, or the
-    server database's name."""
+    """A database's name in the store when none is given: where it is, so two databases never share one (the
+    SQLite file's absolute path; the server's backend, host, port and database, without the login)."""
+    import sqlalchemy as sa
+
     shown = str(getattr(db, "display_url", "") or "database")
-    last = shown.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0]
-    return last.rsplit(".", 1)[0] if last.endswith((".sqlite", ".db", ".sqlite3")) else last or "database"
+    try:
+        url = sa.engine.make_url(shown)
+    except sa.exc.ArgumentError:
+        return shown
+    if url.get_backend_name() == "sqlite":
+        return str(Path(url.database or "").resolve())
+    return f"{url.get_backend_name()}://{url.host or ''}:{url.port or ''}/{url.database or ''}"
 
 
 def _still_wanted(control: BatchControl, positions: list[int], *columns: list[Any]) -> tuple[list[int], Any]:

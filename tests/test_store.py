@@ -46,9 +46,40 @@ def test_a_store_from_a_newer_mscsql_is_refused(tmp_path: Path) -> None:
         Store(url)
 
 
-def test_a_bad_store_url_is_one_clear_error() -> None:
+def test_a_bad_store_url_is_one_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not a database URL"):
         Store("not a url")
+    with pytest.raises(ConfigError, match=r"cannot open the store sqlite:///.*unable to open"):
+        Store(f"sqlite:///{tmp_path / 'no' / 'such' / 'folder' / 'store.sqlite'}")
+    with pytest.raises(ConfigError, match="a SQLite file or a PostgreSQL database, not mysql"):
+        Store("mysql://root@127.0.0.1/store")
+    with pytest.raises(ConfigError, match=r"postgresql://nobody:\*\*\*@127.0.0.1:1/x") as refused:
+        Store("postgresql://nobody:secret@127.0.0.1:1/x")
+    assert "secret" not in str(refused.value)
+
+
+def test_turns_added_at_once_get_distinct_positions(tmp_path: Path) -> None:
+    import threading
+
+    from mscsql.types import Turn
+
+    store = Store(f"sqlite:///{tmp_path / 'store.sqlite'}")
+    conversation = store.conversations.start("demo")
+    positions: list[int] = []
+    lock = threading.Lock()
+
+    def add(number: int) -> None:
+        position = store.conversations.add_turn(conversation, Turn(f"question {number}", "SELECT 1", ("1",)))
+        with lock:
+            positions.append(position)
+
+    threads = [threading.Thread(target=add, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(positions) == list(range(8)) and len(store.conversations.turns(conversation)) == 8
+    store.close()
 
 
 def test_a_store_of_an_earlier_version_is_migrated(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import typer
 from rich.table import Table as RichTable
 
 from mscsql.cli.app import app, err, out
-from mscsql.cli.render import cells, print_json
+from mscsql.cli.render import cells, print_json, warn_if_privileged
 from mscsql.errors import ConfigError, MscSqlError
 
 examples_app = typer.Typer(help="Verified examples (question and checked SQL) of a database: few-shot examples in "
@@ -53,6 +53,7 @@ def target(config: Path | None, database: str | None, db: str | None, store: str
     else:
         t2s = TextToSQL(load_generation_config("default", PipelineConfig), db, store=store or default_store_url(),
                         name=database)
+    warn_if_privileged(t2s.db)
     try:
         yield t2s
     finally:
@@ -93,19 +94,18 @@ def examples_import(file: Annotated[Path, typer.Argument(help="JSON list or JSON
 
     examples = read_examples_file(file)
     with target(config, database, db, store) as t2s:
-        failed = []
+        failed: dict[int, str] = {}
         for number, example in enumerate(examples, 1):
             try:
                 verify_sql(t2s.db, example["sql"], t2s.config.execution.timeout_s)
             except MscSqlError as error:
-                failed.append(f"{number}: {example['question'][:60]!r}: {error.message}")
+                failed[number] = f"{number}: {example['question'][:60]!r}: {error.message}"
         if failed and not skip_invalid:
             raise ConfigError(f"{len(failed)} of {len(examples)} examples in {file} failed their check, so none was "
-                              "kept:\n  " + "\n  ".join(failed), hint="fix them, or pass --skip-invalid")
-        bad = {int(f.split(":", 1)[0]) for f in failed}
+                              "kept:\n  " + "\n  ".join(failed.values()), hint="fix them, or pass --skip-invalid")
         kept = [t2s.store.examples.add(t2s.name, e["question"], e["sql"], e["evidence"], source="imported")
-                for number, e in enumerate(examples, 1) if number not in bad]
-    for line in failed:
+                for number, e in enumerate(examples, 1) if number not in failed]
+    for line in failed.values():
         err.print(f"skipped {line}", highlight=False, markup=False)
     err.print(f"{len(kept)} examples kept for {t2s.name}" + (f", {len(failed)} skipped" if failed else ""),
               highlight=False, markup=False)

@@ -118,7 +118,7 @@ def feedback(
                 raise ConfigError(f"the answer's database {found.get('database')!r} is not in this config")
             with connect(entry.url) as db:
                 db.check(sql)  # one read-only statement, or the guard's one message
-        saved = store.answers.add_feedback(answer_id, correct, sql)
+        saved = store.add_feedback(answer_id, correct, sql)
     finally:
         store.close()
     err.print(f"feedback {saved['id']} on answer {answer_id}: {'correct' if correct else 'wrong'}", highlight=False)

@@ -65,6 +65,10 @@ class ConfidenceModel:
                               hint="give a file written by mscsql eval calibrate") from None
         if not len(model.features) == len(model.mean) == len(model.scale) == len(model.coef):
             raise ConfigError(f"confidence model {source} has lists of different lengths")
+        numbers = [*model.mean, *model.scale, *model.coef, model.intercept]
+        if not all(math.isfinite(n) for n in numbers) or not all(x > 0 for x in model.scale):
+            raise ConfigError(f"confidence model {source} holds a number that is not finite, or a scale that is not "
+                              "above 0", hint="refit it with mscsql eval calibrate")
         return model
 
     @classmethod

@@ -25,6 +25,7 @@ from typing import Any
 from mscsql.critic.base import Choice
 from mscsql.critic.checks import answer_checks
 from mscsql.critic.grouping import CandidateResult
+from mscsql.db import sqltext
 from mscsql.types import ExecutionResult, Schema
 
 #: the features, in the order a model reads them
@@ -60,19 +61,20 @@ _ASKS = {
 }
 
 
-def _query_shape(sql: str, read: str) -> dict[str, float]:
-    import sqlglot
+def _query_shape(sql: str, dialect: str) -> dict[str, float]:
     from sqlglot import exp
 
     from mscsql.benchmarks.hardness import hardness_counts
 
     shape = dict.fromkeys(("joins", "subqueries", "group_by", "order_limit", "distinct", "set_operation", "like",
                            "having", "negation", "select_columns", "aggregate"), 0.0)
-    try:
-        tree = sqlglot.parse_one(sql, read=read)
-        shape["hardness"] = _LEVELS.get(hardness_counts(sql).level, 3.0)
-    except Exception:  # a query sqlglot cannot read counts as the hardest, with no known shape
+    tree = sqltext.tree(sql, dialect)
+    if tree is None:  # a query sqlglot cannot read counts as the hardest, with no known shape
         return {**shape, "hardness": 3.0}
+    try:
+        shape["hardness"] = _LEVELS.get(hardness_counts(sql).level, 3.0)
+    except Exception:  # Spider's hardness rules read SQLite; another dialect's query may not parse there
+        shape["hardness"] = 3.0
     select = tree if isinstance(tree, exp.Select) else tree.find(exp.Select)
     shape.update({
         "joins": float(len(list(tree.find_all(exp.Join)))),
@@ -100,19 +102,14 @@ def _result_shape(result: ExecutionResult) -> dict[str, float]:
             "duplicate_rows": 1 - len(set(rows)) / len(rows) if rows else 0.0}
 
 
-def _query_words(sql: str, read: str) -> set[str]:
+def _query_words(sql: str, dialect: str) -> set[str]:
     """The word stems of the query's names and text values (and its numbers)."""
-    import sqlglot
     from sqlglot.tokens import TokenType
 
     from mscsql.retrieval.text import split_identifier, stem
 
-    try:
-        tokens = sqlglot.tokenize(sql, read=read)
-    except Exception:  # sqlglot raises several kinds of error for text it cannot read
-        return set()
     words: set[str] = set()
-    for token in tokens:
+    for token in sqltext.tokens(sql, dialect) or []:
         if token.token_type in (TokenType.VAR, TokenType.IDENTIFIER, TokenType.STRING):
             words |= {stem(w) for w in split_identifier(token.text).split()}
         elif token.token_type == TokenType.NUMBER:
@@ -120,12 +117,12 @@ def _query_words(sql: str, read: str) -> set[str]:
     return words
 
 
-def _coverage(question: str, sql: str, schema: Schema | None, read: str) -> dict[str, float]:
+def _coverage(question: str, sql: str, schema: Schema | None, dialect: str) -> dict[str, float]:
     from mscsql.retrieval.examples import schema_vocabulary
     from mscsql.retrieval.text import STOPWORDS, normalize, stem
 
     asked = {stem(w) for w in normalize(question).split() if w not in STOPWORDS}
-    used = _query_words(sql, read)
+    used = _query_words(sql, dialect)
     named = {w for w in asked if w in schema_vocabulary(schema)} if schema is not None else set()
     return {"question_coverage": len(asked & used) / max(1, len(asked)),
             "schema_words_unused": float(len(named - used)),
@@ -155,10 +152,8 @@ def features(question: str, evidence: str | None, candidates: Sequence[Candidate
     }
     found.update(zip(("no_answer", "direction_conflict", "values_missing", "values_unasked"),
                      answer_checks(question, evidence, chosen.sql, chosen.result), strict=True))
-    from mscsql.db.guard import sqlglot_dialect
-
-    read = sqlglot_dialect(schema.dialect) if schema is not None else "sqlite"
-    found.update(_query_shape(chosen.sql, read))
+    dialect = schema.dialect if schema is not None else "sqlite"
+    found.update(_query_shape(chosen.sql, dialect))
     found.update(_result_shape(chosen.result))
     text = question.lower()
     found["question_words"] = float(len(text.split()))
@@ -167,5 +162,5 @@ def features(question: str, evidence: str | None, candidates: Sequence[Candidate
     found["superlative_without_order"] = found["asks_superlative"] * (1 - max(found["order_limit"], found["aggregate"]))
     found["each_without_group"] = found["asks_each"] * (1 - found["group_by"])
     found["negation_without_not"] = found["asks_negation"] * (1 - found["negation"])
-    found.update(_coverage(question, chosen.sql, schema, read))
+    found.update(_coverage(question, chosen.sql, schema, dialect))
     return {name: float(found[name]) for name in FEATURES}

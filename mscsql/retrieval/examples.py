@@ -10,9 +10,9 @@ the examples' SQL skeletons to a draft query for the question.
 - :class:`ExampleRanker` scores each example by the cosine similarity of the questions' embeddings (the
   sentence encoder of :mod:`mscsql.retrieval.encoder`; sets of words without it), masked, as written, or a mix
   of both, plus, when a draft query is known, the skeleton similarity of the example's SQL to the draft's.
-- :func:`same_question` says when a question is the verified one written again (same words in the same
-  order, up to case, punctuation, stop words and word endings; the same numbers and quoted values), so the
-  verified SQL can answer it directly.
+- :func:`same_question` says when a question is the verified one written again (the same words in the same
+  order, up to case, punctuation, word endings and a few filler words), so the verified SQL can answer it
+  directly.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from __future__ import annotations
 import difflib
 import logging
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -27,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from mscsql.db.sqltext import literals, tokens
 from mscsql.retrieval.text import STOPWORDS, normalize, split_identifier, stem
 from mscsql.types import Schema, VerifiedExample
 
@@ -58,18 +60,6 @@ def schema_vocabulary(schema: Schema) -> frozenset[str]:
     return _vocabulary(tuple(n for n in names if n))
 
 
-def sql_literals(sql: str, dialect: str = "sqlite") -> tuple[str, ...]:
-    """The string and number literals of ``sql`` (lower-cased), or () when it does not tokenize."""
-    import sqlglot
-    from sqlglot.tokens import TokenType
-
-    try:
-        found = sqlglot.tokenize(sql, read=dialect)
-    except Exception:  # sqlglot raises several kinds of error for text it cannot read
-        return ()
-    return tuple(t.text.lower() for t in found if t.token_type in (TokenType.STRING, TokenType.NUMBER))
-
-
 def mask_question(question: str, vocabulary: frozenset[str], literals: Sequence[str] = ()) -> str:
     """``question`` with schema words as ``<mask>`` and values as ``<value>``: quoted text, numbers, capitalised
     words after the first, and the words of ``literals`` (an example's SQL literals)."""
@@ -97,16 +87,24 @@ def mask_question(question: str, vocabulary: frozenset[str], literals: Sequence[
     return " ".join(collapsed)
 
 
+#: words that change nothing in a question's meaning; negations, comparisons, quantifiers and every other word
+#: count when two questions are compared
+_FILLER = frozenset(["a", "an", "the", "is", "are", "was", "were", "be", "been", "there", "please", "me", "us",
+                     "tell", "show", "give", "list", "find", "what", "which", "whats"])
+
+
 def _content_words(text: str) -> tuple[str, ...]:
-    return tuple(stem(w) for w in normalize(text).split() if w not in STOPWORDS)
+    return tuple(stem(w) for w in normalize(text).split() if w not in _FILLER)
 
 
 def same_question(asked: str, verified: str, asked_evidence: str | None = None,
                   verified_evidence: str | None = None) -> bool:
-    """Whether ``asked`` is ``verified`` written again: the same content words in the same order (case,
-    punctuation, stop words and word endings aside), so the same numbers and names too, and the same
-    evidence. "How many customers are there?" is "how many customers?"; "... in Europe?" is not "... in Asia?",
-    and "orders of customers" is not "customers of orders"."""
+    """Whether ``asked`` is ``verified`` written again: the same words in the same order once case, punctuation,
+    word endings and a few filler words (articles, "is", "are", "there", "please", "show me", "what", "which")
+    are set aside, so the same numbers, names, negations and comparisons too, and the same evidence. "How many
+    customers are there?" is "how many customers"; "... in Europe?" is not "... in Asia?", "did not order" is
+    not "did order", "more than 5" is not "less than 5", and "orders of customers" is not "customers of
+    orders"."""
     words = _content_words(asked)
     if not words or words != _content_words(verified):
         return False
@@ -119,12 +117,10 @@ def same_question(asked: str, verified: str, asked_evidence: str | None = None,
 def sql_skeleton(sql: str, dialect: str = "sqlite") -> tuple[str, ...]:
     """``sql``'s keywords, operators and function names, with every table, column, alias and literal as ``_``
     (a qualified name is one ``_``, aliases are dropped); () when it does not tokenize."""
-    import sqlglot
     from sqlglot.tokens import TokenType
 
-    try:
-        found = sqlglot.tokenize(sql, read=dialect)
-    except Exception:  # sqlglot raises several kinds of error for text it cannot read
+    found = tokens(sql, dialect)
+    if found is None:
         return ()
     names = (TokenType.VAR, TokenType.IDENTIFIER, TokenType.STRING, TokenType.NUMBER)
     out: list[str] = []
@@ -176,7 +172,7 @@ class ExampleIndex:
     def __init__(self, ranker: ExampleRanker, examples: Sequence[VerifiedExample], schemas: Sequence[Schema]) -> None:
         self.ranker = ranker
         self.examples = tuple(examples)
-        self.masked = [mask_question(e.question, schema_vocabulary(s), sql_literals(e.sql, s.dialect))
+        self.masked = [mask_question(e.question, schema_vocabulary(s), literals(e.sql, s.dialect))
                        for e, s in zip(self.examples, schemas, strict=True)]
         self.plain = [e.question for e in self.examples]
         self.skeletons = [sql_skeleton(e.sql, s.dialect) for e, s in zip(self.examples, schemas, strict=True)]
@@ -184,6 +180,7 @@ class ExampleIndex:
         self._distinct = list(distinct)
         self._which = np.asarray([distinct[s] for s in self.skeletons], dtype=np.int64)
         self._similar: dict[tuple[str, ...], np.ndarray] = {}
+        self._similar_lock = threading.Lock()
         embed = ranker.encoder is not None and bool(self.examples)
         self.masked_vectors = ranker.embed(self.masked) if embed else None
         self.plain_vectors = ranker.embed(self.plain) if embed else None
@@ -232,11 +229,15 @@ class ExampleIndex:
     def _skeleton_similarities(self, target: tuple[str, ...]) -> np.ndarray:
         """Each example's skeleton similarity to ``target`` (each distinct skeleton compared once; the last few
         targets remembered)."""
-        if target not in self._similar:
-            if len(self._similar) >= 64:
-                self._similar.pop(next(iter(self._similar)))
-            self._similar[target] = np.asarray([skeleton_similarity(target, s) for s in self._distinct])
-        return self._similar[target][self._which]
+        with self._similar_lock:
+            found = self._similar.get(target)
+        if found is None:
+            found = np.asarray([skeleton_similarity(target, s) for s in self._distinct])
+            with self._similar_lock:
+                if len(self._similar) >= 64:
+                    self._similar.pop(next(iter(self._similar)))
+                self._similar[target] = found
+        return found[self._which]
 
 
 class ExampleRanker:
@@ -279,37 +280,3 @@ def _bag_cosine(a: str, b: str) -> float:
         return 0.0
     return len(left & right) / (len(left) * len(right)) ** 0.5
 
-
-def tables_read(sql: str, dialect: str = "sqlite") -> tuple[str, ...]:
-    """The tables ``sql`` reads (its own CTEs aside), in order of appearance; () when it does not parse."""
-    import sqlglot
-    from sqlglot import exp
-
-    from mscsql.db.guard import sqlglot_dialect
-
-    try:
-        tree = sqlglot.parse_one(sql, read=sqlglot_dialect(dialect))
-    except Exception:  # sqlglot raises several kinds of error for text it cannot read
-        return ()
-    own = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
-    names = [t.name for t in tree.find_all(exp.Table) if t.name and t.name.lower() not in own]
-    return tuple(dict.fromkeys(names))
-
-
-def without_literals(sql: str, dialect: str = "sqlite") -> str:
-    """``sql`` with every string and number literal (LIMIT and OFFSET counts aside) written as ``?``, for prompts
-    that must carry no value read from the database; the text as given when it does not parse."""
-    import sqlglot
-    from sqlglot import exp
-
-    from mscsql.db.guard import sqlglot_dialect
-
-    read = sqlglot_dialect(dialect)
-    try:
-        tree = sqlglot.parse_one(sql, read=read)
-    except Exception:  # sqlglot raises several kinds of error for text it cannot read
-        return sql
-    for literal in list(tree.find_all(exp.Literal)):
-        if not isinstance(literal.parent, exp.Limit | exp.Offset | exp.Fetch):
-            literal.replace(exp.Placeholder())
-    return tree.sql(dialect=read)

@@ -3,7 +3,6 @@ never a traceback, a key or a database URL with credentials."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from fastapi import Request
@@ -19,15 +18,8 @@ from mscsql.errors import (
     NotFound,
     RejectedInput,
     UnsafeSQLError,
+    redact,
 )
-
-#: user:password@ (or user@) inside a URL
-_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][\w+.-]*://)[^/@\s]+@")
-
-
-def redact(text: str) -> str:
-    """``text`` without the credentials of any URL in it."""
-    return _CREDENTIALS.sub(lambda m: f"{m.group('scheme')}***@", text)
 
 
 class ServiceError(Exception):

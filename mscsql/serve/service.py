@@ -161,7 +161,7 @@ class Service:
         found = self.answer(answer_id)
         if sql is not None:
             self.database(str(found.get("database"))).db.check(sql)
-        return self.store.answers.add_feedback(answer_id, correct, sql)
+        return self.store.add_feedback(answer_id, correct, sql)
 
     # -- what people teach (writes need an admin key at the HTTP layer) ----------------------------------------
 

@@ -10,10 +10,10 @@ from mscsql.answer import Answer, CandidateInfo, GroupInfo
 from mscsql.critic.base import Choice, SelectionItem
 from mscsql.critic.confidence import ConfidenceModel, features
 from mscsql.critic.grouping import CandidateResult
+from mscsql.db.sqltext import tables_read
 from mscsql.explain import explain
 from mscsql.generation.candidates import Candidate
 from mscsql.linking.base import linked
-from mscsql.retrieval.examples import tables_read
 from mscsql.stages.events import UNWATCHED, BatchControl
 from mscsql.stages.prepare import Prepared
 from mscsql.types import ExecutionResult, Question, Schema, VerifiedExample
@@ -63,18 +63,18 @@ def answer_of(item: Prepared, pool: Sequence[Candidate], results: Sequence[Candi
                   for c, proposed in zip(results, pool, strict=True))
     scores: Sequence[float | None] = choice.scores if choice.scores is not None else [None] * len(groups)
     chosen = choice.candidate
-    sure = None
+    likely = None
     if confidence is not None:
-        found = features(item.question.text, item.question.evidence, results, choice, item.link.full_schema)
-        sure = round(confidence.predict(found), 4)
+        read = features(item.question.text, item.question.evidence, results, choice, item.link.full_schema)
+        likely = round(confidence.predict(read), 4)
     return Answer(question=item.question, sql=chosen.sql if chosen else None, result=chosen.result if chosen else None,
                   candidates=infos,
                   groups=tuple(GroupInfo(g.count, g.ok, s) for g, s in zip(groups, scores, strict=True)),
                   chosen_group=choice.group, linked_schema=item.link, selector=selector,
                   unanimous=len([g for g in groups if g.ok]) == 1, timings=timings, config_hash=config_hash,
                   prompt_hash=item.prompt.prompt_hash,
-                  explanation=explain(chosen.sql, item.link.schema.dialect) if chosen else "", confidence=sure,
-                  abstained=min_confidence > 0 and (sure is None or sure < min_confidence))
+                  explanation=explain(chosen.sql, item.link.schema.dialect) if chosen else "", confidence=likely,
+                  abstained=min_confidence > 0 and (likely is None or likely < min_confidence))
 
 
 def verified_answer(question: Question, example: VerifiedExample, result: ExecutionResult, schema: Schema, *,

@@ -13,11 +13,12 @@ from dataclasses import replace
 from typing import Any
 
 from mscsql.config import PipelineConfig
+from mscsql.db.sqltext import tables_read, without_values
 from mscsql.generation.base import Sample
 from mscsql.generation.candidates import collect_candidates
 from mscsql.linking.render import approximate_tokens
 from mscsql.prompts import NO_CONTEXT, PromptContext
-from mscsql.retrieval.examples import ExampleIndex, ExampleRanker, same_question, tables_read, without_literals
+from mscsql.retrieval.examples import ExampleIndex, ExampleRanker, same_question
 from mscsql.types import Question, Schema, Turn, VerifiedExample
 
 log = logging.getLogger(__name__)
@@ -79,22 +80,29 @@ class Knowledge:
         text = question.text if not question.evidence else f"{question.text} {question.evidence}"
         ranked = index.rank(text, schema, draft=draft, k=self.config.examples.k)
         examples = tuple(r.example for r in ranked)
-        if not self.config.share_values:  # no literal of a stored query reaches a model
-            examples = tuple(replace(e, sql=without_literals(e.sql, schema.dialect)) for e in examples)
+        if not self.config.share_values:  # no value of a stored query reaches a model (nor one it cannot read)
+            names = _names(schema)
+            shown = [replace(e, sql=without_values(e.sql, schema.dialect, names)) for e in examples]
+            examples = tuple(e for e in shown if e.sql is not None)
         return examples
 
     # -- conversations ------------------------------------------------------------------------------------------
 
-    def history(self, question: Question) -> tuple[Turn, ...]:
+    def history(self, question: Question, schema: Schema) -> tuple[Turn, ...]:
         """The turns of ``question``'s conversation that fit the prompt: the latest ``max_turns`` within
-        ``budget_tokens``, oldest first."""
+        ``budget_tokens``, oldest first (their SQL without values when values are not shared)."""
         if not question.conversation:
             return ()
         self.store.conversations.require(question.conversation, self.database)
         settings = self.config.conversation
+        turns = self.store.conversations.turns(question.conversation)
+        if not self.config.share_values:
+            names = _names(schema)
+            turns = tuple(replace(t, sql=without_values(t.sql, schema.dialect, names) if t.sql else None)
+                          for t in turns)
         kept: list[Turn] = []
         spent = 0
-        for turn in reversed(self.store.conversations.turns(question.conversation)):
+        for turn in reversed(turns):
             cost = approximate_tokens(" ".join([turn.question, turn.evidence or "", turn.sql or "", *turn.columns]))
             if len(kept) >= settings.max_turns or spent + cost > settings.budget_tokens:
                 break
@@ -124,8 +132,8 @@ class Knowledge:
             return NO_CONTEXT
         return PromptContext(notes=notes, examples=examples, turns=turns)
 
-    def drafts_change(self, question: Question, schema: Schema, context: PromptContext,
-                      samples: Sequence[Sample]) -> PromptContext | None:
+    def reranked_with_draft(self, question: Question, schema: Schema, context: PromptContext,
+                            samples: Sequence[Sample]) -> PromptContext | None:
         """The context with examples ranked again by the draft (the query ``samples`` propose most), or None
         when there is no draft or the examples stay the same."""
         if self.config.examples.draft != "first-generator" or not context.examples:
@@ -135,3 +143,8 @@ class Knowledge:
             return None
         examples = self.examples_for(question, schema, draft)
         return None if examples == context.examples else replace(context, examples=examples)
+
+
+def _names(schema: Schema) -> frozenset[str]:
+    """The lower-case names of ``schema``'s tables and columns (quoted text that is none of them is a value)."""
+    return frozenset(n.lower() for t in schema.tables for n in (t.name, t.qualified_name, *(c.name for c in t.columns)))

@@ -50,15 +50,26 @@ class ConversationStore:
                      for r in self._rows(conversation_id))
 
     def add_turn(self, conversation_id: str, turn: Turn, answer_id: str | None = None) -> int:
-        """Append ``turn``; returns its position (0 for the first)."""
+        """Append ``turn``; returns its position (0 for the first). Two follow-ups added at once (threads, or
+        replicas sharing the store) get distinct positions: the loser of a race takes the next one."""
+        for _attempt in range(20):
+            try:
+                with self.engine.begin() as conn:
+                    position = int(conn.execute(sa.select(sa.func.count()).where(
+                        turns_table.c.conversation_id == conversation_id)).scalar() or 0)
+                    conn.execute(turns_table.insert().values(
+                        conversation_id=conversation_id, position=position, question=turn.question,
+                        evidence=turn.evidence, sql=turn.sql, answer_id=answer_id, created_at=datetime.now(UTC),
+                        columns=json.dumps(list(turn.columns), ensure_ascii=False)))
+                return position
+            except sa.exc.IntegrityError:
+                continue
+        raise RejectedInput(f"conversation {conversation_id!r} is taking too many turns at once")
+
+    def correct_turn(self, answer_id: str, sql: str) -> None:
+        """The turn of the stored answer ``answer_id`` continues with ``sql`` (its corrected query) from now on."""
         with self.engine.begin() as conn:
-            position = int(conn.execute(sa.select(sa.func.count()).where(
-                turns_table.c.conversation_id == conversation_id)).scalar() or 0)
-            conn.execute(turns_table.insert().values(
-                conversation_id=conversation_id, position=position, question=turn.question, evidence=turn.evidence,
-                sql=turn.sql, columns=json.dumps(list(turn.columns), ensure_ascii=False), answer_id=answer_id,
-                created_at=datetime.now(UTC)))
-        return position
+            conn.execute(turns_table.update().where(turns_table.c.answer_id == answer_id).values(sql=sql))
 
     def attach_answer(self, conversation_id: str, position: int, answer_id: str) -> None:
         """Note the stored answer of the turn at ``position``."""

@@ -10,13 +10,24 @@ import sqlalchemy as sa
 from mscsql.errors import ConfigError
 
 
+def shown_url(url: str) -> str:
+    """``url`` as messages show it: without its password."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return repr(url)
+
+
 def open_engine(url: str) -> sa.Engine:
     """An engine for the store at ``url`` (a SQLite file or a PostgreSQL database)."""
     try:
         parsed = sa.engine.make_url(url)
     except sa.exc.ArgumentError:
-        raise ConfigError(f"store {url!r} is not a database URL",
+        raise ConfigError("the store URL is not a database URL",
                           hint="e.g. sqlite:///mscsql-store.sqlite or postgresql://user@host/db") from None
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ConfigError(f"a store is a SQLite file or a PostgreSQL database, not {parsed.get_backend_name()}",
+                          hint="e.g. sqlite:///mscsql-store.sqlite or postgresql://user@host/db")
     if parsed.get_backend_name() == "sqlite":
         if parsed.database in (None, "", ":memory:"):
             raise ConfigError("a store needs a SQLite file or a server database",
@@ -32,9 +43,12 @@ def open_engine(url: str) -> sa.Engine:
             cursor.close()
 
         return engine
-    if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
+    if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
-    return sa.create_engine(parsed, pool_pre_ping=True)
+    try:
+        return sa.create_engine(parsed, pool_pre_ping=True)
+    except ImportError as error:
+        raise ConfigError(f"the store needs the {error.name} driver", hint="pip install 'mscsql[postgres]'") from None
 
 
 def utc_iso(moment: datetime) -> str:

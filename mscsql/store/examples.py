@@ -70,7 +70,7 @@ def read_examples_file(path: str | Path) -> list[dict[str, Any]]:
     return examples
 
 
-def promotion(answer: dict[str, Any]) -> tuple[str, str | None, str]:
+def promoted_example(answer: dict[str, Any]) -> tuple[str, str | None, str]:
     """(question, evidence, SQL) of the verified example a stored answer (with its ``feedback``) becomes: its SQL
     when the latest feedback confirms it, the corrected SQL when the latest feedback gives one; else a
     :class:`RejectedInput` saying what is missing."""

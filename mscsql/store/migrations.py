@@ -43,6 +43,7 @@ examples_table = sa.Table(
     sa.Column("source", sa.String(20), nullable=False),  # added, imported or promoted
     sa.Column("answer_id", sa.String(32), nullable=True),  # the answer it was promoted from
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sqlite_autoincrement=True,  # an id is never given again after a removal (caches key on the highest id)
 )
 
 conversations_table = sa.Table(
@@ -64,6 +65,7 @@ turns_table = sa.Table(
     sa.Column("columns", sa.Text, nullable=False),  # the result's column names, as a JSON list
     sa.Column("answer_id", sa.String(32), nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("conversation_id", "position", name="mscsql_turns_one_per_position"),
 )
 
 notes_table = sa.Table(
@@ -72,6 +74,7 @@ notes_table = sa.Table(
     sa.Column("database", sa.String(200), nullable=False, index=True),
     sa.Column("text", sa.Text, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sqlite_autoincrement=True,
 )
 
 #: version -> the tables it creates (later versions add tables or columns)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Any
 
+from mscsql.errors import ConfigError, redact
 from mscsql.store.answers import AnswerStore
 from mscsql.store.conversations import ConversationStore
-from mscsql.store.engine import open_engine
+from mscsql.store.engine import open_engine, shown_url
 from mscsql.store.examples import ExampleStore
 from mscsql.store.migrations import migrate
 from mscsql.store.notes import NoteStore
@@ -25,11 +27,28 @@ class Store:
         assert url is not None
         self.url = url
         self.engine = open_engine(url)
-        migrate(self.engine)
+        try:
+            migrate(self.engine)
+        except ConfigError:
+            self.close()
+            raise
+        except Exception as error:  # the driver's or SQLAlchemy's own errors: a store that cannot be reached
+            self.close()
+            raise ConfigError(f"cannot open the store {shown_url(url)}: {redact(str(error)).splitlines()[0]}",
+                              hint="check the store URL (sqlite:///path/file.sqlite, postgresql://user@host/db), "
+                                   "that its folder exists and that the server is up") from None
         self.answers = AnswerStore(self.engine)
         self.examples = ExampleStore(self.engine)
         self.conversations = ConversationStore(self.engine)
         self.notes = NoteStore(self.engine)
+
+    def add_feedback(self, answer_id: str, correct: bool, sql: str | None = None) -> dict[str, Any]:
+        """Feedback on the stored answer ``answer_id`` (see :meth:`AnswerStore.add_feedback`); a corrected query
+        also becomes the answer's turn in its conversation, so follow-up questions build on it."""
+        saved = self.answers.add_feedback(answer_id, correct, sql)
+        if sql:
+            self.conversations.correct_turn(answer_id, sql)
+        return saved
 
     def close(self) -> None:
         self.engine.dispose()

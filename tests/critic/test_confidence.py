@@ -93,6 +93,9 @@ def test_a_model_fits_saves_loads_and_orders_by_what_it_learnt(tmp_path: Path) -
     (tmp_path / "bad.json").write_text(json.dumps({**model.to_dict(), "features": ["share", "magic"]}))
     with pytest.raises(ConfigError, match="unknown features: magic"):
         ConfidenceModel.load(tmp_path / "bad.json")
+    (tmp_path / "nan.json").write_text(json.dumps({**model.to_dict(), "scale": [0.0, 1.0]}))
+    with pytest.raises(ConfigError, match="not finite, or a scale that is not above 0"):
+        ConfidenceModel.load(tmp_path / "nan.json")
     (tmp_path / "broken.json").write_text("{")
     with pytest.raises(ConfigError, match="not JSON"):
         ConfidenceModel.load(tmp_path / "broken.json")

@@ -127,6 +127,11 @@ def test_notes_and_examples_without_values_when_values_are_not_shared(tmp_path: 
         prompt = _prompts()[-1]
         assert "Revenue is quantity times the product's unit_price" in prompt  # people's text goes in
         assert "WHERE city = ?" in prompt and "Detroit" not in prompt
+        # a verified answer's query, shown again as an earlier turn, carries no value either
+        verified = t2s.ask("How many customers are in the city of the first customer?")
+        assert verified.source == "verified"
+        t2s.ask("And how many orders do they have?", conversation=verified.conversation_id)
+        assert "Earlier questions" in _prompts()[-1] and "Detroit" not in _prompts()[-1]
         t2s.remove_note(note["id"])
         assert t2s.notes() == []
 
@@ -248,3 +253,34 @@ def test_answers_carry_a_confidence_and_abstain_below_the_minimum(tmp_path: Path
                               "How many customers are there?", "--json"], capture_output=True, text=True, env=env,
                              timeout=300)
     assert as_json.returncode == 3 and json.loads(as_json.stdout)["abstained"] is True
+
+
+def test_a_removed_example_is_gone_and_names_and_a_failing_store_cost_no_answer(tmp_path: Path,
+                                                                                local_server: str) -> None:  # noqa: F811
+    store = Store(f"sqlite:///{tmp_path / 'store.sqlite'}")
+    with TextToSQL.from_config(_config(local_server), db=create_demo(tmp_path / "demo.sqlite"), store=store) as t2s:
+        kept = [t2s.add_example(f"How many regions are in group {n}?", f"SELECT count(*) FROM regions WHERE {n} = {n}")
+                for n in (1, 2, 3)]
+        assert t2s.ask("How many regions are in group 3?").source == "verified"
+        t2s.remove_example(kept[-1]["id"])
+        added = t2s.add_example("How many products are there?", "SELECT count(*) FROM products")
+        assert added["id"] not in [k["id"] for k in kept]  # an id is never given again
+        again = t2s.ask("How many regions are in group 3?")
+        assert again.source == "generated" and "group 3" not in _prompts()[-1].split("Question: How many regions")[0]
+        # a store that fails after the stages costs the conversation, not the answer
+        with store.engine.begin() as conn:
+            conn.exec_driver_sql("DROP TABLE mscsql_turns")
+        lost = t2s.ask("How many customers are there?")
+        assert lost.ok and lost.sql == ANSWER and lost.conversation_id is None
+    store.close()
+    # two databases with the same file name are two databases in the store
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    shared = Store(f"sqlite:///{tmp_path / 'shared.sqlite'}")
+    with TextToSQL.from_config(_config(local_server), db=create_demo(tmp_path / "a" / "demo.sqlite"),
+                               store=shared) as first, \
+            TextToSQL.from_config(_config(local_server), db=create_demo(tmp_path / "b" / "demo.sqlite"),
+                                  store=shared) as second:
+        first.add_example("How many customers?", "SELECT count(*) FROM customers")
+        assert first.name != second.name and second.examples() == []
+    shared.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from mscsql.db.sqltext import tables_read, without_values
 from mscsql.retrieval.examples import (
     ExampleRanker,
     mask_question,
@@ -12,8 +13,6 @@ from mscsql.retrieval.examples import (
     schema_vocabulary,
     skeleton_similarity,
     sql_skeleton,
-    tables_read,
-    without_literals,
 )
 from mscsql.types import Column, Schema, Table, VerifiedExample
 
@@ -45,6 +44,10 @@ def test_skeleton_similarity_is_one_for_the_same_shape_and_lower_for_others() ->
     assert 0 < skeleton_similarity(count, grouped) < 1
     assert skeleton_similarity((), ()) == 1.0 and skeleton_similarity(count, ()) == 0.0
     assert sql_skeleton("this is not SQL'") == ()
+    # in PostgreSQL and MySQL too (the dialect names mscsql uses)
+    assert sql_skeleton("SELECT count(*) FROM singer WHERE country ILIKE 'a%'", "postgresql") == \
+        ("select", "count", "(", "*", ")", "from", "_", "where", "_", "ilike", "_")
+    assert sql_skeleton("SELECT `country` FROM singer LIMIT 1", "mysql") == ("select", "_", "from", "_", "limit", "_")
 
 
 def test_questions_are_masked_by_schema_words_and_values() -> None:
@@ -68,6 +71,15 @@ def test_a_question_asked_again_is_the_same_question_and_a_different_one_is_not(
     assert not same_question("List the orders of 2023", "List the orders of 2024")
     assert not same_question("How many customers?", "How many customers?", "only active ones", None)
     assert not same_question("?", "?")
+    # negations, comparisons and quantifiers change the meaning: never the same question
+    for asked, verified in [("Which customers did not order?", "Which customers did order?"),
+                            ("Orders shipped before 2020", "Orders shipped after 2020"),
+                            ("The most expensive product", "The least expensive product"),
+                            ("Customers with more than 5 orders", "Customers with less than 5 orders"),
+                            ("Customers not in Europe", "Customers in Europe"),
+                            ("Orders of each customer", "Orders of one customer")]:
+        assert not same_question(asked, verified), asked
+    assert same_question("Show me the orders of 2023", "What are the orders of 2023?")
 
 
 def test_the_ranking_prefers_questions_asking_the_same_thing_about_other_names() -> None:
@@ -110,9 +122,20 @@ def test_the_encoder_ranks_paraphrases_first() -> None:
     assert [r.example.id for r in ranked] == [2, 1] and ranked[0].question_similarity > ranked[1].question_similarity
 
 
-def test_tables_read_and_literals_removed() -> None:
+def test_tables_read_and_values_removed() -> None:
     assert set(tables_read("WITH recent AS (SELECT * FROM concert) SELECT name FROM singer JOIN recent USING "
                            "(singer_id)")) == {"singer", "concert"}
     assert tables_read("not sql at all (") == ()
-    assert without_literals("SELECT name FROM singer WHERE country = 'France' AND age > 30 LIMIT 5") == \
-        "SELECT name FROM singer WHERE country = ? AND age > ? LIMIT 5"
+    names = frozenset({"singer", "name", "country", "age"})
+    for sql, dialect, shown in [
+        ("SELECT name FROM singer WHERE country = 'France' AND age > 30 LIMIT 5", "sqlite",
+         "SELECT name FROM singer WHERE country = ? AND age > ? LIMIT 5"),
+        ('SELECT "name" FROM singer WHERE name = "Joe Sharp" ORDER BY 1, 2', "sqlite",  # SQLite's "text" string
+         'SELECT "name" FROM singer WHERE name = ? ORDER BY 1, 2'),
+        ("SELECT name FROM singer WHERE photo = x'ABCD' OR name = 'it''s'", "sqlite",
+         "SELECT name FROM singer WHERE photo = ? OR name = ?"),
+        ("SELECT name FROM singer WHERE country = E'Fran\\nce' AND age = 1.5 OFFSET 3", "postgresql",
+         "SELECT name FROM singer WHERE country = ? AND age = ? OFFSET 3"),
+    ]:
+        assert without_values(sql, dialect, names) == shown
+    assert without_values("SELECT 'unterminated FROM singer", "sqlite", names) is None  # unreadable: not shown

@@ -33,6 +33,11 @@ async def _exercise(client: Any) -> dict[str, Any]:
                             ("describe_database", {"database": "nope"})]:
         result = await client.call_tool(name, arguments)
         results[f"{name} {arguments.get('sql', arguments.get('database', ''))}"] = result
+    first = results["ask demo"].structured_content  # a follow-up in the same conversation, and an unknown one
+    results["follow-up"] = await client.call_tool("ask", {"database": "demo", "question": "And how many are SMB?",
+                                                          "conversation_id": first["conversation_id"]})
+    results["unknown conversation"] = await client.call_tool(
+        "ask", {"database": "demo", "question": "And?", "conversation_id": "f" * 32})
     return results
 
 
@@ -43,6 +48,11 @@ def _check(results: dict[str, Any]) -> None:
     assert {t["name"] for t in described["tables"]} == {"regions", "customers", "products", "orders"}
     answer = results["ask demo"].structured_content
     assert answer["sql"] == ANSWER and answer["result"]["rows"] == [[120]] and answer["id"]
+    assert 0 < answer["confidence"] <= 1 and answer["abstained"] is False and answer["turn"] == 0
+    follow = results["follow-up"].structured_content
+    assert follow["conversation_id"] == answer["conversation_id"] and follow["turn"] == 1
+    unknown = results["unknown conversation"]
+    assert unknown.is_error and "no conversation with id" in unknown.content[0].text
     capped = results["run_sql SELECT order_id FROM orders"].structured_content
     assert len(capped["rows"]) == 50 and capped["truncated"] is True and capped["max_rows"] == 50
     refused = results["run_sql DROP TABLE orders"]

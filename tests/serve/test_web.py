@@ -126,7 +126,10 @@ def test_an_unsure_answer_shows_its_options_and_a_follow_up_continues_the_conver
                 page.wait_for_selector("#badge:has-text('confidence')")
                 page.wait_for_selector("#answer:not([hidden])")
                 asked = [r for r in _Server.requests if "messages" in r]
-                assert "Earlier questions in this conversation" in asked[-1]["messages"][-1]["content"]
+                earlier = asked[-1]["messages"][-1]["content"].split("Question: And which region")[0]
+                assert "Earlier questions in this conversation" in earlier
+                # the option the person picked is what the follow-up builds on (sent as their correction)
+                assert "SELECT count(*) AS customers FROM customers" in earlier and BY_REGION not in earlier
                 page.click("#new-conversation")
                 assert page.is_hidden("#conversation")
                 assert not problems, problems

@@ -173,6 +173,12 @@ async function useOption(answer, member) {
     showError((body.error && body.error.message) || `the service answered ${reply.status}`);
     return;
   }
+  if (member.group !== answer.chosen_group && answer.id) {
+    // the person chose another option: tell the service, so follow-up questions build on this query
+    await fetch(`/v1/answers/${answer.id}/feedback`, {
+      method: "POST", headers: headers(), body: JSON.stringify({ correct: false, sql: member.sql }),
+    }).catch(() => {});
+  }
   $("options").hidden = true;
   render({ ...answer, sql: member.sql, result: body, abstained: false, explanation: "",
            chosen_group: member.group }, true);
@@ -301,5 +307,6 @@ $("ask").addEventListener("submit", ask);
 $("csv").addEventListener("click", csv);
 $("copy").addEventListener("click", copy);
 $("new-conversation").addEventListener("click", () => setConversation(null));
+$("database").addEventListener("change", () => setConversation(null)); // a conversation is about one database
 $("key").addEventListener("change", () => { localStorage.setItem("mscsql-key", $("key").value); loadDatabases(); });
 loadDatabases().catch((err) => showError(String(err)));
