@@ -22,6 +22,7 @@ from mscsql.cli.options import (
     TimeoutOpt,
     WorkersOpt,
 )
+from mscsql.cli.render import print_selection
 from mscsql.config import ExecutionSettings
 from mscsql.errors import ConfigError
 
@@ -175,19 +176,7 @@ def select_command(
         cache.close()
         for built in selectors.values():
             built.close()
-    out.print(f"{summary['questions']} questions ({summary['scorer']})", highlight=False)
-    for name, accuracy in summary["selectors"].items():
-        out.print(f"{name}: {100 * (accuracy or 0):.2f}%", highlight=False)
-    best = summary["best_single"]
-    out.print(f"best_single ({best['name']}): {100 * (best['accuracy'] or 0):.2f}%", highlight=False)
-    out.print(f"oracle: {100 * (summary['oracle'] or 0):.2f}%", highlight=False)
-    for name, judged in summary["confidence"].items():
-        for kind, report in judged.items():
-            at = report["accuracy_at_coverage"]
-            out.print(f"{name} confidence ({'calibrated' if kind == 'model' else 'share of samples'}): AUROC "
-                      f"{report['auroc'] if report['auroc'] is not None else '-'}, accuracy at 50/80/90% coverage "
-                      f"{100 * at['0.5']:.2f} / {100 * at['0.8']:.2f} / {100 * at['0.9']:.2f}%, ECE {report['ece']}",
-                      highlight=False)
+    print_selection(summary)
 
 
 @eval_app.command("calibrate")

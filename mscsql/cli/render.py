@@ -83,3 +83,27 @@ def open_database(target: str, **options: Any) -> Any:
     db = connect(target, **options)
     warn_if_privileged(db)
     return db
+
+
+def print_selection(summary: dict[str, Any]) -> None:
+    """What ``mscsql select`` found: each selector's accuracy, the best single file, the oracle, each selector
+    against the vote (difference, interval, McNemar), and how well each confidence tells right from wrong."""
+    out.print(f"{summary['questions']} questions ({summary['scorer']})", highlight=False)
+    for name, accuracy in summary["selectors"].items():
+        out.print(f"{name}: {100 * (accuracy or 0):.2f}%", highlight=False)
+    best = summary["best_single"]
+    out.print(f"best_single ({best['name']}): {100 * (best['accuracy'] or 0):.2f}%", highlight=False)
+    out.print(f"oracle: {100 * (summary['oracle'] or 0):.2f}%", highlight=False)
+    for name, against in summary["against_vote"].items():
+        found = against["overall"]
+        low, high = found["interval_95"]
+        out.print(f"{name} against vote: {100 * found['difference']:+.2f} points [{100 * low:+.2f}, "
+                  f"{100 * high:+.2f}], McNemar p = {found['mcnemar_p']:.4g} ({found['only_b']} right only with "
+                  f"{name}, {found['only_a']} only with vote)", highlight=False)
+    for name, judged in summary["confidence"].items():
+        for kind, report in judged.items():
+            at = report["accuracy_at_coverage"]
+            out.print(f"{name} confidence ({'calibrated' if kind == 'model' else 'share of samples'}): AUROC "
+                      f"{report['auroc'] if report['auroc'] is not None else '-'}, accuracy at 50/80/90% coverage "
+                      f"{100 * at['0.5']:.2f} / {100 * at['0.8']:.2f} / {100 * at['0.9']:.2f}%, ECE {report['ece']}",
+                      highlight=False)

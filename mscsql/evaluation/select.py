@@ -31,6 +31,7 @@ from mscsql.evaluation.confidence import confidence_report
 from mscsql.evaluation.generate import benchmark_question
 from mscsql.evaluation.runner import ScoreRun, score
 from mscsql.evaluation.scorers import Scorer
+from mscsql.evaluation.significance import compare_by_level
 from mscsql.fileio import output_folder, write_json_atomic
 from mscsql.stages import (
     Candidate,
@@ -80,6 +81,10 @@ class SelectRun:
     confidence: ConfidenceModel | None = None
 
     def run(self) -> dict[str, Any]:
+        if "vote" not in self.selectors:  # every selector is measured against the vote
+            from mscsql.stages import VoteSelector
+
+            self.selectors = {"vote": VoteSelector(), **self.selectors}
         output_folder(self.output)
         rows = score(ScoreRun(benchmark=self.benchmark, files=self.files, scorer=self.scorer,
                               output=self.output / "scores", cache=self.cache, workers=self.workers,
@@ -120,7 +125,7 @@ class SelectRun:
                   for name, selector in self.selectors.items()}
         records = []
         for position, item in enumerate(items):
-            record: dict[str, Any] = {"index": item.index, "db_id": item.db_id,
+            record: dict[str, Any] = {"index": item.index, "db_id": item.db_id, "difficulty": item.difficulty,
                                       "groups": [{"count": g.count, "ok": g.ok, "sources": sorted(
                                           {s for m in g.members for s in m.sources})}
                                           for g in group_by_result(executed[position])],
@@ -154,6 +159,10 @@ class SelectRun:
             "confidence": {s: {"model": judged(s, "confidence"), "share": judged(s, "share")}
                            for s in self.selectors} if records else {},
             "confidence_model": self.model.fitted_on,
+            "against_vote": {s: compare_by_level([r["vote"]["correct"] for r in records],
+                                                 [r[s]["correct"] for r in records],
+                                                 [r["difficulty"] for r in records])
+                             for s in self.selectors if s != "vote"} if records else {},
             "best_single": {"name": best, "accuracy": files[best]},
             "oracle": accuracy(sum(any(r["files"].values()) for r in records)),
             "files": files,

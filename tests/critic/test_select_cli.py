@@ -42,6 +42,13 @@ def test_vote_beats_the_best_single_file_and_stays_below_the_oracle(shared_data:
     assert judged["model"]["auroc"] > judged["share"]["auroc"] > 0.6
     assert judged["share"]["accuracy_at_coverage"]["0.8"] > vote  # confident answers are right more often
     assert "vote confidence (calibrated): AUROC" in result.stdout
+    # first-valid against the vote: the disagreements counted from the records, a p-value and an interval
+    against = summary["against_vote"]["first-valid"]["overall"]
+    assert against["only_b"] == sum(r["first-valid"]["correct"] and not r["vote"]["correct"] for r in records)
+    assert against["only_a"] == sum(r["vote"]["correct"] and not r["first-valid"]["correct"] for r in records)
+    assert 0 <= against["mcnemar_p"] <= 1 and against["interval_95"][0] <= against["difference"]
+    assert set(summary["against_vote"]["first-valid"]) == {"overall", "easy", "medium", "hard", "extra"}
+    assert "first-valid against vote:" in result.stdout
     # a confidence model refitted on these selections, then used by select
     fitted = mscsql("eval", "calibrate", str(out), "--output", str(tmp_path / "mine.json"))
     assert fitted.returncode == 0 and "fitted on 972 answers" in fitted.stdout, fitted.stderr
