@@ -14,6 +14,7 @@
   beyond the set of tuples do not matter.
 - :func:`strict_match`: mscsql's own stricter check: same columns count, rows compared as multisets (as
   lists when order matters), columns in the order written.
+- :func:`soft_f1`: BIRD mini-dev's Soft-F1 (``evaluation_f1.py``), a graded score in [0, 1].
 """
 
 from __future__ import annotations
@@ -120,3 +121,32 @@ def strict_match(gold: Rows, pred: Rows, order_matters: bool, gold_width: int, p
     if order_matters:
         return list(gold) == list(pred)
     return Counter(gold) == Counter(pred)
+
+
+def soft_f1(gold: Rows, pred: Rows) -> float:
+    """BIRD mini-dev's Soft-F1 of a prediction's rows against the gold rows.
+
+    Both are first deduplicated, keeping each row's first place; then the i-th gold row is paired with the i-th
+    predicted row. In a pair, each predicted value found among the gold row's values is a match and each other
+    one a false positive, each gold value not found among the predicted row's values a false negative, all
+    counted in units of the gold row's width. A gold row with no partner is one whole false negative, a
+    predicted row with no partner one whole false positive. The score is the F1 of the summed counts; two empty
+    results score 1, and a score with no match 0."""
+    if not gold and not pred:
+        return 1.0
+    gold_rows = list(dict.fromkeys(gold))
+    pred_rows = list(dict.fromkeys(pred))
+    matched = false_positive = false_negative = 0.0
+    for position, gold_row in enumerate(gold_rows):
+        if position >= len(pred_rows):
+            false_negative += 1
+            continue
+        pred_row, width = pred_rows[position], len(gold_row)
+        found = sum(1 for value in pred_row if value in gold_row)
+        matched += found / width
+        false_positive += (len(pred_row) - found) / width
+        false_negative += sum(1 for value in gold_row if value not in pred_row) / width
+    false_positive += max(0, len(pred_rows) - len(gold_rows))
+    precision = matched / (matched + false_positive) if matched + false_positive > 0 else 0.0
+    recall = matched / (matched + false_negative) if matched + false_negative > 0 else 0.0
+    return 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0

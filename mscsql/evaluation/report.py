@@ -60,6 +60,8 @@ def summarize(rows: list[dict[str, Any]], run: ScoreRun) -> dict[str, Any]:
             in_level = [r for r in scored if r["difficulty"] == level]
             correct = sum(r["correct"] for r in in_level)
             by_level[level] = {"count": len(in_level), "correct": correct, "accuracy": _ratio(correct, len(in_level))}
+            if run.scorer.graded:
+                by_level[level]["score"] = _mean_score(in_level)
         correct = sum(r["correct"] for r in scored)
         files.append({
             "name": file.name, "path": str(file.path), "sha256": file.sha256,
@@ -70,6 +72,7 @@ def summarize(rows: list[dict[str, Any]], run: ScoreRun) -> dict[str, Any]:
             "skipped": len(own) - len(scored),
             "gold_failures": sum(r["gold_status"] != "ok" for r in scored),
             "db_id_mismatches": file.db_id_mismatches,
+            **({"score": _mean_score(scored)} if run.scorer.graded else {}),
         })
     gold_failures = {}
     for r in rows:
@@ -93,6 +96,11 @@ def summarize(rows: list[dict[str, Any]], run: ScoreRun) -> dict[str, Any]:
     }
 
 
+def _mean_score(rows: list[dict[str, Any]]) -> float | None:
+    """The mean graded score of ``rows`` (a failed prediction scores 0)."""
+    return round(sum(r.get("score", 0.0) for r in rows) / len(rows), 9) if rows else None
+
+
 def _percent(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.2f}"
 
@@ -112,6 +120,13 @@ def markdown(summary: dict[str, Any]) -> str:
         cells = " | ".join(_percent(f["by_difficulty"][level]["accuracy"]) for level in levels)
         lines.append(f"| {f['name']} | **{_percent(f['accuracy'])}** | {cells} | {f['errors']} | {f['timeouts']} |")
     lines.append("")
+    if any("score" in f for f in summary["files"]):
+        lines.append(f"Mean {summary['scorer']} score (×100; the rows above count a question right at a score of 1):")
+        lines.append("")
+        for f in summary["files"]:
+            cells = ", ".join(f"{level} {_percent(f['by_difficulty'][level].get('score'))}" for level in levels)
+            lines.append(f"- {f['name']}: **{_percent(f['score'])}** ({cells})")
+        lines.append("")
     if summary["gold_failures"]:
         lines.append(f"Gold queries that failed: {len(summary['gold_failures'])} (listed in summary.json); "
                      "those questions score 0.")

@@ -278,6 +278,8 @@ class _Chunk:
                         verdicts[(item.index, f)] = {"correct": True, "status": "ok", "error": None}
                 else:
                     verdicts[(item.index, f)] = dict(verdict)
+                if run.scorer.graded and (item.index, f) in verdicts:
+                    verdicts[(item.index, f)].setdefault("score", 1.0 if verdicts[(item.index, f)]["correct"] else 0.0)
             remaining = still
             stage += 1
         for item, f in live:
@@ -303,7 +305,11 @@ class _Chunk:
             if gold_result.truncated or pred_result.truncated:
                 return {"correct": False, "status": "error",
                         "error": f"result larger than {self.run.max_rows} rows or its byte budget: not compared"}
-            if not self.run.scorer.matches(gold, gold_result, pred_result):
+            if self.run.scorer.graded:
+                graded = self.run.scorer.score(gold, gold_result, pred_result)
+                if graded != 1.0:
+                    return {"correct": False, "status": "ok", "error": None, "score": graded}
+            elif not self.run.scorer.matches(gold, gold_result, pred_result):
                 return {"correct": False, "status": "ok", "error": None}
         return None
 
@@ -321,10 +327,13 @@ def _status(result: ExecutionResult) -> str:
 
 
 def _row(item: BenchmarkItem, file_name: str, *, correct: bool, status: str, error: str | None,
-         gold_status: str = "ok", gold_error: str | None = None) -> dict[str, Any]:
-    return {"index": item.index, "question_id": item.question_id, "db_id": item.db_id,
-            "prediction_file": file_name, "difficulty": item.difficulty, "correct": correct, "status": status,
-            "error": error, "gold_status": gold_status, "gold_error": gold_error}
+         gold_status: str = "ok", gold_error: str | None = None, score: float | None = None) -> dict[str, Any]:
+    row = {"index": item.index, "question_id": item.question_id, "db_id": item.db_id,
+           "prediction_file": file_name, "difficulty": item.difficulty, "correct": correct, "status": status,
+           "error": error, "gold_status": gold_status, "gold_error": gold_error}
+    if score is not None:  # graded scorers: the score beside the verdict
+        row["score"] = score
+    return row
 
 
 def score(run: ScoreRun) -> list[dict[str, Any]]:

@@ -9,6 +9,8 @@ how results are compared, and how text that is not valid UTF-8 is decoded (see t
   (the rules of ``spider_rules`` and ``matching.spider_match``); invalid UTF-8 bytes are dropped.
 - ``test-suite``: the same match, required on every database variant of the question's db_id in
   ``test_suite_database/`` (test-suite accuracy).
+- ``soft-f1``: BIRD mini-dev's Soft-F1 (``evaluation_f1.py``): run as ``bird`` runs, a graded score per
+  question (:func:`matching.soft_f1`), right when it is 1.
 - ``strict``: mscsql's own check: texts as written, same number of columns in the order written, rows
   compared as multisets (as lists when the gold query's outermost query has ORDER BY).
 """
@@ -39,6 +41,8 @@ class Scorer:
     text_decoding: str = "replace"
     #: a blank prediction returns no rows instead of failing (BIRD's evaluator runs it as is)
     blank_prediction_is_empty_result: bool = False
+    #: the scorer gives a score in [0, 1] besides the verdict (``score`` in results.jsonl; right means 1)
+    graded: bool = False
 
     def databases(self, item: BenchmarkItem) -> tuple[str, ...]:
         return (item.database,) if item.database else ()
@@ -51,6 +55,10 @@ class Scorer:
 
     def matches(self, gold: PreparedGold, gold_result: ExecutionResult, pred_result: ExecutionResult) -> bool:
         raise NotImplementedError
+
+    def score(self, gold: PreparedGold, gold_result: ExecutionResult, pred_result: ExecutionResult) -> float:
+        """The graded score of a prediction that ran (1 for a match; a verdict scorer has only 0 and 1)."""
+        return 1.0 if self.matches(gold, gold_result, pred_result) else 0.0
 
 
 class BirdScorer(Scorer):
@@ -66,6 +74,19 @@ class BirdScorer(Scorer):
 
     def matches(self, gold: PreparedGold, gold_result: ExecutionResult, pred_result: ExecutionResult) -> bool:
         return matching.bird_match(gold_result.rows, pred_result.rows)
+
+
+class SoftF1Scorer(BirdScorer):
+    """BIRD mini-dev's Soft-F1: run as BIRD runs, scored by :func:`matching.soft_f1`; right when it is 1."""
+
+    name = "soft-f1"
+    graded = True
+
+    def score(self, gold: PreparedGold, gold_result: ExecutionResult, pred_result: ExecutionResult) -> float:
+        return matching.soft_f1(gold_result.rows, pred_result.rows)
+
+    def matches(self, gold: PreparedGold, gold_result: ExecutionResult, pred_result: ExecutionResult) -> bool:
+        return self.score(gold, gold_result, pred_result) == 1.0
 
 
 class SpiderExecScorer(Scorer):
@@ -129,12 +150,14 @@ class StrictScorer(Scorer):
                                      len(gold_result.columns), len(pred_result.columns))
 
 
-SCORERS = ("bird", "spider-exec", "test-suite", "strict")
+SCORERS = ("bird", "soft-f1", "spider-exec", "test-suite", "strict")
 
 
 def get_scorer(name: str, dialect: str = "sqlite") -> Scorer:
     if name == "bird":
         return BirdScorer()
+    if name == "soft-f1":
+        return SoftF1Scorer()
     if name == "spider-exec":
         return SpiderExecScorer()
     if name == "test-suite":

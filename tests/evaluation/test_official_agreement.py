@@ -115,3 +115,49 @@ def test_bird_scorer_on_spider_in_bird_layout(shared_data: Path, tmp_path: Path)
         assert int(row["correct"]) == _bird_reference(Path(item.database), item.gold_sql, prediction), row
         checked += 1
     assert checked == 2 * 972
+
+
+SOFT_F1 = json.loads((Path(__file__).parents[1] / "data" / "official_soft_f1.json").read_text())
+
+
+def test_soft_f1_equals_the_official_mini_dev_score_on_every_question(shared_data: Path, tmp_path: Path) -> None:
+    """Every published Spider dev prediction file, scored in BIRD's layout: each question's Soft-F1 equals the
+    one the official mini-dev evaluator gave (recorded in tests/data/official_soft_f1.json) to 1e-9."""
+    spider = load_benchmark("spider-dev", shared_data / "spider", allow_missing_db=True)
+    root = tmp_path / "bird"
+    (root / "dev_databases").mkdir(parents=True)
+    for item in spider.items:
+        if item.database and not (root / "dev_databases" / item.db_id).exists():
+            (root / "dev_databases" / item.db_id).mkdir()
+            (root / "dev_databases" / item.db_id / f"{item.db_id}.sqlite").symlink_to(Path(item.database).resolve())
+    difficulty = {"easy": "simple", "medium": "moderate", "hard": "challenging", "extra": "challenging"}
+    dev = [{"question_id": i.index, "db_id": i.db_id, "question": i.question, "evidence": "", "SQL": i.gold_sql,
+            "difficulty": difficulty[i.difficulty or "easy"]} for i in spider.items]
+    (root / "dev.json").write_text(json.dumps(dev), encoding="utf-8")
+    names = sorted(SOFT_F1["files"])
+    assert len(names) == 109
+    paths = []
+    for name in names:
+        lines = (shared_data / "predictions" / "spider_dev" / name).read_text(encoding="utf-8").split("\n")
+        data = {str(i): f"{lines[i] if i < len(lines) else ''}\t----- bird -----\t{item.db_id}"
+                for i, item in enumerate(spider.items)}
+        paths.append(tmp_path / name.replace(".sql", ".json"))
+        paths[-1].write_text(json.dumps(data), encoding="utf-8")
+    bird = load_benchmark("bird-dev", root, allow_missing_db=True)
+    run = ScoreRun(benchmark=bird, files=load_prediction_files(paths, bird), scorer=get_scorer("soft-f1"),
+                   output=tmp_path / "out", cache=GoldCache(None), timeout_s=30.0, progress=False)
+    ours: dict[str, list[tuple[float, bool]]] = {}
+    for row in score(run):
+        if row["status"] != "skipped":
+            ours.setdefault(row["prediction_file"], []).append((row["score"], row["correct"]))
+    count = SOFT_F1["questions"]
+    for name in names:
+        official = SOFT_F1["files"][name]
+        ones = _bits(official["ones"], count)
+        expected = [1.0 if ones[i] else float(official["fractions"].get(str(i), 0.0)) for i in range(count)]
+        found = ours[name.replace(".sql", ".json")]
+        assert len(found) == count == 972
+        differing = [i for i, ((got, _right), want) in enumerate(zip(found, expected, strict=True))
+                     if abs(got - want) > 1e-9]
+        assert differing == [], f"{name}: {len(differing)} scores differ, first at {differing[:5]}"
+        assert all(right == (got == 1.0) for got, right in found)  # right exactly when the score is 1
