@@ -67,8 +67,7 @@ def eval_run(
     finally:
         cache.close()
     for f in summary["files"]:
-        accuracy = "-" if f["accuracy"] is None else f"{100 * f['accuracy']:.2f}"
-        out.print(f"{f['name']}: {accuracy}% of {f['scored']} ({f['correct']} correct)", highlight=False)
+        out.print(_file_line(f), highlight=False)
     err.print(f"stages in {output}/ (generate/, selections.jsonl, predictions.jsonl, score/)", highlight=False)
 
 
@@ -91,6 +90,8 @@ def eval_score(
     no_cache: Annotated[bool, typer.Option("--no-cache", help="do not read or write the gold-result cache")] = False,
     more_predictions: Annotated[list[Path] | None, typer.Argument(show_default=False, metavar="[FILE...]",
                                                                   help="more prediction files")] = None,
+    repeats: Annotated[int, typer.Option(min=1, max=10_000, help="r-ves and ves: timing rounds per right "
+                                                                 "prediction (the official tools: 100)")] = 10,
 ) -> None:
     """Score prediction files (resumable: run the same command again to continue an interrupted run)."""
     from mscsql.benchmarks.loaders import load_benchmark
@@ -104,7 +105,8 @@ def eval_score(
     bench = load_benchmark(benchmark, data_dir, allow_missing_db=allow_missing_db, db_url=db_url)
     files = load_prediction_files([*predictions, *(more_predictions or [])], bench)
     cache = GoldCache(None if no_cache else (cache_dir or default_cache_dir()))
-    run_config = ScoreRun(benchmark=bench, files=files, scorer=get_scorer(scorer, bench.dialect), output=output,
+    run_config = ScoreRun(benchmark=bench, files=files, scorer=get_scorer(scorer, bench.dialect, repeats=repeats),
+                          output=output,
                           cache=cache, workers=workers or ExecutionSettings().workers, timeout_s=timeout,
                           budget=_budget(max_result_mb, max_value_mb), command="mscsql " + " ".join(sys.argv[1:]))
     try:
@@ -113,8 +115,7 @@ def eval_score(
     finally:
         cache.close()
     for f in summary["files"]:
-        accuracy = "-" if f["accuracy"] is None else f"{100 * f['accuracy']:.2f}"
-        out.print(f"{f['name']}: {accuracy}% of {f['scored']} ({f['correct']} correct)", highlight=False)
+        out.print(_file_line(f), highlight=False)
     if summary["skipped_questions"]:
         err.print(f"skipped {summary['skipped_questions']} questions with missing databases: "
                   f"{', '.join(summary['missing_databases'])}", highlight=False)
@@ -177,6 +178,13 @@ def select_command(
         for built in selectors.values():
             built.close()
     print_selection(summary)
+
+
+def _file_line(f: dict[str, Any]) -> str:
+    """One scored file: its accuracy and, for graded or timed scorers, its score."""
+    accuracy = "-" if f["accuracy"] is None else f"{100 * f['accuracy']:.2f}"
+    extra = "".join(f", {name} {100 * f[name]:.2f}" for name in ("score", "r-ves", "ves") if f.get(name) is not None)
+    return f"{f['name']}: {accuracy}% of {f['scored']} ({f['correct']} correct{extra})"
 
 
 @eval_app.command("calibrate")

@@ -73,6 +73,7 @@ def summarize(rows: list[dict[str, Any]], run: ScoreRun) -> dict[str, Any]:
             "gold_failures": sum(r["gold_status"] != "ok" for r in scored),
             "db_id_mismatches": file.db_id_mismatches,
             **({"score": _mean_score(scored)} if run.scorer.graded else {}),
+            **(_efficiency(scored, run.scorer.name, levels) if run.scorer.timed else {}),
         })
     gold_failures = {}
     for r in rows:
@@ -92,8 +93,34 @@ def summarize(rows: list[dict[str, Any]], run: ScoreRun) -> dict[str, Any]:
         "files": files,
         "gold_failures": sorted(gold_failures.values(), key=lambda g: g["index"]),
         "execution": dict(run.stats),
+        **({"repeats": run.scorer.repeats, "machine": machine()} if run.scorer.timed else {}),
         "provenance": provenance(run),
     }
+
+
+def _efficiency(rows: list[dict[str, Any]], scorer: str, levels: list[str]) -> dict[str, Any]:
+    from mscsql.evaluation.efficiency import efficiency_summary
+
+    found = efficiency_summary(rows, scorer)
+    found["by_difficulty_" + scorer] = {level: efficiency_summary([r for r in rows if r["difficulty"] == level],
+                                                                  scorer).get(scorer) for level in levels}
+    return found
+
+
+def machine() -> dict[str, Any]:
+    """The machine a timed run ran on."""
+    import os
+
+    model = None
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"platform": platform.platform(), "processor": model or platform.processor() or platform.machine(),
+            "cpus": os.cpu_count(), "python": platform.python_version()}
 
 
 def _mean_score(rows: list[dict[str, Any]]) -> float | None:

@@ -375,7 +375,13 @@ def score(run: ScoreRun) -> list[dict[str, Any]]:
     finally:
         if bar is not None:
             bar.close()
-    return _finalize(results_path, run)
+    rows = _finalize(results_path, run)
+    if run.scorer.timed:  # right predictions timed against their gold queries, after every verdict is in
+        from mscsql.evaluation.efficiency import add_timings
+
+        rows = add_timings(rows, run)
+        _rewrite(results_path, rows)
+    return rows
 
 
 _Job = tuple[list[BenchmarkItem], dict[int, list[int]], dict[tuple[int, int], str]]
@@ -442,7 +448,11 @@ def _finalize(path: Path, run: ScoreRun) -> list[dict[str, Any]]:
     order = {f.name: n for n, f in enumerate(run.files)}
     rows = [r for r in rows if r["prediction_file"] in order]
     rows.sort(key=lambda r: (order[r["prediction_file"]], r["index"]))
+    _rewrite(path, rows)
+    return rows
+
+
+def _rewrite(path: Path, rows: list[dict[str, Any]]) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     os.replace(tmp, path)
-    return rows

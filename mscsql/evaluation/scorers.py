@@ -11,6 +11,8 @@ how results are compared, and how text that is not valid UTF-8 is decoded (see t
   ``test_suite_database/`` (test-suite accuracy).
 - ``soft-f1``: BIRD mini-dev's Soft-F1 (``evaluation_f1.py``): run as ``bird`` runs, a graded score per
   question (:func:`matching.soft_f1`), right when it is 1.
+- ``r-ves`` / ``ves``: the ``bird`` verdict, and each right prediction timed against its gold query
+  (:mod:`mscsql.evaluation.efficiency`).
 - ``strict``: mscsql's own check: texts as written, same number of columns in the order written, rows
   compared as multisets (as lists when the gold query's outermost query has ORDER BY).
 """
@@ -43,6 +45,10 @@ class Scorer:
     blank_prediction_is_empty_result: bool = False
     #: the scorer gives a score in [0, 1] besides the verdict (``score`` in results.jsonl; right means 1)
     graded: bool = False
+    #: the scorer times right predictions against their gold query (:mod:`mscsql.evaluation.efficiency`), in
+    #: ``repeats`` rounds
+    timed: bool = False
+    repeats: int = 0
 
     def databases(self, item: BenchmarkItem) -> tuple[str, ...]:
         return (item.database,) if item.database else ()
@@ -87,6 +93,18 @@ class SoftF1Scorer(BirdScorer):
 
     def matches(self, gold: PreparedGold, gold_result: ExecutionResult, pred_result: ExecutionResult) -> bool:
         return self.score(gold, gold_result, pred_result) == 1.0
+
+
+class EfficiencyScorer(BirdScorer):
+    """BIRD's VES (``ves``) or mini-dev's R-VES (``r-ves``): the ``bird`` verdict, and right predictions timed
+    against the gold query (:mod:`mscsql.evaluation.efficiency`)."""
+
+    timed = True
+
+    def __init__(self, name: str, repeats: int = 10) -> None:
+        if repeats < 1:
+            raise ConfigError(f"{name} needs at least one timing round", hint="--repeats 10 (the official tools: 100)")
+        self.name, self.repeats = name, repeats
 
 
 class SpiderExecScorer(Scorer):
@@ -150,14 +168,17 @@ class StrictScorer(Scorer):
                                      len(gold_result.columns), len(pred_result.columns))
 
 
-SCORERS = ("bird", "soft-f1", "spider-exec", "test-suite", "strict")
+SCORERS = ("bird", "soft-f1", "r-ves", "ves", "spider-exec", "test-suite", "strict")
 
 
-def get_scorer(name: str, dialect: str = "sqlite") -> Scorer:
+def get_scorer(name: str, dialect: str = "sqlite", *, repeats: int = 10) -> Scorer:
+    """The scorer called ``name``; ``repeats``: timing rounds of ``r-ves`` and ``ves``."""
     if name == "bird":
         return BirdScorer()
     if name == "soft-f1":
         return SoftF1Scorer()
+    if name in ("r-ves", "ves"):
+        return EfficiencyScorer(name, repeats)
     if name == "spider-exec":
         return SpiderExecScorer()
     if name == "test-suite":

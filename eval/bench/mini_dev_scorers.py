@@ -1,0 +1,127 @@
+"""Benchmark: wall time of the ``soft-f1`` and ``r-ves`` scorers against BIRD mini-dev's official evaluators.
+
+Spider dev (972 executable questions) is laid out as BIRD lays out a benchmark (dev_databases/, a gold file, a
+difficulty file, predictions as BIRD's JSON), and one prediction file is scored, side by side:
+- ``mscsql eval score --scorer soft-f1`` against the official ``evaluation_f1.py`` (``--num-cpus`` processes);
+- ``mscsql eval score --scorer r-ves --repeats 100`` (the official number of rounds) against the official
+  ``evaluation_ves.py``;
+- ``soft-f1`` on ten files in one run against ten official runs.
+The official scripts come from a clone of bird-bench/mini_dev (``--official-dir``, its ``evaluation/`` folder) and
+run with ``--official-python`` (an interpreter with func_timeout, numpy, psycopg2 and pymysql installed, which
+their imports need). Without ``--official-dir`` only mscsql's times are measured.
+
+    python eval/bench/mini_dev_scorers.py --data-dir ../shared/data \\
+        [--official-dir DIR --official-python PY] [--output eval/results/mini_dev_scorers.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchlib import machine, write_figures
+
+FILES = ["C3SQL__predicted_sql.sql", "DAIL-SQL__graphix_result.sql", "NL2SQL360__CodeLlama-7B-6000.sql",
+         "NL2SQL360__Llama2-7B-1000.sql", "NL2SQL360__SFT_CodeS_1B.sql", "NL2SQL360__Llama3-8B-7000.sql",
+         "NL2SQL360__resdsql_text2sql_3B_4000_train_samples.sql", "NL2SQL360__StarCoder-7B-7000.sql",
+         "Few-shot-NL2SQL-with-prompting__DIN-SQL.sql", "NL2SQL360__Deepseek-Coder-7B-7000.sql"]
+LEVELS = {"easy": "simple", "medium": "moderate", "hard": "challenging", "extra": "challenging"}
+
+
+def layout(data_dir: Path, root: Path) -> list[Path]:
+    """Spider dev's executable questions in BIRD's layout under ``root``; returns the prediction JSON files."""
+    spider = data_dir / "spider"
+    dev = json.loads((spider / "dev.json").read_text())
+    present = [(i, e) for i, e in enumerate(dev)
+               if (spider / "database" / e["db_id"] / f"{e['db_id']}.sqlite").is_file()]
+    (root / "dev_databases").mkdir(parents=True)
+    for _i, e in present:
+        target = root / "dev_databases" / e["db_id"]
+        if not target.exists():
+            target.mkdir()
+            (target / f"{e['db_id']}.sqlite").symlink_to((spider / "database" / e["db_id"] / f"{e['db_id']}.sqlite")
+                                                         .resolve())
+    from mscsql.benchmarks.hardness import spider_hardness
+
+    levels = [LEVELS[spider_hardness(e["query"])] for _i, e in present]
+    bird = [{"question_id": n, "db_id": e["db_id"], "question": e["question"], "evidence": "", "SQL": e["query"],
+             "difficulty": level} for n, ((_i, e), level) in enumerate(zip(present, levels, strict=True))]
+    (root / "dev.json").write_text(json.dumps(bird))
+    (root / "gold.sql").write_text("".join(f"{e['query']}\t{e['db_id']}\n" for _i, e in present))
+    (root / "diff.jsonl").write_text("".join(json.dumps({"difficulty": b["difficulty"]}) + "\n" for b in bird))
+    paths = []
+    for name in FILES:
+        lines = (data_dir / "predictions" / "spider_dev" / name).read_text(encoding="utf-8").split("\n")
+        data = {str(n): f"{lines[i] if i < len(lines) else ''}\t----- bird -----\t{e['db_id']}"
+                for n, (i, e) in enumerate(present)}
+        paths.append(root / name.replace(".sql", ".json"))
+        paths[-1].write_text(json.dumps(data))
+    return paths
+
+
+def timed(command: list[str], cwd: Path | None = None) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, check=True, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def ours(root: Path, files: list[Path], scorer: str, out: Path, workers: int, *extra: str) -> float:
+    return timed([sys.executable, "-m", "mscsql", "eval", "score", "--benchmark", "bird-dev", "--data-dir", str(root),
+                  "--scorer", scorer, "--workers", str(workers), "--no-cache", "--output", str(out), *extra,
+                  "--predictions", *map(str, files)])
+
+
+def official(python: str, folder: Path, script: str, root: Path, prediction: Path, cpus: int) -> float:
+    return timed([python, script, "--predicted_sql_path", str(prediction), "--ground_truth_path",
+                  str(root / "gold.sql"), "--db_root_path", str(root / "dev_databases") + "/", "--num_cpus", str(cpus),
+                  "--diff_json_path", str(root / "diff.jsonl"), "--sql_dialect", "SQLite",
+                  "--output_log_path", os.devnull], cwd=folder)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", type=Path, default=Path(__file__).resolve().parents[3] / "shared" / "data")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--official-dir", type=Path, help="a clone of bird-bench/mini_dev")
+    parser.add_argument("--official-python", default=sys.executable)
+    parser.add_argument("--output", type=Path)
+    args = parser.parse_args()
+    figures: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch) / "bird"
+        files = layout(args.data_dir, root)
+        figures["soft-f1, one file (s)"] = ours(root, files[:1], "soft-f1", root / "o1", args.workers)
+        figures["soft-f1, ten files in one run (s)"] = ours(root, files, "soft-f1", root / "o10", args.workers)
+        figures["r-ves, one file, 100 rounds (s)"] = ours(root, files[:1], "r-ves", root / "o2", args.workers,
+                                                          "--repeats", "100")
+        if args.official_dir:
+            folder = args.official_dir / "evaluation"
+            figures["official soft-f1, one file (s)"] = official(args.official_python, folder, "evaluation_f1.py",
+                                                                 root, files[0], args.workers)
+            figures["official soft-f1, ten runs (s)"] = sum(
+                official(args.official_python, folder, "evaluation_f1.py", root, f, args.workers) for f in files)
+            figures["official r-ves, one file, 100 rounds (s)"] = official(
+                args.official_python, folder, "evaluation_ves.py", root, files[0], args.workers)
+            figures["soft-f1 speed-up, one file"] = figures["official soft-f1, one file (s)"] / \
+                figures["soft-f1, one file (s)"]
+            figures["soft-f1 speed-up, ten files"] = figures["official soft-f1, ten runs (s)"] / \
+                figures["soft-f1, ten files in one run (s)"]
+            figures["r-ves speed-up"] = figures["official r-ves, one file, 100 rounds (s)"] / \
+                figures["r-ves, one file, 100 rounds (s)"]
+    for name, value in figures.items():
+        print(f"{name:45s} {value:8.2f}")
+    if args.output:
+        write_figures(args.output, {"figures": {k: round(v, 3) for k, v in figures.items()}, "machine": machine(),
+                                    "workers": args.workers, "files": FILES,
+                                    "command": "python eval/bench/mini_dev_scorers.py --data-dir ../shared/data "
+                                               "--official-dir DIR --official-python PY"})
+
+
+if __name__ == "__main__":
+    main()
