@@ -2,7 +2,8 @@
 
 Spider dev (972 executable questions) is laid out as BIRD lays out a benchmark (dev_databases/, a gold file, a
 difficulty file, predictions as BIRD's JSON), and one prediction file is scored, side by side:
-- ``mscsql eval score --scorer soft-f1`` against the official ``evaluation_f1.py`` (``--num-cpus`` processes);
+- ``mscsql eval score --scorer soft-f1`` against the official ``evaluation_f1.py`` (``--num-cpus`` processes), both as a
+  user runs them (start-up included; ``--no-chart``: the official tools draw no chart);
 - ``mscsql eval score --scorer r-ves --repeats 100`` (the official number of rounds) against the official
   ``evaluation_ves.py``;
 - ``soft-f1`` on ten files in one run against ten official runs.
@@ -73,7 +74,8 @@ def timed(command: list[str], cwd: Path | None = None) -> float:
 
 def ours(root: Path, files: list[Path], scorer: str, out: Path, workers: int, *extra: str) -> float:
     return timed([sys.executable, "-m", "mscsql", "eval", "score", "--benchmark", "bird-dev", "--data-dir", str(root),
-                  "--scorer", scorer, "--workers", str(workers), "--no-cache", "--output", str(out), *extra,
+                  "--scorer", scorer, "--workers", str(workers), "--no-cache", "--no-chart", "--output", str(out),
+                  *extra,
                   "--predictions", *map(str, files)])
 
 

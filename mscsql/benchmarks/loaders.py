@@ -226,7 +226,31 @@ def load_benchmark(name: str, data_dir: str | Path, *, allow_missing_db: bool = 
     kwargs: dict[str, Any] = {"allow_missing_db": allow_missing_db}
     if name.startswith("bird-minidev"):
         kwargs["db_url"] = db_url
-    return _LOADERS[name](data_dir, **kwargs)
+        return _LOADERS[name](data_dir, **kwargs)
+    if db_url is None:
+        return _LOADERS[name](data_dir, **kwargs)
+    return on_server(_LOADERS[name](data_dir, allow_missing_db=True), db_url)
+
+
+def on_server(benchmark: Benchmark, db_url: str) -> Benchmark:
+    """``benchmark`` with every question's database on a server: ``db_url``, in which ``{db_id}`` stands for the
+    question's database (each copied there with ``mscsql db copy``); the benchmark's dialect becomes the
+    server's."""
+    import sqlalchemy
+
+    try:
+        backend = sqlalchemy.engine.make_url(db_url.replace("{db_id}", "db")).get_backend_name()
+    except sqlalchemy.exc.ArgumentError:
+        raise DatasetError(f"--db-url {db_url!r} is not a database URL",
+                           hint="e.g. postgresql://user@localhost/spider_{db_id}") from None
+    dialect = {"postgresql": "postgresql", "mysql": "mysql", "mariadb": "mysql"}.get(backend)
+    if dialect is None:
+        raise DatasetError(f"--db-url must name a PostgreSQL or MySQL server, not {backend}",
+                           hint="SQLite databases are found under --data-dir")
+    items = tuple(BenchmarkItem(**{**i.__dict__, "database": db_url.replace("{db_id}", i.db_id), "variants": ()})
+                  for i in benchmark.items)
+    return Benchmark(name=benchmark.name, dialect=dialect, items=items, difficulty_levels=benchmark.difficulty_levels,
+                     files=benchmark.files, missing_databases=())
 
 
 def tables_file(benchmark: Benchmark, data_dir: Path) -> Path | None:

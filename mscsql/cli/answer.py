@@ -142,7 +142,7 @@ def demo_create(
         from mscsql.db.copy import copy_sqlite
 
         with tempfile.TemporaryDirectory() as scratch:
-            counts = copy_sqlite(create_demo(Path(scratch) / "demo.sqlite"), db)
+            counts = copy_sqlite(create_demo(Path(scratch) / "demo.sqlite"), db, command="mscsql demo create --db").rows
         out.print(f"{db.split('@')[-1]}: " + ", ".join(f"{n} {name}" for name, n in counts.items()), highlight=False,
                   markup=False)
         return

@@ -99,3 +99,20 @@ def db_readonly_role(
     err.print(f"applied {len(plan.run)} statements; connect as {admin.login_url(name)}", highlight=False,
               markup=False)
     out.print(admin.login_url(name), highlight=False, markup=False)
+
+
+@db_app.command("copy")
+def db_copy(
+    source: Annotated[Path, typer.Argument(help="the SQLite file to copy")],
+    target: Annotated[str, typer.Argument(help="a new, empty PostgreSQL or MySQL database (URL; an administrator's "
+                                               "login); a target with tables is refused")],
+) -> None:
+    """Copy a SQLite database (tables, keys, rows; types from the declared types and the values) into an empty
+    server database, e.g. to run a benchmark on PostgreSQL or MySQL (mscsql eval score --db-url)."""
+    from mscsql.db.copy import copy_sqlite
+
+    report = copy_sqlite(source, target, command="mscsql db copy")
+    out.print(f"{source} -> {target.split('@')[-1]}: " + ", ".join(f"{n} {name}" for name, n in report.rows.items()),
+              highlight=False, markup=False)
+    for note in report.notes:
+        err.print(note, highlight=False, markup=False)

@@ -92,6 +92,7 @@ def eval_score(
                                                                   help="more prediction files")] = None,
     repeats: Annotated[int, typer.Option(min=1, max=10_000, help="r-ves and ves: timing rounds per right "
                                                                  "prediction (the official tools: 100)")] = 10,
+    chart: Annotated[bool, typer.Option(help="draw accuracy.png")] = True,
 ) -> None:
     """Score prediction files (resumable: run the same command again to continue an interrupted run)."""
     from mscsql.benchmarks.loaders import load_benchmark
@@ -111,7 +112,7 @@ def eval_score(
                           budget=_budget(max_result_mb, max_value_mb), command="mscsql " + " ".join(sys.argv[1:]))
     try:
         rows = score(run_config)
-        summary = write_reports(rows, run_config)
+        summary = write_reports(rows, run_config, chart=chart)
     finally:
         cache.close()
     for f in summary["files"]:

@@ -27,5 +27,6 @@ DataDirOpt = Annotated[Path, typer.Option(help="the benchmark's folder (see data
 ScorerOpt = Annotated[str, typer.Option(help="bird, soft-f1, spider-exec, test-suite or strict")]
 AllowMissingDbOpt = Annotated[bool, typer.Option(help="leave out questions whose database is missing")]
 LimitOpt = Annotated[int | None, typer.Option(min=1, help="only the first N questions (a quick try)")]
-DbUrlOpt = Annotated[str | None, typer.Option(help="bird-minidev on MySQL/PostgreSQL: the server database holding "
-                                                   "the tables (may contain {db_id})")]
+DbUrlOpt = Annotated[str | None, typer.Option(help="run on a PostgreSQL or MySQL server instead: a database URL in "
+                                                   "which {db_id} stands for each question's database (copies made "
+                                                   "with mscsql db copy), or bird-minidev's one server database")]

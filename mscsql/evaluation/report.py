@@ -191,10 +191,13 @@ def plot(summary: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
-def write_reports(rows: list[dict[str, Any]], run: ScoreRun) -> dict[str, Any]:
+def write_reports(rows: list[dict[str, Any]], run: ScoreRun, *, chart: bool = True) -> dict[str, Any]:
+    """``summary.json``, ``report.md`` and (unless ``chart`` is off: matplotlib takes most of a second to start)
+    ``accuracy.png``."""
     summary = summarize(rows, run)
     out = run.output
     write_json_atomic(out / "summary.json", summary)
     write_text_atomic(out / "report.md", markdown(summary))
-    plot(summary, out / "accuracy.png")
+    if chart:
+        plot(summary, out / "accuracy.png")
     return summary

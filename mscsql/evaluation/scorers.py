@@ -129,7 +129,10 @@ class SpiderExecScorer(Scorer):
 
 @lru_cache(maxsize=4096)
 def _folder_databases(database: str) -> tuple[str, ...]:
-    """The official tool runs on every file of the database's folder whose name contains ".sqlite"."""
+    """The official tool runs on every file of the database's folder whose name contains ".sqlite" (a server
+    database is one database)."""
+    if "://" in database:
+        return (database,)
     folder = Path(database).parent
     return tuple(sorted(str(p) for p in folder.iterdir() if ".sqlite" in p.name)) or (database,)
 
