@@ -123,12 +123,14 @@ def _resolve_databases(items: list[BenchmarkItem], roots: list[Path], allow_miss
 
 
 def load_spider(data_dir: str | Path, split: str = "dev", *, allow_missing_db: bool = False) -> Benchmark:
-    """Spider 1.0 (``dev.json`` or the training files, ``database/``, ``test_suite_database/``)."""
+    """Spider 1.0: ``dev.json`` (or ``test.json``, or the training files), the gold file beside it when there is
+    one, ``database/`` (``test_database/`` for the test split, whose schemas are in ``test_tables.json``) and
+    ``test_suite_database/`` (dev)."""
     from mscsql.benchmarks.hardness import spider_hardness
 
     root = Path(data_dir)
-    if split == "dev":
-        questions_path = root / "dev.json"
+    if split in ("dev", "test"):
+        questions_path = root / f"{split}.json"
     else:
         candidates = [root / "train_spider.json", root / "train" / "train_spider_stripped.json",
                       root / "train_spider_stripped.json"]
@@ -140,9 +142,11 @@ def load_spider(data_dir: str | Path, split: str = "dev", *, allow_missing_db: b
                            difficulty=spider_hardness(sql))
              for i, (e, sql) in enumerate(zip(entries, gold, strict=True))]
     suite = root / "test_suite_database"
-    items, missing = _resolve_databases(items, [root / "database"], allow_missing_db,
-                                        suite if suite.is_dir() else None, f"spider-{split}")
-    files = {p.name: sha256_file(p) for p in (questions_path, gold_path, root / "tables.json") if p.is_file()}
+    databases = [root / "test_database", root / "database"] if split == "test" else [root / "database"]
+    items, missing = _resolve_databases(items, databases, allow_missing_db,
+                                        suite if suite.is_dir() and split != "test" else None, f"spider-{split}")
+    tables = root / ("test_tables.json" if split == "test" and (root / "test_tables.json").is_file() else "tables.json")
+    files = {p.name: sha256_file(p) for p in (questions_path, gold_path, tables) if p.is_file()}
     return Benchmark(name=f"spider-{split}", dialect="sqlite", items=tuple(items),
                      difficulty_levels=("easy", "medium", "hard", "extra"), files=files, missing_databases=missing)
 
@@ -207,6 +211,7 @@ def load_bird_minidev(data_dir: str | Path, dialect: str = "sqlite", *, allow_mi
 _LOADERS: dict[str, Callable[..., Benchmark]] = {
     "spider-dev": lambda d, **kw: load_spider(d, "dev", **kw),
     "spider-train": lambda d, **kw: load_spider(d, "train", **kw),
+    "spider-test": lambda d, **kw: load_spider(d, "test", **kw),
     "bird-dev": lambda d, **kw: load_bird(d, "dev", **kw),
     "bird-train": lambda d, **kw: load_bird(d, "train", **kw),
     "bird-minidev": lambda d, **kw: load_bird_minidev(d, "sqlite", **kw),
@@ -258,4 +263,6 @@ def tables_file(benchmark: Benchmark, data_dir: Path) -> Path | None:
     names = ["dev_tables.json", "tables.json"] if benchmark.name.startswith("bird") else ["tables.json"]
     if benchmark.name.endswith("train"):
         names = ["train_tables.json", *names]
+    if benchmark.name == "spider-test":
+        names = ["test_tables.json", *names]
     return next((data_dir / n for n in names if (data_dir / n).is_file()), None)

@@ -21,8 +21,8 @@ MaxResultMbOpt = Annotated[float, typer.Option(min=0.001, max=1e6, help="megabyt
                                                "past it the rows that fit are kept and the result is truncated")]
 MaxValueMbOpt = Annotated[float, typer.Option(min=0.000001, max=1e6, help="megabytes one value may hold; a longer "
                                               "one makes the prediction fail as too_large")]
-BenchmarkOpt = Annotated[str, typer.Option(help="spider-dev, spider-train, bird-dev, bird-train, bird-minidev, "
-                                                "bird-minidev-mysql or bird-minidev-postgresql")]
+BenchmarkOpt = Annotated[str, typer.Option(help="spider-dev, spider-test, spider-train, bird-dev, bird-train, "
+                                                "bird-minidev, bird-minidev-mysql or bird-minidev-postgresql")]
 DataDirOpt = Annotated[Path, typer.Option(help="the benchmark's folder (see data/README.md)")]
 ScorerOpt = Annotated[str, typer.Option(help="bird, soft-f1, spider-exec, test-suite or strict")]
 AllowMissingDbOpt = Annotated[bool, typer.Option(help="leave out questions whose database is missing")]

@@ -110,3 +110,36 @@ def test_shared_prediction_files_load(shared_data: Path) -> None:
         assert len(minidev) == 500 and minidev.dialect == dialect
         for path in (shared_data / "predictions" / "bird_minidev").glob(f"*_{dialect}.json"):
             assert load_predictions(path, minidev).db_id_mismatches == 0
+
+
+def test_spider_test_split_in_its_own_layout(tmp_path: Path) -> None:
+    """Spider's test release: test.json, test_gold.sql, test_tables.json and test_database/ (no test-suite
+    variants); scored like dev, with its tables.json for descriptions."""
+    from mscsql.benchmarks.loaders import tables_file
+    from tests import dbutil
+
+    root = tmp_path / "spider"
+    dbutil.make_sqlite(root / "test_database" / "shop" / "shop.sqlite", dbutil.SQLITE_DDL)
+    questions = [{"db_id": "shop", "question": "How many items are there?", "query": "SELECT count(*) FROM items"},
+                 {"db_id": "shop", "question": "Name every item.", "query": "SELECT name FROM items"},
+                 {"db_id": "gone", "question": "Anything?", "query": "SELECT 1"}]
+    (root / "test.json").write_text(json.dumps(questions), encoding="utf-8")
+    (root / "test_gold.sql").write_text("".join(f"{q['query']}\t{q['db_id']}\n" for q in questions))
+    (root / "test_tables.json").write_text("[]")
+    bench = load_benchmark("spider-test", root, allow_missing_db=True)
+    assert bench.name == "spider-test" and len(bench) == 3 and bench.missing_databases == ("gone",)
+    assert Path(bench.items[0].database or "").parent.parent.name == "test_database"
+    assert bench.items[0].variants == () and bench.items[0].difficulty == "easy"
+    assert set(bench.files) == {"test.json", "test_gold.sql", "test_tables.json"}
+    assert tables_file(bench, root) == root / "test_tables.json"
+    from mscsql.benchmarks.predictions import load_prediction_files
+    from mscsql.evaluation.cache import GoldCache
+    from mscsql.evaluation.runner import ScoreRun, score
+    from mscsql.evaluation.scorers import get_scorer
+
+    predictions = tmp_path / "p.sql"
+    predictions.write_text("SELECT count(*) FROM items\nSELECT id FROM items\nSELECT 1\n")
+    rows = score(ScoreRun(benchmark=bench, files=load_prediction_files([predictions], bench),
+                          scorer=get_scorer("spider-exec"), output=tmp_path / "out", cache=GoldCache(None),
+                          progress=False))
+    assert [(r["correct"], r["status"]) for r in rows] == [(True, "ok"), (False, "ok"), (False, "skipped")]
