@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -72,6 +73,21 @@ def _recreate(dialect: str, name: str) -> None:
             conn.close()
 
 
+def _server_counts(dialect: str, name: str) -> dict[str, int]:
+    """Every table's row count in the server database ``name`` (lower-case table names)."""
+    import sqlalchemy
+
+    driver = "postgresql+psycopg" if dialect == "postgresql" else "mysql+pymysql"
+    engine = sqlalchemy.create_engine(f"{driver}://{SERVERS[dialect].split('://', 1)[1]}/{name}")
+    quote = '"' if dialect == "postgresql" else "`"
+    try:
+        with engine.connect() as conn:
+            return {t.lower(): conn.execute(sqlalchemy.text(f"SELECT count(*) FROM {quote}{t}{quote}")).scalar()
+                    for t in sqlalchemy.inspect(conn).get_table_names()}
+    finally:
+        engine.dispose()
+
+
 def copy_all(spider: Path, dialect: str) -> dict[str, Any]:
     """Every database copied to ``dialect``; the row counts checked against SQLite's."""
     found: dict[str, Any] = {"databases": 0, "tables": 0, "rows": 0, "count_mismatches": [], "notes": []}
@@ -79,29 +95,28 @@ def copy_all(spider: Path, dialect: str) -> dict[str, Any]:
         source = folder / f"{folder.name}.sqlite"
         if not source.is_file():
             continue
-        name = f"mscsql_spider_{folder.name}".lower()
+        name = f"mscsql_spider_{folder.name}"
         _recreate(dialect, name)
         done = _sh("db", "copy", str(source), f"{SERVERS[dialect]}/{name}")
         if done.returncode != 0:
             raise SystemExit(f"copying {folder.name} failed: {done.stderr}")
         found["notes"] += [f"{folder.name}: {line}" for line in done.stderr.splitlines() if line.strip()]
-        copied = dict(re.findall(r"(\d+) (\S+?)(?:,|$)", done.stdout.split(": ", 1)[1]))
         conn = sqlite3.connect(source)
         tables = [t for (t,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE "
                                              "'sqlite_%'")]
-        for table in tables:
-            expected = conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
-            got = next((int(n) for n, t in ((v, k) for k, v in copied.items()) if t.lower() == table.lower()), None)
-            if got != expected:
-                found["count_mismatches"].append(f"{folder.name}.{table}: {got} != {expected}")
-            found["rows"] += expected
+        expected = {t.lower(): conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in tables}
         conn.close()
+        counted = _server_counts(dialect, name)
+        found["count_mismatches"] += [f"{folder.name}.{t}: {counted.get(t)} != {n}" for t, n in expected.items()
+                                      if counted.get(t) != n]
+        found["rows"] += sum(expected.values())
         found["databases"] += 1
         found["tables"] += len(tables)
     return found
 
 
 def score(spider: Path, predictions: Path, output: Path, db_url: str | None) -> dict[tuple[str, int], dict[str, Any]]:
+    shutil.rmtree(output, ignore_errors=True)  # a fresh run: the databases behind the URL were just copied
     args = ["eval", "score", "--benchmark", "spider-dev", "--data-dir", str(spider), "--allow-missing-db",
             "--scorer", "spider-exec", "--no-cache", "--output", str(output), "--predictions", str(predictions)]
     done = _sh(*args, *(["--db-url", db_url] if db_url else []))
@@ -113,14 +128,17 @@ def score(spider: Path, predictions: Path, output: Path, db_url: str | None) -> 
 
 def cause(row: dict[str, Any]) -> str:
     if row["gold_status"] != "ok":
-        return CAUSES[0][0]
-    message = row.get("error") or ""
-    for name, pattern in CAUSES[1:]:
-        if pattern and re.search(pattern, message, re.IGNORECASE):
-            return name
+        return f"{CAUSES[0][0]}: {_matched(row.get('gold_error') or '') or 'another error'}"
+    found = _matched(row.get("error") or "")
+    if found:
+        return found
     if row["status"] != "ok":
         return f"another error ({row['status']})"
     return "both ran; the results differ (row order of ties or NULLs, letter case in comparisons, numeric types)"
+
+
+def _matched(message: str) -> str | None:
+    return next((name for name, pattern in CAUSES[1:] if pattern and re.search(pattern, message, re.IGNORECASE)), None)
 
 
 def main() -> None:

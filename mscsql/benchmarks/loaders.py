@@ -234,14 +234,17 @@ def load_benchmark(name: str, data_dir: str | Path, *, allow_missing_db: bool = 
         return _LOADERS[name](data_dir, **kwargs)
     if db_url is None:
         return _LOADERS[name](data_dir, **kwargs)
-    return on_server(_LOADERS[name](data_dir, allow_missing_db=True), db_url)
+    return on_server(_LOADERS[name](data_dir, allow_missing_db=True), db_url, allow_missing_db=allow_missing_db)
 
 
-def on_server(benchmark: Benchmark, db_url: str) -> Benchmark:
+def on_server(benchmark: Benchmark, db_url: str, *, allow_missing_db: bool = False) -> Benchmark:
     """``benchmark`` with every question's database on a server: ``db_url``, in which ``{db_id}`` stands for the
     question's database (each copied there with ``mscsql db copy``); the benchmark's dialect becomes the
-    server's."""
+    server's. A database the server does not have is missing (an error unless ``allow_missing_db``)."""
     import sqlalchemy
+
+    from mscsql.db import connect
+    from mscsql.errors import DatabaseError
 
     try:
         backend = sqlalchemy.engine.make_url(db_url.replace("{db_id}", "db")).get_backend_name()
@@ -252,10 +255,25 @@ def on_server(benchmark: Benchmark, db_url: str) -> Benchmark:
     if dialect is None:
         raise DatasetError(f"--db-url must name a PostgreSQL or MySQL server, not {backend}",
                            hint="SQLite databases are found under --data-dir")
-    items = tuple(BenchmarkItem(**{**i.__dict__, "database": db_url.replace("{db_id}", i.db_id), "variants": ()})
-                  for i in benchmark.items)
+    present: dict[str, bool] = {}
+    for db_id in dict.fromkeys(i.db_id for i in benchmark.items):
+        try:
+            connect(db_url.replace("{db_id}", db_id)).close()
+            present[db_id] = True
+        except DatabaseError:  # not there (or not reachable): the question is missing, as a missing file is
+            present[db_id] = False
+    missing = tuple(sorted(d for d, ok in present.items() if not ok))
+    if missing and not allow_missing_db:
+        raise DatasetError(f"{benchmark.name}: the server has no database for {', '.join(missing)} at "
+                           f"{db_url.split('@')[-1]}", hint="copy them there with mscsql db copy, or pass "
+                                                            "--allow-missing-db to skip those questions")
+    items = tuple(BenchmarkItem(**{**i.__dict__, "database": db_url.replace("{db_id}", i.db_id) if present[i.db_id]
+                                   else None, "variants": ()}) for i in benchmark.items)
+    if missing:
+        log.warning("%s: skipping %d questions whose databases the server does not have: %s", benchmark.name,
+                    sum(1 for i in benchmark.items if i.db_id in missing), ", ".join(missing))
     return Benchmark(name=benchmark.name, dialect=dialect, items=items, difficulty_levels=benchmark.difficulty_levels,
-                     files=benchmark.files, missing_databases=())
+                     files=benchmark.files, missing_databases=missing)
 
 
 def tables_file(benchmark: Benchmark, data_dir: Path) -> Path | None:
