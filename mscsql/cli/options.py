@@ -24,7 +24,8 @@ MaxValueMbOpt = Annotated[float, typer.Option(min=0.000001, max=1e6, help="megab
 BenchmarkOpt = Annotated[str, typer.Option(help="spider-dev, spider-test, spider-train, bird-dev, bird-train, "
                                                 "bird-minidev, bird-minidev-mysql or bird-minidev-postgresql")]
 DataDirOpt = Annotated[Path, typer.Option(help="the benchmark's folder (see data/README.md)")]
-ScorerOpt = Annotated[str, typer.Option(help="bird, soft-f1, spider-exec, test-suite or strict")]
+ScorerOpt = Annotated[str, typer.Option(help="bird, soft-f1, r-ves, ves, spider-exec, test-suite, exact-match or "
+                                             "strict")]
 AllowMissingDbOpt = Annotated[bool, typer.Option(help="leave out questions whose database is missing")]
 LimitOpt = Annotated[int | None, typer.Option(min=1, help="only the first N questions (a quick try)")]
 DbUrlOpt = Annotated[str | None, typer.Option(help="run on a PostgreSQL or MySQL server instead: a database URL in "

@@ -74,6 +74,7 @@ def summarize(rows: list[dict[str, Any]], run: ScoreRun) -> dict[str, Any]:
             "db_id_mismatches": file.db_id_mismatches,
             **({"score": _mean_score(scored)} if run.scorer.graded else {}),
             **(_efficiency(scored, run.scorer.name, levels) if run.scorer.timed else {}),
+            **({"partial": _partial(scored, levels)} if not run.scorer.executes else {}),
         })
     gold_failures = {}
     for r in rows:
@@ -105,6 +106,12 @@ def _efficiency(rows: list[dict[str, Any]], scorer: str, levels: list[str]) -> d
     found["by_difficulty_" + scorer] = {level: efficiency_summary([r for r in rows if r["difficulty"] == level],
                                                                   scorer).get(scorer) for level in levels}
     return found
+
+
+def _partial(rows: list[dict[str, Any]], levels: list[str]) -> dict[str, Any]:
+    from mscsql.evaluation.exact_match import partial_summary
+
+    return partial_summary(rows, levels)
 
 
 def machine() -> dict[str, Any]:
@@ -147,6 +154,16 @@ def markdown(summary: dict[str, Any]) -> str:
         cells = " | ".join(_percent(f["by_difficulty"][level]["accuracy"]) for level in levels)
         lines.append(f"| {f['name']} | **{_percent(f['accuracy'])}** | {cells} | {f['errors']} | {f['timeouts']} |")
     lines.append("")
+    for f in summary["files"]:
+        if "partial" in f:
+            lines.append(f"Partial matching of {f['name']} (F1 by component; accuracy and recall in summary.json):")
+            lines.append("")
+            lines.append("| component | " + " | ".join([*levels, "all"]) + " |")
+            lines.append("|---|" + "---:|" * (len(levels) + 1))
+            for component in f["partial"]["all"]:
+                cells = " | ".join(_percent(f["partial"][level][component]["f1"]) for level in [*levels, "all"])
+                lines.append(f"| {component} | {cells} |")
+            lines.append("")
     if any("score" in f for f in summary["files"]):
         lines.append(f"Mean {summary['scorer']} score (×100; the rows above count a question right at a score of 1):")
         lines.append("")

@@ -13,6 +13,8 @@ how results are compared, and how text that is not valid UTF-8 is decoded (see t
   question (:func:`matching.soft_f1`), right when it is 1.
 - ``r-ves`` / ``ves``: the ``bird`` verdict, and each right prediction timed against its gold query
   (:mod:`mscsql.evaluation.efficiency`).
+- ``exact-match``: Spider's exact-set-match (``evaluation.py --etype match``): the queries' text, read and
+  compared as the official tools do (:mod:`mscsql.evaluation.exact_match`); nothing runs.
 - ``strict``: mscsql's own check: texts as written, same number of columns in the order written, rows
   compared as multisets (as lists when the gold query's outermost query has ORDER BY).
 """
@@ -49,6 +51,8 @@ class Scorer:
     #: ``repeats`` rounds
     timed: bool = False
     repeats: int = 0
+    #: the scorer runs the queries (else it compares their text, as exact-match does)
+    executes: bool = True
 
     def databases(self, item: BenchmarkItem) -> tuple[str, ...]:
         return (item.database,) if item.database else ()
@@ -105,6 +109,14 @@ class EfficiencyScorer(BirdScorer):
         if repeats < 1:
             raise ConfigError(f"{name} needs at least one timing round", hint="--repeats 10 (the official tools: 100)")
         self.name, self.repeats = name, repeats
+
+
+class ExactMatchScorer(Scorer):
+    """Spider's exact-set-match (:mod:`mscsql.evaluation.exact_match`): nothing runs; the schema is read from the
+    question's SQLite file and the foreign keys from tables.json, as the official tools do."""
+
+    name = "exact-match"
+    executes = False
 
 
 class SpiderExecScorer(Scorer):
@@ -171,7 +183,7 @@ class StrictScorer(Scorer):
                                      len(gold_result.columns), len(pred_result.columns))
 
 
-SCORERS = ("bird", "soft-f1", "r-ves", "ves", "spider-exec", "test-suite", "strict")
+SCORERS = ("bird", "soft-f1", "r-ves", "ves", "spider-exec", "test-suite", "exact-match", "strict")
 
 
 def get_scorer(name: str, dialect: str = "sqlite", *, repeats: int = 10) -> Scorer:
@@ -182,6 +194,8 @@ def get_scorer(name: str, dialect: str = "sqlite", *, repeats: int = 10) -> Scor
         return SoftF1Scorer()
     if name in ("r-ves", "ves"):
         return EfficiencyScorer(name, repeats)
+    if name == "exact-match":
+        return ExactMatchScorer()
     if name == "spider-exec":
         return SpiderExecScorer()
     if name == "test-suite":

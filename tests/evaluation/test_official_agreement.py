@@ -161,3 +161,41 @@ def test_soft_f1_equals_the_official_mini_dev_score_on_every_question(shared_dat
                      if abs(got - want) > 1e-9]
         assert differing == [], f"{name}: {len(differing)} scores differ, first at {differing[:5]}"
         assert all(right == (got == 1.0) for got, right in found)  # right exactly when the score is 1
+
+
+EXACT = json.loads((Path(__file__).parents[1] / "data" / "official_exact_match.json").read_text())
+
+
+def test_exact_match_equals_the_official_evaluator_on_every_question(shared_data: Path, tmp_path: Path) -> None:
+    """Every published Spider dev prediction file: each question's exact-set-match verdict and partial scores
+    equal those of the official evaluator (recorded in tests/data/official_exact_match.json)."""
+    import hashlib
+
+    from mscsql.evaluation.exact_match import hardness, parse, schema_of
+
+    names = sorted(EXACT["files"])
+    assert len(names) == 109
+    spider = shared_data / "spider"
+    rows = _scored_rows(shared_data, "exact-match", names, tmp_path / "out")
+    count = EXACT["questions"]
+    for name in names:
+        found = [r for r in rows if r["prediction_file"] == name and r["status"] != "skipped"]
+        assert len(found) == count == 972
+        expected = _bits(EXACT["files"][name]["exact"], count)
+        differing = [i for i, (r, want) in enumerate(zip(found, expected, strict=True)) if int(r["correct"]) != want]
+        assert differing == [], f"{name}: {len(differing)} verdicts differ, first at {differing[:5]}"
+        canon = json.dumps([r["partial"] for r in found], sort_keys=True, separators=(",", ":"))
+        assert hashlib.sha256(canon.encode()).hexdigest() == EXACT["files"][name]["partial_sha256"], name
+    # the official hardness of each parsed gold query is the benchmark's difficulty
+    benchmark = load_benchmark("spider-dev", spider, allow_missing_db=True)
+    for item in benchmark.items:
+        if item.database:
+            assert hardness(parse(item.gold_sql, schema_of(item.database))) == item.difficulty, item.index
+
+
+def _scored_rows(shared_data: Path, scorer: str, names: list[str], out: Path) -> list[dict]:
+    benchmark = load_benchmark("spider-dev", shared_data / "spider", allow_missing_db=True)
+    files = load_prediction_files([shared_data / "predictions" / "spider_dev" / n for n in names], benchmark)
+    run = ScoreRun(benchmark=benchmark, files=files, scorer=get_scorer(scorer), output=out, cache=GoldCache(None),
+                   progress=False)
+    return score(run)

@@ -1,0 +1,97 @@
+"""Benchmark: wall time of the ``exact-match`` scorer against the official Spider evaluator (``--etype match``).
+
+On Spider dev's 972 executable questions, side by side, as a user runs them (start-up included):
+- ``mscsql eval score --scorer exact-match --no-chart`` on one prediction file and on ten in one run;
+- the official ``evaluation.py``'s ``evaluate(..., "match")`` on the same file, and ten times for the ten files
+  (a clone of taoyds/test-suite-sql-eval in ``--official-dir``, run by ``--official-python``: an interpreter
+  with nltk and sqlparse; nltk's Treebank tokenizer stands for ``word_tokenize``, whose punkt data cannot be
+  downloaded here). The files have no empty line, which the official tool reads as a new session.
+
+    python eval/bench/exact_match.py --data-dir ../shared/data --official-dir DIR --official-python PY \\
+        [--output eval/results/exact_match_timing.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchlib import machine, write_figures
+
+FILES = ["C3SQL__predicted_sql.sql", "DAIL-SQL__graphix_result.sql", "Few-shot-NL2SQL-with-prompting__DIN-SQL.sql",
+         "NL2SQL360__C3_SQL.sql", "NL2SQL360__CodeLlama-7B-7000.sql", "NL2SQL360__DINSQL.sql",
+         "NL2SQL360__Deepseek-Coder-7B-7000.sql", "NL2SQL360__CodeLlama-7B-1000.sql",
+         "Few-shot-NL2SQL-with-prompting__CodeX_few-shot.sql", "NL2SQL360__Deepseek-Coder-7B-1000.sql"]
+
+OFFICIAL_DRIVER = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from nltk.tokenize import NLTKWordTokenizer
+import process_sql
+process_sql.word_tokenize = NLTKWordTokenizer().tokenize
+import evaluation
+kmaps = evaluation.build_foreign_key_map_from_json(sys.argv[5])
+evaluation.evaluate(sys.argv[2], sys.argv[3], sys.argv[4], "match", kmaps, False, False, False)
+"""
+
+
+def ours(data_dir: Path, names: list[str], out: Path) -> float:
+    files = [str(data_dir / "predictions" / "spider_dev" / n) for n in names]
+    command = [sys.executable, "-m", "mscsql", "eval", "score", "--benchmark", "spider-dev", "--data-dir",
+               str(data_dir / "spider"), "--allow-missing-db", "--scorer", "exact-match", "--no-chart",
+               "--output", str(out), "--predictions", *files]
+    started = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True, env={**os.environ, "TQDM_DISABLE": "1"})
+    return time.perf_counter() - started
+
+
+def official(data_dir: Path, name: str, folder: Path, python: str, work: Path) -> float:
+    spider = data_dir / "spider"
+    gold = (spider / "dev_gold.sql").read_text(encoding="utf-8").splitlines()
+    predictions = (data_dir / "predictions" / "spider_dev" / name).read_text(encoding="utf-8").split("\n")
+    keep = [i for i, line in enumerate(gold)
+            if (spider / "database" / line.split("\t")[1] / f"{line.split(chr(9))[1]}.sqlite").is_file()]
+    (work / "gold.sql").write_text("".join(gold[i] + "\n" for i in keep), encoding="utf-8")
+    (work / "pred.sql").write_text("".join(predictions[i] + "\n" for i in keep), encoding="utf-8")
+    started = time.perf_counter()
+    subprocess.run([python, "-c", OFFICIAL_DRIVER, str(folder), str(work / "gold.sql"), str(work / "pred.sql"),
+                    str(spider / "database"), str(spider / "tables.json")], check=True, capture_output=True, cwd=work)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", type=Path, default=Path(__file__).resolve().parents[3] / "shared" / "data")
+    parser.add_argument("--official-dir", type=Path, help="a clone of taoyds/test-suite-sql-eval")
+    parser.add_argument("--official-python", default=sys.executable)
+    parser.add_argument("--output", type=Path)
+    args = parser.parse_args()
+    args.data_dir = args.data_dir.resolve()
+    figures: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        work = Path(scratch)
+        figures["exact-match, one file (s)"] = ours(args.data_dir, FILES[:1], work / "one")
+        figures["exact-match, ten files in one run (s)"] = ours(args.data_dir, FILES, work / "ten")
+        if args.official_dir:
+            figures["official, one file (s)"] = official(args.data_dir, FILES[0], args.official_dir,
+                                                         args.official_python, work)
+            figures["official, ten runs (s)"] = sum(official(args.data_dir, n, args.official_dir,
+                                                             args.official_python, work) for n in FILES)
+            figures["speed-up, one file"] = figures["official, one file (s)"] / figures["exact-match, one file (s)"]
+            figures["speed-up, ten files"] = figures["official, ten runs (s)"] / \
+                figures["exact-match, ten files in one run (s)"]
+    for name, value in figures.items():
+        print(f"{name:40s} {value:8.2f}")
+    if args.output:
+        command = "python eval/bench/exact_match.py --data-dir ../shared/data --official-dir DIR --official-python PY"
+        write_figures(args.output, {"figures": {k: round(v, 3) for k, v in figures.items()}, "machine": machine(),
+                                    "files": FILES, "command": command})
+
+
+if __name__ == "__main__":
+    main()
