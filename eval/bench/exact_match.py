@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -58,9 +59,12 @@ def official(data_dir: Path, name: str, folder: Path, python: str, work: Path) -
             if (spider / "database" / line.split("\t")[1] / f"{line.split(chr(9))[1]}.sqlite").is_file()]
     (work / "gold.sql").write_text("".join(gold[i] + "\n" for i in keep), encoding="utf-8")
     (work / "pred.sql").write_text("".join(predictions[i] + "\n" for i in keep), encoding="utf-8")
+    databases = work / "database"  # a copy: the official tool opens the databases read-write
+    if not databases.is_dir():
+        shutil.copytree(spider / "database", databases)
     started = time.perf_counter()
     subprocess.run([python, "-c", OFFICIAL_DRIVER, str(folder), str(work / "gold.sql"), str(work / "pred.sql"),
-                    str(spider / "database"), str(spider / "tables.json")], check=True, capture_output=True, cwd=work)
+                    str(databases), str(spider / "tables.json")], check=True, capture_output=True, cwd=work)
     return time.perf_counter() - started
 
 

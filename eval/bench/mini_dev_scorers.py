@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -46,8 +47,10 @@ def layout(data_dir: Path, root: Path) -> list[Path]:
         target = root / "dev_databases" / e["db_id"]
         if not target.exists():
             target.mkdir()
-            (target / f"{e['db_id']}.sqlite").symlink_to((spider / "database" / e["db_id"] / f"{e['db_id']}.sqlite")
-                                                         .resolve())
+            # a copy, never a link: the official tools run the predictions unguarded, and a prediction file
+            # may hold DDL that would otherwise land in the shared databases
+            shutil.copyfile(spider / "database" / e["db_id"] / f"{e['db_id']}.sqlite",
+                            target / f"{e['db_id']}.sqlite")
     from mscsql.benchmarks.hardness import spider_hardness
 
     levels = [LEVELS[spider_hardness(e["query"])] for _i, e in present]

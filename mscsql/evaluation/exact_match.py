@@ -16,7 +16,6 @@ F1 (each 0 or 1 for a question) with the counts of gold and predicted parts.
 
 from __future__ import annotations
 
-import copy
 import json
 from functools import lru_cache
 from pathlib import Path
@@ -113,10 +112,10 @@ def _mapped(sql: dict[str, Any] | None, own: list[str], keys: dict[str, str]) ->
 
 
 def normalised(sql: dict[str, Any], schema: SpiderSchema, keys: dict[str, str]) -> dict[str, Any]:
-    """``sql`` as the official matching compares it (a copy)."""
-    tree = copy.deepcopy(sql)
-    own = _own_columns(tree["from"]["table_units"], schema)
-    tree = _without_values(tree)
+    """``sql`` as the official matching compares it; like the official tool, this rewrites the tree in place (each
+    caller passes a tree fresh from :func:`parse`)."""
+    own = _own_columns(sql["from"]["table_units"], schema)
+    tree = _without_values(sql)
     assert tree is not None
     return _mapped(tree, own, keys) or tree
 
@@ -286,6 +285,7 @@ def match_question(database: str, db_id: str, tables_json: str, gold_sql: str, p
 # -- a scoring run --------------------------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=64)
 def tables_json_of(database: str, benchmark: str) -> str:
     """The tables.json beside a Spider layout's ``database/<db_id>/<db_id>.sqlite``."""
     root = Path(database).resolve().parents[2]

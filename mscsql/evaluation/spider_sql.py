@@ -20,6 +20,7 @@ trees behaves exactly as there.
 from __future__ import annotations
 
 import sqlite3
+import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -69,10 +70,22 @@ def schema_of(database: str) -> SpiderSchema:
         conn.close()
 
 
+# nltk's package import pulls in scipy, scikit-learn and numpy when they are installed (about a second), for
+# features the tokenizer never uses; nltk treats each as optional, so they are hidden while it loads.
+_NLTK_OPTIONAL = ("numpy", "scipy", "sklearn")
+
+
 @lru_cache(maxsize=1)
 def _word_tokenizer() -> Any:
-    from nltk.tokenize import NLTKWordTokenizer
-
+    hidden = [name for name in _NLTK_OPTIONAL if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # type: ignore[assignment]  # an import of it now fails as if absent
+    try:
+        from nltk.tokenize import NLTKWordTokenizer
+    finally:
+        for name in hidden:
+            if name in sys.modules and sys.modules[name] is None:
+                del sys.modules[name]
     return NLTKWordTokenizer()
 
 

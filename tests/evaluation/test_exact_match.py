@@ -99,3 +99,22 @@ def test_a_scoring_run_writes_verdicts_partial_scores_and_the_report(spider: Pat
     select = summary["files"][0]["partial"]["all"]["select"]
     assert (select["acc"], select["rec"]) == (1.0, 0.9) and select["f1"] == pytest.approx(2 * 0.9 / 1.9, abs=1e-6)
     assert "Partial matching" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_the_tokenizer_leaves_the_optional_libraries_importable() -> None:
+    """nltk loads with numpy, scipy and scikit-learn hidden; afterwards they import as usual in this process."""
+    import subprocess
+    import sys
+
+    code = ("import importlib, importlib.util, sys\n"
+            "present = [n for n in ('numpy', 'scipy', 'sklearn') if importlib.util.find_spec(n) is not None]\n"
+            "from mscsql.evaluation.spider_sql import tokenize\n"
+            "assert tokenize('SELECT a FROM t WHERE b >= 3') == ['select', 'a', 'from', 't', 'where', 'b', '>=', '3']\n"
+            "assert all(sys.modules.get(n, 0) is not None for n in ('numpy', 'scipy', 'sklearn'))\n"
+            "assert 'numpy' in present\n"
+            "for name in present:\n"
+            "    importlib.import_module(name)\n"
+            "import numpy\n"
+            "assert numpy.arange(3).sum() == 3\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
