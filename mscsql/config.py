@@ -201,20 +201,48 @@ class CriticConfig(StrictModel):
     """The joint critic: one or more models (hf or openai backends) that score the options in one pass."""
 
     models: tuple[GeneratorConfig, ...] = Field(min_length=1)
-    orderings: int = Field(2, ge=1, description="orders of the options averaged (cancels position bias)")
+    mode: Literal["joint", "pairwise"] = Field(
+        "joint", description="joint: one prompt shows every group; pairwise: every pair of groups judged on its own "
+                             "in both orders by every model, the group with the most wins chosen")
+    max_pairs: int | None = Field(None, ge=1, description="pairwise: the most pairs judged per question, those of "
+                                                          "the most proposed groups first (None: all)")
+    ordering: Literal["permutations", "by-support"] = Field(
+        "permutations", description="permutations: the options in several orders, their probabilities averaged "
+                                    "(cancels position bias); by-support: one order, the most proposed group first, "
+                                    "ties to the higher-ranked generator")
+    orderings: int | None = Field(None, ge=1, description="orders of the options averaged (permutations; default 2); "
+                                                          "by-support shows its one order")
     max_options: int = Field(8, ge=2, le=26, description="more groups than this make a tournament")
     seed: int = 0
     max_rows: int = Field(5, ge=0, description="result rows shown per group")
     max_columns: int = Field(6, ge=1, description="result columns shown per group")
     max_cell_chars: int = Field(40, ge=8, description="longer cells are cut")
 
+    @model_validator(mode="after")
+    def _one_order_by_support(self) -> CriticConfig:
+        if self.mode == "pairwise" and (self.ordering != "permutations" or self.orderings is not None):
+            raise ValueError("mode: pairwise judges every pair in both orders; leave ordering and orderings out")
+        if self.mode == "joint" and self.max_pairs is not None:
+            raise ValueError("max_pairs is for mode: pairwise")
+        if self.ordering == "by-support" and self.orderings not in (None, 1):
+            raise ValueError("ordering: by-support shows the options in one order; leave orderings out (or 1)")
+        return self
+
+    @property
+    def order_count(self) -> int:
+        """How many orders of the options each prompt is shown in."""
+        return 1 if self.ordering == "by-support" else (self.orderings or 2)
+
 
 class SelectionConfig(StrictModel):
-    selector: Literal["critic", "encoder", "vote", "first-valid", "max-logprob"] = "vote"
+    selector: Literal["critic", "encoder", "vote", "mbr", "first-valid", "max-logprob"] = "vote"
     critic: CriticConfig | None = None
     #: the ``encoder`` selector's checkpoint (a folder saved by EncoderCritic.save / the training recipe); None:
     #: the offline all-MiniLM-L6-v2 with an untrained head, which ranks groups by their agreement
     encoder: str | None = None
+    agreement_weight: float = Field(1.0, ge=0, description="mbr: how much a sample of another result group counts "
+                                                           "toward a group, times the similarity of their results "
+                                                           "(0: the vote)")
     #: result rows kept per candidate (the critic sees a few; the answer shows these)
     max_rows: int = Field(1000, ge=1)
     #: whether critics see result cells (false with the pipeline's share_values: false: statuses, row counts,

@@ -295,11 +295,11 @@ class TextToSQL:
                 sink.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
 
     def critic_prompts(self, answer: Answer) -> list[Any]:
-        """What the LLM critic reads for ``answer``'s question, one prompt per ordering (the groups rebuilt by
-        running the answer's candidates again): for inspecting a decision, or training a critic on it. The
-        prompts come from the config's critic settings; no model is loaded."""
+        """What the LLM critic reads for ``answer``'s question, one prompt per ordering or per ordered pair (the
+        groups rebuilt by running the answer's candidates again): for inspecting a decision, or training a critic
+        on it. The prompts come from the config's critic settings; no model is loaded."""
         from mscsql.critic.grouping import CandidateResult, group_by_result, sample_sources
-        from mscsql.critic.llm import critic_metadata, critic_prompt, orderings
+        from mscsql.critic.llm import critic_metadata, critic_prompt, prompt_orders
         from mscsql.db import execute_many
         from mscsql.linking import RenderOptions, render_schema
 
@@ -311,12 +311,11 @@ class TextToSQL:
         groups = [g for g in group_by_result(executed) if g.ok]
         settings = self.config.selection.critic
         metadata = critic_metadata(settings, show_rows=self.config.selection.show_rows) if settings else None
-        count = settings.orderings if settings else 1
         text = render_schema(answer.linked_schema,
                              RenderOptions(budget_tokens=self.config.linking.schema_budget_tokens)).text
         return [critic_prompt(answer.question.text, answer.question.evidence, text, [groups[j] for j in order],
                               metadata)
-                for order in orderings(len(groups), count, settings.seed if settings else 0)]
+                for order in prompt_orders(groups, settings, priority)]
 
     def prompts(self, questions: Sequence[Question | str]) -> list[Any]:
         """The generator prompts the pipeline would send for ``questions`` (retrieval, linking, notes, examples,

@@ -132,13 +132,19 @@ def select_command(
                                                    help="candidate files, one per generator, in priority order: "
                                                         "--candidates A.sql B.sql ...")],
     output: Annotated[Path, typer.Option(help="folder for summary.json, selections.jsonl and scores/")],
-    selector: Annotated[list[str], typer.Option("--selector", "-s", help="vote, first-valid, max-logprob, "
+    selector: Annotated[list[str], typer.Option("--selector", "-s", help="vote, mbr, first-valid, max-logprob, "
                                                                         "encoder or critic; repeat for several")
                         ] = ["vote"],  # noqa: B006
     encoder: Annotated[str | None, typer.Option(help="the encoder selector's checkpoint folder "
                                                      "(default: the untrained offline encoder)")] = None,
-    critic_model: Annotated[str | None, typer.Option(help="the critic selector's model: a local causal LM "
-                                                          "(hf backend)")] = None,
+    critic_model: Annotated[list[str] | None, typer.Option(help="the critic selector's model: a local causal LM "
+                                                                "(hf backend); repeat for an ensemble")] = None,
+    critic_mode: Annotated[str, typer.Option(help="joint (one prompt shows every group) or pairwise (every pair "
+                                                  "of groups in both orders, the most wins chosen)")] = "joint",
+    critic_ordering: Annotated[str, typer.Option(help="joint critic: permutations (orders averaged) or by-support "
+                                                      "(the most proposed group first)")] = "permutations",
+    max_pairs: Annotated[int | None, typer.Option(min=1, help="pairwise critic: the most pairs per question")
+                         ] = None,
     scorer: ScorerOpt = "spider-exec",
     allow_missing_db: AllowMissingDbOpt = False,
     timeout: TimeoutOpt = 30.0,
@@ -163,7 +169,8 @@ def select_command(
     from mscsql.evaluation.select import SelectRun
 
     model = ConfidenceModel.load(confidence)
-    selectors = {name: build_selector(_selection(name, encoder, critic_model)) for name in dict.fromkeys(selector)}
+    critic = _critic_settings(critic_model, critic_mode, critic_ordering, max_pairs)
+    selectors = {name: build_selector(_selection(name, encoder, critic)) for name in dict.fromkeys(selector)}
     from mscsql.benchmarks.subsets import filter_databases, parse_db_filter
 
     bench = load_benchmark(benchmark, data_dir, allow_missing_db=allow_missing_db)
@@ -220,18 +227,33 @@ def calibrate(
               f"{output}", highlight=False)
 
 
-def _selection(name: str, encoder: str | None, critic_model: str | None) -> Any:
+def _critic_settings(models: list[str] | None, mode: str, ordering: str,
+                     max_pairs: int | None) -> dict[str, Any] | None:
+    """The ``critic:`` section the ``--critic-*`` options stand for (None without ``--critic-model``)."""
+    if not models:
+        if mode != "joint" or ordering != "permutations" or max_pairs is not None:
+            raise ConfigError("--critic-mode, --critic-ordering and --max-pairs set up --critic-model",
+                              hint="add --critic-model PATH (a local causal LM folder)")
+        return None
+    settings: dict[str, Any] = {
+        "mode": mode,
+        "models": [{"name": f"critic{n + 1}" if len(models) > 1 else "critic", "backend": "hf", "model": m, "n": 1,
+                    "temperature": 0, "options": {"progress": False}} for n, m in enumerate(models)]}
+    if ordering != "permutations":
+        settings["ordering"] = ordering
+    if max_pairs is not None:
+        settings["max_pairs"] = max_pairs
+    return settings
+
+
+def _selection(name: str, encoder: str | None, critic: dict[str, Any] | None) -> Any:
     """The ``selection:`` settings ``mscsql select --selector NAME`` stands for."""
     from mscsql.config import SelectionConfig, parse_config
     from mscsql.critic.registry import SELECTORS
     from mscsql.registry import require_known
 
     require_known(SELECTORS, name, "selector")
-    if name == "critic" and not critic_model:
+    if name == "critic" and not critic:
         raise ConfigError("--selector critic needs --critic-model", hint="a local causal LM folder")
-    critic = None
-    if name == "critic":
-        critic = {"models": [{"name": "critic", "backend": "hf", "model": critic_model, "n": 1, "temperature": 0,
-                              "options": {"progress": False}}]}
-    data = {"selector": name, "encoder": encoder, "critic": critic}
+    data = {"selector": name, "encoder": encoder, "critic": critic if name == "critic" else None}
     return parse_config(SelectionConfig, {k: v for k, v in data.items() if v is not None}, f"--selector {name}")

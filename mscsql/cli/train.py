@@ -159,6 +159,13 @@ def train_data_critic(
     dbs: DbsOpt = None,
     scorer: ScorerOpt = "spider-exec",
     orderings: Annotated[int, typer.Option(min=1, help="orderings of each question's groups")] = 4,
+    ordering: Annotated[str, typer.Option(help="permutations (--orderings balanced orders of each question's "
+                                               "groups) or by-support (the one order a critic with ordering: "
+                                               "by-support shows)")] = "permutations",
+    pairwise: Annotated[bool, typer.Option(help="rows for a pairwise critic (critic.mode: pairwise): each pair of "
+                                                "a right and a wrong option, in both orders")] = False,
+    max_pairs: Annotated[int | None, typer.Option(min=1, help="with --pairwise: the most pairs per question")
+                         ] = None,
     keep_all: Annotated[bool, typer.Option(help="keep questions whose groups are all right or all wrong too")
                         ] = False,
     allow_missing_db: AllowMissingDbOpt = False,
@@ -174,18 +181,26 @@ def train_data_critic(
     """Critic data: candidate pools run on the databases, grouped by result, labelled by the scorer; or, with
     --feedback, the stored answers people confirmed or corrected."""
     from mscsql.config import default_cache_dir
+    from mscsql.critic.llm import ORDERINGS
     from mscsql.evaluation.cache import GoldCache
     from mscsql.evaluation.scorers import get_scorer
     from mscsql.training.critic_data import CriticDataBuild, read_pools
 
+    if ordering not in ORDERINGS:
+        raise ConfigError(f"unknown --ordering {ordering!r}", hint=f"one of {', '.join(ORDERINGS)}")
+    if max_pairs is not None and not pairwise:
+        raise ConfigError("--max-pairs is for --pairwise critic data")
     if feedback is not None:
+        if pairwise:
+            raise ConfigError("--pairwise builds from benchmark pools, not from --feedback")
         if not (database and db) or benchmark or data_dir:
             raise ConfigError("--feedback needs --database (its name in the store) and --db (where it is), and no "
                               "benchmark", hint="mscsql train data critic --feedback sqlite:///mscsql-store.sqlite "
                                                 "--database demo --db demo.sqlite --output data/critic-feedback")
         from mscsql.training.feedback_data import FeedbackDataBuild
 
-        built = FeedbackDataBuild(feedback, database, db, output, orderings=orderings, eval_fraction=eval_fraction,
+        built = FeedbackDataBuild(feedback, database, db, output, orderings=orderings, ordering=ordering,
+                                  eval_fraction=eval_fraction,
                                   seed=seed, timeout_s=timeout).run()
         out.print(f"{output}: {built['counts']}; {built['questions']} of {built['feedback']['answers']} answers with "
                   "feedback kept", highlight=False)
@@ -198,7 +213,9 @@ def train_data_critic(
     cache = GoldCache(default_cache_dir())
     try:
         card = CriticDataBuild(bench, pools, get_scorer(scorer, bench.dialect), output, cache,
-                               orderings=orderings, keep_all=keep_all, eval_fraction=eval_fraction, seed=seed,
+                               orderings=orderings, ordering=ordering, pairwise=pairwise, max_pairs=max_pairs,
+                               keep_all=keep_all,
+                               eval_fraction=eval_fraction, seed=seed,
                                order_by_accuracy=order_by_accuracy, generated=list(generated or []),
                                timeout_s=timeout,
                                workers=workers or ExecutionSettings().workers).run()

@@ -4,7 +4,7 @@ A :class:`Selector` takes a batch of :class:`SelectionItem` (a question, its evi
 prompt showed it, its executed candidates and the generators in priority order) and returns one
 :class:`Choice` per item: the chosen candidate, the groups it was chosen among (:func:`group_by_result`, in
 order of first appearance) and, when the selector scores groups, one probability per group. Model-free
-selectors (vote, first-valid, max-logprob) and model-based critics (the LLM critic, critic ensembles, the
+selectors (vote, mbr, first-valid, max-logprob) and model-based critics (the LLM critic, critic ensembles, the
 encoder critic) all implement it, so the stages call ``selector.choose(items)`` whatever was configured.
 
 Ties are broken by source priority (the order of ``sources``), then by first appearance.
@@ -71,6 +71,14 @@ def source_priority(candidate: CandidateResult, sources: Sequence[str]) -> int:
 def best_member(group: ResultGroup, sources: Sequence[str]) -> CandidateResult:
     """The group's member from the highest-priority source (then the first to appear)."""
     return min(group.members, key=lambda m: source_priority(m, sources))
+
+
+def support_order(groups: Sequence[ResultGroup], indexes: Sequence[int], sources: Sequence[str] = ()) -> list[int]:
+    """``indexes`` (of ``groups``) in the order a by-support critic shows them: the most proposed group first,
+    ties to the group holding the answer of the highest-priority generator (``sources`` in priority order), then
+    to the first to appear."""
+    return sorted(indexes, key=lambda i: (-groups[i].count, min(source_priority(m, sources)
+                                                                   for m in groups[i].members), i))
 
 
 def choice_of(candidate: CandidateResult | None, groups: Sequence[ResultGroup],

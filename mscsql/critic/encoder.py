@@ -8,7 +8,8 @@ head (one linear layer over the pooled state and, optionally, the log of the gro
 gives one logit per group; the head can also read the group's share of the samples, whether it holds the
 first generator's answer, the shape of its result and the answer checks of :mod:`mscsql.critic.checks` (the
 query came back empty or with only zeros, orders against the superlative asked for, leaves out or adds
-values). A softmax over the logits of the question's groups gives the probabilities
+values) and its graded agreement with the other groups of :mod:`mscsql.critic.agreement`. A softmax over the
+logits of the question's groups gives the probabilities
 (listwise), so the critic is trained with a listwise cross-entropy on the logits of :meth:`forward_logits`.
 
 A fresh head starts from the agreement: the weight of the log-share feature is 1 and the others are small
@@ -39,6 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mscsql.config import DEFAULT_ENCODER
+from mscsql.critic.agreement import AGREEMENT_FEATURES
 from mscsql.critic.base import (
     Critic,
     CriticJudgement,
@@ -107,6 +109,9 @@ class EncoderCriticConfig:
     result_features: bool = False
     #: give the head the answer checks of :mod:`mscsql.critic.checks` (:data:`~mscsql.critic.checks.CHECKS`)
     answer_checks: bool = False
+    #: give the head each group's graded agreement with the others (:mod:`mscsql.critic.agreement`,
+    #: :data:`~mscsql.critic.agreement.AGREEMENT_FEATURES`: the log of its graded support, its nearest other group)
+    graded_agreement: bool = False
     #: score the groups whose queries failed too (else they get probability 0)
     include_failed: bool = False
     #: how much of each group's result the description shows
@@ -120,7 +125,7 @@ class EncoderCriticConfig:
         if not isinstance(self.seed, int):
             raise ConfigError(f"seed must be an integer, not {self.seed!r}")
         if not (self.text_feature or self.agreement_feature or self.priority_feature or self.result_features
-                or self.answer_checks):
+                or self.answer_checks or self.graded_agreement):
             raise ConfigError("the encoder critic's head would read nothing",
                               hint="enable text_feature or at least one of the features")
 
@@ -131,19 +136,21 @@ class EncoderCriticConfig:
     def from_dict(cls, data: dict[str, Any]) -> EncoderCriticConfig:
         try:
             metadata = MetadataOptions(**data.get("metadata", {}))
-            values = {k: data[k] for k in ("max_length", "text_feature", "agreement_feature", "priority_feature",
-                                           "result_features", "answer_checks", "include_failed", "seed") if k in data}
+            names = ("max_length", "text_feature", "agreement_feature", "priority_feature", "result_features",
+                     "answer_checks", "graded_agreement", "include_failed", "seed")
+            values = {k: data[k] for k in names if k in data}
             return cls(metadata=metadata, **values)
         except TypeError as err:
             raise ConfigError(f"invalid encoder critic settings: {err}") from None
 
 
 def head_inputs(hidden_size: int, config: EncoderCriticConfig) -> int:
-    """The head's inputs (those enabled): the pooled state, the log share, the priority flag, the result shape
-    and the answer checks."""
+    """The head's inputs (those enabled): the pooled state, the log share, the priority flag, the result shape,
+    the answer checks and the graded agreement."""
     return (text_inputs(hidden_size, config) + int(config.agreement_feature) + int(config.priority_feature)
             + (len(RESULT_FEATURES) if config.result_features else 0)
-            + (len(CHECKS) if config.answer_checks else 0))
+            + (len(CHECKS) if config.answer_checks else 0)
+            + (len(AGREEMENT_FEATURES) if config.graded_agreement else 0))
 
 
 def text_inputs(hidden_size: int, config: EncoderCriticConfig) -> int:
@@ -402,6 +409,11 @@ class EncoderCritic(Critic):
                 raise ConfigError("this critic's head reads each group's answer checks: give GroupPair items "
                                   "with their checks (see mscsql.critic.checks.answer_checks)")
             features += [list(column) for column in zip(*(p[5] for p in pairs), strict=True)]  # type: ignore[misc]
+        if self.config.graded_agreement:
+            if any(len(p) < 7 or len(p[6]) != len(AGREEMENT_FEATURES) for p in pairs):  # type: ignore[misc]
+                raise ConfigError("this critic's head reads each group's graded agreement: give GroupPair items "
+                                  "with it (see mscsql.critic.agreement.agreement_features)")
+            features += [list(column) for column in zip(*(p[6] for p in pairs), strict=True)]  # type: ignore[misc]
         if features:
             extra = torch.tensor(features, dtype=pooled.dtype, device=pooled.device).T
             pooled = torch.cat([pooled, extra], dim=-1)

@@ -1,7 +1,8 @@
 """What the encoder critic reads of each candidate group: a text pair (the question with its evidence; a compact
 description of the group) and the numeric features its head can read (the group's share of the samples, whether
 it holds the first generator's answer, the shape of its result, the answer checks of
-:mod:`mscsql.critic.checks`). Training data are rendered with the same functions.
+:mod:`mscsql.critic.checks`, its graded agreement with the other groups of :mod:`mscsql.critic.agreement`).
+Training data are rendered with the same functions.
 
 Everything in a description that comes from a model or from the database is quoted as
 :mod:`mscsql.critic.metadata` quotes it (one-line JSON strings, backticks and special-token shapes escaped).
@@ -13,6 +14,7 @@ import math
 from collections.abc import Sequence
 from typing import NamedTuple
 
+from mscsql.critic.agreement import agreement_features
 from mscsql.critic.checks import answer_checks
 from mscsql.critic.grouping import ResultGroup
 from mscsql.critic.metadata import MetadataOptions, quote_sql, row_count_line, shown_table, status_line
@@ -36,6 +38,8 @@ class GroupPair(NamedTuple):
     shape: tuple[float, ...] = ()
     #: the answer checks (:func:`mscsql.critic.checks.answer_checks`)
     checks: tuple[float, ...] = ()
+    #: the graded agreement (:func:`mscsql.critic.agreement.agreement_features`)
+    graded: tuple[float, ...] = ()
 
 
 def question_text(question: str, evidence: str | None) -> str:
@@ -116,15 +120,16 @@ def group_pairs(question: str, evidence: str | None, groups: Sequence[ResultGrou
                 sources: Sequence[str] = (), options: MetadataOptions | None = None) -> list[GroupPair]:
     """The pairs the critic reads for ``groups`` (those at the indexes ``shown``, in that order, when given):
     the question text, each group's description, its share of the samples, whether it holds the first of
-    ``sources``' answers, its result shape and its answer checks (of the SQL the description shows). Training
-    data are rendered here too."""
+    ``sources``' answers, its result shape, its answer checks (of the SQL the description shows) and its graded
+    agreement with all the groups (shown or not). Training data are rendered here too."""
     indexes = list(range(len(groups))) if shown is None else list(shown)
     text = question_text(question, evidence)
     shares = agreement_shares(groups)
     flags = first_flags(groups, sources)
     total = sum(max(g.count, 0) for g in groups)
+    graded = agreement_features(groups)
     return [GroupPair(text, describe_group(groups[i], total, options), shares[i], flags[i], result_shape(groups[i]),
-                      group_checks(question, evidence, groups[i]))
+                      group_checks(question, evidence, groups[i]), graded[i])
             for i in indexes]
 
 

@@ -7,7 +7,10 @@ after the chat-templated prompt (one forward pass per prompt), and the probabili
 letters of the options shown. Models prefer some positions (often the first option), so each set of options is
 shown in ``orderings`` orders — the identity first, then the reverse or the cyclic rotations (with as many
 orderings as options, every option takes every position exactly once), then seeded random permutations — and
-each group's probability is averaged over them. More groups than ``max_options`` make a tournament: the groups
+each group's probability is averaged over them. With ``ordering="by-support"`` the options are shown once, in the
+order of their support (the most proposed group first, ties to the higher-ranked generator): a fixed order the
+critic can be trained on, which LLM selectors have been found to do better with than with random orders. More
+groups than ``max_options`` make a tournament: the groups
 are split into balanced blocks, the winner of each block goes on, until one final round decides; only the final
 round's groups get probability (the block rounds are kept in the judgement). Several critic models form an
 ensemble that adds their probabilities (:class:`EnsembleCritic`).
@@ -32,6 +35,7 @@ from mscsql.critic.base import (
     judgement_without_model,
     most_probable_group,
     normalise,
+    support_order,
 )
 from mscsql.critic.grouping import ResultGroup
 from mscsql.critic.metadata import MetadataOptions, render_groups
@@ -46,6 +50,8 @@ log = logging.getLogger(__name__)
 
 #: bump when the wording or layout of the critic's prompt changes
 CRITIC_TEMPLATE_VERSION = "critic-v1"
+#: how a critic orders the options it shows
+ORDERINGS = ("permutations", "by-support")
 #: option labels, in order; the critic shows at most this many options in one prompt
 LABELS: tuple[str, ...] = tuple(string.ascii_uppercase)
 
@@ -120,6 +126,22 @@ def split_blocks(items: Sequence[int], size: int) -> list[list[int]]:
     return blocks
 
 
+def prompt_orders(groups: Sequence[ResultGroup], settings: CriticConfig | None,
+                  sources: Sequence[str] = ()) -> list[tuple[int, ...]]:
+    """The orders (indexes into ``groups``) in which a configured critic's prompts show the groups: each pair in
+    both orders (pairwise), the one support order (by-support), or the permutations averaged."""
+    if settings is None:
+        return [tuple(range(len(groups)))]
+    if settings.mode == "pairwise":
+        from mscsql.critic.pairwise import pairs_to_judge
+
+        return [order for i, j in pairs_to_judge(groups, range(len(groups)), settings.max_pairs)
+                for order in ((i, j), (j, i))]
+    if settings.ordering == "by-support":
+        return [tuple(support_order(groups, range(len(groups)), sources))]
+    return orderings(len(groups), settings.order_count, settings.seed)
+
+
 def critic_metadata(settings: CriticConfig, *, show_rows: bool = True) -> MetadataOptions:
     """How much of each group a configured critic shows (no result cells without ``show_rows``)."""
     return MetadataOptions(max_rows=settings.max_rows if show_rows else 0, max_columns=settings.max_columns,
@@ -129,18 +151,24 @@ def critic_metadata(settings: CriticConfig, *, show_rows: bool = True) -> Metada
 class LLMCritic(Critic):
     """The joint critic over one :class:`OptionScorer` (see the module's docstring).
 
-    ``orderings``: how many orders of the options to average over (1: the given order only). ``max_options``:
-    the most options in one prompt (2 to 26); more groups make a tournament. ``seed`` chooses the orderings
-    beyond the deterministic ones. ``include_failed``: show failed groups as options too.
+    ``ordering``: ``"permutations"`` (the options in ``orderings`` orders, averaged; 1: the given order only) or
+    ``"by-support"`` (one order: the most proposed group first, ties to the higher-ranked generator).
+    ``max_options``: the most options in one prompt (2 to 26); more groups make a tournament. ``seed`` chooses the
+    orderings beyond the deterministic ones. ``include_failed``: show failed groups as options too.
     """
 
     def __init__(self, scorer: OptionScorer, *, orderings: int = 2, max_options: int = 8, seed: int = 0,
-                 name: str = "critic", metadata: MetadataOptions | None = None, include_failed: bool = False) -> None:
+                 name: str = "critic", metadata: MetadataOptions | None = None, include_failed: bool = False,
+                 ordering: str = "permutations") -> None:
         if not callable(getattr(scorer, "option_logprobs", None)):
             raise ConfigError(f"the critic's scorer {scorer!r} has no option_logprobs method",
                               hint="use a generator that can score options (hf or openai)")
         if orderings < 1:
             raise ConfigError(f"orderings must be at least 1, not {orderings}")
+        if ordering not in ORDERINGS:
+            raise ConfigError(f"unknown critic ordering {ordering!r}", hint=f"one of {', '.join(ORDERINGS)}")
+        if ordering == "by-support" and orderings != 1:
+            raise ConfigError("ordering by-support shows the options in one order", hint="orderings=1")
         if not 2 <= max_options <= len(LABELS):
             raise ConfigError(f"max_options must be between 2 and {len(LABELS)}, not {max_options}")
         self.scorer = scorer
@@ -150,20 +178,27 @@ class LLMCritic(Critic):
         self.name = name
         self.metadata = metadata or MetadataOptions()
         self.include_failed = include_failed
+        self.ordering = ordering
 
     @classmethod
     def from_config(cls, selection: SelectionConfig) -> Critic:
         """The ``critic`` selector of a pipeline config: one critic per configured model (their models load
-        now), an :class:`EnsembleCritic` when there are several."""
+        now), an :class:`EnsembleCritic` when there are several; with ``mode: pairwise`` a
+        :class:`~mscsql.critic.pairwise.PairwiseCritic` over all of them."""
         from mscsql.generation.registry import build_generator
 
         settings = selection.critic
         if settings is None:
             raise ConfigError("this pipeline has no critic configured",
                               hint="add selection: {selector: critic, critic: {models: [...]}}")
+        if settings.mode == "pairwise":
+            from mscsql.critic.pairwise import PairwiseCritic
+
+            return PairwiseCritic.from_config(selection)
         metadata = critic_metadata(settings, show_rows=selection.show_rows)
-        critics = [cls(build_generator(m), orderings=settings.orderings, max_options=settings.max_options,
-                       metadata=metadata, seed=settings.seed, name=m.name) for m in settings.models]
+        critics = [cls(build_generator(m), orderings=settings.order_count, max_options=settings.max_options,
+                       metadata=metadata, seed=settings.seed, name=m.name, ordering=settings.ordering)
+                   for m in settings.models]
         return critics[0] if len(critics) == 1 else EnsembleCritic(critics)
 
     def close(self) -> None:
@@ -172,8 +207,8 @@ class LLMCritic(Critic):
             close()
 
     def __repr__(self) -> str:
-        return (f"LLMCritic({self.scorer!r}, orderings={self.orderings}, max_options={self.max_options}, "
-                f"seed={self.seed}, name={self.name!r})")
+        return (f"LLMCritic({self.scorer!r}, ordering={self.ordering!r}, orderings={self.orderings}, "
+                f"max_options={self.max_options}, seed={self.seed}, name={self.name!r})")
 
     def prompt(self, question: str, evidence: str | None, schema_text: str,
                groups: Sequence[ResultGroup]) -> RenderedPrompt:
@@ -186,7 +221,7 @@ class LLMCritic(Critic):
         if skipped is not None:
             log.debug("%s: no model needed (%s)", self.name, skipped.reason)
             return skipped
-        shown = [i for i, g in enumerate(groups) if g.ok or self.include_failed]
+        shown = self.shown(groups, sources)
         rounds: list[CriticRound] = []
         prompts = 0
         current = shown
@@ -200,7 +235,7 @@ class LLMCritic(Critic):
                                       tuple(winners)))
             if len(blocks) == 1:
                 break
-            current = winners
+            current = support_order(groups, winners, sources) if self.ordering == "by-support" else winners
         final_block, final_scores = blocks[0], scores[0]
         probabilities = [0.0] * len(groups)
         for index, p in zip(final_block, final_scores, strict=True):
@@ -209,6 +244,12 @@ class LLMCritic(Critic):
         log.debug("%s: %d groups, %d shown, %d prompts in %d rounds; winner %d (p=%.3f)", self.name, len(groups),
                   len(shown), prompts, len(rounds), winner, probabilities[winner])
         return CriticJudgement(tuple(probabilities), winner, False, "scored", self.name, prompts, tuple(rounds))
+
+    def shown(self, groups: Sequence[ResultGroup], sources: Sequence[str] = ()) -> list[int]:
+        """The indexes of the groups shown as options (successful ones, or all with ``include_failed``), in the
+        order they are shown: as given, or by support."""
+        shown = [i for i, g in enumerate(groups) if g.ok or self.include_failed]
+        return support_order(groups, shown, sources) if self.ordering == "by-support" else shown
 
     def _score_blocks(self, question: str, evidence: str | None, schema_text: str, groups: Sequence[ResultGroup],
                       blocks: Sequence[Sequence[int]]) -> tuple[list[list[float]], int]:

@@ -13,6 +13,7 @@ from mscsql.registry import load_entry
 #: every selector a config can name; each class builds itself with ``from_config(SelectionConfig)``
 SELECTORS: dict[str, str] = {
     "vote": "mscsql.critic.selectors:VoteSelector",
+    "mbr": "mscsql.critic.mbr:MBRSelector",
     "first-valid": "mscsql.critic.selectors:FirstValidSelector",
     "max-logprob": "mscsql.critic.selectors:MaxLogprobSelector",
     "encoder": "mscsql.critic.encoder:EncoderCritic",
@@ -33,6 +34,6 @@ def build_selector(selection: SelectionConfig | str) -> Selector:
 
 def select(name: str, candidates: Sequence[CandidateResult], sources: Sequence[str]) -> CandidateResult | None:
     """One question's choice by the selector ``name`` (for selectors that need no settings: vote,
-    first-valid, max-logprob, or an untrained encoder critic)."""
+    mbr, first-valid, max-logprob, or an untrained encoder critic)."""
     selector = build_selector(name)
     return selector.choose([SelectionItem("", None, "", tuple(candidates), tuple(sources))])[0].candidate

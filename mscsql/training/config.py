@@ -95,6 +95,9 @@ class EncoderSettings(_Strict):
     #: give the head each option's answer checks (mscsql.critic.checks: no answer, order against the superlative,
     #: values left out or added)
     answer_checks: bool = False
+    #: give the head each option's graded agreement with the others (mscsql.critic.agreement: the log of its
+    #: graded support, the similarity of its nearest other option)
+    graded_agreement: bool = False
     #: questions per optimizer step (each brings all its groups)
     questions_per_step: int = Field(8, ge=1)
     #: the learning rate of the head (the encoder uses ``training.learning_rate``)

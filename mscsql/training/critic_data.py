@@ -36,7 +36,7 @@ from tqdm import tqdm
 
 from mscsql.benchmarks.loaders import Benchmark, BenchmarkItem
 from mscsql.benchmarks.predictions import PredictionFile, load_prediction_files
-from mscsql.critic.base import best_member
+from mscsql.critic.base import best_member, support_order
 from mscsql.critic.encoder import EncoderCriticConfig
 from mscsql.critic.encoder_pairs import group_pairs, most_agreed, shown_groups
 from mscsql.critic.grouping import CandidateResult, ResultGroup, group_by_result
@@ -128,10 +128,12 @@ def balanced_orders(n: int, answer: int, k: int, rng: random.Random) -> list[tup
 
 
 def option_rows(options: LabelledOptions, schema_text: str, rng: random.Random, *, orderings: int,
-                metadata: MetadataOptions, encoder: EncoderCriticConfig) -> list[dict[str, Any]]:
+                metadata: MetadataOptions, encoder: EncoderCriticConfig,
+                ordering: str = "permutations") -> list[dict[str, Any]]:
     """The training rows of one question's labelled options: ``orderings`` orders of them (balanced over the
-    positions of the right one), each with the LLM critic's prompt and completion and the encoder critic's
-    inputs and labels."""
+    positions of the right one), or with ``ordering="by-support"`` the one order a by-support critic shows (the
+    most proposed group first, ties to the higher-ranked generator); each row with the LLM critic's prompt and
+    completion and the encoder critic's inputs and labels."""
     item, groups = options.item, options.groups
     pairs = dict(zip(options.shown, group_pairs(item.question, item.evidence, groups, options.shown, options.pool,
                                                 encoder.metadata), strict=True))
@@ -140,7 +142,12 @@ def option_rows(options: LabelledOptions, schema_text: str, rng: random.Random, 
     answer = options.right.index(True) if answered else 0
     rows = []
     # no right option (keep_all): the encoder reads the rows, the LLM recipe leaves them out (no completion)
-    for number, order in enumerate(balanced_orders(n, answer, orderings if answered else 1, rng)):
+    if ordering == "by-support":
+        ranked = support_order(groups, options.shown, options.pool)
+        orders = [tuple(options.shown.index(i) for i in ranked)]
+    else:
+        orders = balanced_orders(n, answer, orderings if answered else 1, rng)
+    for number, order in enumerate(orders):
         shown = [options.shown[o] for o in order]
         prompt = critic_prompt(item.question, item.evidence, schema_text, [groups[i] for i in shown], metadata)
         position = order.index(answer)
@@ -150,10 +157,27 @@ def option_rows(options: LabelledOptions, schema_text: str, rng: random.Random, 
             "question": pairs[shown[0]].question, "group_texts": [pairs[i].group for i in shown],
             "shares": [pairs[i].agreement for i in shown], "firsts": [pairs[i].first for i in shown],
             "shapes": [list(pairs[i].shape) for i in shown], "checks": [list(pairs[i].checks) for i in shown],
+            "graded": [list(pairs[i].graded) for i in shown],
             "labels": [int(options.right[o]) for o in order],
             "answer": position if answered else -1, "ordering": number, "db_id": item.db_id, "index": item.index,
             "pool": list(options.pool), "difficulty": item.difficulty or "",
         })
+    return rows
+
+
+def pairwise_rows(options: LabelledOptions, schema_text: str, rng: random.Random, *, metadata: MetadataOptions,
+                  encoder: EncoderCriticConfig, max_pairs: int | None = None) -> list[dict[str, Any]]:
+    """The training rows of a pairwise critic (:mod:`mscsql.critic.pairwise`) for one question's labelled options:
+    every pair of a right and a wrong option (those of the most proposed groups first, at most ``max_pairs``),
+    each in both orders, with the prompt of two options the pairwise critic sends and the letter of the right one."""
+    from mscsql.critic.pairwise import pairs_to_judge
+
+    right = dict(zip(options.shown, options.right, strict=True))
+    pairs = [(a, b) for a, b in pairs_to_judge(options.groups, options.shown, None) if right[a] != right[b]]
+    rows = []
+    for a, b in pairs[:max_pairs]:
+        pair = LabelledOptions(options.item, options.pool, options.groups, (a, b), (right[a], right[b]))
+        rows += option_rows(pair, schema_text, rng, orderings=2, metadata=metadata, encoder=encoder)
     return rows
 
 
@@ -168,6 +192,13 @@ class CriticDataBuild:
     #: folders of generation runs (``mscsql generate``), one pool each
     generated: list[str | Path] = field(default_factory=list)
     orderings: int = 4
+    #: "permutations" (``orderings`` balanced orders of each question's options) or "by-support" (the one order
+    #: a by-support critic shows them in)
+    ordering: str = "permutations"
+    #: rows for a pairwise critic: each pair of a right and a wrong option, in both orders (see
+    #: :func:`pairwise_rows`), at most ``max_pairs`` pairs per question
+    pairwise: bool = False
+    max_pairs: int | None = None
     keep_all: bool = False
     #: the share of databases held out as the ``eval`` split
     eval_fraction: float = 0.1
@@ -287,8 +318,11 @@ class CriticDataBuild:
         return LabelledOptions(item, tuple(priority), tuple(groups), tuple(shown), tuple(right))
 
     def _rows(self, options: LabelledOptions, schema_text: str, rng: random.Random) -> list[dict[str, Any]]:
+        if self.pairwise:
+            return pairwise_rows(options, schema_text, rng, metadata=self.metadata, encoder=self.encoder,
+                                 max_pairs=self.max_pairs)
         return option_rows(options, schema_text, rng, orderings=self.orderings, metadata=self.metadata,
-                           encoder=self.encoder)
+                           encoder=self.encoder, ordering=self.ordering)
 
     def _eval_databases(self) -> set[str]:
         """The databases held out as the eval split: about ``eval_fraction`` of the questions (seeded), whole
@@ -333,7 +367,8 @@ class CriticDataBuild:
             },
             "prompt": {"template": CRITIC_TEMPLATE_VERSION, "hash": digest},
             "encoder_critic": self.encoder.to_dict(),
-            "settings": {"orderings": self.orderings, "keep_all": self.keep_all, "eval_fraction": self.eval_fraction,
-                         "order_by_accuracy": self.order_by_accuracy,
+            "settings": {"orderings": self.orderings, "ordering": self.ordering, "pairwise": self.pairwise,
+                         "max_pairs": self.max_pairs, "keep_all": self.keep_all,
+                         "eval_fraction": self.eval_fraction, "order_by_accuracy": self.order_by_accuracy,
                          "seed": self.seed, "max_options": self.max_options, "timeout_s": self.timeout_s},
         }

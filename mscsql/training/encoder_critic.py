@@ -62,13 +62,16 @@ class Question:
     shapes: tuple[tuple[float, ...], ...] = ()
     #: each option's answer checks (:func:`mscsql.critic.checks.answer_checks`)
     checks: tuple[tuple[float, ...], ...] = ()
+    #: each option's graded agreement (:func:`mscsql.critic.agreement.agreement_features`)
+    graded: tuple[tuple[float, ...], ...] = ()
 
     def pairs(self) -> list[GroupPair]:
         firsts = self.firsts or (0.0,) * len(self.groups)
         shapes = self.shapes or ((),) * len(self.groups)
         checks = self.checks or ((),) * len(self.groups)
-        return [GroupPair(self.question, g, s, f, r, c)
-                for g, s, f, r, c in zip(self.groups, self.shares, firsts, shapes, checks, strict=True)]
+        graded = self.graded or ((),) * len(self.groups)
+        return [GroupPair(self.question, g, s, f, r, c, a)
+                for g, s, f, r, c, a in zip(self.groups, self.shares, firsts, shapes, checks, graded, strict=True)]
 
 
 @dataclass
@@ -104,7 +107,7 @@ def questions_of(split: Any) -> list[Question]:
             continue
         out.append(Question(row["question"], tuple(row["group_texts"]), tuple(float(s) for s in row["shares"]),
                             tuple(int(v) for v in row["labels"]), tuple(float(f) for f in row.get("firsts") or ()),
-                            _vectors(row.get("shapes")), _vectors(row.get("checks"))))
+                            _vectors(row.get("shapes")), _vectors(row.get("checks")), _vectors(row.get("graded"))))
     return out
 
 
@@ -121,6 +124,7 @@ def _critic_settings(card: dict[str, Any], config: TrainConfig) -> EncoderCritic
                                agreement_feature=settings.agreement_feature,
                                priority_feature=settings.priority_feature,
                                result_features=settings.result_features, answer_checks=settings.answer_checks,
+                               graded_agreement=settings.graded_agreement,
                                include_failed=bool(stored.get("include_failed", False)), metadata=metadata,
                                seed=config.training.seed)
 

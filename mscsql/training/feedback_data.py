@@ -49,6 +49,8 @@ class FeedbackDataBuild:
     db: str
     output: Path
     orderings: int = 4
+    #: "permutations" or "by-support" (see :func:`mscsql.training.critic_data.option_rows`)
+    ordering: str = "permutations"
     eval_fraction: float = 0.1
     seed: int = 0
     timeout_s: float = 30.0
@@ -74,11 +76,12 @@ class FeedbackDataBuild:
                 counts["kept"] += 1
                 split = "eval" if rng.random() < self.eval_fraction else "train"
                 splits[split] += option_rows(options, schema_text, rng, orderings=self.orderings,
-                                             metadata=self.metadata, encoder=self.encoder)
+                                             metadata=self.metadata, encoder=self.encoder, ordering=self.ordering)
         card = {"source": "feedback", "database": self.database, "questions": counts["kept"], "feedback": counts,
                 "encoder_critic": self.encoder.to_dict(),
-                "settings": {"orderings": self.orderings, "eval_fraction": self.eval_fraction, "seed": self.seed,
-                             "max_options": self.max_options, "timeout_s": self.timeout_s}}
+                "settings": {"orderings": self.orderings, "ordering": self.ordering,
+                             "eval_fraction": self.eval_fraction, "seed": self.seed, "max_options": self.max_options,
+                             "timeout_s": self.timeout_s}}
         write_dataset(self.output, "critic", splits, card)
         return {**card, "counts": {k: len(v) for k, v in splits.items() if v}}
 

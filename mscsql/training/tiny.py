@@ -70,9 +70,12 @@ def train_tokenizer(texts: Sequence[str] = DEFAULT_TEXTS, *, vocab_size: int = 4
 
 
 def build_tiny_causal_lm(path: str | Path, family: str = "llama", texts: Sequence[str] = DEFAULT_TEXTS, *,
-                         seed: int = 0, hidden_size: int = 64, vocab_size: int = 400) -> Path:
+                         seed: int = 0, hidden_size: int = 64, vocab_size: int = 400,
+                         initializer_range: float = 0.02) -> Path:
     """Save a random-init 2-layer causal LM (``family`` "llama" or "qwen2") and its tokenizer (trained on
-    ``texts``) to ``path``; returns ``path``. The same arguments give the same weights."""
+    ``texts``) to ``path``; returns ``path``. The same arguments give the same weights. A larger
+    ``initializer_range`` gives larger (tied) embeddings, so that an adapter that trains no embedding can still
+    make the model's answers sharp."""
     if family not in FAMILIES:
         raise ConfigError(f"unknown model family {family!r}", hint=f"use one of {', '.join(FAMILIES)}")
     if hidden_size < 4 or hidden_size % 4:
@@ -88,7 +91,7 @@ def build_tiny_causal_lm(path: str | Path, family: str = "llama", texts: Sequenc
         vocab_size=len(tokenizer), hidden_size=hidden_size, intermediate_size=2 * hidden_size, num_hidden_layers=2,
         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048, tie_word_embeddings=True,
         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id)
+        pad_token_id=tokenizer.pad_token_id, initializer_range=initializer_range)
     config = LlamaConfig(**common) if family == "llama" else Qwen2Config(**common)
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_config(config)

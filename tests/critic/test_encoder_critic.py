@@ -374,3 +374,37 @@ def test_the_answer_checks_reach_the_head_and_survive_a_save(tmp_path: Path) -> 
     loaded = EncoderCritic.load(tmp_path / "c")
     assert loaded.config.answer_checks
     assert loaded.score_pairs(pairs) == pytest.approx(critic.score_pairs(pairs), abs=1e-5)
+
+
+def test_the_graded_agreement_reaches_the_head_and_survives_a_save(tmp_path: Path) -> None:
+    import math
+
+    import torch
+
+    from mscsql.critic.agreement import AGREEMENT_FEATURES
+
+    config = EncoderCriticConfig(priority_feature=True, answer_checks=True, graded_agreement=True, seed=1)
+    critic = EncoderCritic.from_pretrained(config=config)
+    hidden = critic.hidden_size
+    from mscsql.critic.checks import CHECKS
+
+    assert tuple(critic.model["head"].weight.shape) == (1, hidden + 2 + len(CHECKS) + len(AGREEMENT_FEATURES))
+    # three singletons: 40 and 41 are close to each other, 7 to neither
+    groups = group_by_result([ok("SELECT 40", [(40,)], sources=("m1",)), ok("SELECT 7", [(7,)], sources=("m2",)),
+                              ok("SELECT 41", [(41,)], sources=("m3",))])
+    pairs = critic.pairs(COUNT_Q, None, groups, sources=("m1", "m2", "m3"))
+    near = 1 - 1 / 41
+    assert [p.graded[1] for p in pairs] == pytest.approx([near, 1 - 33 / 40, near])  # 7 is nearest to 40
+    assert pairs[0].graded[0] == pytest.approx(math.log((1 + near + (1 - 33 / 40)) / 3))
+    # a head that trusts graded support prefers the answers near another over the outlier
+    with torch.no_grad():
+        critic.model["head"].weight.zero_()
+        critic.model["head"].weight[0, hidden + 2 + len(CHECKS)] = 2.0
+    logits = critic.head_logits(torch.zeros((3, hidden)), pairs)
+    assert logits[1] < min(logits[0], logits[2])
+    with pytest.raises(ConfigError, match="graded agreement"):
+        critic.head_logits(torch.zeros((1, hidden)), [GroupPair("q", "a", 1.0, 0.0, (), (0.0,) * len(CHECKS))])
+    critic.save(tmp_path / "c")
+    loaded = EncoderCritic.load(tmp_path / "c")
+    assert loaded.config.graded_agreement
+    assert loaded.score_pairs(pairs) == pytest.approx(critic.score_pairs(pairs), abs=1e-5)

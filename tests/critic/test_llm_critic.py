@@ -279,6 +279,42 @@ def test_orderings_and_blocks() -> None:
     assert split_blocks([0, 1], 8) == [[0, 1]]
 
 
+def test_by_support_shows_the_most_proposed_group_first(biased_lm: Any) -> None:
+    """The biased model answers "A": with by-support ordering the first option is the most proposed group (ties
+    to the higher-ranked generator), so that is what it picks; in the given order it picks the first to appear."""
+    candidates = [ok("SELECT count(*) FROM singer WHERE age > 31", [(6,)], sources=("m3",)),
+                  ok("SELECT count(*) FROM singer WHERE age > 32", [(5,)], sources=("m2",)),
+                  ok("SELECT count(*) FROM singer WHERE age > 30", [(7,)], sources=("m1", "m4", "m5")),
+                  ok("SELECT count(*) FROM singer WHERE age > 33", [(4,)], sources=("m1",))]
+    priority = ("m1", "m2", "m3", "m4", "m5")
+    groups = group_by_result(candidates)
+    critic = LLMCritic(biased_lm, orderings=1, ordering="by-support")
+    assert critic.shown(groups, priority) == [2, 3, 1, 0]  # 3 samples; then m1's single before m2's before m3's
+    judged = critic.judge(QUESTION, None, SCHEMA, groups, priority)
+    assert judged.winner == 2 and judged.prompts == 1
+    assert LLMCritic(biased_lm, orderings=1).judge(QUESTION, None, SCHEMA, groups, priority).winner == 0
+    # a tournament keeps the order: blocks of the support order, the winners sorted by support again
+    tour = LLMCritic(biased_lm, orderings=1, max_options=2, ordering="by-support").judge(QUESTION, None, SCHEMA,
+                                                                                       groups, priority)
+    assert [r.blocks for r in tour.rounds] == [((2, 3), (1, 0)), ((2, 1),)]
+    assert tour.winner == 2
+    with pytest.raises(ConfigError, match="one order"):
+        LLMCritic(biased_lm, orderings=2, ordering="by-support")
+    with pytest.raises(ConfigError, match="unknown critic ordering"):
+        LLMCritic(biased_lm, orderings=1, ordering="random")
+
+
+def test_by_support_in_a_pipeline_config() -> None:
+    from mscsql.config import CriticConfig
+
+    model = {"name": "judge", "backend": "hf", "model": "some/critic"}
+    assert CriticConfig(models=(model,)).order_count == 2
+    assert CriticConfig(models=(model,), orderings=3).order_count == 3
+    assert CriticConfig(models=(model,), ordering="by-support").order_count == 1
+    with pytest.raises(ValueError, match="one order"):
+        CriticConfig(models=(model,), ordering="by-support", orderings=2)
+
+
 def test_bad_critic_settings(random_lm: Any) -> None:
     with pytest.raises(ConfigError, match="orderings"):
         LLMCritic(random_lm, orderings=0)

@@ -5,6 +5,7 @@ balanced, and both critics' inputs are rendered by the critics' own code."""
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from pathlib import Path
 
@@ -59,6 +60,11 @@ PETS = "CREATE TABLE pets (id INTEGER PRIMARY KEY, kind TEXT);" \
 
 @pytest.fixture()
 def pools(tmp_path: Path) -> tuple[Path, list[Path]]:
+    return make_pools(tmp_path)
+
+
+def make_pools(tmp_path: Path) -> tuple[Path, list[Path]]:
+    """A two-database Spider-style benchmark of :data:`QUESTIONS` and the prediction files a, b and c."""
     root = tmp_path / "spider"
     dbutil.make_sqlite(root / "database" / "shop" / "shop.sqlite", dbutil.SQLITE_DDL + SHOP_EXTRA)
     dbutil.make_sqlite(root / "database" / "pets" / "pets.sqlite", PETS)
@@ -108,6 +114,55 @@ def test_labels_match_the_verdicts_worked_out_by_hand(pools: tuple[Path, list[Pa
     majority = next(r for r in rows if r["index"] == 5)
     assert sorted(majority["shares"]) == pytest.approx([1 / 3, 2 / 3])
     assert majority["firsts"][majority["labels"].index(1)] == 1.0
+    # and each option's graded agreement: the log of its graded support (at least its share), its nearest other
+    for row in rows:
+        assert len(row["graded"]) == len(row["labels"])
+        for (support, nearest), share in zip(row["graded"], row["shares"], strict=True):
+            assert support >= math.log(share) - 1e-9 and 0.0 <= nearest <= 1.0
+
+
+def test_by_support_rows_show_the_options_in_the_order_the_critic_shows_them(pools: tuple[Path, list[Path]],
+                                                                             tmp_path: Path) -> None:
+    root, files = pools
+    card = build(root, files, tmp_path / "data", orderings=4, ordering="by-support")
+    data, _stored = read_dataset(tmp_path / "data", "critic")
+    rows = list(data["train"])
+    assert card["settings"]["ordering"] == "by-support"  # type: ignore[index]
+    assert sorted(r["index"] for r in rows) == [0, 2, 3, 5]  # one row per question, whatever --orderings says
+    for row in rows:
+        # the most proposed option first; equal shares: the one holding the first file's answer first
+        keys = [(-share, -first) for share, first in zip(row["shares"], row["firsts"], strict=True)]
+        assert keys == sorted(keys)
+        assert row["completion"] == LABELS[row["answer"]] and row["labels"][row["answer"]] == 1
+        prompt = row["messages"][-1]["content"]
+        sqls = [next(line for line in text.splitlines() if line.startswith("SQL: ")).removeprefix("SQL: ")
+                for text in row["group_texts"]]
+        where = [prompt.index(f"  SQL: {sql}\n") for sql in sqls]
+        assert where == sorted(where)  # the prompt shows the options in the same order
+
+
+def test_pairwise_rows_are_each_right_wrong_pair_in_both_orders(pools: tuple[Path, list[Path]],
+                                                                 tmp_path: Path) -> None:
+    root, files = pools
+    card = build(root, files, tmp_path / "data", pairwise=True)
+    data, _stored = read_dataset(tmp_path / "data", "critic")
+    rows = list(data["train"])
+    assert card["settings"]["pairwise"] is True  # type: ignore[index]
+    # question 2 has one right and two wrong groups (two pairs); 0, 3 and 5 one right and one wrong (one pair)
+    assert Counter(r["index"] for r in rows) == {0: 2, 2: 4, 3: 2, 5: 2}
+    seen: Counter[tuple[int, frozenset[str]]] = Counter()
+    for row in rows:
+        assert len(row["group_texts"]) == 2 and sorted(row["labels"]) == [0, 1]
+        assert row["completion"] == LABELS[row["answer"]] and row["labels"][row["answer"]] == 1
+        prompt = row["messages"][-1]["content"]
+        assert "Option A (" in prompt and "Option B (" in prompt and "Option C (" not in prompt
+        seen[(row["index"], frozenset(row["group_texts"]))] += 1
+        # the pair's other order is there too, with the other letter
+        twin = [r for r in rows if r["index"] == row["index"] and r["group_texts"] == row["group_texts"][::-1]]
+        assert len(twin) == 1 and twin[0]["answer"] == 1 - row["answer"]
+    assert set(seen.values()) == {2}
+    capped = build(root, files, tmp_path / "capped", pairwise=True, max_pairs=1)
+    assert capped["counts"] == {"train": 8}
 
 
 def test_keep_all_keeps_unanimous_and_hopeless_questions(pools: tuple[Path, list[Path]], tmp_path: Path) -> None:

@@ -148,3 +148,40 @@ def test_the_checks_critic_learns_from_the_answer_checks_alone(tmp_path: Path) -
                               ran("SELECT city FROM staff WHERE age < 30", [("Bath",)], ("m3",))])
     judgement = critic.judge("Which cities have staff under 30?", None, "", groups, ("m1", "m2", "m3"))
     assert judgement.winner == 1
+
+
+def test_the_graded_critic_learns_from_graded_agreement(tmp_path: Path) -> None:
+    """The head reads each option's graded agreement (the log of its graded support, its nearest other option):
+    here the minority option is the one close to the others, and the trained critic learns to follow it."""
+    from mscsql.critic.agreement import agreement_features
+    from mscsql.critic.grouping import CandidateResult, group_by_result
+    from mscsql.training.config import load_train_config
+    from mscsql.training.encoder_critic import train_encoder_critic
+    from mscsql.types import ExecutionResult, ExecutionStatus
+
+    def ran(value: int, sources: tuple[str, ...]) -> CandidateResult:
+        sql = f"SELECT {value}"
+        return CandidateResult(sql, sources, ExecutionResult(sql, ExecutionStatus.OK, ("n",), ((value,),), 1))
+
+    rows = rows_for(NAMES)
+    for row in rows:
+        # the majority's answer is far from everything, the right one near a third sample's
+        groups = group_by_result([ran(900, ("m1", "m2")), ran(40, ("m3",)), ran(41, ("m4",))])
+        graded = agreement_features(groups)
+        right, wrong = list(graded[1]), list(graded[0])
+        row["graded"] = [right if label else wrong for label in row["labels"]]  # type: ignore[union-attr]
+    folder = tmp_path / "critic-data"
+    write_dataset(folder, "critic", {"train": rows[:10], "eval": rows[10:]},
+                  {"encoder_critic": {"metadata": {"max_rows": 3}, "include_failed": False}})
+    path = config_file(tmp_path, folder)
+    config = yaml.safe_load(path.read_text())
+    config["encoder"] = {"text_feature": False, "graded_agreement": True, "result_features": False,
+                         "questions_per_step": 5, "head_learning_rate": 0.1}
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    result = train_encoder_critic(load_train_config(path))
+    assert result.eval_vote_accuracy == 0.0 and result.eval_accuracy == 1.0
+    critic = EncoderCritic.load(result.critic_dir)
+    assert critic.config.graded_agreement and not critic.config.answer_checks
+    judged = critic.judge("How many?", None, "", group_by_result([ran(7, ("a", "b")), ran(30, ("c",)),
+                                                                   ran(31, ("d",))]), ("a", "b", "c", "d"))
+    assert judged.winner in (1, 2)
