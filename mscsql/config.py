@@ -327,11 +327,23 @@ def expand_env(data: Any) -> Any:
 
 
 def load_generation_config(path: str | Path | dict[str, Any], model: type[GenerationConfig] = GenerationConfig,
-                           ) -> Any:
+                           overrides: list[str] | None = None) -> Any:
     """A generation (or, with ``model=PipelineConfig``, pipeline) config: a packaged config's name
-    (``default``, ``tiny``, ...), a YAML file or a dict."""
+    (``default``, ``tiny``, ...), a YAML file or a dict; ``overrides``: ``key=value`` settings applied on top
+    (:mod:`mscsql.overrides`: ``generators.0.model=/models/m``, ``selection.selector=vote``)."""
+    import copy
+
+    from mscsql.overrides import apply_overrides
+
     source = "<dict>" if isinstance(path, dict) else str(path)
-    data = expand_env(dict(path) if isinstance(path, dict) else load_yaml(resolve_config(path, "pipeline")))
+    data = copy.deepcopy(path) if isinstance(path, dict) else load_yaml(resolve_config(path, "pipeline"))
+    data = expand_env(apply_overrides(data, overrides))
+    if overrides:
+        source += " with --set " + " ".join(overrides)
+    pipeline_only = set(PipelineConfig.model_fields) - set(GenerationConfig.model_fields)
+    if model is GenerationConfig and pipeline_only & set(data):  # a pipeline config read for its generation part
+        parse_config(PipelineConfig, data, source)  # the whole file is still checked
+        data = {k: v for k, v in data.items() if k not in pipeline_only}
     config = parse_config(model, data, source)
     names = [g.name for g in config.generators]
     if len(set(names)) != len(names):

@@ -99,12 +99,16 @@ class TextToSQL:
     def from_config(cls, config: str | Path | dict[str, Any] | PipelineConfig, *, db: Any,
                     trace_dir: str | Path | None = None, models: Models | None = None,
                     tables_json: str | Path | None = None, store: Store | str | None = None,
-                    name: str | None = None) -> TextToSQL:
+                    name: str | None = None, overrides: list[str] | None = None) -> TextToSQL:
         """``config``: a packaged config's name (``default``, ``cpu``, ``local-server``, ...), a YAML file, a
         dict or a :class:`PipelineConfig`; ``db``: a URL, a path or a Database; ``trace_dir``: a folder where
-        every answer's stages and samples are appended; ``store`` and ``name``: see :class:`TextToSQL`."""
-        if not isinstance(config, PipelineConfig):
-            config = load_generation_config(config, PipelineConfig)
+        every answer's stages and samples are appended; ``store`` and ``name``: see :class:`TextToSQL`;
+        ``overrides``: ``key=value`` settings on top of the config (:mod:`mscsql.overrides`)."""
+        if isinstance(config, PipelineConfig):
+            if overrides:
+                config = load_generation_config(config.model_dump(exclude_unset=True), PipelineConfig, overrides)
+        else:
+            config = load_generation_config(config, PipelineConfig, overrides)
         return cls(config, db, trace_dir=trace_dir, models=models, tables_json=tables_json, store=store, name=name)
 
     def ask(self, question: str, evidence: str | None = None, *, max_rows: int | None = None,

@@ -45,7 +45,7 @@ def test_shipped_configs_are_named(tmp_path) -> None:  # type: ignore[no-untyped
     from mscsql.errors import ConfigError
     from mscsql.packaged import config_names
 
-    assert {"default", "cpu", "local-server", "tiny", "paper", "server"} <= set(config_names())
+    assert {"default", "cpu", "local-server", "tiny", "paper", "msc-plus", "server"} <= set(config_names())
     assert "tiny/critic_lora" in config_names("train")
     assert load_generation_config("default", PipelineConfig) == load_generation_config(
         str(mscsql.packaged.packaged_configs() / "default.yaml"), PipelineConfig)

@@ -10,7 +10,7 @@ from rich.table import Table as RichTable
 from rich.text import Text
 
 from mscsql.cli.app import app, demo_app, err, eval_app, out
-from mscsql.cli.options import AllowMissingDbOpt, BenchmarkOpt, DataDirOpt, DbUrlOpt, LimitOpt
+from mscsql.cli.options import AllowMissingDbOpt, BenchmarkOpt, DataDirOpt, DbUrlOpt, LimitOpt, SetOpt
 from mscsql.cli.render import cells, print_failure, print_json, print_result, say, warn_if_privileged
 from mscsql.config import MAX_ROWS, MAX_TIMEOUT_S
 from mscsql.display import terminal_text
@@ -27,6 +27,7 @@ def generate(
     schema_only: Annotated[bool, typer.Option(help="prompts from tables.json only (no database, no values)")] = False,
     limit: LimitOpt = None,
     db_url: DbUrlOpt = None,
+    set_: SetOpt = None,
 ) -> None:
     """Sample candidate SQL for every question from an ensemble of generators (resumable: samples are
     stored as they arrive, and a re-run continues where a stopped one ended)."""
@@ -34,7 +35,7 @@ def generate(
     from mscsql.config import load_generation_config
     from mscsql.evaluation.generate import GenerateRun, summary
 
-    settings = load_generation_config(config)
+    settings = load_generation_config(config, overrides=set_)
     bench = load_benchmark(benchmark, data_dir, allow_missing_db=allow_missing_db or schema_only, db_url=db_url)
     written = GenerateRun(bench, Path(data_dir), settings, output, schema_only=schema_only, limit=limit).run()
     totals = summary(output)
@@ -66,13 +67,15 @@ def ask(
                      ] = None,
     database: Annotated[str | None, typer.Option(help="the database's name in the store (default: the file's or "
                                                       "server database's name)")] = None,
+    set_: SetOpt = None,
 ) -> None:
     """Answer a question: the chosen SQL and its result. Exit status 1 when no query answered, 3 when the answer
     abstains (its confidence is below the config's selection.min_confidence)."""
     from mscsql.config import default_store_url
     from mscsql.pipeline import TextToSQL
 
-    with TextToSQL.from_config(config, db=db, store=store or default_store_url(), name=database) as t2s:
+    with TextToSQL.from_config(config, db=db, store=store or default_store_url(), name=database,
+                                overrides=set_) as t2s:
         warn_if_privileged(t2s.db)
         answer = t2s.ask(question, evidence=evidence, max_rows=max_rows, timeout_s=timeout, conversation=conversation)
     if as_json:  # the same exit status as the plain output: 1 when no query answered, 3 when unsure

@@ -19,6 +19,7 @@ from mscsql.cli.options import (
     MaxResultMbOpt,
     MaxValueMbOpt,
     ScorerOpt,
+    SetOpt,
     TimeoutOpt,
     WorkersOpt,
 )
@@ -48,6 +49,7 @@ def eval_run(
     allow_missing_db: AllowMissingDbOpt = False,
     limit: LimitOpt = None,
     dbs: DbsOpt = None,
+    set_: SetOpt = None,
 ) -> None:
     """Run the whole pipeline over a benchmark and score its answers (resumable, every stage kept)."""
     from mscsql.benchmarks.loaders import load_benchmark
@@ -57,7 +59,7 @@ def eval_run(
     from mscsql.evaluation.pipeline_run import PipelineRun
     from mscsql.evaluation.scorers import get_scorer
 
-    settings = load_generation_config(config, PipelineConfig)
+    settings = load_generation_config(config, PipelineConfig, set_)
     bench = load_benchmark(benchmark, data_dir, allow_missing_db=allow_missing_db)
     bench = filter_databases(bench, parse_db_filter(dbs, bench))
     cache = GoldCache(default_cache_dir())

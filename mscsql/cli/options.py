@@ -31,3 +31,6 @@ LimitOpt = Annotated[int | None, typer.Option(min=1, help="only the first N ques
 DbUrlOpt = Annotated[str | None, typer.Option(help="run on a PostgreSQL or MySQL server instead: a database URL in "
                                                    "which {db_id} stands for each question's database (copies made "
                                                    "with mscsql db copy), or bird-minidev's one server database")]
+SetOpt = Annotated[list[str] | None, typer.Option(
+    "--set", help="override a config field, repeatable: --set selection.selector=vote, --set generators.0.model=PATH "
+                  "(a list item by its name or position)", show_default=False)]

@@ -26,7 +26,8 @@ at most one group ran successfully. Groups whose queries failed are not scored u
 
 A checkpoint folder holds ``critic.json`` (format name and version, the head's shape, the settings), the
 head's weights in ``head.safetensors`` and the encoder with its tokenizer in ``encoder/`` (``save_pretrained``,
-safetensors); nothing is pickled. torch and transformers are imported only when a critic is built.
+safetensors; a head that reads no text keeps only the name of its pretrained encoder); nothing is pickled.
+torch and transformers are imported only when a critic is built.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import shutil
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -178,6 +180,21 @@ def fresh_head(hidden_size: int, config: EncoderCriticConfig) -> torch.nn.Linear
     return head
 
 
+def _pretrained(source: str) -> tuple[Any, Any]:
+    """The tokenizer and model of the pretrained encoder ``source`` (a local folder or a model id; the bundled
+    all-MiniLM-L6-v2 by its name)."""
+    from mscsql.retrieval.encoder import resolve_model
+
+    target = resolve_model(source)
+    local = Path(target).expanduser()
+    if (local / CONFIG_FILE).is_file():
+        raise ConfigError(f"{source!r} is a saved encoder critic, not a pretrained encoder",
+                          hint="load it with EncoderCritic.load")
+    if looks_like_path(target) and not local.exists():
+        raise ConfigError(f"encoder directory {source!r} does not exist", hint=WHERE_ENCODERS_COME_FROM)
+    return load_encoder(str(local) if local.exists() else target, local_only=local.exists(), what="encoder")
+
+
 class EncoderCritic(Critic):
     """The listwise cross-encoder critic (see the module's docstring).
 
@@ -235,18 +252,8 @@ class EncoderCritic(Critic):
         unless it is built ``for_training``)."""
         require_backend()
         config = config or EncoderCriticConfig()
-        from mscsql.retrieval.encoder import resolve_model
-
         source = str(encoder)
-        target = resolve_model(source)
-        local = Path(target).expanduser()
-        if (local / CONFIG_FILE).is_file():
-            raise ConfigError(f"{source!r} is a saved encoder critic, not a pretrained encoder",
-                              hint="load it with EncoderCritic.load")
-        if looks_like_path(target) and not local.exists():
-            raise ConfigError(f"encoder directory {source!r} does not exist", hint=WHERE_ENCODERS_COME_FROM)
-        tokenizer, model = load_encoder(str(local) if local.exists() else target, local_only=local.exists(),
-                                         what="encoder")
+        tokenizer, model = _pretrained(source)
         report = log.info if for_training else log.warning
         report("%s: a fresh head (seed %d) on %s: an untrained head is no better than agreement (it starts from "
                "the majority vote); train it before relying on its choices", name, config.seed, source)
@@ -302,9 +309,12 @@ class EncoderCritic(Critic):
             raise ConfigError(f"cannot read the critic's head {str(head_file)!r}: {one_line(err)}") from None
         if set(weights) != {"weight", "bias"}:
             raise ConfigError(f"{str(head_file)!r} holds {sorted(weights)}, not a head's weight and bias")
-        if not (folder / ENCODER_DIR).is_dir():
+        if (folder / ENCODER_DIR).is_dir():
+            tokenizer, encoder = load_encoder(str(folder / ENCODER_DIR), local_only=True, what="the critic's encoder")
+        elif not config.text_feature:  # a head that reads no text: the pretrained encoder is only its tokenizer
+            tokenizer, encoder = _pretrained(str(data.get("source") or DEFAULT_ENCODER))
+        else:
             raise ConfigError(f"the encoder critic checkpoint {str(path)!r} has no {ENCODER_DIR}/ folder")
-        tokenizer, encoder = load_encoder(str(folder / ENCODER_DIR), local_only=True, what="the critic's encoder")
         import torch
 
         weight, bias = weights["weight"], weights["bias"]
@@ -324,16 +334,20 @@ class EncoderCritic(Critic):
 
     def save(self, path: str | Path) -> Path:
         """Write the critic to the folder ``path`` (created; files of an earlier save are replaced):
-        ``encoder/`` (model and tokenizer, save_pretrained), ``head.safetensors``, and ``critic.json`` last,
-        so a folder without it is not a checkpoint."""
+        ``encoder/`` (model and tokenizer, save_pretrained; left out when the head reads no text, and the
+        pretrained encoder it was built on, ``source``, is loaded instead), ``head.safetensors``, and
+        ``critic.json`` last, so a folder without it is not a checkpoint."""
         from safetensors.torch import save_file
 
         folder = Path(path).expanduser()
         folder.mkdir(parents=True, exist_ok=True)
         manifest = folder / CONFIG_FILE
         manifest.unlink(missing_ok=True)
-        self.model["encoder"].save_pretrained(folder / ENCODER_DIR)
-        self.tokenizer.save_pretrained(folder / ENCODER_DIR)
+        if self.config.text_feature:
+            self.model["encoder"].save_pretrained(folder / ENCODER_DIR)
+            self.tokenizer.save_pretrained(folder / ENCODER_DIR)
+        else:  # the head reads no text: the checkpoint names its pretrained encoder (``source``) instead
+            shutil.rmtree(folder / ENCODER_DIR, ignore_errors=True)
         head = self.model["head"]
         save_file({"weight": head.weight.detach().cpu().contiguous(), "bias": head.bias.detach().cpu().contiguous()},
                   folder / HEAD_FILE, metadata={"format": CHECKPOINT_FORMAT, "version": str(CHECKPOINT_VERSION)})

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mscsql.config import expand_env, load_yaml, parse_config
-from mscsql.errors import ConfigError
+from mscsql.overrides import apply_overrides
 from mscsql.packaged import resolve_config
 
 Role = Literal["linker", "generator", "critic"]
@@ -128,45 +128,10 @@ class TrainConfig(_Strict):
         return self
 
 
-#: fields whose values are text whatever they look like
-TEXT_FIELDS = frozenset({"model", "dataset", "output_dir", "training.lr_scheduler", "training.device"})
-
-
-def _set(data: dict[str, Any], key: str, value: Any) -> None:
-    parts = key.split(".")
-    node = data
-    for part in parts[:-1]:
-        child = node.setdefault(part, {})
-        if not isinstance(child, dict):
-            raise ConfigError(f"--set {key}: {part!r} is not a section of the config")
-        node = child
-    node[parts[-1]] = value
-
-
-def parse_overrides(items: list[str] | None) -> list[tuple[str, Any]]:
-    """``key=value`` pairs from the command line; values are read as YAML (``10``, ``true``, ``[a, b]``)."""
-    import yaml
-
-    pairs = []
-    for item in items or []:
-        key, sep, text = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--set {item!r} is not of the form key=value", hint="e.g. --set training.max_steps=10")
-        try:
-            value = yaml.safe_load(text) if text.strip() else ""
-        except yaml.YAMLError:
-            value = text
-        if key.strip() in TEXT_FIELDS and not isinstance(value, str):
-            value = text.strip()  # a model called "yes" or a folder called "123" stays text
-        pairs.append((key.strip(), value))
-    return pairs
-
-
 def load_train_config(path: str | Path | dict[str, Any], overrides: list[str] | None = None) -> TrainConfig:
     """The training config at ``path`` (or a dict) with ``key=value`` overrides applied; every problem in
     one error."""
     source = "<dict>" if isinstance(path, dict) else str(path)
     data = dict(path) if isinstance(path, dict) else load_yaml(resolve_config(path, "train"))
-    for key, value in parse_overrides(overrides):
-        _set(data, key, value)
+    apply_overrides(data, overrides)
     return parse_config(TrainConfig, expand_env(data), source)

@@ -408,3 +408,23 @@ def test_the_graded_agreement_reaches_the_head_and_survives_a_save(tmp_path: Pat
     loaded = EncoderCritic.load(tmp_path / "c")
     assert loaded.config.graded_agreement
     assert loaded.score_pairs(pairs) == pytest.approx(critic.score_pairs(pairs), abs=1e-5)
+
+
+def test_a_head_that_reads_no_text_saves_without_the_encoder(tmp_path: Path) -> None:
+    """Without the text feature the checkpoint is the head and its settings (kilobytes): the pretrained encoder
+    it was built on is loaded by name, and a save over a folder with an encoder removes the stale copy."""
+    config = EncoderCriticConfig(text_feature=False, priority_feature=True, answer_checks=True,
+                                 graded_agreement=True, seed=2)
+    critic = EncoderCritic.from_pretrained(config=config)
+    groups = group_by_result([ok("SELECT 40", [(40,)], sources=("m1", "m2")), ok("SELECT 7", [(7,)], sources=("m3",)),
+                              ok("SELECT 41", [(41,)], sources=("m4",))])
+    pairs = critic.pairs(COUNT_Q, None, groups, sources=("m1", "m2", "m3", "m4"))
+    folder = tmp_path / "c"
+    EncoderCritic.from_pretrained().save(folder)  # an earlier save with an encoder in the same folder
+    assert (folder / "encoder").is_dir()
+    critic.save(folder)
+    assert not (folder / "encoder").exists()
+    assert sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) < 20_000
+    loaded = EncoderCritic.load(folder)
+    assert not loaded.config.text_feature and loaded.config.graded_agreement
+    assert loaded.score_pairs(pairs) == pytest.approx(critic.score_pairs(pairs), abs=1e-6)

@@ -64,6 +64,13 @@ def test_shipped_configs_parse(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(default.generators) == 3 and len({g.model for g in default.generators}) == 3
     paper = load_generation_config(REPO / "configs/paper.yaml")
     assert [g.model.split("/")[0] for g in paper.generators] == ["mistralai", "meta-llama", "google"]
+    assert all((g.n, g.temperature) == (1, 0.0) for g in paper.generators)  # the paper's code: one greedy sample
+    from mscsql.config import PipelineConfig
+
+    plus = load_generation_config(REPO / "configs/msc-plus.yaml", PipelineConfig)
+    assert plus.selection.critic is not None and plus.selection.critic.ordering == "by-support"
+    assert [g.model for g in plus.generators] == [g.model for g in paper.generators]
+    assert load_generation_config(REPO / "configs/paper.yaml", PipelineConfig).selection.critic.mode == "pairwise"
     tiny = load_generation_config(REPO / "configs/tiny.yaml")
     assert tiny.generators[0].model == "/models/llama" and tiny.generators[2].options["predictions"] == "/preds.sql"
     assert load_generation_config(REPO / "configs/server.yaml").generators[0].options["base_url"].startswith("http")

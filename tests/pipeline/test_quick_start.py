@@ -165,3 +165,38 @@ def test_each_question_can_be_kept_to_its_own_tables(local_server: str, tmp_path
     assert free.ok and free.result.rows and "products" in free.linked_schema.table_names
     shown = [json.dumps(r["messages"]) for r in _Server.requests if "messages" in r]
     assert any("products" not in text for text in shown) and any("products" in text for text in shown)
+
+
+def test_ask_runs_the_paper_config_with_every_model_replaced_by_set(local_server: str, tmp_path: Path) -> None:
+    """``mscsql ask --config paper`` with every model moved to the local server by ``--set``: the table selector
+    is sampled 5 times at temperature 1.0, each generator once greedily, and the pairwise critic is not asked
+    when every candidate returns the same result."""
+    from mscsql.demo import create_demo
+
+    create_demo(tmp_path / "demo.sqlite")
+    server = f"{{base_url: {local_server}}}"
+    sets = ["linking.llm_tables.model.backend=openai", "linking.llm_tables.model.model=qwen2.5-coder:7b",
+            f"linking.llm_tables.model.options={server}", "use_values=false"]
+    for item in ("generators.mistral-7b", "generators.llama-3-8b", "generators.gemma-2-9b",
+                 "selection.critic.models.0", "selection.critic.models.1", "selection.critic.models.2"):
+        sets += [f"{item}.backend=openai", f"{item}.model=qwen2.5-coder:7b", f"{item}.options={server}"]
+    env = {**os.environ, "COLUMNS": "200", "HF_HUB_OFFLINE": "1", "MSCSQL_CACHE_DIR": str(tmp_path / "cache")}
+    asked = subprocess.run([sys.executable, "-m", "mscsql", "ask", "--config", "paper", "--db", "demo.sqlite",
+                            "How many customers are there?", "--json", *[x for s in sets for x in ("--set", s)]],
+                           capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
+    assert asked.returncode == 0, asked.stderr
+    answer = json.loads(asked.stdout)
+    assert answer["result"]["rows"] == [[120]] and answer["unanimous"] and answer["selector"] == "critic"
+    assert sorted(answer["linked_tables"]) == ["customers", "orders"]
+    tables = [r for r in _Server.requests if "you select the tables" in json.dumps(r.get("messages", []))]
+    sql = [r for r in _Server.requests if "messages" in r and r not in tables]
+    # five answers: asked for n=5 once, then (the server ignoring n) for the four others one by one
+    assert tables[0]["n"] == 5 and len(tables) == 5 and {r["temperature"] for r in tables} == {1.0}
+    assert len(sql) == 3 and {r["temperature"] for r in sql} == {0.0} and {r.get("n", 1) for r in sql} == {1}
+    assert not any(r.get("top_logprobs") for r in _Server.requests)  # one result: no critic call
+
+    wrong = subprocess.run([sys.executable, "-m", "mscsql", "ask", "--config", "paper", "--db", "demo.sqlite",
+                            "How many?", "--set", "generators.gpt-4.model=x"],
+                           capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
+    assert wrong.returncode == 2 and "no item named 'gpt-4'" in wrong.stderr and "mistral-7b" in wrong.stderr
+    assert "Traceback" not in wrong.stderr

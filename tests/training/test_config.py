@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from mscsql.errors import ConfigError
-from mscsql.training.config import load_train_config, parse_overrides
+from mscsql.overrides import parse_overrides
+from mscsql.training.config import load_train_config
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = sorted((ROOT / "configs" / "train").rglob("*.yaml"))

@@ -1,0 +1,57 @@
+"""``--set key=value`` overrides: dotted keys into sections, list items by name or position, YAML values, names
+and paths kept as text, and one clear error for each mistake."""
+
+from __future__ import annotations
+
+import pytest
+
+from mscsql.config import PipelineConfig, load_generation_config
+from mscsql.errors import ConfigError
+from mscsql.overrides import apply_overrides, parse_overrides
+
+
+def config() -> dict:
+    return {"generators": [{"name": "a", "backend": "replay", "n": 1}, {"name": "b", "backend": "replay", "n": 2}],
+            "selection": {"selector": "vote", "critic": None}}
+
+
+def test_keys_reach_sections_and_list_items_by_name_or_position() -> None:
+    data = apply_overrides(config(), ["generators.b.n=5", "generators.0.options={predictions: p.sql}",
+                                      "selection.selector=mbr", "selection.critic.mode=pairwise",
+                                      "generators.-1.temperature=0", "use_values=false"])
+    assert data["generators"][1]["n"] == 5 and data["generators"][1]["temperature"] == 0
+    assert data["generators"][0]["options"] == {"predictions": "p.sql"}
+    assert data["selection"] == {"selector": "mbr", "critic": {"mode": "pairwise"}}  # a null section is made
+    assert data["use_values"] is False
+    replaced = apply_overrides(config(), ["generators.1={name: c, backend: replay}"])
+    assert replaced["generators"][1] == {"name": "c", "backend": "replay"}
+
+
+def test_names_and_paths_stay_text() -> None:
+    assert parse_overrides(["generators.0.model=123", "selection.encoder=yes", "generators.0.adapter=null",
+                            "linking.llm_tables.samples=5"]) == [
+        ("generators.0.model", "123"), ("selection.encoder", "yes"), ("generators.0.adapter", None),
+        ("linking.llm_tables.samples", 5)]
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("generators.c.n=2", "(?s)no item named 'c'.*one of: a, b"),
+    ("generators.7.n=2", "position 7 is past the end of a list of 2"),
+    ("selection.selector.name=x", "'selection.selector' is a value"),
+    ("noequals", "key=value"),
+    ("generators..n=1", "key=value"),
+])
+def test_mistakes_are_one_clear_error(override: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        apply_overrides(config(), [override])
+
+
+def test_a_config_loads_with_overrides_and_reports_them_in_its_errors() -> None:
+    loaded = load_generation_config(config(), PipelineConfig, ["selection.selector=mbr",
+                                                               "selection.agreement_weight=0.5"])
+    assert (loaded.selection.selector, loaded.selection.agreement_weight) == ("mbr", 0.5)
+    original = config()
+    load_generation_config(original, PipelineConfig, ["generators.a.n=9"])
+    assert original["generators"][0]["n"] == 1  # the caller's dict is not changed
+    with pytest.raises(ConfigError, match=r"with --set selection\.selector=best"):
+        load_generation_config(config(), PipelineConfig, ["selection.selector=best"])
