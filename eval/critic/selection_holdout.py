@@ -1,0 +1,173 @@
+"""Every CPU selector against the vote on held-out pools: systems and databases never seen in tuning.
+
+The published Spider dev prediction files are sorted into families (one base model or system and its
+variants, as eval/confidence/fit_confidence.py sorts them). Pools to *tune* on draw only on some families
+(codellama, starcoder, llama2, resdsql, c3, din-sql, codex); pools to *measure* on draw only on the others
+(deepseek-coder, llama3, codes, graphix, dail-sql), so no system of a measured pool was seen in tuning. The 19
+executable databases, sorted by name, are split too: critics learn on the even positions, every measured pool
+is selected on the odd ones.
+
+Steps (each an ``mscsql`` command, printed as it runs):
+
+1. the pools: ``eval/critic/holdout_tune_pools.txt`` (60 triples) and ``eval/critic/holdout_measure_pools.txt``
+   (4 pools each of 3, 4 and 5 files), written once from a fixed seed;
+2. critic data from the tuning pools on the even databases; the checks critic
+   (configs/train/critic_encoder_checks.yaml) and the graded critic (configs/train/critic_encoder_graded.yaml)
+   trained on them;
+3. each measured pool's files ranked by their accuracy on the even databases (the priority a user gives the
+   generators they have measured), then ``mscsql select`` on the odd databases with vote, mbr, first-valid and
+   both critics; each selector's difference from the vote comes with ``mscsql select``'s paired bootstrap
+   interval and exact McNemar test.
+
+Figures go to ``eval/results/selection_holdout.json`` and a markdown table is printed.
+
+    python eval/critic/selection_holdout.py --data ../shared/data --work runs/selection-holdout
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import random
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent / "confidence")]
+from fit_confidence import FAMILIES, MEASURED, family  # noqa: E402  (the families of the confidence experiment)
+from spider_split import mscsql, rank_pool, read_pools  # noqa: E402  (the recorded split's own steps)
+
+log = logging.getLogger("selection_holdout")
+TUNE_POOLS = HERE / "holdout_tune_pools.txt"
+MEASURE_POOLS = HERE / "holdout_measure_pools.txt"
+CRITICS = {"checks": "configs/train/critic_encoder_checks.yaml", "graded": "configs/train/critic_encoder_graded.yaml"}
+RULES = ("vote", "mbr", "first-valid")
+
+
+def pools_of(names: list[str], families: tuple[str, ...], sizes: tuple[int, ...], per_size: int,
+             rng: random.Random) -> list[list[str]]:
+    """Pools of files from distinct families among ``families``."""
+    by_family: dict[str, list[str]] = {}
+    for name in names:
+        if family(name) in families:
+            by_family.setdefault(family(name), []).append(name)
+    pools = []
+    for size in sizes:
+        for _ in range(per_size):
+            chosen = rng.sample(sorted(by_family), size)
+            pools.append([rng.choice(sorted(by_family[f])) for f in chosen])
+    return pools
+
+
+def write_pools(path: Path, pools: list[list[str]], what: str, folder: Path | None = None) -> None:
+    """One pool per line, its files joined by commas (bare names, or paths in ``folder``)."""
+    lines = [f"# {what} (written by eval/critic/selection_holdout.py)"]
+    lines += [",".join(str(folder / name) if folder else name for name in pool) for pool in pools]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def select(pool: list[str], spider: str, folder: Path, selectors: list[str], encoder: str | None = None
+           ) -> dict[str, object]:
+    """``mscsql select`` of ``pool`` on the odd databases (a finished selection in ``folder`` is reused when it
+    was made with the same files and selectors, so a stopped run continues)."""
+    done = folder / "summary.json"
+    if done.is_file():
+        summary = json.loads(done.read_text(encoding="utf-8"))
+        same_files = list(summary.get("files", {})) == [Path(f).name for f in pool]
+        if same_files and set(selectors) <= set(summary["selectors"]):
+            log.info("reusing %s", folder)
+            return summary
+    extra = ["--encoder", encoder] if encoder else []
+    mscsql("select", "--benchmark", "spider-dev", "--data-dir", spider, "--dbs", "odd", "--allow-missing-db",
+           *[x for s in selectors for x in ("-s", s)], *extra, "--output", str(folder),
+           *[x for f in pool for x in ("-c", f)])
+    return json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+
+
+def against_vote(summary: dict[str, object], name: str) -> dict[str, object]:
+    found = summary["against_vote"][name]["overall"]  # type: ignore[index]
+    return {k: found[k] for k in ("difference", "interval_95", "mcnemar_p", "only_a", "only_b")}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--work", type=Path, default=Path("runs/selection-holdout"))
+    parser.add_argument("--output", type=Path, default=Path("eval/results/selection_holdout.json"))
+    parser.add_argument("--skip-train", action="store_true", help="reuse the critics in --work")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--table", action="store_true", help="print the table of the recorded --output and stop")
+    args = parser.parse_args()
+    if args.table:
+        print(table(json.loads(args.output.read_text(encoding="utf-8"))))
+        return
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    started = time.monotonic()
+    spider = str(args.data / "spider")
+    predictions = args.data / "predictions" / "spider_dev"
+    if not (TUNE_POOLS.is_file() and MEASURE_POOLS.is_file()):
+        names = sorted(p.name for p in predictions.glob("*.sql"))
+        rng = random.Random(args.seed)
+        tune = tuple(f for f in FAMILIES if f not in MEASURED)
+        write_pools(TUNE_POOLS, pools_of(names, tune, (3,), 60, rng), f"pools to tune on: families {', '.join(tune)}")
+        write_pools(MEASURE_POOLS, pools_of(names, MEASURED, (3, 4, 5), 4, rng),
+                    f"pools to measure on: families {', '.join(MEASURED)}")
+    data = args.work / "data"
+    if not args.skip_train:
+        args.work.mkdir(parents=True, exist_ok=True)
+        tune_file = args.work / "tune_pools.txt"
+        write_pools(tune_file, read_pools(TUNE_POOLS), "the tuning pools", predictions.resolve())
+        mscsql("train", "data", "critic", "--benchmark", "spider-dev", "--data-dir", spider, "--dbs", "even",
+               "--allow-missing-db", "--pools-file", str(tune_file), "--order-by-accuracy", "--output", str(data))
+        for name, config in CRITICS.items():
+            mscsql("train", "--config", config, "--set", f"dataset={data}",
+                   "--set", f"output_dir={args.work / 'train' / name}")
+    results = []
+    for number, names in enumerate(read_pools(MEASURE_POOLS), start=1):
+        pool = rank_pool([str(predictions / name) for name in names], spider, args.work / f"rank-{number}")
+        first = select(pool, spider, args.work / f"select-{number}", [*RULES, "encoder"],
+                       str(args.work / "train" / "checks" / "critic"))
+        second = select(pool, spider, args.work / f"select-{number}-graded", ["vote", "encoder"],
+                        str(args.work / "train" / "graded" / "critic"))
+        accuracy = {**{name: first["selectors"][name] for name in RULES},
+                    "checks": first["selectors"]["encoder"], "graded": second["selectors"]["encoder"]}
+        tests = {"mbr": against_vote(first, "mbr"), "first-valid": against_vote(first, "first-valid"),
+                 "checks": against_vote(first, "encoder"), "graded": against_vote(second, "encoder")}
+        results.append({"pool": [Path(f).name for f in pool], "questions": first["questions"],
+                        "best_single": first["best_single"]["accuracy"], "oracle": first["oracle"],
+                        "accuracy": accuracy, "against_vote": tests})
+    compared = ["mbr", "first-valid", "checks", "graded"]
+    gains = {n: [100 * (r["accuracy"][n] - r["accuracy"]["vote"]) for r in results] for n in compared}
+    overall = {n: {"mean_gain": round(sum(g) / len(g), 3), "min_gain": round(min(g), 3),
+                   "pools_at_least_vote": sum(x >= 0 for x in g), "pools": len(g)} for n, g in gains.items()}
+    record = {"command": "python eval/critic/selection_holdout.py --data ../shared/data --work runs/selection-holdout",
+              "seconds": round(time.monotonic() - started, 1),
+              "tune_families": [f for f in FAMILIES if f not in MEASURED],
+              "measure_families": list(MEASURED), "train_databases": "even", "measure_databases": "odd",
+              "overall": overall, "pools": results}
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    print(table(record))
+
+
+def table(record: dict) -> str:
+    """The record as a markdown table, one row per measured pool, then each selector's summary."""
+    lines = ["| pool (odd databases) | best single | vote | mbr | first-valid | checks critic | graded critic | "
+             "oracle |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in record["pools"]:
+        a = r["accuracy"]
+        short = ", ".join(p.replace("NL2SQL360__", "").removesuffix(".sql") for p in r["pool"])
+        cells = [f"{100 * r['best_single']:.2f}", *(f"{100 * a[n]:.2f}" for n in
+                                                    ("vote", "mbr", "first-valid", "checks", "graded")),
+                 f"{100 * r['oracle']:.2f}"]
+        lines.append(f"| {short} | " + " | ".join(cells) + " |")
+    lines.append("")
+    for n, o in record["overall"].items():
+        lines.append(f"- {n}: mean {o['mean_gain']:+.2f} points over the vote, lowest {o['min_gain']:+.2f}, at "
+                     f"least the vote on {o['pools_at_least_vote']} of {o['pools']} pools")
+    return "\n".join(lines)
+
+if __name__ == "__main__":
+    main()
