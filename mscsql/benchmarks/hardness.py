@@ -24,7 +24,12 @@ others < 2, c2 == 0); hard if (others > 2, c1 <= 2, c2 == 0) or (2 < c1 <= 3, ot
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import sqlglot
 from sqlglot import exp
@@ -32,6 +37,10 @@ from sqlglot import exp
 from mscsql.errors import DatasetError
 
 HARDNESS_LEVELS = ("easy", "medium", "hard", "extra")
+#: bump when the rules change: levels cached by an older version are not read
+HARDNESS_VERSION = 1
+
+log = logging.getLogger(__name__)
 _AGGREGATES = (exp.Count, exp.Max, exp.Min, exp.Sum, exp.Avg)
 _ARITHMETIC = (exp.Add, exp.Sub, exp.Mul, exp.Div)
 _QUERY = (exp.Select, exp.SetOperation, exp.Subquery)
@@ -194,3 +203,26 @@ def hardness_counts(sql: str, dialect: str = "sqlite") -> HardnessCounts:
 def spider_hardness(sql: str) -> str:
     """easy / medium / hard / extra for a Spider gold query."""
     return hardness_counts(sql).level
+
+
+def spider_hardness_levels(sqls: Sequence[str], cache_dir: Path | None = None) -> list[str]:
+    """:func:`spider_hardness` of every query, kept in ``cache_dir`` (default: mscsql's cache folder) under a digest
+    of the queries and the rules' version, so a benchmark is parsed once, not at every load."""
+    from mscsql.config import default_cache_dir
+    from mscsql.fileio import write_json_atomic
+
+    digest = hashlib.sha256(json.dumps([HARDNESS_VERSION, list(sqls)]).encode("utf-8")).hexdigest()[:32]
+    path = (cache_dir or default_cache_dir()) / "hardness" / f"{digest}.json"
+    try:
+        cached = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(cached, list) and len(cached) == len(sqls) and all(c in HARDNESS_LEVELS for c in cached):
+            return cached
+    except (OSError, ValueError):
+        pass
+    levels = [spider_hardness(sql) for sql in sqls]
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(path, levels)
+    except OSError as err:  # a read-only cache folder: the levels are still right, only not kept
+        log.debug("hardness levels not cached in %s: %s", path, err)
+    return levels

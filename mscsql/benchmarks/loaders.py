@@ -126,7 +126,7 @@ def load_spider(data_dir: str | Path, split: str = "dev", *, allow_missing_db: b
     """Spider 1.0: ``dev.json`` (or ``test.json``, or the training files), the gold file beside it when there is
     one, ``database/`` (``test_database/`` for the test split, whose schemas are in ``test_tables.json``) and
     ``test_suite_database/`` (dev)."""
-    from mscsql.benchmarks.hardness import spider_hardness
+    from mscsql.benchmarks.hardness import spider_hardness_levels
 
     root = Path(data_dir)
     if split in ("dev", "test"):
@@ -138,9 +138,10 @@ def load_spider(data_dir: str | Path, split: str = "dev", *, allow_missing_db: b
     entries = _read_json(questions_path)
     gold_path = root / f"{split}_gold.sql"
     gold = _read_gold_file(gold_path, len(entries)) or [e["query"] for e in entries]
+    levels = spider_hardness_levels(gold)
     items = [BenchmarkItem(index=i, db_id=e["db_id"], question=e.get("question", ""), gold_sql=sql,
-                           difficulty=spider_hardness(sql))
-             for i, (e, sql) in enumerate(zip(entries, gold, strict=True))]
+                           difficulty=level)
+             for i, (e, sql, level) in enumerate(zip(entries, gold, levels, strict=True))]
     suite = root / "test_suite_database"
     databases = [root / "test_database", root / "database"] if split == "test" else [root / "database"]
     items, missing = _resolve_databases(items, databases, allow_missing_db,

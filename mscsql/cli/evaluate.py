@@ -24,6 +24,7 @@ from mscsql.cli.options import (
     WorkersOpt,
 )
 from mscsql.cli.render import print_selection
+from mscsql.cli.selection import critic_settings, selection_settings
 from mscsql.config import ExecutionSettings
 from mscsql.errors import ConfigError
 
@@ -171,8 +172,8 @@ def select_command(
     from mscsql.evaluation.select import SelectRun
 
     model = ConfidenceModel.load(confidence)
-    critic = _critic_settings(critic_model, critic_mode, critic_ordering, max_pairs)
-    selectors = {name: build_selector(_selection(name, encoder, critic)) for name in dict.fromkeys(selector)}
+    critic = critic_settings(critic_model, critic_mode, critic_ordering, max_pairs)
+    selectors = {name: build_selector(selection_settings(name, encoder, critic)) for name in dict.fromkeys(selector)}
     from mscsql.benchmarks.subsets import filter_databases, parse_db_filter
 
     bench = load_benchmark(benchmark, data_dir, allow_missing_db=allow_missing_db)
@@ -227,35 +228,3 @@ def calibrate(
     model.save(output)
     out.print(f"confidence model fitted on {len(rows)} answers ({100 * sum(labels) / len(labels):.1f}% right): "
               f"{output}", highlight=False)
-
-
-def _critic_settings(models: list[str] | None, mode: str, ordering: str,
-                     max_pairs: int | None) -> dict[str, Any] | None:
-    """The ``critic:`` section the ``--critic-*`` options stand for (None without ``--critic-model``)."""
-    if not models:
-        if mode != "joint" or ordering != "permutations" or max_pairs is not None:
-            raise ConfigError("--critic-mode, --critic-ordering and --max-pairs set up --critic-model",
-                              hint="add --critic-model PATH (a local causal LM folder)")
-        return None
-    settings: dict[str, Any] = {
-        "mode": mode,
-        "models": [{"name": f"critic{n + 1}" if len(models) > 1 else "critic", "backend": "hf", "model": m, "n": 1,
-                    "temperature": 0, "options": {"progress": False}} for n, m in enumerate(models)]}
-    if ordering != "permutations":
-        settings["ordering"] = ordering
-    if max_pairs is not None:
-        settings["max_pairs"] = max_pairs
-    return settings
-
-
-def _selection(name: str, encoder: str | None, critic: dict[str, Any] | None) -> Any:
-    """The ``selection:`` settings ``mscsql select --selector NAME`` stands for."""
-    from mscsql.config import SelectionConfig, parse_config
-    from mscsql.critic.registry import SELECTORS
-    from mscsql.registry import require_known
-
-    require_known(SELECTORS, name, "selector")
-    if name == "critic" and not critic:
-        raise ConfigError("--selector critic needs --critic-model", hint="a local causal LM folder")
-    data = {"selector": name, "encoder": encoder, "critic": critic if name == "critic" else None}
-    return parse_config(SelectionConfig, {k: v for k, v in data.items() if v is not None}, f"--selector {name}")

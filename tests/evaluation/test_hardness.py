@@ -44,3 +44,21 @@ def test_spider_dev_hardness_counts_match_the_official_tool(shared_data: Path) -
     levels = ("easy", "medium", "hard", "extra")
     counts = {level: sum(1 for i in executable if i.difficulty == level) for level in levels}
     assert counts == {"easy": 232, "medium": 416, "hard": 160, "extra": 164}
+
+
+def test_levels_are_cached_by_the_queries_and_a_bad_cache_is_recomputed(tmp_path: Path) -> None:
+    from mscsql.benchmarks import hardness
+
+    queries = ["SELECT count(*) FROM singer", "SELECT name FROM a UNION SELECT name FROM b"]
+    assert hardness.spider_hardness_levels(queries, tmp_path) == ["easy", "hard"]
+    [kept] = (tmp_path / "hardness").iterdir()
+    kept.write_text('["extra", "extra"]')  # what is cached is what is read back
+    assert hardness.spider_hardness_levels(queries, tmp_path) == ["extra", "extra"]
+    assert hardness.spider_hardness_levels(queries[:1], tmp_path) == ["easy"]  # other queries: another entry
+    kept.write_text('["easy"]')  # a damaged entry (wrong length) is recomputed and rewritten
+    assert hardness.spider_hardness_levels(queries, tmp_path) == ["easy", "hard"]
+    kept.write_text("{not json")
+    assert hardness.spider_hardness_levels(queries, tmp_path) == ["easy", "hard"]
+    blocked = tmp_path / "file"
+    blocked.write_text("")  # a cache folder that cannot be made: the levels are still computed
+    assert hardness.spider_hardness_levels(queries, blocked) == ["easy", "hard"]
