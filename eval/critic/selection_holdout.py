@@ -98,6 +98,9 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=Path("eval/results/selection_holdout.json"))
     parser.add_argument("--skip-train", action="store_true", help="reuse the critics in --work")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--tune-pools", type=Path, default=TUNE_POOLS,
+                        help="the pools to tune on (written when missing, from --tune-sizes)")
+    parser.add_argument("--tune-sizes", default="3", help="sizes of the tuning pools, e.g. 3,4,5 (60 pools in all)")
     parser.add_argument("--table", action="store_true", help="print the table of the recorded --output and stop")
     args = parser.parse_args()
     if args.table:
@@ -107,18 +110,22 @@ def main() -> None:
     started = time.monotonic()
     spider = str(args.data / "spider")
     predictions = args.data / "predictions" / "spider_dev"
+    names = sorted(p.name for p in predictions.glob("*.sql"))
+    tune = tuple(f for f in FAMILIES if f not in MEASURED)
     if not (TUNE_POOLS.is_file() and MEASURE_POOLS.is_file()):
-        names = sorted(p.name for p in predictions.glob("*.sql"))
         rng = random.Random(args.seed)
-        tune = tuple(f for f in FAMILIES if f not in MEASURED)
         write_pools(TUNE_POOLS, pools_of(names, tune, (3,), 60, rng), f"pools to tune on: families {', '.join(tune)}")
         write_pools(MEASURE_POOLS, pools_of(names, MEASURED, (3, 4, 5), 4, rng),
                     f"pools to measure on: families {', '.join(MEASURED)}")
+    if not args.tune_pools.is_file():
+        sizes = tuple(int(n) for n in args.tune_sizes.split(","))
+        write_pools(args.tune_pools, pools_of(names, tune, sizes, 60 // len(sizes), random.Random(args.seed)),
+                    f"pools of {args.tune_sizes} files to tune on: families {', '.join(tune)}")
     data = args.work / "data"
     if not args.skip_train:
         args.work.mkdir(parents=True, exist_ok=True)
         tune_file = args.work / "tune_pools.txt"
-        write_pools(tune_file, read_pools(TUNE_POOLS), "the tuning pools", predictions.resolve())
+        write_pools(tune_file, read_pools(args.tune_pools), "the tuning pools", predictions.resolve())
         mscsql("train", "data", "critic", "--benchmark", "spider-dev", "--data-dir", spider, "--dbs", "even",
                "--allow-missing-db", "--pools-file", str(tune_file), "--order-by-accuracy", "--output", str(data))
         for name, config in CRITICS.items():
@@ -142,7 +149,10 @@ def main() -> None:
     gains = {n: [100 * (r["accuracy"][n] - r["accuracy"]["vote"]) for r in results] for n in compared}
     overall = {n: {"mean_gain": round(sum(g) / len(g), 3), "min_gain": round(min(g), 3),
                    "pools_at_least_vote": sum(x >= 0 for x in g), "pools": len(g)} for n, g in gains.items()}
-    record = {"command": "python eval/critic/selection_holdout.py --data ../shared/data --work runs/selection-holdout",
+    command = "python eval/critic/selection_holdout.py --data ../shared/data --work " + str(args.work)
+    if args.tune_pools != TUNE_POOLS:
+        command += f" --tune-pools {args.tune_pools} --tune-sizes {args.tune_sizes}"
+    record = {"command": command, "tune_pools": args.tune_pools.name,
               "seconds": round(time.monotonic() - started, 1),
               "tune_families": [f for f in FAMILIES if f not in MEASURED],
               "measure_families": list(MEASURED), "train_databases": "even", "measure_databases": "odd",
