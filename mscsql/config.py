@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from mscsql.errors import ConfigError
 from mscsql.fileio import read_text_file
@@ -170,6 +170,17 @@ class LinkingConfig(StrictModel):
         return self
 
 
+def shares_no_values(data: Any) -> bool:
+    """Whether raw config ``data`` says ``share_values: false`` in any spelling the field accepts (``false``,
+    ``0``, ``"no"``, ...), so the checks that follow from it cannot be skipped by writing it another way."""
+    if not isinstance(data, dict) or "share_values" not in data:
+        return False
+    try:
+        return TypeAdapter(bool).validate_python(data["share_values"]) is False
+    except ValidationError:
+        return False  # not a boolean at all: the field's own validation reports it
+
+
 class GenerationConfig(StrictModel):
     """An ensemble of generators and how their prompts are built."""
 
@@ -184,7 +195,7 @@ class GenerationConfig(StrictModel):
     @model_validator(mode="before")
     @classmethod
     def _no_values_means_no_retrieval(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data.get("share_values") is False:
+        if shares_no_values(data):
             if data.get("use_values") is True:
                 raise ValueError("share_values: false keeps every database value away from the models, so "
                                  "use_values (value retrieval) must be false too")
@@ -240,9 +251,9 @@ class SelectionConfig(StrictModel):
     #: the ``encoder`` selector's checkpoint (a folder saved by EncoderCritic.save / the training recipe); None:
     #: the offline all-MiniLM-L6-v2 with an untrained head, which ranks groups by their agreement
     encoder: str | None = None
-    agreement_weight: float = Field(1.0, ge=0, description="mbr: how much a sample of another result group counts "
-                                                           "toward a group, times the similarity of their results "
-                                                           "(0: the vote)")
+    agreement_weight: float = Field(1.0, ge=0, allow_inf_nan=False,
+                                    description="mbr: how much a sample of another result group counts toward a "
+                                                "group, times the similarity of their results (0: the vote)")
     #: result rows kept per candidate (the critic sees a few; the answer shows these)
     max_rows: int = Field(1000, ge=1)
     #: whether critics see result cells (false with the pipeline's share_values: false: statuses, row counts,
@@ -296,7 +307,7 @@ class PipelineConfig(GenerationConfig):
     @model_validator(mode="before")
     @classmethod
     def _no_values_means_no_rows_for_critics(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data.get("share_values") is False:
+        if shares_no_values(data):
             given = data.get("selection") or {}
             selection = given.model_dump(exclude_unset=True) if isinstance(given, BaseModel) else dict(given)
             if selection.get("show_rows") is True:

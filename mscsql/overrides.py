@@ -41,20 +41,23 @@ def parse_overrides(items: Iterable[str] | None, text_keys: frozenset[str] = TEX
     return pairs
 
 
-def _list_item(items: list[Any], part: str, key: str) -> Any:
-    """The item of a list named ``part`` (its ``name`` field) or at position ``part``."""
+def _list_index(items: list[Any], part: str, key: str) -> int:
+    """The position of the item of a list named ``part`` (its ``name`` field) or at position ``part``."""
     named = [i for i, item in enumerate(items) if isinstance(item, dict) and item.get("name") == part]
-    if named:
-        return items[named[0]]
     if part.lstrip("-").isdigit():
         index = int(part)
+        if named and named != [index % len(items) if items else index]:
+            raise ConfigError(f"--set {key}: {part!r} is both a position and the name of another item",
+                              hint="name the item by a name that is not a number")
         if -len(items) <= index < len(items):
-            return items[index]
+            return index % len(items)
         raise ConfigError(f"--set {key}: position {index} is past the end of a list of {len(items)}")
+    if named:
+        return named[0]
     names = [str(item.get("name")) for item in items if isinstance(item, dict) and "name" in item]
+    hint = f"use a position (0 to {len(items) - 1})" if items else "the list is empty"
     raise ConfigError(f"--set {key}: no item named {part!r}",
-                      hint=f"use a position (0 to {len(items) - 1})" + (f" or one of: {', '.join(names)}"
-                                                                          if names else ""))
+                      hint=hint + (f" or one of: {', '.join(names)}" if names else ""))
 
 
 def set_field(data: dict[str, Any], key: str, value: Any) -> None:
@@ -63,19 +66,22 @@ def set_field(data: dict[str, Any], key: str, value: Any) -> None:
     node: Any = data
     for depth, part in enumerate(parts[:-1]):
         if isinstance(node, list):
-            node = _list_item(node, part, key)
-            continue
-        child = node.get(part)
-        if child is None:  # a missing or empty (null) section
-            child = node[part] = {}
+            index = _list_index(node, part, key)
+            child = node[index]
+        else:
+            child = node.get(part)
+            if child is None:  # a missing or empty (null) section
+                child = node[part] = {}
+            index = part
+        if isinstance(child, tuple):
+            child = node[index] = list(child)
         if not isinstance(child, dict | list):
             where = ".".join(parts[:depth + 1])
             raise ConfigError(f"--set {key}: {where!r} is a value, not a section of the config")
         node = child
     last = parts[-1]
     if isinstance(node, list):
-        target = _list_item(node, last, key)
-        node[node.index(target)] = value
+        node[_list_index(node, last, key)] = value
     else:
         node[last] = value
 

@@ -106,7 +106,8 @@ class TextToSQL:
         ``overrides``: ``key=value`` settings on top of the config (:mod:`mscsql.overrides`)."""
         if isinstance(config, PipelineConfig):
             if overrides:
-                config = load_generation_config(config.model_dump(exclude_unset=True), PipelineConfig, overrides)
+                config = load_generation_config(config.model_dump(mode="json", exclude_unset=True), PipelineConfig,
+                                                overrides)
         else:
             config = load_generation_config(config, PipelineConfig, overrides)
         return cls(config, db, trace_dir=trace_dir, models=models, tables_json=tables_json, store=store, name=name)

@@ -55,3 +55,43 @@ def test_a_config_loads_with_overrides_and_reports_them_in_its_errors() -> None:
     assert original["generators"][0]["n"] == 1  # the caller's dict is not changed
     with pytest.raises(ConfigError, match=r"with --set selection\.selector=best"):
         load_generation_config(config(), PipelineConfig, ["selection.selector=best"])
+
+
+@pytest.mark.parametrize("spelling", ["false", "0", "no", "'false'", "off"])
+def test_share_values_false_in_any_spelling_keeps_values_and_cells_away(spelling: str) -> None:
+    loaded = load_generation_config(config(), PipelineConfig, [f"share_values={spelling}"])
+    assert loaded.share_values is False and loaded.use_values is False and loaded.selection.show_rows is False
+    with pytest.raises(ConfigError, match="use_values"):
+        load_generation_config(config(), PipelineConfig, [f"share_values={spelling}", "use_values=true"])
+
+
+def test_positions_names_and_values_are_never_confused() -> None:
+    named = {"generators": [{"name": "x", "backend": "replay"}, {"name": "0", "backend": "replay"}]}
+    with pytest.raises(ConfigError, match="both a position and the name of another item"):
+        apply_overrides(named, ["generators.0.n=2"])
+    same = {"generators": [{"name": "0", "backend": "replay"}]}
+    assert apply_overrides(same, ["generators.0.n=2"])["generators"][0]["n"] == 2
+    stops = {"generators": [{"name": "a", "stop": [";", ";"]}]}
+    assert apply_overrides(stops, ["generators.a.stop.1=END"])["generators"][0]["stop"] == [";", "END"]
+    with pytest.raises(ConfigError, match="is a value"):
+        apply_overrides(stops, ["generators.a.stop.0.x=1"])
+
+
+def test_a_loaded_config_takes_overrides_in_the_library(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from mscsql import TextToSQL
+    from mscsql.demo import create_demo
+
+    loaded = load_generation_config(config(), PipelineConfig)
+    with TextToSQL.from_config(loaded, db=create_demo(tmp_path / "demo.sqlite"),
+                               overrides=["generators.b.n=3", "selection.selector=mbr"]) as t2s:
+        assert t2s.config.generators[1].n == 3 and t2s.config.selection.selector == "mbr"
+    assert loaded.generators[1].n == 2  # the given config is not changed
+
+
+def test_the_mbr_weight_must_be_finite() -> None:
+    from mscsql.critic.mbr import MBRSelector
+
+    with pytest.raises(ConfigError, match="agreement_weight"):
+        load_generation_config(config(), PipelineConfig, ["selection.agreement_weight=.inf"])
+    with pytest.raises(ConfigError, match="finite"):
+        MBRSelector(float("inf"))

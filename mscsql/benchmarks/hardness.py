@@ -211,7 +211,8 @@ def spider_hardness_levels(sqls: Sequence[str], cache_dir: Path | None = None) -
     from mscsql.config import default_cache_dir
     from mscsql.fileio import write_json_atomic
 
-    digest = hashlib.sha256(json.dumps([HARDNESS_VERSION, list(sqls)]).encode("utf-8")).hexdigest()[:32]
+    key = [HARDNESS_VERSION, sqlglot.__version__, list(sqls)]  # the parser's version too: it reads the queries
+    digest = hashlib.sha256(json.dumps(key).encode("utf-8")).hexdigest()[:32]
     path = (cache_dir or default_cache_dir()) / "hardness" / f"{digest}.json"
     try:
         cached = json.loads(path.read_text(encoding="utf-8"))

@@ -190,6 +190,8 @@ def train_data_critic(
         raise ConfigError(f"unknown --ordering {ordering!r}", hint=f"one of {', '.join(ORDERINGS)}")
     if max_pairs is not None and not pairwise:
         raise ConfigError("--max-pairs is for --pairwise critic data")
+    if pairwise and ordering != "permutations":
+        raise ConfigError("--pairwise rows show each pair in both orders; leave --ordering out")
     if feedback is not None:
         if pairwise:
             raise ConfigError("--pairwise builds from benchmark pools, not from --feedback")

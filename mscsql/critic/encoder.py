@@ -53,9 +53,10 @@ from mscsql.critic.base import (
 )
 from mscsql.critic.checks import CHECKS
 from mscsql.critic.encoder_loading import (
-    WHERE_ENCODERS_COME_FROM,
+    CONFIG_FILE,
     hidden_size_of,
     load_encoder,
+    load_pretrained,
     require_backend,
     resolve_device,
 )
@@ -69,7 +70,7 @@ from mscsql.critic.encoder_pairs import (
 from mscsql.critic.grouping import ResultGroup
 from mscsql.critic.metadata import MetadataOptions
 from mscsql.errors import ConfigError
-from mscsql.generation.hub import looks_like_path, one_line
+from mscsql.generation.hub import one_line
 
 if TYPE_CHECKING:
     import torch
@@ -81,7 +82,6 @@ log = logging.getLogger(__name__)
 #: what ``critic.json`` names as its format, and the version this code reads and writes
 CHECKPOINT_FORMAT = "mscsql-encoder-critic"
 CHECKPOINT_VERSION = 1
-CONFIG_FILE = "critic.json"
 HEAD_FILE = "head.safetensors"
 ENCODER_DIR = "encoder"
 #: the smallest share of the samples the log-share feature sees (a group proposed by no source)
@@ -180,21 +180,6 @@ def fresh_head(hidden_size: int, config: EncoderCriticConfig) -> torch.nn.Linear
     return head
 
 
-def _pretrained(source: str) -> tuple[Any, Any]:
-    """The tokenizer and model of the pretrained encoder ``source`` (a local folder or a model id; the bundled
-    all-MiniLM-L6-v2 by its name)."""
-    from mscsql.retrieval.encoder import resolve_model
-
-    target = resolve_model(source)
-    local = Path(target).expanduser()
-    if (local / CONFIG_FILE).is_file():
-        raise ConfigError(f"{source!r} is a saved encoder critic, not a pretrained encoder",
-                          hint="load it with EncoderCritic.load")
-    if looks_like_path(target) and not local.exists():
-        raise ConfigError(f"encoder directory {source!r} does not exist", hint=WHERE_ENCODERS_COME_FROM)
-    return load_encoder(str(local) if local.exists() else target, local_only=local.exists(), what="encoder")
-
-
 class EncoderCritic(Critic):
     """The listwise cross-encoder critic (see the module's docstring).
 
@@ -253,7 +238,7 @@ class EncoderCritic(Critic):
         require_backend()
         config = config or EncoderCriticConfig()
         source = str(encoder)
-        tokenizer, model = _pretrained(source)
+        tokenizer, model = load_pretrained(source)
         report = log.info if for_training else log.warning
         report("%s: a fresh head (seed %d) on %s: an untrained head is no better than agreement (it starts from "
                "the majority vote); train it before relying on its choices", name, config.seed, source)
@@ -312,7 +297,7 @@ class EncoderCritic(Critic):
         if (folder / ENCODER_DIR).is_dir():
             tokenizer, encoder = load_encoder(str(folder / ENCODER_DIR), local_only=True, what="the critic's encoder")
         elif not config.text_feature:  # a head that reads no text: the pretrained encoder is only its tokenizer
-            tokenizer, encoder = _pretrained(str(data.get("source") or DEFAULT_ENCODER))
+            tokenizer, encoder = load_pretrained(str(data.get("source") or DEFAULT_ENCODER))
         else:
             raise ConfigError(f"the encoder critic checkpoint {str(path)!r} has no {ENCODER_DIR}/ folder")
         import torch
@@ -352,12 +337,24 @@ class EncoderCritic(Critic):
         save_file({"weight": head.weight.detach().cpu().contiguous(), "bias": head.bias.detach().cpu().contiguous()},
                   folder / HEAD_FILE, metadata={"format": CHECKPOINT_FORMAT, "version": str(CHECKPOINT_VERSION)})
         data = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "hidden_size": self.hidden_size,
-                "head_inputs": int(head.weight.shape[1]), "source": self.source, "config": self.config.to_dict()}
+                "head_inputs": int(head.weight.shape[1]), "source": self._pretrained_source(),
+                "config": self.config.to_dict()}
         partial = folder / (CONFIG_FILE + ".partial")
         partial.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         partial.replace(manifest)
         log.info("saved the encoder critic %s to %s", self.name, folder)
         return folder
+
+    def _pretrained_source(self) -> str | None:
+        """What a checkpoint records as its pretrained encoder: without the text feature it is loaded from there,
+        so a local folder is made absolute and a saved critic (which is not an encoder) falls back to the bundled
+        one."""
+        if self.config.text_feature or not self.source:
+            return self.source if self.config.text_feature else DEFAULT_ENCODER
+        local = Path(self.source).expanduser()
+        if (local / CONFIG_FILE).is_file():
+            return DEFAULT_ENCODER
+        return str(local.resolve()) if local.exists() else self.source
 
     # -- pairs and logits ------------------------------------------------------------------------------
 

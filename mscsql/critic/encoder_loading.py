@@ -9,7 +9,10 @@ from typing import Any
 
 from mscsql.errors import BackendUnavailable, ConfigError
 from mscsql.generation.base import resolve_torch_device
-from mscsql.generation.hub import hub_offline, one_line
+from mscsql.generation.hub import hub_offline, looks_like_path, one_line
+
+#: the file that makes a folder a saved encoder critic
+CONFIG_FILE = "critic.json"
 
 WHERE_ENCODERS_COME_FROM = ("give the path of a local directory holding config.json, the tokenizer and the weights "
                              "(any transformers encoder, e.g. a sentence-transformers model folder), a Hugging Face "
@@ -58,3 +61,18 @@ def hidden_size_of(encoder: Any) -> int:
     if isinstance(size, int) and size > 0:
         return size
     return int(encoder.get_input_embeddings().embedding_dim)
+
+
+def load_pretrained(source: str) -> tuple[Any, Any]:
+    """The tokenizer and model of the pretrained encoder ``source`` (a local folder or a model id; the bundled
+    all-MiniLM-L6-v2 by its name)."""
+    from mscsql.retrieval.encoder import resolve_model
+
+    target = resolve_model(source)
+    local = Path(target).expanduser()
+    if (local / CONFIG_FILE).is_file():
+        raise ConfigError(f"{source!r} is a saved encoder critic, not a pretrained encoder",
+                          hint="load it with EncoderCritic.load")
+    if looks_like_path(target) and not local.exists():
+        raise ConfigError(f"encoder directory {source!r} does not exist", hint=WHERE_ENCODERS_COME_FROM)
+    return load_encoder(str(local) if local.exists() else target, local_only=local.exists(), what="encoder")

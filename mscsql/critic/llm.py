@@ -240,7 +240,11 @@ class LLMCritic(Critic):
         probabilities = [0.0] * len(groups)
         for index, p in zip(final_block, final_scores, strict=True):
             probabilities[index] = p
-        winner = most_probable_group(probabilities, groups)
+        if self.ordering == "by-support":  # ties as the options were shown: the more proposed, the higher-ranked
+            rank = {g: k for k, g in enumerate(support_order(groups, final_block, sources))}
+            winner = max(final_block, key=lambda i: (probabilities[i], -rank[i]))
+        else:
+            winner = most_probable_group(probabilities, groups)
         log.debug("%s: %d groups, %d shown, %d prompts in %d rounds; winner %d (p=%.3f)", self.name, len(groups),
                   len(shown), prompts, len(rounds), winner, probabilities[winner])
         return CriticJudgement(tuple(probabilities), winner, False, "scored", self.name, prompts, tuple(rounds))

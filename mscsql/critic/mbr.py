@@ -28,8 +28,8 @@ class MBRSelector:
     name = "mbr"
 
     def __init__(self, weight: float = 1.0) -> None:
-        if not weight >= 0:
-            raise ConfigError(f"the mbr selector's agreement weight must be 0 or more, not {weight!r}")
+        if not 0 <= weight < float("inf"):
+            raise ConfigError(f"the mbr selector's agreement weight must be a finite number, 0 or more, not {weight!r}")
         #: how much a similar sample of another group counts (0: the vote)
         self.weight = weight
 
@@ -48,6 +48,8 @@ class MBRSelector:
         support = graded_support(groups, self.weight)
         scores = [support[i] if g.ok else 0.0 for i, g in enumerate(groups)]
         total = sum(scores)
+        if not total > 0:  # no samples counted (candidates without a source): the vote decides
+            return choice_of(vote(item.candidates, item.sources), groups)
         winner = max(ok, key=lambda i: (round(scores[i], 9), groups[i].count, -_priority(groups[i], item.sources), -i))
         return choice_of(best_member(groups[winner], item.sources), groups, [s / total for s in scores])
 

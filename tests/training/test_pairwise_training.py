@@ -80,3 +80,12 @@ def test_critic_options_without_a_critic_model_are_one_clear_error(tmp_path: Pat
                    "--selector", "critic", "--critic-model", str(tmp_path), "--critic-mode", "pairwise",
                    "--critic-ordering", "by-support", "--output", str(tmp_path / "select"))
     assert clash.returncode == 2 and "pairwise" in clash.stderr and "Traceback" not in clash.stderr, clash.stderr
+
+
+def test_pairwise_rows_take_no_other_ordering(tmp_path: Path) -> None:
+    root, files = make_pools(tmp_path)
+    result = mscsql("train", "data", "critic", "--benchmark", "spider-dev", "--data-dir", str(root),
+                    "--pool", ",".join(map(str, files)), "--pairwise", "--ordering", "by-support",
+                    "--output", str(tmp_path / "data"))
+    assert result.returncode == 2 and "--ordering" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "data").exists()
