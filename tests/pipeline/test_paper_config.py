@@ -65,3 +65,29 @@ def test_the_paper_config_runs_with_tiny_local_models(tmp_path: Path) -> None:
     assert all(set(r["linked_tables"]) >= ({"items"} if r["db_id"] == "shop" else {"pets"}) for r in selections)
     summary = json.loads((out / "score" / "summary.json").read_text())
     assert summary["files"][0]["scored"] == len(QUESTIONS)
+
+
+def test_the_msc_plus_config_runs_with_tiny_local_models(tmp_path: Path) -> None:
+    root, files = make_pools(tmp_path)
+    model = build_tiny_causal_lm(tmp_path / "tiny", "llama", seed=0)
+    local = "{device: cpu, dtype: float32, progress: false}"
+    sets = ["linking.llm_tables.model.backend=hf", f"linking.llm_tables.model.model={model}",
+            f"linking.llm_tables.model.options={local}", "selection.critic.models.0.backend=hf",
+            f"selection.critic.models.0.model={model}", f"selection.critic.models.0.options={local}"]
+    for name, path in zip(("mistral-7b", "llama-3-8b", "gemma-2-9b"), files, strict=True):
+        sets += [f"generators.{name}.backend=replay", f"generators.{name}.model=null", f"generators.{name}.n=1",
+                 f"generators.{name}.options={{predictions: {path}}}"]
+    out = tmp_path / "run"
+    run = mscsql("eval", "run", "--config", "msc-plus", "--benchmark", "spider-dev", "--data-dir", str(root),
+                 "--output", str(out), *[x for s in sets for x in ("--set", s)], timeout=600)
+    assert run.returncode == 0, run.stderr
+    config = json.loads((out / "generate" / "run.json").read_text())["config"]
+    assert config["linking"]["linkers"] == ["llm-tables", "embedding"]
+    selections = sorted(lines(out / "selections.jsonl"), key=lambda r: r["index"])
+    assert [r["index"] for r in selections] == list(range(len(QUESTIONS)))
+    for record in selections:
+        assert record["selector"] == "critic" and record["sql"] in QUESTIONS[record["index"]][3]
+        ran = [g for g in record["groups"] if g["ok"]]
+        if len(ran) >= 2:  # the joint critic's option probabilities
+            assert sum(g["score"] for g in ran) == pytest.approx(1.0)
+    assert json.loads((out / "score" / "summary.json").read_text())["files"][0]["scored"] == len(QUESTIONS)
