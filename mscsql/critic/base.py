@@ -146,6 +146,11 @@ def most_probable_group(probabilities: Sequence[float], groups: Sequence[ResultG
     return max(range(len(probabilities)), key=lambda i: (probabilities[i], groups[i].count, -i))
 
 
+def shown_groups(groups: Sequence[ResultGroup], include_failed: bool) -> list[int]:
+    """The indexes of the groups a critic scores: those that ran successfully, or all with ``include_failed``."""
+    return [i for i, g in enumerate(groups) if g.ok or include_failed]
+
+
 def judgement_without_model(groups: Sequence[ResultGroup], critic: str) -> CriticJudgement | None:
     """The judgement when no model is needed: no groups, or at most one that ran successfully (None: a model
     must judge)."""

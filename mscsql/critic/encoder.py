@@ -50,6 +50,7 @@ from mscsql.critic.base import (
     judgement_without_model,
     most_probable_group,
     normalise,
+    shown_groups,
 )
 from mscsql.critic.checks import CHECKS
 from mscsql.critic.encoder_loading import (
@@ -65,7 +66,6 @@ from mscsql.critic.encoder_pairs import (
     GroupPair,
     compact_metadata,
     group_pairs,
-    shown_groups,
 )
 from mscsql.critic.grouping import ResultGroup
 from mscsql.critic.metadata import MetadataOptions
@@ -362,7 +362,8 @@ class EncoderCritic(Critic):
               shown: Sequence[int] | None = None, sources: Sequence[str] = ()) -> list[GroupPair]:
         """The pairs of ``groups`` (of those at the indexes ``shown``, in that order, when given);
         ``sources``: the generators in priority order (for the priority flag)."""
-        return group_pairs(question, evidence, groups, shown, sources, self.config.metadata)
+        return group_pairs(question, evidence, groups, shown, sources, self.config.metadata,
+                           graded=self.config.graded_agreement)
 
     def shown(self, groups: Sequence[ResultGroup]) -> list[int]:
         """The indexes of the groups the critic scores (successful ones, or all with ``include_failed``)."""

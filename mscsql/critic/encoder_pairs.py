@@ -105,11 +105,6 @@ def first_flags(groups: Sequence[ResultGroup], sources: Sequence[str]) -> list[f
     return [1.0 if any(first in m.sources for m in g.members) else 0.0 for g in groups]
 
 
-def shown_groups(groups: Sequence[ResultGroup], include_failed: bool) -> list[int]:
-    """The indexes of the groups a critic scores: those that ran successfully, or all with ``include_failed``."""
-    return [i for i, g in enumerate(groups) if g.ok or include_failed]
-
-
 def most_agreed(shares: Sequence[float], firsts: Sequence[float]) -> int:
     """The option the vote picks: the largest share, ties to the first generator's, then to the first shown."""
     flags = list(firsts) or [0.0] * len(shares)
@@ -117,19 +112,21 @@ def most_agreed(shares: Sequence[float], firsts: Sequence[float]) -> int:
 
 
 def group_pairs(question: str, evidence: str | None, groups: Sequence[ResultGroup], shown: Sequence[int] | None = None,
-                sources: Sequence[str] = (), options: MetadataOptions | None = None) -> list[GroupPair]:
+                sources: Sequence[str] = (), options: MetadataOptions | None = None, *,
+                graded: bool = True) -> list[GroupPair]:
     """The pairs the critic reads for ``groups`` (those at the indexes ``shown``, in that order, when given):
     the question text, each group's description, its share of the samples, whether it holds the first of
     ``sources``' answers, its result shape, its answer checks (of the SQL the description shows) and its graded
-    agreement with all the groups (shown or not). Training data are rendered here too."""
+    agreement with all the groups (shown or not; left empty with ``graded=False``, for a head that does not read
+    it). Training data are rendered here too."""
     indexes = list(range(len(groups))) if shown is None else list(shown)
     text = question_text(question, evidence)
     shares = agreement_shares(groups)
     flags = first_flags(groups, sources)
     total = sum(max(g.count, 0) for g in groups)
-    graded = agreement_features(groups)
+    agreement = agreement_features(groups) if graded else [()] * len(groups)
     return [GroupPair(text, describe_group(groups[i], total, options), shares[i], flags[i], result_shape(groups[i]),
-                      group_checks(question, evidence, groups[i]), graded[i])
+                      group_checks(question, evidence, groups[i]), agreement[i])
             for i in indexes]
 
 

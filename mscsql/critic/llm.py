@@ -35,6 +35,7 @@ from mscsql.critic.base import (
     judgement_without_model,
     most_probable_group,
     normalise,
+    shown_groups,
     support_order,
 )
 from mscsql.critic.grouping import ResultGroup
@@ -252,7 +253,7 @@ class LLMCritic(Critic):
     def shown(self, groups: Sequence[ResultGroup], sources: Sequence[str] = ()) -> list[int]:
         """The indexes of the groups shown as options (successful ones, or all with ``include_failed``), in the
         order they are shown: as given, or by support."""
-        shown = [i for i, g in enumerate(groups) if g.ok or self.include_failed]
+        shown = shown_groups(groups, self.include_failed)
         return support_order(groups, shown, sources) if self.ordering == "by-support" else shown
 
     def _score_blocks(self, question: str, evidence: str | None, schema_text: str, groups: Sequence[ResultGroup],

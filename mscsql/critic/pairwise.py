@@ -22,7 +22,14 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from mscsql.critic.base import Critic, CriticJudgement, CriticRound, judgement_without_model, normalise
+from mscsql.critic.base import (
+    Critic,
+    CriticJudgement,
+    CriticRound,
+    judgement_without_model,
+    normalise,
+    shown_groups,
+)
 from mscsql.critic.grouping import ResultGroup
 from mscsql.critic.llm import LABELS, OptionScorer, critic_prompt
 from mscsql.critic.metadata import MetadataOptions
@@ -97,7 +104,7 @@ class PairwiseCritic(Critic):
         if skipped is not None:
             log.debug("%s: no model needed (%s)", self.name, skipped.reason)
             return skipped
-        shown = [i for i, g in enumerate(groups) if g.ok or self.include_failed]
+        shown = shown_groups(groups, self.include_failed)
         pairs = pairs_to_judge(groups, shown, self.max_pairs)
         prompts: list[ChatPrompt] = []
         for i, j in pairs:

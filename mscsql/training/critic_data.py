@@ -26,7 +26,7 @@ import hashlib
 import logging
 import random
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
 from pathlib import Path
@@ -36,9 +36,9 @@ from tqdm import tqdm
 
 from mscsql.benchmarks.loaders import Benchmark, BenchmarkItem
 from mscsql.benchmarks.predictions import PredictionFile, load_prediction_files
-from mscsql.critic.base import best_member, support_order
+from mscsql.critic.base import best_member, shown_groups, support_order
 from mscsql.critic.encoder import EncoderCriticConfig
-from mscsql.critic.encoder_pairs import group_pairs, most_agreed, shown_groups
+from mscsql.critic.encoder_pairs import GroupPair, group_pairs, most_agreed
 from mscsql.critic.grouping import CandidateResult, ResultGroup, group_by_result
 from mscsql.critic.llm import CRITIC_TEMPLATE_VERSION, LABELS, critic_prompt
 from mscsql.critic.metadata import MetadataOptions
@@ -128,15 +128,15 @@ def balanced_orders(n: int, answer: int, k: int, rng: random.Random) -> list[tup
 
 
 def option_rows(options: LabelledOptions, schema_text: str, rng: random.Random, *, orderings: int,
-                metadata: MetadataOptions, encoder: EncoderCriticConfig,
-                ordering: str = "permutations") -> list[dict[str, Any]]:
+                metadata: MetadataOptions, encoder: EncoderCriticConfig, ordering: str = "permutations",
+                described: Mapping[int, GroupPair] | None = None) -> list[dict[str, Any]]:
     """The training rows of one question's labelled options: ``orderings`` orders of them (balanced over the
     positions of the right one), or with ``ordering="by-support"`` the one order a by-support critic shows (the
     most proposed group first, ties to the higher-ranked generator); each row with the LLM critic's prompt and
-    completion and the encoder critic's inputs and labels."""
+    completion and the encoder critic's inputs and labels. ``described``: the encoder critic's pairs of the
+    question's groups by index, when already made (else they are made here)."""
     item, groups = options.item, options.groups
-    pairs = dict(zip(options.shown, group_pairs(item.question, item.evidence, groups, options.shown, options.pool,
-                                                encoder.metadata), strict=True))
+    pairs = described if described is not None else question_pairs(options, encoder)
     n = len(options.shown)
     answered = any(options.right)
     answer = options.right.index(True) if answered else 0
@@ -174,11 +174,20 @@ def pairwise_rows(options: LabelledOptions, schema_text: str, rng: random.Random
 
     right = dict(zip(options.shown, options.right, strict=True))
     pairs = [(a, b) for a, b in pairs_to_judge(options.groups, options.shown, None) if right[a] != right[b]]
+    described = question_pairs(options, encoder)  # once per question, not once per pair
     rows = []
     for a, b in pairs[:max_pairs]:
         pair = LabelledOptions(options.item, options.pool, options.groups, (a, b), (right[a], right[b]))
-        rows += option_rows(pair, schema_text, rng, orderings=2, metadata=metadata, encoder=encoder)
+        rows += option_rows(pair, schema_text, rng, orderings=2, metadata=metadata, encoder=encoder,
+                            described=described)
     return rows
+
+
+def question_pairs(options: LabelledOptions, encoder: EncoderCriticConfig) -> dict[int, GroupPair]:
+    """The encoder critic's pair of each shown group of a question, by group index."""
+    item = options.item
+    return dict(zip(options.shown, group_pairs(item.question, item.evidence, options.groups, options.shown,
+                                               options.pool, encoder.metadata), strict=True))
 
 
 @dataclass

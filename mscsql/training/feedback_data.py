@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from mscsql.benchmarks.loaders import BenchmarkItem
+from mscsql.critic.base import shown_groups
 from mscsql.critic.encoder import EncoderCriticConfig
-from mscsql.critic.encoder_pairs import shown_groups
 from mscsql.critic.grouping import CandidateResult, group_by_result, result_key, sample_sources
 from mscsql.critic.metadata import MetadataOptions
 from mscsql.db import connect, execute_many
