@@ -26,6 +26,18 @@ def write_figures(path: Path | None, figures: dict[str, Any]) -> None:
     path.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
 
 
+def official_inputs(data_dir: Path, name: str, work: Path) -> None:
+    """``work/gold.sql`` and ``work/pred.sql`` for Spider's official evaluator: the gold lines and the prediction
+    file ``name``'s lines of the questions whose database is present (the official tool stops on a missing one)."""
+    spider = data_dir / "spider"
+    gold = (spider / "dev_gold.sql").read_text(encoding="utf-8").splitlines()
+    predictions = (data_dir / "predictions" / "spider_dev" / name).read_text(encoding="utf-8").split("\n")
+    keep = [i for i, line in enumerate(gold)
+            if (spider / "database" / line.split("\t")[1] / f"{line.split(chr(9))[1]}.sqlite").is_file()]
+    (work / "gold.sql").write_text("".join(gold[i] + "\n" for i in keep), encoding="utf-8")
+    (work / "pred.sql").write_text("".join(predictions[i] + "\n" for i in keep), encoding="utf-8")
+
+
 #: put at the top of a script run with :func:`run_in_tree`: the tree under test comes before an editable install
 #: of another tree
 TREE_FIRST = ("import sys\n"

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from benchlib import machine, write_figures
+from benchlib import machine, official_inputs, write_figures
 
 FILES = ["C3SQL__predicted_sql.sql", "DAIL-SQL__graphix_result.sql", "Few-shot-NL2SQL-with-prompting__DIN-SQL.sql",
          "NL2SQL360__C3_SQL.sql", "NL2SQL360__CodeLlama-7B-7000.sql", "NL2SQL360__DINSQL.sql",
@@ -60,12 +60,7 @@ def ours(data_dir: Path, names: list[str], out: Path) -> float:
 
 def official(data_dir: Path, name: str, folder: Path, python: str, work: Path) -> float:
     spider = data_dir / "spider"
-    gold = (spider / "dev_gold.sql").read_text(encoding="utf-8").splitlines()
-    predictions = (data_dir / "predictions" / "spider_dev" / name).read_text(encoding="utf-8").split("\n")
-    keep = [i for i, line in enumerate(gold)
-            if (spider / "database" / line.split("\t")[1] / f"{line.split(chr(9))[1]}.sqlite").is_file()]
-    (work / "gold.sql").write_text("".join(gold[i] + "\n" for i in keep), encoding="utf-8")
-    (work / "pred.sql").write_text("".join(predictions[i] + "\n" for i in keep), encoding="utf-8")
+    official_inputs(data_dir, name, work)
     databases = work / "database"  # a copy: the official tool opens the databases read-write
     if not databases.is_dir():
         shutil.copytree(spider / "database", databases)

@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchlib import machine, write_figures
+from benchlib import machine, official_inputs, write_figures
 
 from mscsql.benchmarks.loaders import load_benchmark
 from mscsql.benchmarks.predictions import load_prediction_files
@@ -76,12 +76,7 @@ def _cli(data_dir: Path, names: list[str], out: Path, workers: int) -> float:
 def _official(data_dir: Path, name: str, official_dir: Path, python: str, work: Path) -> float:
     """Time the official evaluator on the executable questions (it stops on a missing database)."""
     spider = data_dir / "spider"
-    gold_lines = (spider / "dev_gold.sql").read_text(encoding="utf-8").splitlines()
-    pred_lines = (data_dir / "predictions" / "spider_dev" / name).read_text(encoding="utf-8").split("\n")
-    keep = [i for i, line in enumerate(gold_lines)
-            if (spider / "database" / line.split("\t")[1] / f"{line.split(chr(9))[1]}.sqlite").is_file()]
-    (work / "gold.sql").write_text("".join(gold_lines[i] + "\n" for i in keep), encoding="utf-8")
-    (work / "pred.sql").write_text("".join(pred_lines[i] + "\n" for i in keep), encoding="utf-8")
+    official_inputs(data_dir, name, work)
     databases = work / "test_suite_database"
     if not databases.is_dir():
         shutil.copytree(spider / "test_suite_database", databases)

@@ -6,9 +6,8 @@ from __future__ import annotations
 import json
 import math
 import re
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -29,7 +28,7 @@ from mscsql.errors import ConfigError, GenerationError
 from mscsql.generation.openai import OpenAIGenerator
 from mscsql.types import ExecutionResult, ExecutionStatus
 from tests import models
-from tests.generation.test_openai import FAST, MODEL, FakeServer
+from tests.generation.test_openai import FAST, MODEL, FakeServer, serving
 
 SCHEMA = ("Database: concert_singer (sqlite)\nTable singer\n  - singer_id INTEGER PRIMARY KEY\n  - name TEXT\n"
           "  - age INT")
@@ -380,15 +379,8 @@ def _handler(state: FakeServer) -> type[BaseHTTPRequestHandler]:
 @pytest.fixture(scope="module")
 def option_server() -> Iterator[tuple[FakeServer, str]]:
     state = FakeServer()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield state, f"http://127.0.0.1:{httpd.server_address[1]}/v1"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serving(_handler(state)) as url:
+        yield state, f"{url}/v1"
 
 
 def test_openai_option_logprobs_read_the_top_alternatives(option_server: tuple[FakeServer, str]) -> None:

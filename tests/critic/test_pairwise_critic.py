@@ -4,7 +4,6 @@ are known: it favours the option whose SQL says GOOD, and otherwise always answe
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Iterator
 
 import pytest
@@ -17,7 +16,7 @@ from mscsql.errors import ConfigError
 from mscsql.generation.openai import OpenAIGenerator
 from mscsql.types import ExecutionStatus
 from tests.critic.test_llm_critic import EVIDENCE, QUESTION, SCHEMA, _handler, failed, ok
-from tests.generation.test_openai import FAST, MODEL, FakeServer
+from tests.generation.test_openai import FAST, MODEL, FakeServer, serving
 
 #: the server's probability for the GOOD option of a pair, whichever letter it has: -0.1 against -2.5
 P_GOOD = 1 / (1 + math.exp(-2.4))
@@ -25,18 +24,9 @@ P_GOOD = 1 / (1 + math.exp(-2.4))
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[tuple[FakeServer, str]]:
-    from http.server import ThreadingHTTPServer
-
     state = FakeServer()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield state, f"http://127.0.0.1:{httpd.server_address[1]}/v1"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serving(_handler(state)) as url:
+        yield state, f"{url}/v1"
 
 
 def pool() -> list[CandidateResult]:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from mscsql.benchmarks.loaders import load_benchmark
+from mscsql.benchmarks.loaders import Benchmark, load_benchmark
 from mscsql.benchmarks.predictions import load_prediction_files
 from mscsql.evaluation.cache import GoldCache
 from mscsql.evaluation.runner import ScoreRun, score
@@ -83,7 +83,9 @@ def _bird_reference(db: Path, gold: str, prediction: str) -> int:
         conn.close()
 
 
-def test_bird_scorer_on_spider_in_bird_layout(shared_data: Path, tmp_path: Path) -> None:
+def _spider_in_bird_layout(shared_data: Path, tmp_path: Path, names: list[str]) -> tuple[Benchmark, list[Path]]:
+    """Spider dev laid out as BIRD lays out a benchmark (links to its databases, a dev.json with BIRD's
+    difficulty names) and the published prediction files ``names`` as BIRD's JSON predictions (NAME.json)."""
     spider = load_benchmark("spider-dev", shared_data / "spider", allow_missing_db=True)
     root = tmp_path / "bird"
     (root / "dev_databases").mkdir(parents=True)
@@ -95,14 +97,19 @@ def test_bird_scorer_on_spider_in_bird_layout(shared_data: Path, tmp_path: Path)
     dev = [{"question_id": i.index, "db_id": i.db_id, "question": i.question, "evidence": "", "SQL": i.gold_sql,
             "difficulty": difficulty[i.difficulty or "easy"]} for i in spider.items]
     (root / "dev.json").write_text(json.dumps(dev), encoding="utf-8")
-    sources = ["C3SQL__predicted_sql.sql", "NL2SQL360__Llama2-7B-500.sql"]
     paths = []
-    for name in sources:
+    for name in names:
         lines = (shared_data / "predictions" / "spider_dev" / name).read_text(encoding="utf-8").split("\n")
-        data = {str(i): f"{lines[i]}\t----- bird -----\t{item.db_id}" for i, item in enumerate(spider.items)}
-        paths.append(tmp_path / f"{name}.json")
+        data = {str(i): f"{lines[i] if i < len(lines) else ''}\t----- bird -----\t{item.db_id}"
+                for i, item in enumerate(spider.items)}
+        paths.append(tmp_path / name.replace(".sql", ".json"))
         paths[-1].write_text(json.dumps(data), encoding="utf-8")
-    bird = load_benchmark("bird-dev", root, allow_missing_db=True)
+    return load_benchmark("bird-dev", root, allow_missing_db=True), paths
+
+
+def test_bird_scorer_on_spider_in_bird_layout(shared_data: Path, tmp_path: Path) -> None:
+    bird, paths = _spider_in_bird_layout(shared_data, tmp_path,
+                                         ["C3SQL__predicted_sql.sql", "NL2SQL360__Llama2-7B-500.sql"])
     run = ScoreRun(benchmark=bird, files=load_prediction_files(paths, bird), scorer=get_scorer("bird"),
                    output=tmp_path / "out", cache=GoldCache(None), timeout_s=30.0, progress=False)
     rows = score(run)
@@ -123,27 +130,9 @@ SOFT_F1 = json.loads((Path(__file__).parents[1] / "data" / "official_soft_f1.jso
 def test_soft_f1_equals_the_official_mini_dev_score_on_every_question(shared_data: Path, tmp_path: Path) -> None:
     """Every published Spider dev prediction file, scored in BIRD's layout: each question's Soft-F1 equals the
     one the official mini-dev evaluator gave (recorded in tests/data/official_soft_f1.json) to 1e-9."""
-    spider = load_benchmark("spider-dev", shared_data / "spider", allow_missing_db=True)
-    root = tmp_path / "bird"
-    (root / "dev_databases").mkdir(parents=True)
-    for item in spider.items:
-        if item.database and not (root / "dev_databases" / item.db_id).exists():
-            (root / "dev_databases" / item.db_id).mkdir()
-            (root / "dev_databases" / item.db_id / f"{item.db_id}.sqlite").symlink_to(Path(item.database).resolve())
-    difficulty = {"easy": "simple", "medium": "moderate", "hard": "challenging", "extra": "challenging"}
-    dev = [{"question_id": i.index, "db_id": i.db_id, "question": i.question, "evidence": "", "SQL": i.gold_sql,
-            "difficulty": difficulty[i.difficulty or "easy"]} for i in spider.items]
-    (root / "dev.json").write_text(json.dumps(dev), encoding="utf-8")
     names = sorted(SOFT_F1["files"])
     assert len(names) == 109
-    paths = []
-    for name in names:
-        lines = (shared_data / "predictions" / "spider_dev" / name).read_text(encoding="utf-8").split("\n")
-        data = {str(i): f"{lines[i] if i < len(lines) else ''}\t----- bird -----\t{item.db_id}"
-                for i, item in enumerate(spider.items)}
-        paths.append(tmp_path / name.replace(".sql", ".json"))
-        paths[-1].write_text(json.dumps(data), encoding="utf-8")
-    bird = load_benchmark("bird-dev", root, allow_missing_db=True)
+    bird, paths = _spider_in_bird_layout(shared_data, tmp_path, names)
     run = ScoreRun(benchmark=bird, files=load_prediction_files(paths, bird), scorer=get_scorer("soft-f1"),
                    output=tmp_path / "out", cache=GoldCache(None), timeout_s=30.0, progress=False)
     ours: dict[str, list[tuple[float, bool]]] = {}

@@ -8,6 +8,7 @@ Words in a prompt steer the fake server: ``STATUS400`` (a 400 error), ``FLAKY503
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import socket
@@ -163,18 +164,26 @@ def make_handler(state: FakeServer) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-@pytest.fixture(scope="module")
-def server_state() -> Iterator[tuple[FakeServer, str]]:
-    state = FakeServer()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(state))
+@contextlib.contextmanager
+def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """``handler`` behind a threaded HTTP server on 127.0.0.1 (a free port) while the block runs; yields its
+    base URL."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     httpd.daemon_threads = True
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
-        yield state, f"http://127.0.0.1:{httpd.server_address[1]}"
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def server_state() -> Iterator[tuple[FakeServer, str]]:
+    state = FakeServer()
+    with serving(make_handler(state)) as url:
+        yield state, url
 
 
 @pytest.fixture()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -114,28 +115,35 @@ def test_config_errors_are_one_message(dataset: Path, tmp_path: Path) -> None:
     assert not_data.returncode == 2 and "mscsql train data" in not_data.stderr
 
 
+def train_head_only(tmp_path: Path, rows: list[dict[str, object]], **features: bool) -> Any:
+    """Train a critic whose head reads no text, only the agreement, the priority and ``features``, on ``rows``
+    (the first ten to train, the rest to evaluate)."""
+    from mscsql.training.config import load_train_config
+    from mscsql.training.encoder_critic import train_encoder_critic
+
+    folder = tmp_path / "critic-data"
+    write_dataset(folder, "critic", {"train": rows[:10], "eval": rows[10:]},
+                  {"encoder_critic": {"metadata": {"max_rows": 3}, "include_failed": False}})
+    path = config_file(tmp_path, folder)
+    config = yaml.safe_load(path.read_text())
+    config["encoder"] = {"text_feature": False, "result_features": False, "questions_per_step": 5,
+                         "head_learning_rate": 0.1, **features}
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    return train_encoder_critic(load_train_config(path))
+
+
 def test_the_checks_critic_learns_from_the_answer_checks_alone(tmp_path: Path) -> None:
     """Without the text feature the head reads only the metadata: here the empty majority's no-answer check,
     which the trained critic learns to hold against it; the saved critic then judges real groups."""
     from mscsql.critic.checks import CHECKS
     from mscsql.critic.grouping import CandidateResult, group_by_result
-    from mscsql.training.config import load_train_config
-    from mscsql.training.encoder_critic import train_encoder_critic
     from mscsql.types import ExecutionResult, ExecutionStatus
 
     empty, answered = [1.0] + [0.0] * (len(CHECKS) - 1), [0.0] * len(CHECKS)
     rows = rows_for(NAMES)
     for row in rows:
         row["checks"] = [answered if label else empty for label in row["labels"]]  # type: ignore[union-attr]
-    folder = tmp_path / "critic-data"
-    write_dataset(folder, "critic", {"train": rows[:10], "eval": rows[10:]},
-                  {"encoder_critic": {"metadata": {"max_rows": 3}, "include_failed": False}})
-    path = config_file(tmp_path, folder)
-    config = yaml.safe_load(path.read_text())
-    config["encoder"] = {"text_feature": False, "answer_checks": True, "result_features": False,
-                         "questions_per_step": 5, "head_learning_rate": 0.1}
-    path.write_text(yaml.safe_dump(config), encoding="utf-8")
-    result = train_encoder_critic(load_train_config(path))
+    result = train_head_only(tmp_path, rows, answer_checks=True)
     assert result.eval_vote_accuracy == 0.0 and result.eval_accuracy == 1.0
     critic = EncoderCritic.load(result.critic_dir)
     assert not critic.config.text_feature and critic.config.answer_checks
@@ -155,30 +163,19 @@ def test_the_graded_critic_learns_from_graded_agreement(tmp_path: Path) -> None:
     here the minority option is the one close to the others, and the trained critic learns to follow it."""
     from mscsql.critic.agreement import agreement_features
     from mscsql.critic.grouping import CandidateResult, group_by_result
-    from mscsql.training.config import load_train_config
-    from mscsql.training.encoder_critic import train_encoder_critic
     from mscsql.types import ExecutionResult, ExecutionStatus
 
     def ran(value: int, sources: tuple[str, ...]) -> CandidateResult:
         sql = f"SELECT {value}"
         return CandidateResult(sql, sources, ExecutionResult(sql, ExecutionStatus.OK, ("n",), ((value,),), 1))
 
+    # the majority's answer is far from everything, the right one near a third sample's
+    graded = agreement_features(group_by_result([ran(900, ("m1", "m2")), ran(40, ("m3",)), ran(41, ("m4",))]))
+    right, wrong = list(graded[1]), list(graded[0])
     rows = rows_for(NAMES)
     for row in rows:
-        # the majority's answer is far from everything, the right one near a third sample's
-        groups = group_by_result([ran(900, ("m1", "m2")), ran(40, ("m3",)), ran(41, ("m4",))])
-        graded = agreement_features(groups)
-        right, wrong = list(graded[1]), list(graded[0])
         row["graded"] = [right if label else wrong for label in row["labels"]]  # type: ignore[union-attr]
-    folder = tmp_path / "critic-data"
-    write_dataset(folder, "critic", {"train": rows[:10], "eval": rows[10:]},
-                  {"encoder_critic": {"metadata": {"max_rows": 3}, "include_failed": False}})
-    path = config_file(tmp_path, folder)
-    config = yaml.safe_load(path.read_text())
-    config["encoder"] = {"text_feature": False, "graded_agreement": True, "result_features": False,
-                         "questions_per_step": 5, "head_learning_rate": 0.1}
-    path.write_text(yaml.safe_dump(config), encoding="utf-8")
-    result = train_encoder_critic(load_train_config(path))
+    result = train_head_only(tmp_path, rows, graded_agreement=True)
     assert result.eval_vote_accuracy == 0.0 and result.eval_accuracy == 1.0
     critic = EncoderCritic.load(result.critic_dir)
     assert critic.config.graded_agreement and not critic.config.answer_checks
