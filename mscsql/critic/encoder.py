@@ -363,7 +363,7 @@ class EncoderCritic(Critic):
         """The pairs of ``groups`` (of those at the indexes ``shown``, in that order, when given);
         ``sources``: the generators in priority order (for the priority flag)."""
         return group_pairs(question, evidence, groups, shown, sources, self.config.metadata,
-                           graded=self.config.graded_agreement)
+                           checks=self.config.answer_checks, graded=self.config.graded_agreement)
 
     def shown(self, groups: Sequence[ResultGroup]) -> list[int]:
         """The indexes of the groups the critic scores (successful ones, or all with ``include_failed``)."""

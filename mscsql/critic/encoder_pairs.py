@@ -113,12 +113,12 @@ def most_agreed(shares: Sequence[float], firsts: Sequence[float]) -> int:
 
 def group_pairs(question: str, evidence: str | None, groups: Sequence[ResultGroup], shown: Sequence[int] | None = None,
                 sources: Sequence[str] = (), options: MetadataOptions | None = None, *,
-                graded: bool = True) -> list[GroupPair]:
+                checks: bool = True, graded: bool = True) -> list[GroupPair]:
     """The pairs the critic reads for ``groups`` (those at the indexes ``shown``, in that order, when given):
     the question text, each group's description, its share of the samples, whether it holds the first of
     ``sources``' answers, its result shape, its answer checks (of the SQL the description shows) and its graded
-    agreement with all the groups (shown or not; left empty with ``graded=False``, for a head that does not read
-    it). Training data are rendered here too."""
+    agreement with all the groups (shown or not). A head that does not read the checks or the graded agreement
+    gets them empty (``checks=False``, ``graded=False``); training data have both."""
     indexes = list(range(len(groups))) if shown is None else list(shown)
     text = question_text(question, evidence)
     shares = agreement_shares(groups)
@@ -126,7 +126,7 @@ def group_pairs(question: str, evidence: str | None, groups: Sequence[ResultGrou
     total = sum(max(g.count, 0) for g in groups)
     agreement = agreement_features(groups) if graded else [()] * len(groups)
     return [GroupPair(text, describe_group(groups[i], total, options), shares[i], flags[i], result_shape(groups[i]),
-                      group_checks(question, evidence, groups[i]), agreement[i])
+                      group_checks(question, evidence, groups[i]) if checks else (), agreement[i])
             for i in indexes]
 
 
