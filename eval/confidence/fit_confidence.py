@@ -5,7 +5,9 @@ question). The files are sorted into families (one base model or system and its 
 draw on some families, pools for measuring on the others only, so no system of a measured pool was seen in
 fitting. Pools have 2 to 6 files from different families. In each pool the vote chooses, and every answer gets
 its confidence features (mscsql.critic.confidence) and its verdict (the harness's scorer). The model is a
-logistic regression fitted on all fitting pools together; on each measuring pool it is compared with the
+logistic regression fitted on all fitting pools together, with the strength of its L2 penalty chosen by
+cross-validation on the fitting pools alone (each fitting family held out in turn, fitted in one half of the
+databases, measured in the other); on each measuring pool it is compared with the
 baseline, the plain share of samples in the chosen group: AUROC, accuracy at 50/80/90 % coverage (ties shared
 out), expected calibration error.
 
@@ -119,7 +121,34 @@ def pool_rows(pool: list[str], candidates: dict[int, list[CandidateResult]], que
     return rows
 
 
-L2 = 10.0
+#: candidate strengths of the L2 penalty, per fitted answer (the penalty is this times the number of answers)
+PENALTIES = (1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1)
+
+
+def choose_penalty(fitting: dict[tuple[str, ...], list[Any]], databases: list[str]) -> dict[str, Any]:
+    """The L2 strength that generalises best on the fitting pools alone: for each fitting family, fitted on the
+    pools without it in one half of the databases, measured (gain at 80 % coverage over the share) on the pools
+    with it, in the other half. The measuring pools play no part."""
+    halves = _halves(databases)
+    gains: dict[float, list[float]] = {p: [] for p in PENALTIES}
+    families = sorted({family(name) for pool in fitting for name in pool})
+    for fit_half, measure_half in (("even", "odd"), ("odd", "even")):
+        for held in families:
+            rows = [r for pool, found in fitting.items() if held not in map(family, pool)
+                    for r, db in zip(found, databases, strict=True) if db in halves[fit_half]]
+            tested = [[r for r, db in zip(found, databases, strict=True) if db in halves[measure_half]]
+                      for pool, found in fitting.items() if held in map(family, pool) and len(pool) >= 3]
+            for penalty in PENALTIES:
+                model = fit([f for f, _ok in rows], [ok for _f, ok in rows], penalty_per_answer=penalty)
+                gains[penalty] += [compare(t, model)["gain_over_share"]["0.8"] for t in tested]
+    means = {p: sum(g) / len(g) for p, g in gains.items()}
+    best = max(PENALTIES, key=means.__getitem__)
+    return {"penalty_per_answer": best, "cross_validated_gain_at_80": {str(p): round(m, 4) for p, m in means.items()}}
+
+
+def _halves(databases: list[str]) -> dict[str, set[str]]:
+    names = sorted(set(databases))
+    return {"even": {d for i, d in enumerate(names) if i % 2 == 0}, "odd": {d for i, d in enumerate(names) if i % 2}}
 
 
 def compare(rows: list[tuple[dict[str, float], bool]], model: ConfidenceModel) -> dict[str, Any]:
@@ -170,7 +199,13 @@ def main() -> None:
     fitting_rows = {tuple(p): pool_rows(p, candidates, questions, verdict, schemas) for p in fitting}
     measuring_rows = {tuple(p): pool_rows(p, candidates, questions, verdict, schemas) for p in measuring}
     fit_rows = [row for rows in fitting_rows.values() for row in rows]
-    model = fit([f for f, _ok in fit_rows], [ok for _f, ok in fit_rows], l2=L2, fitted_on={
+    databases = [questions[i].db_id for i in candidates]
+    chosen = choose_penalty(fitting_rows, databases)
+    penalty = chosen["penalty_per_answer"]
+    log.info("L2 penalty per answer %s (cross-validated on the fitting pools: %s)", penalty,
+             chosen["cross_validated_gain_at_80"])
+    model = fit([f for f, _ok in fit_rows], [ok for _f, ok in fit_rows], penalty_per_answer=penalty, fitted_on={
+        "penalty_per_answer": penalty,
         "benchmark": "spider-dev", "scorer": "spider-exec", "selector": "vote", "pools": len(fitting),
         "pool_sizes": list(SIZES), "answers": len(fit_rows),
         "families": sorted(f for f in FAMILIES if f not in MEASURED),
@@ -183,13 +218,13 @@ def main() -> None:
         sized = [row for pool, rows in fitting_rows.items() if len(pool) == size for row in rows]
         if sized:
             by_size[str(size)] = compare(sized, model)
-    split = _database_split(fitting_rows, measuring_rows, [questions[i].db_id for i in candidates])
+    split = _database_split(fitting_rows, measuring_rows, databases, penalty)
     check = _check_with_select(measuring[0], spider, args.work / "select-check", model, args.model, measured[0])
     result = {"command": "python eval/confidence/fit_confidence.py --data ../shared/data --work runs/confidence "
                          f"--model {args.model} --output {args.output}",
               "seconds": round(time.perf_counter() - started, 1),
               "machine": f"{platform.machine()}, Python {platform.python_version()}",
-              "features": list(FEATURES), "model": model.to_dict(),
+              "features": list(FEATURES), "penalty": chosen, "model": model.to_dict(),
               "measured_pools": measured, "database_split": split, "fitting_pools_by_size": by_size,
               "fitting_pools": fitting, "select_check": check,
               "every_measured_pool_gains_2_points_at_80": all(m["gain_over_share"]["0.8"] >= 0.02 for m in measured)}
@@ -204,16 +239,15 @@ def main() -> None:
 
 
 def _database_split(fitting: dict[tuple[str, ...], list[Any]], measuring: dict[tuple[str, ...], list[Any]],
-                    databases: list[str]) -> dict[str, Any]:
+                    databases: list[str], penalty: float) -> dict[str, Any]:
     """Fitted on the fitting pools' answers in the databases at even (odd) positions, measured on the measuring
     pools' answers in the others."""
-    names = sorted(set(databases))
-    halves = {"even": {d for i, d in enumerate(names) if i % 2 == 0}, "odd": {d for i, d in enumerate(names) if i % 2}}
+    halves = _halves(databases)
     out: dict[str, Any] = {}
     for fit_half, measure_half in (("even", "odd"), ("odd", "even")):
         rows = [r for pool in fitting.values() for r, db in zip(pool, databases, strict=True)
                 if db in halves[fit_half]]
-        model = fit([f for f, _ok in rows], [ok for _f, ok in rows], l2=L2)
+        model = fit([f for f, _ok in rows], [ok for _f, ok in rows], penalty_per_answer=penalty)
         out[f"fit_{fit_half}_measure_{measure_half}"] = [
             {"pool": list(pool), **compare([r for r, db in zip(found, databases, strict=True)
                                             if db in halves[measure_half]], model)}

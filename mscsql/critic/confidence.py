@@ -24,7 +24,11 @@ import numpy as np
 from mscsql.critic.confidence_features import FEATURES, features
 from mscsql.errors import ConfigError
 
-__all__ = ["FEATURES", "ConfidenceModel", "features", "fit"]
+__all__ = ["FEATURES", "PENALTY_PER_ANSWER", "ConfidenceModel", "features", "fit"]
+
+#: the L2 penalty per fitted answer: the strength that generalised best across families of systems and halves of
+#: the databases in ``eval/confidence/fit_confidence.py``'s cross-validation (the packaged model's)
+PENALTY_PER_ANSWER = 0.03
 
 @dataclass(frozen=True)
 class ConfidenceModel:
@@ -87,11 +91,13 @@ class ConfidenceModel:
 
 
 def fit(rows: Sequence[Mapping[str, float]], labels: Sequence[bool], *, names: Sequence[str] = FEATURES,
-        l2: float = 1.0, fitted_on: dict[str, Any] | None = None) -> ConfidenceModel:
+        penalty_per_answer: float = PENALTY_PER_ANSWER, fitted_on: dict[str, Any] | None = None) -> ConfidenceModel:
     """A :class:`ConfidenceModel` fitted by L2-regularised logistic regression (Newton's method) on feature
-    ``rows`` and whether each answer was right."""
+    ``rows`` and whether each answer was right; the penalty is ``penalty_per_answer`` times the number of rows,
+    so the same strength suits a small set of your own answers and the packaged model's tens of thousands."""
     if len(rows) != len(labels) or not rows:
         raise ValueError("fit needs as many labels as feature rows, and at least one")
+    l2 = penalty_per_answer * len(rows)
     x = np.asarray([[row.get(n, 0.0) for n in names] for row in rows], dtype=np.float64)
     y = np.asarray(labels, dtype=np.float64)
     mean, scale = x.mean(axis=0), x.std(axis=0)

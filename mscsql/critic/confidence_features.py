@@ -3,6 +3,10 @@
 - agreement: how many samples and generators agree with the chosen result, by what margin, how many failed,
   how varied the agreeing SQL is and how many different statements there were, the selector's own score
   (none of them can make more agreement less confident: features that did, fitted, were left out);
+- graded agreement (:mod:`mscsql.critic.agreement`): the chosen group's share with partly agreeing results
+  counted by their similarity, its lead over the next group counted the same way, the similarity of the nearest
+  other result, and how many samples there were (alone and with the share: a unanimous pair of samples is
+  weaker evidence than a unanimous eight);
 - the answer checks of :mod:`mscsql.critic.checks` (an empty answer, an order against the question's
   superlative, values left out or added);
 - the chosen query's shape (joins, subqueries, grouping, ordering with a limit, set operations, negation,
@@ -22,6 +26,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from mscsql.critic.agreement import graded_support, similarity_matrix
 from mscsql.critic.base import Choice
 from mscsql.critic.checks import answer_checks
 from mscsql.critic.grouping import CandidateResult
@@ -32,6 +37,8 @@ from mscsql.types import ExecutionResult, Schema
 FEATURES = (
     # agreement
     "share", "margin", "generators", "failed", "score", "sql_variety", "candidates_per_sample",
+    # graded agreement and the number of samples
+    "graded_share", "graded_margin", "nearest_similarity", "log_samples", "share_x_log_samples",
     # answer checks
     "no_answer", "direction_conflict", "values_missing", "values_unasked",
     # the query
@@ -102,6 +109,20 @@ def _result_shape(result: ExecutionResult) -> dict[str, float]:
             "duplicate_rows": 1 - len(set(rows)) / len(rows) if rows else 0.0}
 
 
+def _graded(choice: Choice, share: float, total: int) -> dict[str, float]:
+    """Graded agreement of the chosen group (index ``choice.group``) with the others."""
+    groups, chosen = choice.groups, choice.group
+    assert chosen is not None
+    matrix = similarity_matrix(groups)
+    support = graded_support(groups, matrix=matrix)
+    others = [j for j in range(len(groups)) if j != chosen]
+    log_samples = math.log(total)
+    return {"graded_share": support[chosen],
+            "graded_margin": support[chosen] - max((support[j] for j in others), default=0.0),
+            "nearest_similarity": max((matrix[chosen][j] for j in others), default=0.0),
+            "log_samples": log_samples, "share_x_log_samples": share * log_samples}
+
+
 def _query_words(sql: str, dialect: str) -> set[str]:
     """The word stems of the query's names and text values (and its numbers)."""
     from sqlglot.tokens import TokenType
@@ -150,6 +171,7 @@ def features(question: str, evidence: str | None, candidates: Sequence[Candidate
         "sql_variety": len(group.members) / group.count, "candidates_per_sample": len(candidates) / total,
         "chosen_failed": 0.0 if chosen.result.ok else 1.0,
     }
+    found.update(_graded(choice, share, total))
     found.update(zip(("no_answer", "direction_conflict", "values_missing", "values_unasked"),
                      answer_checks(question, evidence, chosen.sql, chosen.result), strict=True))
     dialect = schema.dialect if schema is not None else "sqlite"
