@@ -222,8 +222,15 @@ class _Chunk:
         cache.put_many(fresh)
 
     def _blank(self, pair: tuple[str, str]) -> bool:
+        """Whether the prediction holds no statement (only spaces, comments or semicolons). Its tokens, already
+        read to compare it with the gold query, answer that without the guard's parse; text whose tokens cannot
+        be trusted asks the guard."""
+        dialect = self.databases.get(pair[0]).dialect
+        key = token_key(pair[1], dialect)
+        if key is not None and "\x00" not in pair[1]:
+            return not key
         try:
-            check_sql(pair[1], self.databases.get(pair[0]).dialect)
+            check_sql(pair[1], dialect)
         except UnsafeSQLError as err:
             return err.reason == NO_STATEMENT
         return False
