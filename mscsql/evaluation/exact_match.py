@@ -17,11 +17,12 @@ F1 (each 0 or 1 for a question) with the counts of gold and predicted parts.
 from __future__ import annotations
 
 import json
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from mscsql.evaluation.spider_sql import AGG_OPS, WHERE_OPS, SpiderSchema, empty_tree, parse, schema_of
+from mscsql.evaluation.spider_sql import AGG_OPS, WHERE_OPS, SpiderSchema, empty_tree, parse, schema_of, word_tokenizer
 
 #: the components of the partial match, in the official report's order
 COMPONENTS = ("select", "select(no AGG)", "where", "where(no OP)", "group(no Having)", "group", "order", "and/or",
@@ -298,13 +299,54 @@ def tables_json_of(database: str, benchmark: str) -> str:
     return str(found)
 
 
+#: the run a forked worker matches its share of (set before the workers fork; read only in them)
+_FORKED: tuple[Any, Any] | None = None
+
+
 def match_rows(run: Any, row: Any) -> list[dict[str, Any]]:
     """The rows of ``results.jsonl`` for every file and question of the scoring run ``run`` (``row`` builds one
     row, as the execution scorers do); ``partial`` holds each component's [accuracy, recall, F1, gold parts,
-    predicted parts]."""
+    predicted parts]. With several workers (and fork), the databases are shared out among worker processes,
+    each reading its databases' gold queries once for every file."""
+    global _FORKED
+    from mscsql.evaluation.workers import die_with_parent, fork_context
+
+    items = run.benchmark.items
+    context = fork_context() if getattr(run, "workers", 1) > 1 and len(items) > 1 else None
+    if context is None:
+        return _match(run, row, list(range(len(items))))
+    shares: list[list[int]] = [[] for _ in range(run.workers)]
+    by_database: dict[str, list[int]] = {}
+    for position, item in enumerate(items):
+        by_database.setdefault(item.db_id, []).append(position)
+    for positions in sorted(by_database.values(), key=len, reverse=True):  # the biggest to the lightest share
+        min(shares, key=len).extend(positions)
+    word_tokenizer()  # loaded once here, inherited by every worker
+    from concurrent.futures import ProcessPoolExecutor
+
+    _FORKED = (run, row)
+    try:
+        with ProcessPoolExecutor(max_workers=run.workers, mp_context=context, initializer=die_with_parent,
+                                 initargs=(os.getpid(),)) as pool:
+            done = list(pool.map(_match_forked, [sorted(s) for s in shares if s]))
+    finally:
+        _FORKED = None
+    found = {key: value for part in done for key, value in part.items()}
+    return [found[(f, p)] for f in range(len(run.files)) for p in range(len(items))]
+
+
+def _match_forked(positions: list[int]) -> dict[tuple[int, int], dict[str, Any]]:
+    assert _FORKED is not None, "a forked worker inherits the run"
+    run, row = _FORKED
+    rows = _match(run, row, positions)
+    return {(f, p): rows[f * len(positions) + k] for f in range(len(run.files)) for k, p in enumerate(positions)}
+
+
+def _match(run: Any, row: Any, positions: list[int]) -> list[dict[str, Any]]:
+    """The rows of the questions at ``positions``, file by file."""
     rows = []
     for file in run.files:
-        for item in run.benchmark.items:
+        for item in (run.benchmark.items[p] for p in positions):
             if not item.database:
                 rows.append(row(item, file.name, correct=False, status="skipped",
                                 error=f"database {item.db_id} is missing"))

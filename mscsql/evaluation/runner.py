@@ -32,7 +32,7 @@ from mscsql.errors import DatasetError, UnsafeSQLError
 from mscsql.evaluation.cache import GoldCache
 from mscsql.evaluation.equivalence import textually_equivalent, token_key
 from mscsql.evaluation.scorers import PreparedGold, Scorer
-from mscsql.evaluation.workers import die_with_parent
+from mscsql.evaluation.workers import die_with_parent, fork_context
 from mscsql.fileio import claim_run_folder, output_folder
 from mscsql.types import TRUSTED_BUDGET, ExecutionItem, ExecutionResult, ExecutionStatus, ResultBudget
 
@@ -404,7 +404,7 @@ def _scored(run: ScoreRun, jobs: list[_Job]) -> Iterator[tuple[list[dict[str, An
     """Score the chunks, yielding each one's rows as it finishes: in worker processes when there are several
     workers and chunks (the comparisons and result conversions are Python work the threads would share one
     core for), else here, with ``workers`` threads for the statements."""
-    processes = _process_context() if run.workers > 1 and len(jobs) > 1 and run.parallel_processes else None
+    processes = fork_context() if run.workers > 1 and len(jobs) > 1 and run.parallel_processes else None
     if processes is not None:
         context = _Context.of(run, workers=1)
         pool = ProcessPoolExecutor(max_workers=run.workers, mp_context=processes, initializer=die_with_parent,
@@ -426,17 +426,6 @@ def _scored(run: ScoreRun, jobs: list[_Job]) -> Iterator[tuple[list[dict[str, An
             yield rows, context.stats
     finally:
         databases.close()
-
-
-def _process_context() -> Any:
-    """Forked workers on Linux: they start at once and never re-import the caller's main module (which
-    spawned workers do, breaking scripts without a ``__main__`` guard). Elsewhere, threads are used."""
-    import multiprocessing
-    import sys
-
-    if sys.platform.startswith("linux"):
-        return multiprocessing.get_context("fork")
-    return None
 
 
 _WORKER_CACHES: dict[str | None, GoldCache] = {}

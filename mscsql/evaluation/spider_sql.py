@@ -76,7 +76,7 @@ _NLTK_OPTIONAL = ("numpy", "scipy", "sklearn")
 
 
 @lru_cache(maxsize=1)
-def _word_tokenizer() -> Any:
+def word_tokenizer() -> Any:
     hidden = [name for name in _NLTK_OPTIONAL if name not in sys.modules]
     for name in hidden:
         sys.modules[name] = None  # type: ignore[assignment]  # an import of it now fails as if absent
@@ -100,7 +100,7 @@ def tokenize(sql: str) -> list[str]:
         key = f"__val_{first}_{last}__"
         values[key] = text[first:last + 1]
         text = text[:first] + key + text[last + 1:]
-    tokens = [values.get(word.lower(), word.lower()) for word in _word_tokenizer().tokenize(text)]
+    tokens = [values.get(word.lower(), word.lower()) for word in word_tokenizer().tokenize(text)]
     for position in reversed([i for i, tok in enumerate(tokens) if tok == "="]):
         before = tokens[position - 1]  # at position 0 this is the last token, as there
         if before in ("!", ">", "<"):

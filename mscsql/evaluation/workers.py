@@ -15,6 +15,7 @@ import signal
 import sys
 import threading
 import time
+from typing import Any
 
 _PR_SET_PDEATHSIG = 1
 #: how often the watcher looks at its parent, in seconds
@@ -44,3 +45,14 @@ def die_with_parent(parent: int) -> None:
     if os.getppid() != parent:  # the parent died before the request above took effect
         os._exit(1)
     threading.Thread(target=_watch, args=(parent,), name="mscsql-parent-watch", daemon=True).start()
+
+
+def fork_context() -> Any:
+    """Forked workers on Linux (None elsewhere, where callers work in this process): they start at once, share
+    what the parent already loaded, and never re-import the caller's main module (which spawned workers do,
+    breaking scripts without a ``__main__`` guard)."""
+    import multiprocessing
+
+    if sys.platform.startswith("linux"):
+        return multiprocessing.get_context("fork")
+    return None

@@ -118,3 +118,21 @@ def test_the_tokenizer_leaves_the_optional_libraries_importable() -> None:
             "assert numpy.arange(3).sum() == 3\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+def test_worker_processes_give_the_rows_of_one_process(spider: Path, tmp_path: Path) -> None:
+    """Shared out among worker processes (by database), the rows are those of one process, in file and question
+    order."""
+    first, second = tmp_path / "a.sql", tmp_path / "b.sql"
+    first.write_text("".join(p + "\n" for _g, p, _r, _w in CASES))
+    second.write_text("".join(g + "\n" for g, _p, _r, _w in CASES))
+    bench = load_benchmark("spider-dev", spider)
+    found = {}
+    for workers in (1, 2):
+        run = ScoreRun(benchmark=bench, files=load_prediction_files([first, second], bench),
+                       scorer=get_scorer("exact-match"), output=tmp_path / f"out{workers}", cache=GoldCache(None),
+                       progress=False, workers=workers)
+        found[workers] = score(run)
+    assert found[1] == found[2]
+    assert [r["prediction_file"] for r in found[2]] == ["a.sql"] * len(CASES) + ["b.sql"] * len(CASES)
+    assert all(r["correct"] for r in found[2][len(CASES):])  # each gold query matches itself
