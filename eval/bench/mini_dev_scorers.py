@@ -135,6 +135,7 @@ def main() -> None:
     if args.output:
         write_figures(args.output, {"figures": {k: round(v, 3) for k, v in figures.items()}, "machine": machine(),
                                     "workers": args.workers, "files": FILES,
+                                    "repeats": args.repeats, "statistic": "median (one-file soft-f1 timings)",
                                     "command": "python eval/bench/mini_dev_scorers.py --data-dir ../shared/data "
                                                "--official-dir DIR --official-python PY"})
 

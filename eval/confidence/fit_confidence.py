@@ -128,7 +128,8 @@ PENALTIES = (1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1)
 def choose_penalty(fitting: dict[tuple[str, ...], list[Any]], databases: list[str]) -> dict[str, Any]:
     """The L2 strength that generalises best on the fitting pools alone: for each fitting family, fitted on the
     pools without it in one half of the databases, measured (gain at 80 % coverage over the share) on the pools
-    with it, in the other half. The measuring pools play no part."""
+    of 3 or more files with it (as the measuring pools have), in the other half. A family in every pool, or in no
+    pool of 3 or more files, gives no fold. The measuring pools play no part."""
     halves = _halves(databases)
     gains: dict[float, list[float]] = {p: [] for p in PENALTIES}
     families = sorted({family(name) for pool in fitting for name in pool})
@@ -138,9 +139,13 @@ def choose_penalty(fitting: dict[tuple[str, ...], list[Any]], databases: list[st
                     for r, db in zip(found, databases, strict=True) if db in halves[fit_half]]
             tested = [[r for r, db in zip(found, databases, strict=True) if db in halves[measure_half]]
                       for pool, found in fitting.items() if held in map(family, pool) and len(pool) >= 3]
+            if not rows or not tested:
+                continue
             for penalty in PENALTIES:
                 model = fit([f for f, _ok in rows], [ok for _f, ok in rows], penalty_per_answer=penalty)
                 gains[penalty] += [compare(t, model)["gain_over_share"]["0.8"] for t in tested]
+    if not gains[PENALTIES[0]]:
+        raise SystemExit("no cross-validation fold: draw more fitting pools (--per-size)")
     means = {p: sum(g) / len(g) for p, g in gains.items()}
     best = max(PENALTIES, key=means.__getitem__)
     return {"penalty_per_answer": best, "cross_validated_gain_at_80": {str(p): round(m, 4) for p, m in means.items()}}

@@ -30,6 +30,7 @@ __all__ = ["FEATURES", "PENALTY_PER_ANSWER", "ConfidenceModel", "features", "fit
 #: the databases in ``eval/confidence/fit_confidence.py``'s cross-validation (the packaged model's)
 PENALTY_PER_ANSWER = 0.03
 
+
 @dataclass(frozen=True)
 class ConfidenceModel:
     """A logistic model over standardised :data:`FEATURES`."""

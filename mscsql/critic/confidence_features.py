@@ -4,9 +4,8 @@
   how varied the agreeing SQL is and how many different statements there were, the selector's own score
   (none of them can make more agreement less confident: features that did, fitted, were left out);
 - graded agreement (:mod:`mscsql.critic.agreement`): the chosen group's share with partly agreeing results
-  counted by their similarity, its lead over the next group counted the same way, the similarity of the nearest
-  other result, and how many samples there were (alone and with the share: a unanimous pair of samples is
-  weaker evidence than a unanimous eight);
+  counted by their similarity, and the share times the log of the number of samples (a unanimous pair of
+  samples is weaker evidence than a unanimous eight);
 - the answer checks of :mod:`mscsql.critic.checks` (an empty answer, an order against the question's
   superlative, values left out or added);
 - the chosen query's shape (joins, subqueries, grouping, ordering with a limit, set operations, negation,
@@ -38,7 +37,7 @@ FEATURES = (
     # agreement
     "share", "margin", "generators", "failed", "score", "sql_variety", "candidates_per_sample",
     # graded agreement and the number of samples
-    "graded_share", "graded_margin", "nearest_similarity", "log_samples", "share_x_log_samples",
+    "graded_share", "share_x_log_samples",
     # answer checks
     "no_answer", "direction_conflict", "values_missing", "values_unasked",
     # the query
@@ -110,17 +109,11 @@ def _result_shape(result: ExecutionResult) -> dict[str, float]:
 
 
 def _graded(choice: Choice, share: float, total: int) -> dict[str, float]:
-    """Graded agreement of the chosen group (index ``choice.group``) with the others."""
-    groups, chosen = choice.groups, choice.group
-    assert chosen is not None
-    matrix = similarity_matrix(groups)
-    support = graded_support(groups, matrix=matrix)
-    others = [j for j in range(len(groups)) if j != chosen]
-    log_samples = math.log(total)
-    return {"graded_share": support[chosen],
-            "graded_margin": support[chosen] - max((support[j] for j in others), default=0.0),
-            "nearest_similarity": max((matrix[chosen][j] for j in others), default=0.0),
-            "log_samples": log_samples, "share_x_log_samples": share * log_samples}
+    """The chosen group's graded share (its samples, plus every other sample counted by how close its result
+    is), and the share times the log of the number of samples."""
+    assert choice.group is not None
+    support = graded_support(choice.groups, matrix=similarity_matrix(choice.groups))
+    return {"graded_share": support[choice.group], "share_x_log_samples": share * math.log(total)}
 
 
 def _query_words(sql: str, dialect: str) -> set[str]:

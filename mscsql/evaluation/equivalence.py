@@ -28,8 +28,10 @@ _ENGINE_WHITESPACE = frozenset(" \t\n\r\f")
 
 
 def _unkeyable(sql: str, read: str) -> bool:
-    """Text where sqlglot's tokens may not be what the engine reads (then no key, so no shortcut)."""
-    if any(c.isspace() and c not in _ENGINE_WHITESPACE for c in sql):
+    """Text where sqlglot's tokens may not be what the engine reads (then no key, so no shortcut): other Unicode
+    spaces, a NUL anywhere (the guard refuses it, even inside a comment the tokens would drop), MySQL's hidden
+    code."""
+    if "\x00" in sql or any(c.isspace() and c not in _ENGINE_WHITESPACE for c in sql):
         return True
     return read == "mysql" and MYSQL_HIDDEN_CODE.search(sql) is not None
 

@@ -299,44 +299,49 @@ def tables_json_of(database: str, benchmark: str) -> str:
     return str(found)
 
 
-#: the run a forked worker matches its share of (set before the workers fork; read only in them)
+#: the run a forked worker matches its share of (set in each worker by :func:`_inherit`)
 _FORKED: tuple[Any, Any] | None = None
 
 
 def match_rows(run: Any, row: Any) -> list[dict[str, Any]]:
     """The rows of ``results.jsonl`` for every file and question of the scoring run ``run`` (``row`` builds one
     row, as the execution scorers do); ``partial`` holds each component's [accuracy, recall, F1, gold parts,
-    predicted parts]. With several workers (and fork), the databases are shared out among worker processes,
-    each reading its databases' gold queries once for every file."""
-    global _FORKED
-    from mscsql.evaluation.workers import die_with_parent, fork_context
+    predicted parts]. With several workers, several databases and fork, the databases are shared out among
+    worker processes, each reading its databases' gold queries once for every file."""
+    from mscsql.evaluation.workers import fork_context
 
     items = run.benchmark.items
-    context = fork_context() if getattr(run, "workers", 1) > 1 and len(items) > 1 else None
-    if context is None:
-        return _match(run, row, list(range(len(items))))
-    shares: list[list[int]] = [[] for _ in range(run.workers)]
     by_database: dict[str, list[int]] = {}
     for position, item in enumerate(items):
         by_database.setdefault(item.db_id, []).append(position)
+    parallel = run.workers > 1 and len(by_database) > 1 and run.parallel_processes
+    context = fork_context() if parallel else None
+    if context is None:
+        return _match(run, row, list(range(len(items))))
+    shares: list[list[int]] = [[] for _ in range(min(run.workers, len(by_database)))]
     for positions in sorted(by_database.values(), key=len, reverse=True):  # the biggest to the lightest share
         min(shares, key=len).extend(positions)
     word_tokenizer()  # loaded once here, inherited by every worker
     from concurrent.futures import ProcessPoolExecutor
 
-    _FORKED = (run, row)
-    try:
-        with ProcessPoolExecutor(max_workers=run.workers, mp_context=context, initializer=die_with_parent,
-                                 initargs=(os.getpid(),)) as pool:
-            done = list(pool.map(_match_forked, [sorted(s) for s in shares if s]))
-    finally:
-        _FORKED = None
+    with ProcessPoolExecutor(max_workers=len(shares), mp_context=context, initializer=_inherit,
+                             initargs=(os.getpid(), run, row)) as pool:
+        done = list(pool.map(_match_forked, [sorted(s) for s in shares]))
     found = {key: value for part in done for key, value in part.items()}
     return [found[(f, p)] for f in range(len(run.files)) for p in range(len(items))]
 
 
+def _inherit(parent: int, run: Any, row: Any) -> None:
+    """Worker initializer: die with ``parent``, and keep the run (inherited through fork, never pickled)."""
+    global _FORKED
+    from mscsql.evaluation.workers import die_with_parent
+
+    die_with_parent(parent)
+    _FORKED = (run, row)
+
+
 def _match_forked(positions: list[int]) -> dict[tuple[int, int], dict[str, Any]]:
-    assert _FORKED is not None, "a forked worker inherits the run"
+    assert _FORKED is not None, "the worker's initializer keeps the run"
     run, row = _FORKED
     rows = _match(run, row, positions)
     return {(f, p): rows[f * len(positions) + k] for f in range(len(run.files)) for k, p in enumerate(positions)}

@@ -24,7 +24,7 @@ BLANKS = ["", "   ", ";", ";;", "-- nothing to say", "/* a comment */ ;"]
 @pytest.mark.parametrize("scorer", ["bird", "soft-f1"])
 def test_blank_predictions_are_empty_results(bird_dir: Path, tmp_path: Path, scorer: str) -> None:
     cases = ([(EMPTY_GOLD, p, True) for p in BLANKS] + [(ROWS_GOLD, p, False) for p in BLANKS]
-             + [(EMPTY_GOLD, "SELECT 1 WHERE 0", True), (EMPTY_GOLD, "\x00", False)])
+             + [(EMPTY_GOLD, "SELECT 1 WHERE 0", True), (EMPTY_GOLD, "\x00", False), (EMPTY_GOLD, "--\x00", False)])
     dev = [{"question_id": i, "db_id": "shop", "question": f"case {i}", "evidence": "", "SQL": gold,
             "difficulty": "simple"} for i, (gold, _p, _ok) in enumerate(cases)]
     (bird_dir / "dev.json").write_text(json.dumps(dev), encoding="utf-8")
@@ -42,4 +42,6 @@ def test_blank_predictions_are_empty_results(bird_dir: Path, tmp_path: Path, sco
         assert row["correct"] is expected, (gold, prediction)
         if scorer == "soft-f1":
             assert row["score"] == (1.0 if expected else 0.0), (gold, prediction)
-    assert "NUL" in rows[-1]["error"]
+    assert "NUL" in rows[-1]["error"] and "NUL" in rows[-2]["error"]
+    # a NUL hidden in a comment is refused whatever blank prediction came before it (no shared shortcut)
+    assert rows[0]["correct"] and not rows[-1]["correct"]

@@ -120,19 +120,32 @@ def test_the_tokenizer_leaves_the_optional_libraries_importable() -> None:
     assert done.returncode == 0, done.stderr
 
 
-def test_worker_processes_give_the_rows_of_one_process(spider: Path, tmp_path: Path) -> None:
-    """Shared out among worker processes (by database), the rows are those of one process, in file and question
-    order."""
+def test_worker_processes_give_the_rows_of_one_process(tmp_path: Path) -> None:
+    """Shared out among worker processes by database (three databases and a missing one, more workers than
+    databases too), the rows are those of one process, in file and question order."""
+    root = tmp_path / "spider"
+    names = ("music", "music_b", "music_c", "gone")
+    for name in names[:3]:
+        dbutil.make_sqlite(root / "database" / name / f"{name}.sqlite", DDL)
+    (root / "tables.json").write_text(json.dumps([{**TABLES[0], "db_id": name} for name in names]))
+    questions = [(names[i % 4], gold) for i, (gold, _p, _r, _w) in enumerate(CASES * 2)]
+    (root / "dev.json").write_text(json.dumps([{"db_id": db, "question": f"q{i}", "query": gold}
+                                               for i, (db, gold) in enumerate(questions)]))
     first, second = tmp_path / "a.sql", tmp_path / "b.sql"
-    first.write_text("".join(p + "\n" for _g, p, _r, _w in CASES))
-    second.write_text("".join(g + "\n" for g, _p, _r, _w in CASES))
-    bench = load_benchmark("spider-dev", spider)
+    first.write_text("".join(p + "\n" for _g, p, _r, _w in CASES * 2))
+    second.write_text("".join(gold + "\n" for _db, gold in questions))
+    bench = load_benchmark("spider-dev", root, allow_missing_db=True)
     found = {}
-    for workers in (1, 2):
+    for workers in (1, 2, 8):
         run = ScoreRun(benchmark=bench, files=load_prediction_files([first, second], bench),
                        scorer=get_scorer("exact-match"), output=tmp_path / f"out{workers}", cache=GoldCache(None),
                        progress=False, workers=workers)
         found[workers] = score(run)
-    assert found[1] == found[2]
-    assert [r["prediction_file"] for r in found[2]] == ["a.sql"] * len(CASES) + ["b.sql"] * len(CASES)
-    assert all(r["correct"] for r in found[2][len(CASES):])  # each gold query matches itself
+    assert found[1] == found[2] == found[8]
+    rows = found[2]
+    assert [(r["prediction_file"], r["db_id"]) for r in rows] == [
+        (name, db) for name in ("a.sql", "b.sql") for db, _gold in questions]
+    assert [r["correct"] for r in rows[:len(questions)] if r["status"] != "skipped"] == [
+        right for i, (_g, _p, right, _w) in enumerate(CASES * 2) if questions[i][0] != "gone"]
+    assert all(r["correct"] for r in rows[len(questions):] if r["status"] != "skipped")  # gold matches itself
+    assert sum(r["status"] == "skipped" for r in rows) == 2 * sum(db == "gone" for db, _g in questions)
