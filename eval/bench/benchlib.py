@@ -8,6 +8,7 @@ import platform
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +17,19 @@ from typing import Any
 
 def machine() -> str:
     return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def timed(command: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None) -> float:
+    """Seconds one run of ``command`` took, start-up included (its output captured; a failure raises)."""
+    started = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True, cwd=cwd, env=env)
+    return time.perf_counter() - started
+
+
+def mscsql_env(cache: Path | None = None) -> dict[str, str]:
+    """This environment for an ``mscsql`` command: no progress bars, and its cache folder at ``cache`` when
+    given."""
+    return {**os.environ, "TQDM_DISABLE": "1", **({"MSCSQL_CACHE_DIR": str(cache)} if cache is not None else {})}
 
 
 def write_figures(path: Path | None, figures: dict[str, Any]) -> None:

@@ -16,17 +16,14 @@ Each timing is the median of ``--repeats`` runs.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
-from benchlib import machine, official_inputs, write_figures
+from benchlib import machine, mscsql_env, official_inputs, timed, write_figures
 
 FILES = ["C3SQL__predicted_sql.sql", "DAIL-SQL__graphix_result.sql", "Few-shot-NL2SQL-with-prompting__DIN-SQL.sql",
          "NL2SQL360__C3_SQL.sql", "NL2SQL360__CodeLlama-7B-7000.sql", "NL2SQL360__DINSQL.sql",
@@ -52,10 +49,7 @@ def ours(data_dir: Path, names: list[str], out: Path) -> float:
     command = [sys.executable, "-m", "mscsql", "eval", "score", "--benchmark", "spider-dev", "--data-dir",
                str(data_dir / "spider"), "--allow-missing-db", "--scorer", "exact-match", "--no-chart",
                "--output", str(out), "--predictions", *files]
-    started = time.perf_counter()
-    subprocess.run(command, check=True, capture_output=True,
-                   env={**os.environ, "TQDM_DISABLE": "1", "MSCSQL_CACHE_DIR": str(out.parent / "cache")})
-    return time.perf_counter() - started
+    return timed(command, env=mscsql_env(out.parent / "cache"))
 
 
 def official(data_dir: Path, name: str, folder: Path, python: str, work: Path) -> float:
@@ -64,10 +58,8 @@ def official(data_dir: Path, name: str, folder: Path, python: str, work: Path) -
     databases = work / "database"  # a copy: the official tool opens the databases read-write
     if not databases.is_dir():
         shutil.copytree(spider / "database", databases)
-    started = time.perf_counter()
-    subprocess.run([python, "-c", OFFICIAL_DRIVER, str(folder), str(work / "gold.sql"), str(work / "pred.sql"),
-                    str(databases), str(spider / "tables.json")], check=True, capture_output=True, cwd=work)
-    return time.perf_counter() - started
+    return timed([python, "-c", OFFICIAL_DRIVER, str(folder), str(work / "gold.sql"), str(work / "pred.sql"),
+                  str(databases), str(spider / "tables.json")], cwd=work)
 
 
 def main() -> None:

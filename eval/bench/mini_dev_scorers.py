@@ -24,13 +24,11 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from benchlib import machine, write_figures
+from benchlib import machine, mscsql_env, timed, write_figures
 
 FILES = ["C3SQL__predicted_sql.sql", "DAIL-SQL__graphix_result.sql", "NL2SQL360__CodeLlama-7B-6000.sql",
          "NL2SQL360__Llama2-7B-1000.sql", "NL2SQL360__SFT_CodeS_1B.sql", "NL2SQL360__Llama3-8B-7000.sql",
@@ -72,19 +70,13 @@ def layout(data_dir: Path, root: Path) -> list[Path]:
     return paths
 
 
-def timed(command: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> float:
-    started = time.perf_counter()
-    subprocess.run(command, check=True, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    return time.perf_counter() - started
-
-
 def ours(root: Path, files: list[Path], scorer: str, out: Path, workers: int, *extra: str) -> float:
     """One ``mscsql eval score`` run as a user runs it, its cache folder in the scratch folder (the first run fills
     it with the gold queries' results and hardness levels; later runs read them)."""
     return timed([sys.executable, "-m", "mscsql", "eval", "score", "--benchmark", "bird-dev", "--data-dir", str(root),
                   "--scorer", scorer, "--workers", str(workers), "--no-chart", "--output", str(out), *extra,
                   "--predictions", *map(str, files)],
-                 env={**os.environ, "TQDM_DISABLE": "1", "MSCSQL_CACHE_DIR": str(root / "cache")})
+                 env=mscsql_env(root / "cache"))
 
 
 def official(python: str, folder: Path, script: str, root: Path, prediction: Path, cpus: int) -> float:

@@ -19,13 +19,12 @@ import argparse
 import logging
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from benchlib import machine, official_inputs, write_figures
+from benchlib import machine, mscsql_env, official_inputs, timed, write_figures
 
 from mscsql.benchmarks.loaders import load_benchmark
 from mscsql.benchmarks.predictions import load_prediction_files
@@ -68,9 +67,7 @@ def _cli(data_dir: Path, names: list[str], out: Path, workers: int) -> float:
                "--workers", str(workers), "--timeout", "60", "--output", str(out)]
     for name in names:
         command += ["-p", str(data_dir / "predictions" / "spider_dev" / name)]
-    start = time.perf_counter()
-    subprocess.run(command, check=True, capture_output=True, text=True, env={**os.environ, "TQDM_DISABLE": "1"})
-    return time.perf_counter() - start
+    return timed(command, env=mscsql_env())
 
 
 def _official(data_dir: Path, name: str, official_dir: Path, python: str, work: Path) -> float:
@@ -80,10 +77,8 @@ def _official(data_dir: Path, name: str, official_dir: Path, python: str, work: 
     databases = work / "test_suite_database"
     if not databases.is_dir():
         shutil.copytree(spider / "test_suite_database", databases)
-    start = time.perf_counter()
-    subprocess.run([python, "-c", OFFICIAL_DRIVER, str(official_dir), str(work / "gold.sql"), str(work / "pred.sql"),
-                    str(databases)], check=True, capture_output=True, text=True, cwd=work)
-    return time.perf_counter() - start
+    return timed([python, "-c", OFFICIAL_DRIVER, str(official_dir), str(work / "gold.sql"), str(work / "pred.sql"),
+                  str(databases)], cwd=work)
 
 
 def main() -> int:

@@ -25,7 +25,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from mscsql.critic.agreement import graded_support, similarity_matrix
+from mscsql.critic.agreement import graded_support
 from mscsql.critic.base import Choice
 from mscsql.critic.checks import answer_checks
 from mscsql.critic.grouping import CandidateResult
@@ -112,7 +112,7 @@ def _graded(choice: Choice, share: float, total: int) -> dict[str, float]:
     """The chosen group's graded share (its samples, plus every other sample counted by how close its result
     is), and the share times the log of the number of samples."""
     assert choice.group is not None
-    support = graded_support(choice.groups, matrix=similarity_matrix(choice.groups))
+    support = graded_support(choice.groups)
     return {"graded_share": support[choice.group], "share_x_log_samples": share * math.log(total)}
 
 

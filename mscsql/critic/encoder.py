@@ -349,8 +349,10 @@ class EncoderCritic(Critic):
         """What a checkpoint records as its pretrained encoder: without the text feature it is loaded from there,
         so a local folder is made absolute and a saved critic (which is not an encoder) falls back to the bundled
         one."""
-        if self.config.text_feature or not self.source:
-            return self.source if self.config.text_feature else DEFAULT_ENCODER
+        if self.config.text_feature:
+            return self.source
+        if not self.source:
+            return DEFAULT_ENCODER
         local = Path(self.source).expanduser()
         if (local / CONFIG_FILE).is_file():
             return DEFAULT_ENCODER
