@@ -5,11 +5,11 @@ from __future__ import annotations
 import math
 import os
 import re
+from functools import lru_cache
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from mscsql.errors import ConfigError
@@ -19,7 +19,7 @@ from mscsql.types import ResultBudget, TablePolicy
 
 
 class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 #: the longest statement timeout mscsql accepts (a week; PostgreSQL's own maximum is about 24.8 days)
@@ -389,23 +389,31 @@ def format_validation_error(err: ValidationError, source: str) -> str:
     return "\n".join(lines)
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """YAML's safe loader, refusing a key written twice in one mapping (YAML would keep the last silently)."""
+@lru_cache(maxsize=1)
+def _unique_key_loader() -> type:
+    """YAML's safe loader, refusing a key written twice in one mapping (YAML would keep the last silently); made
+    on first use, so reading no YAML imports no YAML library."""
+    import yaml
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _value in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(None, None, f"the key {key!r} is written twice",
-                                                        key_node.start_mark)
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+            seen: set[Any] = set()
+            for key_node, _value in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(None, None, f"the key {key!r} is written twice",
+                                                            key_node.start_mark)
+                seen.add(key)
+            return super().construct_mapping(node, deep=deep)
+
+    return UniqueKeyLoader
 
 
 def parse_yaml(text: str) -> Any:
     """YAML text as data, with one key per mapping (a repeated key is an error)."""
-    return yaml.load(text, Loader=_UniqueKeyLoader)
+    import yaml
+
+    return yaml.load(text, Loader=_unique_key_loader())
 
 
 def load_yaml(path: str | Path | Traversable) -> dict[str, Any]:
@@ -419,6 +427,8 @@ def load_yaml(path: str | Path | Traversable) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist",
                           hint="give a path to a YAML file, e.g. one of the files in configs/")
+    import yaml
+
     try:
         data = parse_yaml(read_text_file(path, "config file"))
     except yaml.YAMLError as err:

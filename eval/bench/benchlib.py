@@ -19,17 +19,33 @@ def machine() -> str:
     return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
+def user_env() -> dict[str, str]:
+    """This environment as a user's installation runs commands: Python reads its cached bytecode (pip writes it
+    when it installs a package; a machine that sets PYTHONDONTWRITEBYTECODE recompiles every module each run)."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
+def compile_bytecode(*folders: Path) -> None:
+    """Write the bytecode of the Python files under ``folders`` (mscsql's package, an official tool's folder), as
+    an installation has it, so that no timed run compiles modules."""
+    import compileall
+
+    for folder in folders:
+        compileall.compile_dir(str(folder), quiet=1)
+
+
 def timed(command: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None) -> float:
-    """Seconds one run of ``command`` took, start-up included (its output captured; a failure raises)."""
+    """Seconds one run of ``command`` took, start-up included (its output captured; a failure raises); run in
+    :func:`user_env` unless ``env`` is given."""
     started = time.perf_counter()
-    subprocess.run(command, check=True, capture_output=True, cwd=cwd, env=env)
+    subprocess.run(command, check=True, capture_output=True, cwd=cwd, env=user_env() if env is None else env)
     return time.perf_counter() - started
 
 
 def mscsql_env(cache: Path | None = None) -> dict[str, str]:
-    """This environment for an ``mscsql`` command: no progress bars, and its cache folder at ``cache`` when
-    given."""
-    return {**os.environ, "TQDM_DISABLE": "1", **({"MSCSQL_CACHE_DIR": str(cache)} if cache is not None else {})}
+    """This environment for an ``mscsql`` command: :func:`user_env`, no progress bars, and its cache folder at
+    ``cache`` when given."""
+    return {**user_env(), "TQDM_DISABLE": "1", **({"MSCSQL_CACHE_DIR": str(cache)} if cache is not None else {})}
 
 
 def write_figures(path: Path | None, figures: dict[str, Any]) -> None:

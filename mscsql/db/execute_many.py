@@ -15,6 +15,7 @@ from mscsql.db.base import Database, result_failed
 from mscsql.db.connect import connect
 from mscsql.db.guard import CheckedStatement, check_sql
 from mscsql.errors import UnsafeSQLError
+from mscsql.progress import DeferredBar
 from mscsql.types import ExecutionItem, ExecutionResult, ExecutionStatus, ResultBudget, TablePolicy
 
 log = logging.getLogger(__name__)
@@ -46,23 +47,6 @@ class _Databases:
             db.close()
 
 
-class _Progress:
-    def __init__(self, total: int, enabled: bool) -> None:
-        self._bar = None
-        if enabled:
-            from tqdm.auto import tqdm
-
-            self._bar = tqdm(total=total, desc="executing", unit="stmt")
-
-    def advance(self, n: int = 1) -> None:
-        if self._bar is not None:
-            self._bar.update(n)
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
-
-
 def _checked(db: Any, sql: str, tables: TablePolicy | None = None) -> CheckedStatement:
     """The guard's verdict with the database's own policy (its allowed functions and tables) where it has one,
     and the item's ``tables``."""
@@ -88,7 +72,7 @@ def execute_many(items: Iterable[ExecutionItem | tuple[Any, str]], *, workers: i
     workers = workers or ExecutionSettings().workers
     pairs = [_as_item(i) for i in items]
     databases = _Databases()
-    bar = _Progress(len(pairs), progress)
+    bar = DeferredBar(len(pairs), "executing", "stmt", enabled=progress)
     try:
         slots: list[ExecutionResult | int] = []  # a result, or the index of a distinct statement
         distinct: dict[tuple[int, str, ResultBudget | None], int] = {}
@@ -106,7 +90,7 @@ def execute_many(items: Iterable[ExecutionItem | tuple[Any, str]], *, workers: i
                 distinct[key] = len(tasks)
                 tasks.append((db, checked.sql, item_budget))
             slots.append(distinct[key])
-        bar.advance(len(pairs) - len(tasks))
+        bar.update(len(pairs) - len(tasks))
         log.debug("execute_many: %d items, %d distinct statements", len(pairs), len(tasks))
         computed = _run_pulling(tasks, workers, timeout_s, max_rows, bar)
         results = []
@@ -120,7 +104,7 @@ def execute_many(items: Iterable[ExecutionItem | tuple[Any, str]], *, workers: i
 
 
 def _run_pulling(tasks: list[tuple[Database, str, ResultBudget | None]], workers: int, timeout_s: float | None,
-                 max_rows: int | None, bar: _Progress) -> list[ExecutionResult]:
+                 max_rows: int | None, bar: DeferredBar) -> list[ExecutionResult]:
     """Run ``tasks`` on up to ``workers`` threads; each thread takes the next task when it is free (no
     per-statement hand-off, which costs more than a small query), and the first infrastructure error stops
     the others and is raised here."""
@@ -140,7 +124,7 @@ def _run_pulling(tasks: list[tuple[Database, str, ResultBudget | None]], workers
             except BaseException as err:  # re-raised in the caller's thread
                 failures.append(err)
                 return
-            bar.advance()
+            bar.update()
 
     count = min(max(1, workers), len(tasks))
     if count <= 1:

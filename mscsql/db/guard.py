@@ -13,7 +13,7 @@ import logging
 import re
 import threading
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
@@ -86,6 +86,13 @@ logging.getLogger("sqlglot").addFilter(_QuietWhileGuarding())
 
 _SQLGLOT_DIALECTS = {"sqlite": "sqlite", "postgresql": "postgres", "postgres": "postgres",
                      "mysql": "mysql", "mariadb": "mysql"}
+
+
+@cache
+def engine_dialect(read: str) -> Dialect:
+    """sqlglot's dialect object for the sqlglot dialect name ``read``, made once (it holds only settings; its
+    tokenizers and parsers are made per call, so threads can share it)."""
+    return Dialect.get_or_raise(read)
 
 
 def sqlglot_dialect(dialect: str) -> str:
@@ -237,12 +244,12 @@ def check_sql(sql: str, dialect: str, allowed_functions: frozenset[str] = frozen
                       "a non-ASCII character are not allowed", sql)
     _GUARDING.active = True  # sqlglot warns when it falls back to a raw Command; those are refused anyway
     try:
-        engine_dialect = Dialect.get_or_raise(read)
-        tokens = engine_dialect.tokenize(sql)
+        engine = engine_dialect(read)
+        tokens = engine.tokenize(sql)
         ambiguous = ambiguous_quoting(sql, read, tokens)
         if ambiguous:
             raise _refuse(ambiguous, sql)
-        statements = [s for s in engine_dialect.parser().parse(tokens, sql)
+        statements = [s for s in engine.parser().parse(tokens, sql)
                       if s is not None and not isinstance(s, _EMPTY_STATEMENTS)]
     except SqlglotError as err:
         first_line = str(err).splitlines()[0] if str(err) else type(err).__name__

@@ -10,40 +10,42 @@ prediction that is equivalent to its gold query: it takes the gold result for it
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
-from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import SqlglotError
 from sqlglot.tokens import TokenType
 
-from mscsql.db.guard import MYSQL_HIDDEN_CODE, sqlglot_dialect
+from mscsql.db.guard import MYSQL_HIDDEN_CODE, engine_dialect, sqlglot_dialect
 
 _VERBATIM = frozenset(t for t in TokenType if t.name in {
     "STRING", "NUMBER", "NATIONAL_STRING", "RAW_STRING", "BIT_STRING", "HEX_STRING", "BYTE_STRING",
     "HEREDOC_STRING", "UNICODE_STRING", "IDENTIFIER", "PARAMETER", "SESSION_PARAMETER"})
 
 
-#: whitespace every engine agrees on; sqlglot also skips other Unicode spaces, which engines read as names
-_ENGINE_WHITESPACE = frozenset(" \t\n\r\f")
+#: a NUL, or a space other than the ones every engine agrees on (space, tab, CR, LF, form feed): sqlglot also
+#: skips other Unicode spaces, which engines read as names (``\s`` in a str pattern is exactly ``str.isspace``)
+_UNTRUSTED_CHARACTER = re.compile(r"\x00|[^\S \t\n\r\f]")
 
 
 def _unkeyable(sql: str, read: str) -> bool:
     """Text where sqlglot's tokens may not be what the engine reads (then no key, so no shortcut): other Unicode
     spaces, a NUL anywhere (the guard refuses it, even inside a comment the tokens would drop), MySQL's hidden
     code."""
-    if "\x00" in sql or any(c.isspace() and c not in _ENGINE_WHITESPACE for c in sql):
+    if _UNTRUSTED_CHARACTER.search(sql) is not None:
         return True
     return read == "mysql" and MYSQL_HIDDEN_CODE.search(sql) is not None
 
 
 @lru_cache(maxsize=65536)
-def token_key(sql: str, dialect: str) -> tuple[str, ...] | None:
-    """The comparison key of ``sql`` (None when it cannot be tokenised safely)."""
+def token_key(sql: str, dialect: str) -> tuple[tuple[TokenType, str], ...] | None:
+    """The comparison key of ``sql``: its tokens as (type, text) pairs (None when it cannot be tokenised
+    safely)."""
     read = sqlglot_dialect(dialect)
     if _unkeyable(sql, read):
         return None
     try:
-        tokens = Dialect.get_or_raise(read).tokenize(sql)
+        tokens = engine_dialect(read).tokenize(sql)
     except SqlglotError:
         return None
     fold_names = read == "sqlite"
@@ -58,7 +60,7 @@ def token_key(sql: str, dialect: str) -> tuple[str, ...] | None:
             text = token.text.lower() if fold_names else token.text
         else:
             text = token.text.upper()
-        key.append(f"{kind.name}:{text}")
+        key.append((kind, text))
     return tuple(key)
 
 

@@ -15,6 +15,7 @@ import hashlib
 import json
 import logging
 import os
+import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -34,10 +35,13 @@ from mscsql.evaluation.equivalence import textually_equivalent, token_key
 from mscsql.evaluation.scorers import PreparedGold, Scorer
 from mscsql.evaluation.workers import die_with_parent, fork_context
 from mscsql.fileio import claim_run_folder, output_folder
+from mscsql.progress import DeferredBar
 from mscsql.types import TRUSTED_BUDGET, ExecutionItem, ExecutionResult, ExecutionStatus, ResultBudget
 
 log = logging.getLogger(__name__)
 
+#: how often the rows written so far are forced to disk during a run (each chunk's are flushed at once)
+SYNC_INTERVAL_S = 1.0
 RESULTS = "results.jsonl"
 RUN = "run.json"
 
@@ -367,27 +371,21 @@ def score(run: ScoreRun) -> list[dict[str, Any]]:
     total = sum(len(v) for v in pending.values())
     if done:
         log.info("resuming: %d results already in %s, %d to go", len(done), results_path, total)
-    bar = None
-    if run.progress and total:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=total, desc=f"scoring ({run.scorer.name})", unit="pred")
     items = [i for i in run.benchmark.items if i.index in pending]
     chunks = list(_chunks(items, run.chunk_size))
     jobs = [(chunk, {i.index: pending[i.index] for i in chunk},
              {(i.index, f): run.files[f].sql[i.index] for i in chunk for f in pending[i.index]}) for chunk in chunks]
-    try:
-        with results_path.open("a", encoding="utf-8") as out:
-            for rows, stats in _scored(run, jobs):
-                out.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-                out.flush()
+    with DeferredBar(total, f"scoring ({run.scorer.name})", "pred", enabled=run.progress) as bar, \
+            results_path.open("a", encoding="utf-8") as out:
+        synced = time.monotonic()
+        for rows, stats in _scored(run, jobs):
+            out.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+            out.flush()  # each chunk's rows survive the process; a machine crash loses at most a second
+            if time.monotonic() - synced >= SYNC_INTERVAL_S:
                 os.fsync(out.fileno())
-                run.stats.update(stats)
-                if bar is not None:
-                    bar.update(len(rows))
-    finally:
-        if bar is not None:
-            bar.close()
+                synced = time.monotonic()
+            run.stats.update(stats)
+            bar.update(len(rows))
     rows = _finalize(results_path, run)
     if run.scorer.timed:  # right predictions timed against their gold queries, after every verdict is in
         from mscsql.evaluation.efficiency import add_timings

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from mscsql.benchmarks.loaders import Benchmark, load_benchmark
 from mscsql.benchmarks.subsets import filter_databases
-from mscsql.cli import app
+from mscsql.cli import app, load_commands
 from mscsql.config import RetrievalSettings
 from mscsql.db import connect
 from mscsql.errors import DatasetError
@@ -391,6 +391,7 @@ def test_the_prompt_hash_follows_the_template(bench: Benchmark, spider: Path, tm
 
 
 def test_the_cli_writes_datasets_that_read_back(spider: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    load_commands(["train"])
     runner = CliRunner()
     result = runner.invoke(app, ["train", "data", "linker", "--benchmark", "spider-dev", "--data-dir", str(spider),
                                  "--schema-only", "--output", str(tmp_path / "linker"), "--eval-fraction", "0.2"])
