@@ -18,7 +18,7 @@ from functools import cache, lru_cache
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import SqlglotError
-from sqlglot.tokens import TokenType
+from sqlglot.tokens import Token, TokenType
 
 from mscsql.db.functions import function_allowed, has_allowlist
 from mscsql.db.quoting import ambiguous_quoting
@@ -93,6 +93,20 @@ def engine_dialect(read: str) -> Dialect:
     """sqlglot's dialect object for the sqlglot dialect name ``read``, made once (it holds only settings; its
     tokenizers and parsers are made per call, so threads can share it)."""
     return Dialect.get_or_raise(read)
+
+
+_TOKENIZERS = threading.local()
+
+
+def tokenize(sql: str, read: str) -> list[Token]:
+    """sqlglot's tokens of ``sql`` in the sqlglot dialect ``read``, by a tokenizer this thread keeps for the dialect
+    (a tokenizer resets itself for each text and returns a new list; making one costs as much as a short text)."""
+    tokenizers = _TOKENIZERS.__dict__
+    tokenizer = tokenizers.get(read)
+    if tokenizer is None:
+        engine = engine_dialect(read)
+        tokenizer = tokenizers[read] = engine.tokenizer_class(dialect=engine)
+    return tokenizer.tokenize(sql)
 
 
 def sqlglot_dialect(dialect: str) -> str:
@@ -245,7 +259,7 @@ def check_sql(sql: str, dialect: str, allowed_functions: frozenset[str] = frozen
     _GUARDING.active = True  # sqlglot warns when it falls back to a raw Command; those are refused anyway
     try:
         engine = engine_dialect(read)
-        tokens = engine.tokenize(sql)
+        tokens = tokenize(sql, read)
         ambiguous = ambiguous_quoting(sql, read, tokens)
         if ambiguous:
             raise _refuse(ambiguous, sql)

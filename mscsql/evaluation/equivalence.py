@@ -16,7 +16,7 @@ from functools import lru_cache
 from sqlglot.errors import SqlglotError
 from sqlglot.tokens import TokenType
 
-from mscsql.db.guard import MYSQL_HIDDEN_CODE, engine_dialect, sqlglot_dialect
+from mscsql.db.guard import MYSQL_HIDDEN_CODE, sqlglot_dialect, tokenize
 
 _VERBATIM = frozenset(t for t in TokenType if t.name in {
     "STRING", "NUMBER", "NATIONAL_STRING", "RAW_STRING", "BIT_STRING", "HEX_STRING", "BYTE_STRING",
@@ -45,7 +45,7 @@ def token_key(sql: str, dialect: str) -> tuple[tuple[TokenType, str], ...] | Non
     if _unkeyable(sql, read):
         return None
     try:
-        tokens = engine_dialect(read).tokenize(sql)
+        tokens = tokenize(sql, read)
     except SqlglotError:
         return None
     fold_names = read == "sqlite"
@@ -64,8 +64,34 @@ def token_key(sql: str, dialect: str) -> tuple[tuple[TokenType, str], ...] | Non
     return tuple(key)
 
 
+#: text that may start a comment in some dialect (then only the tokens say what a statement holds)
+_COMMENT_MARKERS = ("--", "/*", "#")
+
+
+def _squeezed(sql: str) -> str | None:
+    """``sql`` lower-cased without spaces and semicolons; None when it may hold a comment. Two statements with the
+    same token key have the same squeezed text (a token key keeps every other character as written, up to case),
+    so different squeezed texts settle that two statements differ without tokenizing either."""
+    if any(marker in sql for marker in _COMMENT_MARKERS):
+        return None
+    return "".join(sql.lower().split()).replace(";", "")
+
+
 def textually_equivalent(a: str, b: str, dialect: str) -> bool:
     if a == b:
         return True
+    squeezed_a, squeezed_b = _squeezed(a), _squeezed(b)
+    if squeezed_a is not None and squeezed_b is not None and squeezed_a != squeezed_b:
+        return False
     key = token_key(a, dialect)
     return key is not None and key == token_key(b, dialect)
+
+
+def holds_no_statement(sql: str, dialect: str) -> bool | None:
+    """Whether ``sql`` is only spaces, comments and semicolons (None when its tokens cannot be trusted: ask the
+    guard)."""
+    squeezed = _squeezed(sql) if _UNTRUSTED_CHARACTER.search(sql) is None else None  # Unicode spaces: names
+    if squeezed is not None:
+        return not squeezed
+    key = token_key(sql, dialect)
+    return None if key is None else not key

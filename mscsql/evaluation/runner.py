@@ -31,7 +31,7 @@ from mscsql.db.base import Database
 from mscsql.db.guard import NO_STATEMENT, check_sql
 from mscsql.errors import DatasetError, UnsafeSQLError
 from mscsql.evaluation.cache import GoldCache
-from mscsql.evaluation.equivalence import textually_equivalent, token_key
+from mscsql.evaluation.equivalence import holds_no_statement, textually_equivalent, token_key
 from mscsql.evaluation.scorers import PreparedGold, Scorer
 from mscsql.evaluation.workers import die_with_parent, fork_context
 from mscsql.fileio import claim_run_folder, output_folder
@@ -226,13 +226,12 @@ class _Chunk:
         cache.put_many(fresh)
 
     def _blank(self, pair: tuple[str, str]) -> bool:
-        """Whether the prediction holds no statement (only spaces, comments or semicolons). Its tokens, already
-        read to compare it with the gold query, answer that without the guard's parse; text whose tokens cannot
-        be trusted asks the guard."""
+        """Whether the prediction holds no statement (only spaces, comments or semicolons): read from its text or
+        its tokens, without the guard's parse; text whose tokens cannot be trusted asks the guard."""
         dialect = self.databases.get(pair[0]).dialect
-        key = token_key(pair[1], dialect)
-        if key is not None:
-            return not key
+        blank = holds_no_statement(pair[1], dialect)
+        if blank is not None:
+            return blank
         try:
             check_sql(pair[1], dialect)
         except UnsafeSQLError as err:
@@ -252,12 +251,13 @@ class _Chunk:
                     live.append((item, f))
         for item in {i.index: i for i, _f in live}.values():
             self.golds[item.index] = run.scorer.prepare_gold(item)
-        representatives: dict[tuple[str, ...], str] = {}
+        representatives: dict[tuple[Any, ...], str] = {}
+        several_files = len(run.file_names) > 1
         for item, f in live:
             pred = run.scorer.prepare_prediction(self.predictions[(item.index, f)])
             if textually_equivalent(pred, self.golds[item.index].text, run.dialect):
                 self.equivalent.add((item.index, f))
-            key = token_key(pred, run.dialect)
+            key = token_key(pred, run.dialect) if several_files else None
             # predictions of several files that differ only in keyword case, spacing or comments run once
             self.preds[(item.index, f)] = pred if key is None else representatives.setdefault(key, pred)
 
