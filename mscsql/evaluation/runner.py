@@ -113,10 +113,22 @@ def _read_done(path: Path) -> dict[tuple[str, int], dict[str, Any]]:
     return done
 
 
-def _chunks(items: list[BenchmarkItem], size: int) -> Iterator[list[BenchmarkItem]]:
+#: the fewest questions in a chunk when chunks shrink towards the end of a parallel run
+MIN_CHUNK = 8
+
+
+def _chunks(items: list[BenchmarkItem], size: int, workers: int = 1) -> Iterator[list[BenchmarkItem]]:
+    """The questions in database order, in chunks of ``size``; with several workers the last chunks shrink (to a
+    share of what is left, down to :data:`MIN_CHUNK`), so that no worker is left alone with a large chunk at the
+    end while the others wait."""
     ordered = sorted(items, key=lambda i: (i.db_id, i.index))
-    for start in range(0, len(ordered), size):
-        yield ordered[start:start + size]
+    start = 0
+    while start < len(ordered):
+        step = size
+        if workers > 1:
+            step = max(MIN_CHUNK, min(size, -(-(len(ordered) - start) // (2 * workers))))
+        yield ordered[start:start + step]
+        start += step
 
 
 class _Databases:
@@ -372,7 +384,7 @@ def score(run: ScoreRun) -> list[dict[str, Any]]:
     if done:
         log.info("resuming: %d results already in %s, %d to go", len(done), results_path, total)
     items = [i for i in run.benchmark.items if i.index in pending]
-    chunks = list(_chunks(items, run.chunk_size))
+    chunks = list(_chunks(items, run.chunk_size, run.workers if run.parallel_processes else 1))
     jobs = [(chunk, {i.index: pending[i.index] for i in chunk},
              {(i.index, f): run.files[f].sql[i.index] for i in chunk for f in pending[i.index]}) for chunk in chunks]
     with DeferredBar(total, f"scoring ({run.scorer.name})", "pred", enabled=run.progress) as bar, \
