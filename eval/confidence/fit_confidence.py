@@ -178,19 +178,8 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     started = time.perf_counter()
     spider = args.data / "spider"
-    bench = load_benchmark("spider-dev", spider, allow_missing_db=True)
-    paths = sorted((args.data / "predictions" / "spider_dev").glob("*.sql"))
-    files: list[PredictionFile] = load_prediction_files(paths, bench)
-    cache = GoldCache(default_cache_dir())
-    try:
-        rows = score(ScoreRun(benchmark=bench, files=files, scorer=get_scorer("spider-exec", bench.dialect),
-                              output=args.work / "scores", cache=cache, workers=2, progress=True))
-    finally:
-        cache.close()
-    verdict = {(r["prediction_file"], r["index"]): bool(r["correct"]) for r in rows if r["status"] != "skipped"}
-    items = [i for i in bench.items if i.database]
+    files, verdict, items, candidates = load_study(args.data, args.work)
     questions = {i.index: i for i in items}
-    candidates = _every_candidate(items, files, args.work / "candidates.pickle")
     names = [f.name for f in files]
     rng = random.Random(args.seed)
     fitting = make_pools(names, tuple(f for f in FAMILIES if f not in MEASURED), SIZES, args.per_size, rng)
@@ -261,6 +250,26 @@ def _database_split(fitting: dict[tuple[str, ...], list[Any]], measuring: dict[t
     out["gain_at_80"] = {"mean": round(sum(gains) / len(gains), 4), "min": round(min(gains), 4),
                          "pools_at_least_2_points": sum(g >= 0.02 for g in gains), "pools": len(gains)}
     return out
+
+
+Study = tuple[list[PredictionFile], dict[tuple[str, int], bool], list[Any], dict[int, list[CandidateResult]]]
+
+
+def load_study(data: Path, work: Path, *, progress: bool = True) -> Study:
+    """Every published Spider dev prediction file, each answer's verdict (file, question index), the questions
+    with a database, and every question's candidates from every file (kept in ``work`` for a re-run)."""
+    bench = load_benchmark("spider-dev", data / "spider", allow_missing_db=True)
+    files: list[PredictionFile] = load_prediction_files(sorted((data / "predictions" / "spider_dev").glob("*.sql")),
+                                                        bench)
+    cache = GoldCache(default_cache_dir())
+    try:
+        rows = score(ScoreRun(benchmark=bench, files=files, scorer=get_scorer("spider-exec", bench.dialect),
+                              output=work / "scores", cache=cache, workers=2, progress=progress))
+    finally:
+        cache.close()
+    verdict = {(r["prediction_file"], r["index"]): bool(r["correct"]) for r in rows if r["status"] != "skipped"}
+    items = [i for i in bench.items if i.database]
+    return files, verdict, items, _every_candidate(items, files, work / "candidates.pickle")
 
 
 def _every_candidate(items: list[Any], files: list[PredictionFile], kept: Path) -> dict[int, list[CandidateResult]]:
