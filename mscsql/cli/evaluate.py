@@ -59,10 +59,12 @@ def eval_run(
     from mscsql.evaluation.cache import GoldCache
     from mscsql.evaluation.pipeline_run import PipelineRun
     from mscsql.evaluation.scorers import get_scorer
+    from mscsql.retrieval.encoder import keep_embeddings_in
 
     settings = load_generation_config(config, PipelineConfig, set_)
     bench = load_benchmark(benchmark, data_dir, allow_missing_db=allow_missing_db)
     bench = filter_databases(bench, parse_db_filter(dbs, bench))
+    keep_embeddings_in(default_cache_dir())  # a run repeated with other settings embeds each question once
     cache = GoldCache(default_cache_dir())
     try:
         summary = PipelineRun(bench, Path(data_dir), settings, output, get_scorer(scorer, bench.dialect), cache,

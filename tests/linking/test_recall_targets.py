@@ -7,6 +7,7 @@ fitted on Spider *train*, so Spider dev and BIRD dev are held-out here.
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -32,10 +33,17 @@ def test_spider_dev_targets(shared_data: Path, tmp_path: Path) -> None:
     assert len(records) == 972 and all(r["gold_qualified"] for r in records)
 
 
+def _stored_embeddings(cache: Path) -> int:
+    with sqlite3.connect(cache / "embeddings.sqlite") as conn:
+        return conn.execute("SELECT count(*) FROM embeddings").fetchone()[0]
+
+
 @pytest.mark.timeout(900)
-def test_bird_dev_schema_only(shared_data: Path, tmp_path: Path) -> None:
+def test_bird_dev_schema_only(shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Without databases there are no values, the linker's strongest signal: a smaller miss budget
-    buys the recall back."""
+    buys the recall back. The second run reads the first's question embeddings from the cache folder."""
+    monkeypatch.setenv("MSCSQL_CACHE_DIR", str(tmp_path / "cache"))
+
     def run(name: str, *options: str) -> dict:
         out = tmp_path / name
         result = mscsql("link", "eval", "--benchmark", "bird-dev", "--data-dir", str(shared_data / "bird"),
@@ -46,6 +54,9 @@ def test_bird_dev_schema_only(shared_data: Path, tmp_path: Path) -> None:
     default = run("default")
     assert default["questions"] == 1534 and default["value_hit_rate"] is None
     assert default["table_recall_strict"] >= 0.90 and default["tables_kept_fraction"] <= 0.55, default
+    embedded = _stored_embeddings(tmp_path / "cache")
+    assert embedded >= 1500  # BIRD dev's questions (with their evidence), embedded once
     careful = run("careful", "--table-miss", "0.05")
+    assert _stored_embeddings(tmp_path / "cache") == embedded  # nothing embedded twice
     assert careful["table_recall_strict"] >= 0.95 and careful["tables_kept_fraction"] <= 0.70, careful
     assert careful["table_recall_strict"] > default["table_recall_strict"]
