@@ -175,9 +175,6 @@ class TextToSQL:
             return []
         control = control or BatchControl()
         per_question = [limits or self.limits()] * len(asked) if not isinstance(limits, Sequence) else list(limits)
-        if not self._checked:  # before any model or index loads: a model that cannot run is named at once
-            check_before_stages(self.config, self.models)
-            self._checked = True
         schema = self.db.schema()
         histories = [self.knowledge.history(q, schema) for q in asked]  # an unknown conversation fails at once
         out: list[Answer | None] = [None] * len(asked)
@@ -186,6 +183,9 @@ class TextToSQL:
             out[position] = answer
         live = [i for i in live if out[i] is None]
         if live:
+            if not self._checked:  # before any model or index loads (a verified question needs none of them)
+                check_before_stages(self.config, self.models)
+                self._checked = True
             for position, answer in self._generated(asked, live, per_question, histories, control).items():
                 out[position] = answer
         return [self._record(answer) if answer is not None else None for answer in out]

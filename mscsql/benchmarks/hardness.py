@@ -205,11 +205,15 @@ def spider_hardness(sql: str) -> str:
     return hardness_counts(sql).level
 
 
-def spider_hardness_levels(sqls: Sequence[str], cache_dir: Path | None = None) -> list[str]:
+def spider_hardness_levels(sqls: Sequence[str], cache_dir: Path | None = None, *, keep: bool = True) -> list[str]:
     """:func:`spider_hardness` of every query, kept in ``cache_dir`` (default: mscsql's cache folder) under a digest
-    of the queries and the rules' version, so a benchmark is parsed once, not at every load."""
+    of the queries and the rules' version, so a benchmark is parsed once, not at every load (``keep=False``:
+    neither read nor written)."""
     from mscsql.config import default_cache_dir
     from mscsql.fileio import write_json_atomic
+
+    if not keep:
+        return [spider_hardness(sql) for sql in sqls]
 
     key = [HARDNESS_VERSION, sqlglot.__version__, list(sqls)]  # the parser's version too: it reads the queries
     digest = hashlib.sha256(json.dumps(key).encode("utf-8")).hexdigest()[:32]

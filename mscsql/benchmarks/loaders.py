@@ -94,7 +94,7 @@ def _find_database(roots: list[Path], db_id: str) -> Path | None:
     return None
 
 
-def _resolve_databases(items: list[BenchmarkItem], roots: list[Path], allow_missing_db: bool,
+def _resolve_databases(items: list[BenchmarkItem], roots: list[Path], allow_missing_db: bool | str,
                        variants_root: Path | None, name: str) -> tuple[list[BenchmarkItem], tuple[str, ...]]:
     found: dict[str, Path | None] = {}
     for item in items:
@@ -116,16 +116,18 @@ def _resolve_databases(items: list[BenchmarkItem], roots: list[Path], allow_miss
                                     ) if folder.is_dir() else ()
     resolved = [BenchmarkItem(**{**item.__dict__, "database": str(found[item.db_id]) if found[item.db_id] else None,
                                  "variants": variants.get(item.db_id, ())}) for item in items]
-    if missing:
+    if missing and allow_missing_db != SCHEMA_ONLY:
         log.warning("%s: skipping %d questions whose databases are missing: %s", name,
                     sum(1 for i in items if i.db_id in missing), ", ".join(missing))
     return resolved, missing
 
 
-def load_spider(data_dir: str | Path, split: str = "dev", *, allow_missing_db: bool = False) -> Benchmark:
+def load_spider(data_dir: str | Path, split: str = "dev", *, allow_missing_db: bool | str = False,
+                cache_dir: Path | None = None, use_cache: bool = True) -> Benchmark:
     """Spider 1.0: ``dev.json`` (or ``test.json``, or the training files), the gold file beside it when there is
     one, ``database/`` (``test_database/`` for the test split, whose schemas are in ``test_tables.json``) and
-    ``test_suite_database/`` (dev)."""
+    ``test_suite_database/`` (dev). The gold queries' hardness levels are kept in ``cache_dir`` (default:
+    mscsql's cache folder; ``use_cache=False``: not kept)."""
     from mscsql.benchmarks.hardness import spider_hardness_levels
 
     root = Path(data_dir)
@@ -136,9 +138,10 @@ def load_spider(data_dir: str | Path, split: str = "dev", *, allow_missing_db: b
                       root / "train_spider_stripped.json"]
         questions_path = next((p for p in candidates if p.is_file()), candidates[0])
     entries = _read_json(questions_path)
+    _check_layout(entries, f"spider-{split}", questions_path)
     gold_path = root / f"{split}_gold.sql"
     gold = _read_gold_file(gold_path, len(entries)) or [e["query"] for e in entries]
-    levels = spider_hardness_levels(gold)
+    levels = spider_hardness_levels(gold, cache_dir, keep=use_cache)
     items = [BenchmarkItem(index=i, db_id=e["db_id"], question=e.get("question", ""), gold_sql=sql,
                            difficulty=level)
              for i, (e, sql, level) in enumerate(zip(entries, gold, levels, strict=True))]
@@ -150,6 +153,20 @@ def load_spider(data_dir: str | Path, split: str = "dev", *, allow_missing_db: b
     files = {p.name: sha256_file(p) for p in (questions_path, gold_path, tables) if p.is_file()}
     return Benchmark(name=f"spider-{split}", dialect="sqlite", items=tuple(items),
                      difficulty_levels=("easy", "medium", "hard", "extra"), files=files, missing_databases=missing)
+
+
+def _check_layout(entries: list[dict[str, Any]], name: str, path: Path) -> None:
+    """One clear error when ``path`` holds the other benchmark's questions (Spider writes ``query``, BIRD ``SQL``
+    with ``evidence``)."""
+    sample = [e for e in entries[:50] if isinstance(e, dict)]
+    spider_like = bool(sample) and all("query" in e and "SQL" not in e for e in sample)
+    bird_like = bool(sample) and all("SQL" in e and "query" not in e for e in sample)
+    if name.startswith("bird") and spider_like:
+        raise DatasetError(f"{path} holds Spider questions (a 'query' field, no 'SQL'), not {name}'s",
+                           hint="use --benchmark spider-dev, or point --data-dir at BIRD's dev folder")
+    if name.startswith("spider") and bird_like:
+        raise DatasetError(f"{path} holds BIRD questions (an 'SQL' field, no 'query'), not {name}'s",
+                           hint="use --benchmark bird-dev, or point --data-dir at Spider's folder")
 
 
 def _bird_items(entries: list[dict[str, Any]], gold: list[str] | None) -> list[BenchmarkItem]:
@@ -164,11 +181,12 @@ def _bird_items(entries: list[dict[str, Any]], gold: list[str] | None) -> list[B
     return items
 
 
-def load_bird(data_dir: str | Path, split: str = "dev", *, allow_missing_db: bool = False) -> Benchmark:
+def load_bird(data_dir: str | Path, split: str = "dev", *, allow_missing_db: bool | str = False) -> Benchmark:
     """BIRD (``dev.json``/``train.json``, ``dev_databases/<db>/<db>.sqlite``, optional ``dev_gold.sql``)."""
     root = Path(data_dir)
     questions_path = root / f"{split}.json"
     entries = _read_json(questions_path)
+    _check_layout(entries, f"bird-{split}", questions_path)
     gold_path = next((p for p in (root / f"{split}_gold.sql", root / f"{split}.sql") if p.is_file()),
                      root / f"{split}_gold.sql")
     items = _bird_items(entries, _read_gold_file(gold_path, len(entries)))
@@ -179,7 +197,7 @@ def load_bird(data_dir: str | Path, split: str = "dev", *, allow_missing_db: boo
                      difficulty_levels=("simple", "moderate", "challenging"), files=files, missing_databases=missing)
 
 
-def load_bird_minidev(data_dir: str | Path, dialect: str = "sqlite", *, allow_missing_db: bool = False,
+def load_bird_minidev(data_dir: str | Path, dialect: str = "sqlite", *, allow_missing_db: bool | str = False,
                       db_url: str | None = None) -> Benchmark:
     """BIRD mini-dev (``mini_dev_<dialect>.json`` and ``mini_dev_<dialect>_gold.sql``).
 
@@ -190,6 +208,7 @@ def load_bird_minidev(data_dir: str | Path, dialect: str = "sqlite", *, allow_mi
     root = Path(data_dir)
     questions_path = root / f"mini_dev_{dialect}.json"
     entries = _read_json(questions_path)
+    _check_layout(entries, "bird-minidev", questions_path)
     gold_path = root / f"mini_dev_{dialect}_gold.sql"
     items = _bird_items(entries, _read_gold_file(gold_path, len(entries)))
     missing: tuple[str, ...] = ()
@@ -222,20 +241,29 @@ _LOADERS: dict[str, Callable[..., Benchmark]] = {
 BENCHMARKS = tuple(_LOADERS)
 
 
-def load_benchmark(name: str, data_dir: str | Path, *, allow_missing_db: bool = False,
-                   db_url: str | None = None) -> Benchmark:
-    """Load a benchmark by name (see ``BENCHMARKS``)."""
+#: ``allow_missing_db`` for a run that reads only the schemas (tables.json): databases are not needed, so a
+#: missing one skips nothing and is not reported
+SCHEMA_ONLY = "schema-only"
+
+
+def load_benchmark(name: str, data_dir: str | Path, *, allow_missing_db: bool | str = False,
+                   db_url: str | None = None, cache_dir: Path | None = None, use_cache: bool = True) -> Benchmark:
+    """Load a benchmark by name (see ``BENCHMARKS``); what loading computes once and keeps (Spider's hardness
+    levels) goes to ``cache_dir`` (default: mscsql's cache folder), or nowhere with ``use_cache=False``."""
     if name not in _LOADERS:
         raise DatasetError(f"unknown benchmark {name!r}", hint=f"choose one of: {', '.join(BENCHMARKS)}")
     if not Path(data_dir).is_dir():
         raise DatasetError(f"data directory {data_dir} does not exist", hint="see data/README.md")
     kwargs: dict[str, Any] = {"allow_missing_db": allow_missing_db}
+    if name.startswith("spider"):
+        kwargs.update(cache_dir=cache_dir, use_cache=use_cache)
     if name.startswith("bird-minidev"):
         kwargs["db_url"] = db_url
         return _LOADERS[name](data_dir, **kwargs)
     if db_url is None:
         return _LOADERS[name](data_dir, **kwargs)
-    return on_server(_LOADERS[name](data_dir, allow_missing_db=True), db_url, allow_missing_db=allow_missing_db)
+    return on_server(_LOADERS[name](data_dir, **{**kwargs, "allow_missing_db": True}), db_url,
+                     allow_missing_db=allow_missing_db)
 
 
 def on_server(benchmark: Benchmark, db_url: str, *, allow_missing_db: bool = False) -> Benchmark:

@@ -122,11 +122,18 @@ def _from_jsonl(path: Path, benchmark: Benchmark) -> tuple[list[str], list[str |
     return [s or "" for s in sqls], db_ids
 
 
+def check_prediction_paths(paths: list[str | Path]) -> None:
+    """One clear error for a prediction file that is not there (before anything is loaded)."""
+    for path in map(Path, paths):
+        if not path.is_file():
+            raise DatasetError(f"prediction file {path} does not exist",
+                               hint="a folder is not a prediction file" if path.is_dir() else None)
+
+
 def load_predictions(path: str | Path, benchmark: Benchmark, name: str | None = None) -> PredictionFile:
     """Read one prediction file and align it with ``benchmark``; a count mismatch is a clear error."""
     path = Path(path)
-    if not path.is_file():
-        raise DatasetError(f"prediction file {path} does not exist")
+    check_prediction_paths([path])
     if path.suffix == ".json":
         sqls, db_ids = _from_bird_json(path, benchmark.file_size)
     elif path.suffix == ".jsonl":

@@ -31,12 +31,13 @@ def generate(
 ) -> None:
     """Sample candidate SQL for every question from an ensemble of generators (resumable: samples are
     stored as they arrive, and a re-run continues where a stopped one ended)."""
-    from mscsql.benchmarks.loaders import load_benchmark
+    from mscsql.benchmarks.loaders import SCHEMA_ONLY, load_benchmark
     from mscsql.config import load_generation_config
     from mscsql.evaluation.generate import GenerateRun, summary
 
     settings = load_generation_config(config, overrides=set_)
-    bench = load_benchmark(benchmark, data_dir, allow_missing_db=allow_missing_db or schema_only, db_url=db_url)
+    bench = load_benchmark(benchmark, data_dir, allow_missing_db=SCHEMA_ONLY if schema_only else allow_missing_db,
+                           db_url=db_url)
     written = GenerateRun(bench, Path(data_dir), settings, output, schema_only=schema_only, limit=limit).run()
     totals = summary(output)
     out.print(f"{written} questions generated now; {totals['questions']} in {output}/candidates.jsonl, "

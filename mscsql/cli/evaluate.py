@@ -91,8 +91,9 @@ def eval_score(
     workers: WorkersOpt = None,
     max_result_mb: MaxResultMbOpt = 256.0,
     max_value_mb: MaxValueMbOpt = 16.0,
-    cache_dir: Annotated[Path | None, typer.Option(help="gold-result cache (default ~/.cache/mscsql)")] = None,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="do not read or write the gold-result cache")] = False,
+    cache_dir: Annotated[Path | None, typer.Option(help="cache of gold results and hardness levels (default "
+                                                        "~/.cache/mscsql)")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="read and write no cache")] = False,
     more_predictions: Annotated[list[Path] | None, typer.Argument(show_default=False, metavar="[FILE...]",
                                                                   help="more prediction files")] = None,
     repeats: Annotated[int, typer.Option(min=1, max=10_000, help="r-ves and ves: timing rounds per right "
@@ -101,15 +102,19 @@ def eval_score(
 ) -> None:
     """Score prediction files (resumable: run the same command again to continue an interrupted run)."""
     from mscsql.benchmarks.loaders import load_benchmark
-    from mscsql.benchmarks.predictions import load_prediction_files
+    from mscsql.benchmarks.predictions import check_prediction_paths, load_prediction_files
     from mscsql.config import default_cache_dir
     from mscsql.evaluation.cache import GoldCache
     from mscsql.evaluation.report import write_reports
     from mscsql.evaluation.runner import ScoreRun, score
     from mscsql.evaluation.scorers import get_scorer
 
-    bench = load_benchmark(benchmark, data_dir, allow_missing_db=allow_missing_db, db_url=db_url)
-    files = load_prediction_files([*predictions, *(more_predictions or [])], bench)
+    paths = [*predictions, *(more_predictions or [])]
+    get_scorer(scorer)  # an unknown scorer or a missing file is named before the benchmark's own problems
+    check_prediction_paths(paths)
+    bench = load_benchmark(benchmark, data_dir, allow_missing_db=allow_missing_db, db_url=db_url,
+                           cache_dir=cache_dir, use_cache=not no_cache)
+    files = load_prediction_files(paths, bench)
     cache = GoldCache(None if no_cache else (cache_dir or default_cache_dir()))
     run_config = ScoreRun(benchmark=bench, files=files, scorer=get_scorer(scorer, bench.dialect, repeats=repeats),
                           output=output,

@@ -165,13 +165,13 @@ def link_eval(
     column_miss: ColumnMissOpt = None,
 ) -> None:
     """Recall of a linker against the tables, columns and values of the gold queries (resumable)."""
-    from mscsql.benchmarks.loaders import load_benchmark
+    from mscsql.benchmarks.loaders import SCHEMA_ONLY, load_benchmark
     from mscsql.config import default_cache_dir
     from mscsql.evaluation.linking import LinkEvaluation
     from mscsql.retrieval.encoder import keep_embeddings_in
 
     keep_embeddings_in(default_cache_dir())  # a run repeated with other settings embeds each question once
-    bench = load_benchmark(benchmark, data_dir, allow_missing_db=allow_missing_db or schema_only)
+    bench = load_benchmark(benchmark, data_dir, allow_missing_db=SCHEMA_ONLY if schema_only else allow_missing_db)
     chosen = _linker(linker, generator_model, samples, table_miss, column_miss)
     identity = {"linkers": linker, "generator_model": generator_model, "samples": samples,
                 "table_miss": table_miss, "column_miss": column_miss}

@@ -366,6 +366,12 @@ def score(run: ScoreRun) -> list[dict[str, Any]]:
         if lacking:
             raise DatasetError(f"the test-suite scorer needs test_suite_database/<db_id>/ folders; none for: "
                                f"{', '.join(lacking)}", hint="download the test-suite databases, or use spider-exec")
+    if run.scorer.executes and run.benchmark.items and not any(run.scorer.databases(i) for i in run.benchmark.items):
+        missing = sorted({i.db_id for i in run.benchmark.items})
+        raise DatasetError(f"none of the {len(run.benchmark.items)} questions of {run.benchmark.name} has its database "
+                           f"here, so nothing can be scored (missing: {', '.join(missing[:5])}"
+                           f"{', ...' if len(missing) > 5 else ''})",
+                           hint="put the databases where the benchmark's layout expects them, or give --db-url")
     _check_output(run)
     results_path = run.output / RESULTS
     if not run.scorer.executes:  # compared as text: quick, so done in one pass

@@ -111,7 +111,25 @@ def require_runnable(generators: Sequence[GeneratorConfig]) -> None:
         return
     lines = "".join(f"\n  - {g.name} ({g.backend}, {g.model or 'no model'}): {p}" for g, p in problems)
     raise BackendUnavailable(f"{len(problems)} of {len(generators)} generators cannot run:{lines}",
-                             hint=WITHOUT_A_GPU)
+                             hint=_hint({g.backend for g, _p in problems}))
+
+
+#: what to do when only servers (openai backend) or only local models (hf backend) cannot run: the other way in
+SERVER_HINT = ("start the server the config names (Ollama: `ollama serve` and `ollama pull MODEL`; or set "
+               "MSCSQL_LOCAL_URL and MSCSQL_LOCAL_MODEL to one that runs), or use --config cpu (small models "
+               "through transformers on the CPU)")
+LOCAL_MODEL_HINT = ("download the models once where the hub can be reached (`huggingface-cli download MODEL`) or "
+                    "point HF_HOME at a cache that has them, or use --config local-server (an Ollama or llama.cpp "
+                    "server: set MSCSQL_LOCAL_URL and MSCSQL_LOCAL_MODEL)")
+
+
+def _hint(backends: set[str]) -> str:
+    """A hint that does not send the user back to the kind of generator that just failed."""
+    if backends == {"openai"}:
+        return SERVER_HINT
+    if backends == {"hf"}:
+        return LOCAL_MODEL_HINT
+    return WITHOUT_A_GPU
 
 
 def configured_models(config: Any) -> list[GeneratorConfig]:

@@ -77,6 +77,15 @@ class FeedbackDataBuild:
                 split = "eval" if rng.random() < self.eval_fraction else "train"
                 splits[split] += option_rows(options, schema_text, rng, orderings=self.orderings,
                                              metadata=self.metadata, encoder=self.encoder, ordering=self.ordering)
+        if not counts["kept"]:
+            why = {"one_option": "all of whose candidates gave one result",
+                   "unmatched": "whose correction gives a result none of its candidates gave",
+                   "unlabelled": "whose feedback does not say which result is right"}
+            left = "; ".join(f"{counts[k]} {text}" for k, text in why.items() if counts[k])
+            raise DatasetError(f"none of the {counts['answers']} answers with feedback for {self.database!r} makes a "
+                               f"critic example ({left})",
+                               hint="an answer teaches the critic when its candidates give at least two results and "
+                                    "its feedback says which one is right")
         card = {"source": "feedback", "database": self.database, "questions": counts["kept"], "feedback": counts,
                 "encoder_critic": self.encoder.to_dict(),
                 "settings": {"orderings": self.orderings, "ordering": self.ordering,

@@ -43,6 +43,21 @@ with TextToSQL.from_config({{"generators": [{{"name": "big", "backend": "vllm", 
     assert "HEAVY:\n" in done.stdout + "\n"  # nothing heavy was loaded to find that out
 
 
+def test_the_hint_never_points_back_to_the_kind_of_generator_that_failed(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    server = GeneratorConfig(name="local", backend="openai", model="m", options={"base_url": "http://127.0.0.1:9/v1"})
+    local = GeneratorConfig(name="small", backend="hf", model="Qwen/Qwen2.5-Coder-0.5B-Instruct")
+    with pytest.raises(BackendUnavailable) as no_server:  # what --config local-server runs
+        require_runnable([server])
+    assert "--config cpu" in no_server.value.hint and "--config local-server" not in no_server.value.hint
+    with pytest.raises(BackendUnavailable) as no_model:  # what --config cpu runs
+        require_runnable([local, local])
+    assert "--config local-server" in no_model.value.hint and "--config cpu" not in no_model.value.hint
+    assert "huggingface-cli download" in no_model.value.hint
+
+
 class _Models(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         body = json.dumps({"object": "list", "data": [{"id": "local-model"}]}).encode()

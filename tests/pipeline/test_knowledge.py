@@ -75,6 +75,20 @@ def test_a_verified_question_asked_again_is_answered_with_its_sql(tmp_path: Path
         assert prompt.index("Examples of questions") < prompt.index("Question: How many orders were shipped?")
 
 
+def test_a_verified_question_is_answered_when_no_generator_can_run(tmp_path: Path) -> None:
+    """Nothing answers at the generator's address: a verified question needs no generator; another question gets
+    the one clear error that names the generator."""
+    from mscsql.errors import BackendUnavailable
+
+    db = create_demo(tmp_path / "demo.sqlite")
+    with TextToSQL.from_config(_config("http://127.0.0.1:9/v1"), db=db) as t2s:
+        t2s.add_example("How many orders were cancelled?", CANCELLED)
+        answer = t2s.ask("How many orders were cancelled?")
+        assert answer.source == "verified" and answer.sql == CANCELLED
+        with pytest.raises(BackendUnavailable, match="no server answers"):
+            t2s.ask("How many orders were shipped?")
+
+
 def test_a_verified_query_that_no_longer_runs_leaves_the_question_to_the_generators(
         tmp_path: Path, local_server: str) -> None:  # noqa: F811
     db = create_demo(tmp_path / "demo.sqlite")

@@ -63,3 +63,18 @@ def test_feedback_labels_the_groups_and_makes_critic_rows(tmp_path: Path) -> Non
     empty = mscsql("train", "data", "critic", "--feedback", url, "--database", "nowhere", "--db", str(db),
                    "--output", str(tmp_path / "y"))
     assert empty.returncode == 2 and "no answer with feedback" in empty.stderr
+
+
+def test_feedback_that_teaches_nothing_says_why(tmp_path: Path) -> None:
+    pytest.importorskip("datasets")
+    db = create_demo(tmp_path / "demo.sqlite")
+    url = f"sqlite:///{tmp_path / 'store.sqlite'}"
+    with Store(url) as store:
+        alone = store.answers.put("demo", _answer("How many customers?", ALL, []))
+        store.answers.add_feedback(alone, False, "SELECT count(*) FROM customers WHERE segment = 'SMB'")
+    made = mscsql("train", "data", "critic", "--feedback", url, "--database", "demo", "--db", str(db),
+                  "--output", str(tmp_path / "out"))
+    assert made.returncode == 2
+    assert "none of the 1 answers with feedback for 'demo' makes a critic example" in made.stderr
+    assert "1 all of whose candidates gave one result" in made.stderr
+    assert not (tmp_path / "out" / "card.json").exists()
