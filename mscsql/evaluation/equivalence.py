@@ -2,8 +2,8 @@
 
 Two statements are *textually equivalent* when their token streams are equal after upper-casing keywords
 and dropping whitespace, comments and trailing semicolons; in SQLite, whose identifiers and function names
-are case-insensitive, unquoted names are compared case-insensitively too. Literals, numbers and quoted
-identifiers are compared exactly as written (``1`` and ``1.0`` differ, ``"a"`` and ``'a'`` differ).
+are case-insensitive for ASCII letters, unquoted names are compared with ASCII letters folded too. Literals,
+numbers and quoted identifiers are compared exactly as written (``1`` and ``1.0`` differ, ``"a"`` and ``'a'`` differ).
 Equivalent statements produce the same rows on every database, so the runner does not execute a
 prediction that is equivalent to its gold query: it takes the gold result for it.
 """
@@ -37,6 +37,10 @@ def _unkeyable(sql: str, read: str) -> bool:
     return read == "mysql" and MYSQL_HIDDEN_CODE.search(sql) is not None
 
 
+#: SQLite folds the case of names for ASCII letters only ("Ä" and "ä" are two columns)
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
 @lru_cache(maxsize=65536)
 def token_key(sql: str, dialect: str) -> tuple[tuple[TokenType, str], ...] | None:
     """The comparison key of ``sql``: its tokens as (type, text) pairs (None when it cannot be tokenised
@@ -57,7 +61,7 @@ def token_key(sql: str, dialect: str) -> tuple[tuple[TokenType, str], ...] | Non
         if kind in _VERBATIM:
             text = sql[token.start:token.end + 1]  # as written, quotes included
         elif kind is TokenType.VAR:
-            text = token.text.lower() if fold_names else token.text
+            text = token.text.translate(_ASCII_LOWER) if fold_names else token.text
         else:
             text = token.text.upper()
         key.append((kind, text))
