@@ -3,6 +3,7 @@ bar and never imports the progress-bar library (whose import alone is a noticeab
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import IO, Any
 
@@ -12,7 +13,8 @@ DEFAULT_DELAY_S = 1.0
 
 class DeferredBar:
     """A tqdm bar over ``total`` steps, drawn from the first :meth:`update` that comes ``delay_s`` seconds or more
-    after the bar was made (it starts at the steps counted so far). ``enabled=False`` never draws one."""
+    after the bar was made (it starts at the steps counted so far). ``enabled=False`` never draws one. Threads may
+    share one."""
 
     def __init__(self, total: int, desc: str, unit: str, *, enabled: bool = True,
                  delay_s: float = DEFAULT_DELAY_S, file: IO[str] | None = None) -> None:
@@ -22,23 +24,26 @@ class DeferredBar:
         self._enabled = enabled
         self._due = time.monotonic() + delay_s
         self._bar: Any = None
+        self._lock = threading.Lock()
 
     @property
     def shown(self) -> bool:
         return self._bar is not None
 
     def update(self, n: int = 1) -> None:
-        self.count += n
-        if self._bar is not None:
-            self._bar.update(n)
-        elif self._enabled and time.monotonic() >= self._due:
-            from tqdm.auto import tqdm
+        with self._lock:  # threads of one run share a bar
+            self.count += n
+            if self._bar is not None:
+                self._bar.update(n)
+            elif self._enabled and time.monotonic() >= self._due:
+                from tqdm.auto import tqdm
 
-            self._bar = tqdm(initial=self.count, **self._options)
+                self._bar = tqdm(initial=self.count, **self._options)
 
     def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
+        with self._lock:
+            if self._bar is not None:
+                self._bar.close()
 
     def __enter__(self) -> DeferredBar:
         return self

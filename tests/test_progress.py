@@ -45,3 +45,26 @@ def test_quick_work_does_not_import_the_bar_library() -> None:
             "print('tqdm' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_threads_share_one_bar_and_lose_no_step() -> None:
+    import threading
+
+    out = io.StringIO()
+    bar = DeferredBar(8 * 500, "executing", "stmt", delay_s=0.01, file=out)
+    start = threading.Barrier(8)
+
+    def work() -> None:
+        start.wait()
+        for _ in range(500):
+            bar.update()
+            time.sleep(0)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert bar.shown and bar.count == 4000 and bar._bar.n == 4000
+    bar.close()
+    assert out.getvalue().count("executing:") >= 1 and "4000/4000" in out.getvalue()

@@ -266,7 +266,7 @@ def load_benchmark(name: str, data_dir: str | Path, *, allow_missing_db: bool | 
                      allow_missing_db=allow_missing_db)
 
 
-def on_server(benchmark: Benchmark, db_url: str, *, allow_missing_db: bool = False) -> Benchmark:
+def on_server(benchmark: Benchmark, db_url: str, *, allow_missing_db: bool | str = False) -> Benchmark:
     """``benchmark`` with every question's database on a server: ``db_url``, in which ``{db_id}`` stands for the
     question's database (each copied there with ``mscsql db copy``); the benchmark's dialect becomes the
     server's. A database the server does not have is missing (an error unless ``allow_missing_db``)."""
@@ -298,7 +298,7 @@ def on_server(benchmark: Benchmark, db_url: str, *, allow_missing_db: bool = Fal
                                                             "--allow-missing-db to skip those questions")
     items = tuple(BenchmarkItem(**{**i.__dict__, "database": db_url.replace("{db_id}", i.db_id) if present[i.db_id]
                                    else None, "variants": ()}) for i in benchmark.items)
-    if missing:
+    if missing and allow_missing_db != SCHEMA_ONLY:
         log.warning("%s: skipping %d questions whose databases the server does not have: %s", benchmark.name,
                     sum(1 for i in benchmark.items if i.db_id in missing), ", ".join(missing))
     return Benchmark(name=benchmark.name, dialect=dialect, items=items, difficulty_levels=benchmark.difficulty_levels,

@@ -11,12 +11,12 @@ prediction that is equivalent to its gold query: it takes the gold result for it
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from sqlglot.errors import SqlglotError
 from sqlglot.tokens import TokenType
 
-from mscsql.db.guard import MYSQL_HIDDEN_CODE, sqlglot_dialect, tokenize
+from mscsql.db.guard import MYSQL_HIDDEN_CODE, engine_dialect, sqlglot_dialect, tokenize
 
 _VERBATIM = frozenset(t for t in TokenType if t.name in {
     "STRING", "NUMBER", "NATIONAL_STRING", "RAW_STRING", "BIT_STRING", "HEX_STRING", "BYTE_STRING",
@@ -53,19 +53,32 @@ def token_key(sql: str, dialect: str) -> tuple[tuple[TokenType, str], ...] | Non
     except SqlglotError:
         return None
     fold_names = read == "sqlite"
+    ascii_text = sql.isascii()
+    commands = _commands(read)
     key = []
     for token in tokens:
         kind = token.token_type
         if kind is TokenType.SEMICOLON:
             continue
+        if kind in commands:  # the rest of a command is one token whose span covers only its last word
+            return None
         if kind in _VERBATIM:
             text = sql[token.start:token.end + 1]  # as written, quotes included
         elif kind is TokenType.VAR:
             text = token.text.translate(_ASCII_LOWER) if fold_names else token.text
         else:
+            # sqlglot finds keywords by Unicode upper case ("ſELECT" is SELECT to it); engines by ASCII letters
+            if not ascii_text and not sql[token.start:token.end + 1].isascii():
+                return None
             text = token.text.upper()
         key.append((kind, text))
     return tuple(key)
+
+
+@cache
+def _commands(read: str) -> frozenset[TokenType]:
+    """The token types that start a statement sqlglot reads as a raw command (SHOW, EXPLAIN, ...)."""
+    return frozenset(engine_dialect(read).tokenizer_class.COMMANDS)
 
 
 #: text that may start a comment in some dialect (then only the tokens say what a statement holds)

@@ -29,7 +29,7 @@ from mscsql.config import ExecutionSettings, checked_limits
 from mscsql.db import connect, execute_many
 from mscsql.db.base import Database
 from mscsql.db.guard import NO_STATEMENT, check_sql
-from mscsql.errors import DatasetError, UnsafeSQLError
+from mscsql.errors import ConfigError, DatasetError, UnsafeSQLError
 from mscsql.evaluation.cache import GoldCache
 from mscsql.evaluation.equivalence import holds_no_statement, textually_equivalent, token_key
 from mscsql.evaluation.scorers import PreparedGold, Scorer
@@ -69,6 +69,9 @@ class ScoreRun:
 
     def __post_init__(self) -> None:
         self.timeout_s, self.max_rows = checked_limits(self.timeout_s, self.max_rows, "scoring")
+        if not isinstance(self.chunk_size, int) or self.chunk_size < 1:
+            raise ConfigError(f"scoring: chunk size {self.chunk_size!r} is not usable", hint="give a whole number of "
+                              "questions, at least 1")
 
 
 def _identity(run: ScoreRun) -> dict[str, Any]:
@@ -119,14 +122,14 @@ MIN_CHUNK = 8
 
 def _chunks(items: list[BenchmarkItem], size: int, workers: int = 1) -> Iterator[list[BenchmarkItem]]:
     """The questions in database order, in chunks of ``size``; with several workers the last chunks shrink (to a
-    share of what is left, down to :data:`MIN_CHUNK`), so that no worker is left alone with a large chunk at the
-    end while the others wait."""
+    share of what is left, down to :data:`MIN_CHUNK` or ``size`` if smaller), so that no worker is left alone with
+    a large chunk at the end while the others wait."""
     ordered = sorted(items, key=lambda i: (i.db_id, i.index))
     start = 0
     while start < len(ordered):
         step = size
         if workers > 1:
-            step = max(MIN_CHUNK, min(size, -(-(len(ordered) - start) // (2 * workers))))
+            step = min(size, max(MIN_CHUNK, -(-(len(ordered) - start) // (2 * workers))))
         yield ordered[start:start + step]
         start += step
 

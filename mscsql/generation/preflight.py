@@ -111,7 +111,7 @@ def require_runnable(generators: Sequence[GeneratorConfig]) -> None:
         return
     lines = "".join(f"\n  - {g.name} ({g.backend}, {g.model or 'no model'}): {p}" for g, p in problems)
     raise BackendUnavailable(f"{len(problems)} of {len(generators)} generators cannot run:{lines}",
-                             hint=_hint({g.backend for g, _p in problems}))
+                             hint=_hint({_kind(g, p) for g, p in problems}))
 
 
 #: what to do when only servers (openai backend) or only local models (hf backend) cannot run: the other way in
@@ -123,11 +123,20 @@ LOCAL_MODEL_HINT = ("download the models once where the hub can be reached (`hug
                     "server: set MSCSQL_LOCAL_URL and MSCSQL_LOCAL_MODEL)")
 
 
-def _hint(backends: set[str]) -> str:
+def _kind(generator: GeneratorConfig, problem: str) -> str:
+    """``server`` (a server that does not answer), ``hub`` (a hub model not downloaded), else ``other``."""
+    if generator.backend == "openai" and problem.startswith("no server answers"):
+        return "server"
+    if generator.backend == "hf" and "Hugging Face cache" in problem:
+        return "hub"
+    return "other"
+
+
+def _hint(kinds: set[str]) -> str:
     """A hint that does not send the user back to the kind of generator that just failed."""
-    if backends == {"openai"}:
+    if kinds == {"server"}:
         return SERVER_HINT
-    if backends == {"hf"}:
+    if kinds == {"hub"}:
         return LOCAL_MODEL_HINT
     return WITHOUT_A_GPU
 

@@ -56,6 +56,12 @@ def test_the_hint_never_points_back_to_the_kind_of_generator_that_failed(tmp_pat
         require_runnable([local, local])
     assert "--config local-server" in no_model.value.hint and "--config cpu" not in no_model.value.hint
     assert "huggingface-cli download" in no_model.value.hint
+    # a folder that is not there, or a server config without its address: the general hint
+    for member in (GeneratorConfig(name="gone", backend="hf", model=str(tmp_path / "nowhere")),
+                   GeneratorConfig(name="bare", backend="openai", model="m")):
+        with pytest.raises(BackendUnavailable) as other:
+            require_runnable([member])
+        assert "--config cpu" in other.value.hint and "--config local-server" in other.value.hint
 
 
 class _Models(BaseHTTPRequestHandler):
