@@ -7,6 +7,7 @@ parse, errors, times out) are not exceptions: they are data in :class:`mscsql.ty
 
 from __future__ import annotations
 
+import logging
 import re
 
 #: user:password@ (or user@) inside a URL
@@ -16,6 +17,17 @@ _CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][\w+.-]*://)[^/@\s]+@")
 def redact(text: str) -> str:
     """``text`` without the credentials of any URL in it."""
     return _CREDENTIALS.sub(lambda m: f"{m.group('scheme')}***@", text)
+
+
+class RedactCredentials(logging.Filter):
+    """A handler filter: log lines never carry the credentials of a URL (a generator's or a database's)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
 
 
 class MscSqlError(Exception):

@@ -12,7 +12,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
-from mscsql.errors import MscSqlError
+from mscsql.errors import MscSqlError, RedactCredentials
 
 app = typer.Typer(help="mscsql: text-to-SQL with multi-sample critiquing.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
@@ -44,8 +44,9 @@ err = Console(stderr=True, soft_wrap=True)
 def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log debugging detail")] = False) -> None:
     from rich.logging import RichHandler
 
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(message)s",
-                        handlers=[RichHandler(console=err, show_path=False)])
+    handler = RichHandler(console=err, show_path=False)
+    handler.addFilter(RedactCredentials())
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(message)s", handlers=[handler])
 
 
 def _fail(message: str) -> None:

@@ -40,7 +40,7 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from mscsql.errors import BackendUnavailable, ConfigError, GenerationError
+from mscsql.errors import BackendUnavailable, ConfigError, GenerationError, redact
 from mscsql.generation.base import ChatPrompt, Sample, SamplingParams
 from mscsql.generation.hub import one_line
 from mscsql.generation.openai_wire import (
@@ -300,8 +300,8 @@ class OpenAIGenerator:
                     raise GenerationError(f"{failure.error.message} (gave up after {tried})",
                                           hint=failure.error.hint) from failure
                 delay = self._delay(attempt, failure.retry_after)
-                log.warning("%s; retrying in %.2f s (try %d of %d)", failure.error.message, delay, attempt + 2,
-                            tries)
+                log.warning("%s; retrying in %.2f s (try %d of %d)", redact(failure.error.message), delay,
+                            attempt + 2, tries)
                 if abort.wait(delay):
                     raise GenerationError(f"{self.url}: request abandoned after another prompt failed") \
                         from failure

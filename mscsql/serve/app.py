@@ -82,6 +82,8 @@ def create_app(service: Service, *, host: str = "127.0.0.1") -> FastAPI:
             except ServiceError as err:
                 return JSONResponse(errors.body(err.kind, err.message, err.hint), status_code=err.status,
                                     headers=err.headers)
+            if request.scope["path"] == "/mcp":  # the endpoint as documented, without a redirect to /mcp/
+                request.scope["path"], request.scope["raw_path"] = "/mcp/", b"/mcp/"
         return await call_next(request)
 
     @app.middleware("http")
@@ -219,7 +221,7 @@ def create_app(service: Service, *, host: str = "127.0.0.1") -> FastAPI:
                     yield _sse("error", errors.body(err.kind, err.message, err.hint)["error"])
                 except Exception as err:
                     message = getattr(err, "message", None) or "the service failed on this question"
-                    yield _sse("error", errors.body(type(err).__name__, message)["error"])
+                    yield _sse("error", errors.body(type(err).__name__, message, getattr(err, "hint", None))["error"])
             finally:
                 if not task.done():
                     task.cancel()

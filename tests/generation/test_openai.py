@@ -343,6 +343,24 @@ def test_unreachable_server_fails_after_retries() -> None:
         gen.generate([chat_prompt("q")], SamplingParams())
 
 
+def test_the_retry_log_never_shows_the_urls_password(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from mscsql.errors import RedactCredentials
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with caplog.at_level(logging.WARNING), \
+            OpenAIGenerator(f"http://bob:s3cretpw@127.0.0.1:{port}/v1", MODEL, timeout_s=1.0, max_retries=1,
+                            backoff_s=0.01) as gen, pytest.raises(GenerationError):
+        gen.generate([chat_prompt("q")], SamplingParams())
+    assert "retrying" in caplog.text and "s3cretpw" not in caplog.text and "***@127.0.0.1" in caplog.text
+    # and the command line's handler filter cleans any other log line
+    record = logging.LogRecord("mscsql.x", logging.ERROR, __file__, 1, "failed: %s", ("mysql://u:pw@h/db",), None)
+    assert RedactCredentials().filter(record) and record.getMessage() == "failed: mysql://***@h/db"
+
+
 def test_one_failing_prompt_fails_the_batch(server: FakeServer, root: str) -> None:
     with OpenAIGenerator(root, MODEL, concurrency=2, **FAST) as gen, pytest.raises(GenerationError, match="400"):
         gen.generate([chat_prompt("ok 1"), chat_prompt("STATUS400"), chat_prompt("ok 2")], SamplingParams())

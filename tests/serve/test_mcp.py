@@ -94,6 +94,16 @@ def test_the_mcp_tools_at_slash_mcp_with_the_api_key(tmp_path: Path, local_serve
         _check(asyncio.run(run(KEY)))
         with pytest.raises(Exception):  # noqa: B017 - refused before any MCP message: the client fails
             asyncio.run(run("wrong"))
+        # /mcp itself answers (no redirect to /mcp/, whose http:// could be wrong behind a TLS proxy)
+        import httpx
+
+        hello = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                 "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                            "clientInfo": {"name": "test", "version": "0"}}}
+        direct = httpx.post(f"{served.url}/mcp", json=hello, follow_redirects=False, timeout=60,
+                            headers={"Authorization": f"Bearer {KEY}", "Accept": "application/json, text/event-stream"})
+        assert direct.status_code == 200, (direct.status_code, direct.headers.get("location"))
+        assert "serverInfo" in direct.text
 
 
 class _Transport:
