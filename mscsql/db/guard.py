@@ -13,15 +13,15 @@ import logging
 import re
 import threading
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import lru_cache
 
 from sqlglot import exp
-from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import SqlglotError
-from sqlglot.tokens import Token, TokenType
+from sqlglot.tokens import TokenType
 
 from mscsql.db.functions import function_allowed, has_allowlist
 from mscsql.db.quoting import ambiguous_quoting
+from mscsql.db.tokens import engine_dialect, tokenize
 from mscsql.errors import UnsafeSQLError
 from mscsql.types import TablePolicy
 
@@ -86,27 +86,6 @@ logging.getLogger("sqlglot").addFilter(_QuietWhileGuarding())
 
 _SQLGLOT_DIALECTS = {"sqlite": "sqlite", "postgresql": "postgres", "postgres": "postgres",
                      "mysql": "mysql", "mariadb": "mysql"}
-
-
-@cache
-def engine_dialect(read: str) -> Dialect:
-    """sqlglot's dialect object for the sqlglot dialect name ``read``, made once (it holds only settings; its
-    tokenizers and parsers are made per call, so threads can share it)."""
-    return Dialect.get_or_raise(read)
-
-
-_TOKENIZERS = threading.local()
-
-
-def tokenize(sql: str, read: str) -> list[Token]:
-    """sqlglot's tokens of ``sql`` in the sqlglot dialect ``read``, by a tokenizer this thread keeps for the dialect
-    (a tokenizer resets itself for each text and returns a new list; making one costs as much as a short text)."""
-    tokenizers = _TOKENIZERS.__dict__
-    tokenizer = tokenizers.get(read)
-    if tokenizer is None:
-        engine = engine_dialect(read)
-        tokenizer = tokenizers[read] = engine.tokenizer_class(dialect=engine)
-    return tokenizer.tokenize(sql)
 
 
 def sqlglot_dialect(dialect: str) -> str:

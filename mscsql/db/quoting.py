@@ -15,25 +15,26 @@ from __future__ import annotations
 from functools import cache
 from typing import Any, ClassVar
 
-from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import SqlglotError
+
+from mscsql.db.tokens import engine_dialect, tokenize
 
 
 @cache
-def _variants(read: str) -> tuple[tuple[str, Any], ...]:
-    """(rule, tokenizer) pairs: the other lexical rules of the engine behind sqlglot dialect ``read``."""
-    base = Dialect.get_or_raise(read).tokenizer_class
+def _variants(read: str) -> tuple[tuple[str, type], ...]:
+    """(rule, tokenizer class) pairs: the other lexical rules of the engine behind sqlglot dialect ``read``."""
+    base = engine_dialect(read).tokenizer_class
     if read == "postgres":
         class NonStandardStrings(base):  # type: ignore[misc, valid-type]
             STRING_ESCAPES: ClassVar[list[str]] = ["'", "\\"]
 
-        return (("standard_conforming_strings = off", NonStandardStrings(dialect=read)),)
+        return (("standard_conforming_strings = off", NonStandardStrings),)
     if read == "mysql":
         class AnsiQuotes(base):  # type: ignore[misc, valid-type]
             QUOTES: ClassVar[list[str]] = ["'"]
             IDENTIFIERS: ClassVar[list[str]] = ["`", '"']
 
-        return (("sql_mode ANSI_QUOTES", AnsiQuotes(dialect=read)),)
+        return (("sql_mode ANSI_QUOTES", AnsiQuotes),)
     return ()
 
 
@@ -42,9 +43,9 @@ def ambiguous_quoting(sql: str, read: str, tokens: list[Any]) -> str | None:
     if "\\" not in sql:
         return None  # without a backslash the rules above split every text the same way
     spans = [(t.start, t.end) for t in tokens]
-    for rule, tokenizer in _variants(read):
-        try:
-            other = [(t.start, t.end) for t in tokenizer.tokenize(sql)]
+    for rule, rules in _variants(read):
+        try:  # each thread reads with its own tokenizer: one holds the state of the text it reads
+            other = [(t.start, t.end) for t in tokenize(sql, read, rules)]
         except SqlglotError:
             other = None
         if other != spans:

@@ -16,7 +16,8 @@ from functools import cache, lru_cache
 from sqlglot.errors import SqlglotError
 from sqlglot.tokens import TokenType
 
-from mscsql.db.guard import MYSQL_HIDDEN_CODE, engine_dialect, sqlglot_dialect, tokenize
+from mscsql.db.guard import MYSQL_HIDDEN_CODE, sqlglot_dialect
+from mscsql.db.tokens import engine_dialect, tokenize
 
 _VERBATIM = frozenset(t for t in TokenType if t.name in {
     "STRING", "NUMBER", "NATIONAL_STRING", "RAW_STRING", "BIT_STRING", "HEX_STRING", "BYTE_STRING",
