@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from mscsql.cli.app import app, err
-from mscsql.errors import BackendUnavailable, ConfigError, MscSqlError, redact
+from mscsql.errors import BackendUnavailable, ConfigError, MscSqlError
 
 log = logging.getLogger("mscsql.serve")
 
@@ -60,7 +60,7 @@ def serve(
         try:
             service.load()
         except MscSqlError as error:  # the service stays up, not ready: /readyz says 503 and the log says why
-            log.error("the models could not be loaded: %s", redact(str(error)))
+            log.error("the models could not be loaded: %s", error)  # the log handler redacts credentials
 
     threading.Thread(target=load, name="mscsql-load", daemon=True).start()
     err.print(f"mscsql serve: http://{host}:{port} ({len(settings.databases)} databases; /docs, /readyz)",
