@@ -55,3 +55,12 @@ def test_user_errors_exit_2_with_one_message(tmp_path: Path) -> None:
     assert "Traceback" not in unreachable.stderr
     usage = mscsql("db", "query")
     assert usage.returncode == 2 and "Traceback" not in usage.stderr
+    # a generator's URL in an error keeps its host, not its password
+    server = tmp_path / "server.yaml"
+    server.write_text("use_values: false\nlinking: {linkers: [keep-all]}\ngenerators:\n"
+                      "  - {name: local, backend: openai, model: m, options: {base_url: 'http://bob:s3cretpw@127.0.0.1:9/v1'}}\n")
+    from mscsql.demo import create_demo
+
+    asked = mscsql("ask", "--config", str(server), "--db", str(create_demo(tmp_path / "demo.sqlite")), "How many?")
+    assert asked.returncode == 2 and "no server answers at http://***@127.0.0.1:9/v1" in asked.stderr
+    assert "s3cretpw" not in asked.stderr

@@ -12,7 +12,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
-from mscsql.errors import MscSqlError, RedactCredentials
+from mscsql.errors import MscSqlError, RedactCredentials, redact
 
 app = typer.Typer(help="mscsql: text-to-SQL with multi-sample critiquing.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
@@ -52,7 +52,8 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log debu
 def _fail(message: str) -> None:
     from mscsql.display import terminal_text
 
-    err.print(f"error: {terminal_text(message, one_line=False)}", highlight=False, markup=False)
+    # a generator's or database's URL in the message keeps its host, not its credentials (stderr ends up in logs)
+    err.print(f"error: {terminal_text(redact(message), one_line=False)}", highlight=False, markup=False)
     sys.exit(2)
 
 
