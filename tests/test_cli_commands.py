@@ -15,9 +15,11 @@ from mscsql.cli import COMMAND_MODULES, command_name
 TREE = """
 import json, sys
 import typer.main
-from mscsql.cli import app, load_commands
+from mscsql.cli import app, keep_only_invoked, load_commands
 argv = json.loads(sys.argv[1])
 load_commands(argv)
+if len(sys.argv) > 2:  # as the command line runs: only the invoked path is built
+    keep_only_invoked(argv)
 
 def tree(command):
     if hasattr(command, "commands"):
@@ -29,8 +31,9 @@ print(json.dumps({"tree": tree(typer.main.get_command(app)), "loaded": loaded}))
 """
 
 
-def _tree(argv: list[str] | None) -> dict:
-    done = subprocess.run([sys.executable, "-c", TREE, json.dumps(argv)], capture_output=True, text=True, check=True)
+def _tree(argv: list[str] | None, *, invoked_only: bool = False) -> dict:
+    done = subprocess.run([sys.executable, "-c", TREE, json.dumps(argv), *(["invoked"] if invoked_only else [])],
+                          capture_output=True, text=True, check=True)
     return json.loads(done.stdout)
 
 
@@ -61,3 +64,21 @@ def test_the_command_is_the_first_word_that_is_not_an_option() -> None:
     assert command_name(["--verbose", "eval", "score", "--scorer", "bird"]) == "eval"
     assert command_name(["-v"]) is None
     assert command_name([]) is None
+
+
+@pytest.mark.parametrize("path", [["eval", "score"], ["train", "data", "critic"], ["db", "copy"], ["ask"],
+                                  ["select"], ["train"], ["eval"]])
+def test_only_the_invoked_path_is_built_and_as_with_everything(path: list[str], everything: dict) -> None:
+    built = _tree(["-v", *path, "--config", "merge", "data", "--help"], invoked_only=True)["tree"]
+    expected = everything["tree"]
+    for word in path:
+        assert list(built) == [word]  # nothing beside the path
+        built, expected = built[word], expected[word]
+    # the command, or the group named last with every command it holds (a group's option ends the walk, though
+    # its value here names one of the train group's commands)
+    assert built == expected
+
+
+def test_a_word_that_names_no_command_keeps_every_command_of_its_group(everything: dict) -> None:
+    built = _tree(["eval", "scroe"], invoked_only=True)["tree"]
+    assert built == {"eval": everything["tree"]["eval"]}  # typer's message can list them

@@ -6,8 +6,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table as RichTable
-from rich.text import Text
 
 from mscsql.cli.app import app, demo_app, err, eval_app, out
 from mscsql.cli.options import AllowMissingDbOpt, BenchmarkOpt, DataDirOpt, DbUrlOpt, LimitOpt, SetOpt
@@ -117,6 +115,9 @@ def ask(
 
 def print_candidates(answer: Any) -> None:
     """Every candidate with its group, agreement, score, status and generators."""
+    from rich.table import Table as RichTable
+    from rich.text import Text
+
     grid = RichTable(title=Text(terminal_text(f"candidates ({answer.selector}; chosen group {answer.chosen_group})")))
     for header in ("group", "agreement", "score", "status", "rows", "generators", "sql"):
         grid.add_column(header, overflow="fold")

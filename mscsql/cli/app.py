@@ -10,8 +10,8 @@ from typing import Annotated
 
 import typer
 from pydantic import ValidationError
-from rich.console import Console
 
+from mscsql.cli.consoles import LazyConsole, LazyRichHandler
 from mscsql.errors import MscSqlError, RedactCredentials, redact
 
 app = typer.Typer(help="mscsql: text-to-SQL with multi-sample critiquing.", no_args_is_help=True,
@@ -36,15 +36,13 @@ train_data_app = typer.Typer(help="Build a training dataset (a Hugging Face data
                              no_args_is_help=True)
 train_app.add_typer(train_data_app, name="data")
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+out = LazyConsole()
+err = LazyConsole(stderr=True)
 
 
 @app.callback()
 def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log debugging detail")] = False) -> None:
-    from rich.logging import RichHandler
-
-    handler = RichHandler(console=err, show_path=False)
+    handler = LazyRichHandler(err)
     handler.addFilter(RedactCredentials())
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(message)s", handlers=[handler])
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from mscsql.cli.app import app, err, eval_app, out
+from mscsql.cli.app import app, eval_app, out
 from mscsql.cli.options import (
     AllowMissingDbOpt,
     BenchmarkOpt,
@@ -23,7 +23,7 @@ from mscsql.cli.options import (
     TimeoutOpt,
     WorkersOpt,
 )
-from mscsql.cli.render import print_selection
+from mscsql.cli.render import print_selection, say
 from mscsql.cli.selection import critic_settings, selection_settings
 from mscsql.config import ExecutionSettings
 from mscsql.errors import ConfigError
@@ -72,8 +72,8 @@ def eval_run(
     finally:
         cache.close()
     for f in summary["files"]:
-        out.print(_file_line(f), highlight=False)
-    err.print(f"stages in {output}/ (generate/, selections.jsonl, predictions.jsonl, score/)", highlight=False)
+        say(_file_line(f))
+    say(f"stages in {output}/ (generate/, selections.jsonl, predictions.jsonl, score/)", to_err=True)
 
 
 @eval_app.command("score")
@@ -126,11 +126,11 @@ def eval_score(
     finally:
         cache.close()
     for f in summary["files"]:
-        out.print(_file_line(f), highlight=False)
+        say(_file_line(f))
     if summary["skipped_questions"]:
-        err.print(f"skipped {summary['skipped_questions']} questions with missing databases: "
-                  f"{', '.join(summary['missing_databases'])}", highlight=False)
-    err.print(f"results in {output}/ (results.jsonl, summary.json, report.md, accuracy.png)", highlight=False)
+        say(f"skipped {summary['skipped_questions']} questions with missing databases: "
+            f"{', '.join(summary['missing_databases'])}", to_err=True)
+    say(f"results in {output}/ (results.jsonl, summary.json, report.md, accuracy.png)", to_err=True)
 
 
 @eval_app.command("select")

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table as RichTable
 
 from mscsql.cli.app import app, err, out
 from mscsql.cli.render import cells, print_json, warn_if_privileged
@@ -61,6 +60,8 @@ def target(config: Path | None, database: str | None, db: str | None, store: str
 
 
 def _table(rows: list[dict[str, Any]], columns: tuple[str, ...], title: str) -> None:
+    from rich.table import Table as RichTable
+
     grid = RichTable(title=title)
     for column in columns:
         grid.add_column(column, overflow="fold")

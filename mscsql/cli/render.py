@@ -4,18 +4,20 @@ shown through :mod:`mscsql.display`, so it can never act on the terminal."""
 from __future__ import annotations
 
 import sys
-from typing import Any
-
-from rich.table import Table as RichTable
-from rich.text import Text
+from typing import TYPE_CHECKING, Any
 
 from mscsql.cli.app import err, out
 from mscsql.display import cell_text, terminal_json, terminal_text
 from mscsql.types import ExecutionResult, Schema
 
+if TYPE_CHECKING:
+    from rich.text import Text
+
 
 def cells(*values: Any) -> list[Text]:
     """Table cells shown as plain text: escaped, cut for display, never read as rich markup."""
+    from rich.text import Text
+
     return [Text(cell_text(v)) for v in values]
 
 
@@ -31,6 +33,9 @@ def print_json(data: Any) -> None:
 
 
 def print_schema(schema: Schema) -> None:
+    from rich.table import Table as RichTable
+    from rich.text import Text
+
     for table in schema.tables:
         title = f"{table.qualified_name} ({table.kind}, {table.row_count if table.row_count is not None else '?'} rows)"
         if table.nl_name and table.nl_name.lower() != table.name.lower().replace("_", " "):
@@ -51,6 +56,9 @@ def print_schema(schema: Schema) -> None:
 
 
 def print_result(result: ExecutionResult) -> None:
+    from rich.table import Table as RichTable
+    from rich.text import Text
+
     grid = RichTable(show_lines=False)
     for name in result.columns:
         grid.add_column(Text(cell_text(name)), overflow="fold")
@@ -63,6 +71,8 @@ def print_result(result: ExecutionResult) -> None:
 
 
 def print_failure(result: ExecutionResult) -> None:
+    from rich.text import Text
+
     message = Text(": " + terminal_text(result.error or "", one_line=False))
     err.print(Text(result.status.value, style="bold red"), message, sep="", highlight=False)
 

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table as RichTable
 
 from mscsql.cli.app import err, index_app, link_app, out
 from mscsql.cli.options import AllowMissingDbOpt, BenchmarkOpt, DataDirOpt, TargetArg
@@ -69,6 +68,8 @@ def index_search(target: TargetArg, text: Annotated[str, typer.Argument(help="a 
     if as_json:
         print_json([asdict(m) for m in matches])
         return
+    from rich.table import Table as RichTable
+
     grid = RichTable()
     for header in ("table", "column", "value", "score", "match"):
         grid.add_column(header, overflow="fold")

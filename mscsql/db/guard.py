@@ -21,7 +21,7 @@ from sqlglot.tokens import TokenType
 
 from mscsql.db.functions import function_allowed, has_allowlist
 from mscsql.db.quoting import ambiguous_quoting
-from mscsql.db.tokens import engine_dialect, tokenize
+from mscsql.db.tokens import parser, tokenize
 from mscsql.errors import UnsafeSQLError
 from mscsql.types import TablePolicy
 
@@ -237,12 +237,11 @@ def check_sql(sql: str, dialect: str, allowed_functions: frozenset[str] = frozen
                       "a non-ASCII character are not allowed", sql)
     _GUARDING.active = True  # sqlglot warns when it falls back to a raw Command; those are refused anyway
     try:
-        engine = engine_dialect(read)
         tokens = tokenize(sql, read)
         ambiguous = ambiguous_quoting(sql, read, tokens)
         if ambiguous:
             raise _refuse(ambiguous, sql)
-        statements = [s for s in engine.parser().parse(tokens, sql)
+        statements = [s for s in parser(read).parse(tokens, sql)
                       if s is not None and not isinstance(s, _EMPTY_STATEMENTS)]
     except SqlglotError as err:
         first_line = str(err).splitlines()[0] if str(err) else type(err).__name__

@@ -1,6 +1,6 @@
-"""sqlglot's dialect objects and tokenizers, made once: dialects are shared (they hold only settings),
-tokenizers are kept per thread (a tokenizer holds the state of the text it reads, so threads must not share one;
-it resets itself for each text and returns a new list, and making one costs as much as tokenizing a short text)."""
+"""sqlglot's dialect objects, tokenizers and parsers, made once: dialects are shared (they hold only settings),
+tokenizers and parsers are kept per thread (each holds the state of the text it reads, so threads must not share
+one; each resets itself for every text, and making one costs as much as reading a short text)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from functools import cache
 from typing import Any
 
 from sqlglot.dialects.dialect import Dialect
+from sqlglot.parser import Parser
 from sqlglot.tokens import Token
 
 _KEPT = threading.local()
@@ -29,3 +30,12 @@ def tokenize(sql: str, read: str, rules: type | None = None) -> list[Token]:
         engine = engine_dialect(read)
         tokenizer = kept[(read, rules)] = (rules or engine.tokenizer_class)(dialect=engine)
     return tokenizer.tokenize(sql)
+
+
+def parser(read: str) -> Parser:
+    """The sqlglot parser of dialect ``read`` kept by this thread (a parser resets itself for every statement)."""
+    kept: dict[Any, Any] = _KEPT.__dict__
+    found = kept.get(("parser", read))
+    if found is None:
+        found = kept[("parser", read)] = engine_dialect(read).parser()
+    return found

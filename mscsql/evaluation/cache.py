@@ -16,7 +16,6 @@ import threading
 from pathlib import Path
 
 from mscsql.benchmarks.loaders import sha256_file
-from mscsql.db.values import to_row
 from mscsql.fileio import output_folder
 from mscsql.types import ExecutionResult, ExecutionStatus, ResultBudget
 
@@ -35,6 +34,8 @@ class GoldCache:
             # several worker processes share the file: WAL lets them read while one writes
             self._conn = sqlite3.connect(Path(folder) / "gold-results.sqlite", check_same_thread=False, timeout=60)
             self._conn.execute("PRAGMA journal_mode=WAL")
+            # a cache: a power cut may lose the last entries (they are computed again), never corrupt the file
+            self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute("CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, result TEXT NOT NULL)")
             self._conn.execute("CREATE TABLE IF NOT EXISTS file_hashes (path TEXT PRIMARY KEY, stat TEXT, sha256 TEXT)")
             self._conn.commit()
@@ -99,6 +100,7 @@ class GoldCache:
 
 def _decode(payload: str) -> ExecutionResult:
     data = json.loads(payload)
+    # the cells were made JSON-safe before they were stored, and JSON gives each back as it was
     return ExecutionResult(sql=data["sql"], status=ExecutionStatus(data["status"]), columns=tuple(data["columns"]),
-                           rows=tuple(to_row(r) for r in data["rows"]), row_count=data["row_count"],
+                           rows=tuple(map(tuple, data["rows"])), row_count=data["row_count"],
                            truncated=data["truncated"], elapsed_s=data["elapsed_s"], error=data["error"])

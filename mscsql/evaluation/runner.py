@@ -11,6 +11,7 @@ rewritten in (file, question) order, and the summary, report and plot are writte
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import logging
@@ -28,7 +29,7 @@ from mscsql.benchmarks.predictions import PredictionFile
 from mscsql.config import ExecutionSettings, checked_limits
 from mscsql.db import connect, execute_many
 from mscsql.db.base import Database
-from mscsql.db.guard import NO_STATEMENT, check_sql
+from mscsql.db.guard import NO_STATEMENT, check_sql, is_read_only
 from mscsql.errors import ConfigError, DatasetError, UnsafeSQLError
 from mscsql.evaluation.cache import GoldCache
 from mscsql.evaluation.equivalence import holds_no_statement, textually_equivalent, token_key
@@ -407,7 +408,8 @@ def score(run: ScoreRun) -> list[dict[str, Any]]:
                 synced = time.monotonic()
             run.stats.update(stats)
             bar.update(len(rows))
-    rows = _finalize(results_path, run)
+            done.update(((r["prediction_file"], r["index"]), r) for r in rows)
+    rows = _finalize(done, results_path, run)
     if run.scorer.timed:  # right predictions timed against their gold queries, after every verdict is in
         from mscsql.evaluation.efficiency import add_timings
 
@@ -426,6 +428,10 @@ def _scored(run: ScoreRun, jobs: list[_Job]) -> Iterator[tuple[list[dict[str, An
     processes = fork_context() if run.workers > 1 and len(jobs) > 1 and run.parallel_processes else None
     if processes is not None:
         context = _Context.of(run, workers=1)
+        _warm_up(run.benchmark.dialect)
+        # the workers share this process's memory until they write to it; a garbage collection in a worker would
+        # write to every object's header, copying most of the parent's pages (frozen objects are not collected)
+        gc.freeze()
         pool = ProcessPoolExecutor(max_workers=run.workers, mp_context=processes, initializer=die_with_parent,
                                    initargs=(os.getpid(),))
         try:
@@ -434,6 +440,7 @@ def _scored(run: ScoreRun, jobs: list[_Job]) -> Iterator[tuple[list[dict[str, An
                 yield future.result()
         finally:  # on an interruption, chunks not started are dropped at once (they are redone on resume)
             pool.shutdown(wait=True, cancel_futures=True)
+            gc.unfreeze()
         return
     context = _Context.of(run, workers=run.workers)
     databases = _Databases(run.scorer.text_decoding, run.workers)
@@ -445,6 +452,16 @@ def _scored(run: ScoreRun, jobs: list[_Job]) -> Iterator[tuple[list[dict[str, An
             yield rows, context.stats
     finally:
         databases.close()
+
+
+def _warm_up(dialect: str) -> None:
+    """Load once, before the workers are forked, what each of them would otherwise load for itself at the same
+    time: the SQLite layer, sqlglot's dialect with the guard's tokenizer and parser (kept by this thread, which
+    a forked worker continues) and the execution settings' validators."""
+    import mscsql.db.sqlite  # noqa: F401
+
+    ExecutionSettings()
+    is_read_only("SELECT 1", dialect)
 
 
 _WORKER_CACHES: dict[str | None, GoldCache] = {}
@@ -464,8 +481,9 @@ def _score_in_worker(context: _Context, job: _Job) -> tuple[list[dict[str, Any]]
         databases.close()
 
 
-def _finalize(path: Path, run: ScoreRun) -> list[dict[str, Any]]:
-    rows = list(_read_done(path).values())
+def _finalize(done: dict[tuple[str, int], dict[str, Any]], path: Path, run: ScoreRun) -> list[dict[str, Any]]:
+    """Every row of this run in (file, question) order, written over ``path`` in that order."""
+    rows = list(done.values())
     order = {f.name: n for n, f in enumerate(run.files)}
     rows = [r for r in rows if r["prediction_file"] in order]
     rows.sort(key=lambda r: (order[r["prediction_file"]], r["index"]))
