@@ -217,11 +217,8 @@ def create_app(service: Service, *, host: str = "127.0.0.1") -> FastAPI:
                         return
                 try:
                     yield _sse("answer", task.result())
-                except ServiceError as err:
-                    yield _sse("error", errors.body(err.kind, err.message, err.hint)["error"])
-                except Exception as err:
-                    message = getattr(err, "message", None) or "the service failed on this question"
-                    yield _sse("error", errors.body(type(err).__name__, message, getattr(err, "hint", None))["error"])
+                except Exception as err:  # the stream has begun: the error is its last event
+                    yield _sse("error", errors.streamed(err))
             finally:
                 if not task.done():
                     task.cancel()

@@ -35,14 +35,50 @@ def body(kind: str, message: str, hint: str | None = None) -> dict[str, Any]:
     return {"error": {"type": kind, "message": redact(message), "hint": redact(hint) if hint else None}}
 
 
-def status_of(err: MscSqlError) -> int:
-    if isinstance(err, NotFound):
-        return 404
-    if isinstance(err, UnsafeSQLError | ConfigError | RejectedInput):
-        return 400
-    if isinstance(err, GenerationError | DatabaseError):
-        return 502
-    return 500
+#: the status and error type of each kind of failure, most specific first (types are snake_case, as the service's
+#: own errors are; a failure of no kind here is an internal error)
+_KINDS: tuple[tuple[type[MscSqlError], int, str], ...] = (
+    (NotFound, 404, "not_found"),
+    (UnsafeSQLError, 400, "unsafe_sql"),
+    (RejectedInput, 400, "rejected_input"),
+    (ConfigError, 400, "invalid_config"),
+    (GenerationError, 502, "generation_failed"),
+    (DatabaseError, 502, "database_error"),
+)
+
+
+def kind_of(err: BaseException) -> tuple[int, str]:
+    """The HTTP status and the error type ``err`` answers with."""
+    return next(((status, kind) for cls, status, kind in _KINDS if isinstance(err, cls)), (500, "internal_error"))
+
+
+def streamed(err: BaseException) -> dict[str, Any]:
+    """The ``error`` event that ends a streamed answer: what the plain reply's body holds."""
+    if isinstance(err, ServiceError):
+        return body(err.kind, err.message, err.hint)["error"]
+    if isinstance(err, MscSqlError):
+        return body(kind_of(err)[1], getattr(err, "message", str(err)), getattr(err, "hint", None))["error"]
+    _log_internal(err)
+    return body(*_INTERNAL)["error"]
+
+
+_INTERNAL = ("internal_error", "the service failed on this request", "the server's log has the details")
+
+
+def _log_internal(err: BaseException) -> None:
+    import logging
+
+    logging.getLogger("mscsql.serve").error("internal error: %s: %s", type(err).__name__, redact(str(err)))
+
+
+def _problem(error: dict[str, Any]) -> str:
+    """One problem of a request body, where it is and what is wrong."""
+    if error.get("type") == "json_invalid":  # located by character offset, not by field
+        detail = (error.get("ctx") or {}).get("error")
+        offset = error["loc"][-1] if error.get("loc") else None
+        return "the body is not valid JSON" + (f": {detail}" if detail else "") + \
+            (f" (character {offset})" if isinstance(offset, int) else "")
+    return f"{'.'.join(str(p) for p in error['loc'] if p != 'body') or 'body'}: {error['msg']}"
 
 
 def install(app: Any) -> None:
@@ -54,14 +90,13 @@ def install(app: Any) -> None:
 
     @app.exception_handler(MscSqlError)
     async def _mscsql(_request: Request, err: MscSqlError) -> JSONResponse:
-        hint = getattr(err, "hint", None)
-        return JSONResponse(body(type(err).__name__, getattr(err, "message", str(err)), hint),
-                            status_code=status_of(err))
+        status, kind = kind_of(err)
+        return JSONResponse(body(kind, getattr(err, "message", str(err)), getattr(err, "hint", None)),
+                            status_code=status)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, err: RequestValidationError) -> JSONResponse:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'] if p != 'body') or 'body'}: {e['msg']}"
-                             for e in err.errors())
+        problems = "; ".join(_problem(e) for e in err.errors())
         return JSONResponse(body("invalid_request", problems or "malformed request body",
                                  "send JSON as /docs describes"), status_code=422)
 
@@ -72,8 +107,5 @@ def install(app: Any) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, err: Exception) -> JSONResponse:
-        import logging
-
-        logging.getLogger("mscsql.serve").error("internal error: %s: %s", type(err).__name__, redact(str(err)))
-        return JSONResponse(body("internal_error", "the service failed on this request",
-                                 "the server's log has the details"), status_code=500)
+        _log_internal(err)
+        return JSONResponse(body(*_INTERNAL), status_code=500)

@@ -24,6 +24,8 @@ ANSWER_BOX = [ANSWER]
 DELAY_BOX = [0.0]
 #: what the server answers a table-selection prompt (the llm-tables linker's)
 TABLES = '["orders", "customers"]'
+#: the HTTP status of every completion (a test may make the server fail)
+STATUS_BOX = [200]
 #: model name -> what the server answers that model instead of ANSWER_BOX (a test may fill it)
 ANSWERS_BY_MODEL: dict[str, str] = {}
 
@@ -31,9 +33,9 @@ ANSWERS_BY_MODEL: dict[str, str] = {}
 class _Server(BaseHTTPRequestHandler):
     requests: ClassVar[list[dict]] = []
 
-    def _send(self, payload: dict) -> None:
+    def _send(self, payload: dict, status: int = 200) -> None:
         data = json.dumps(payload).encode()
-        self.send_response(200)
+        self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -47,6 +49,9 @@ class _Server(BaseHTTPRequestHandler):
         type(self).requests.append(body)
         if DELAY_BOX[0]:
             time.sleep(DELAY_BOX[0])
+        if STATUS_BOX[0] != 200:
+            self._send({"error": {"message": "the model refused the request"}}, STATUS_BOX[0])
+            return
         asks_for_tables = "you select the tables" in json.dumps(body.get("messages", []))
         sql = ANSWERS_BY_MODEL.get(str(body.get("model")), ANSWER_BOX[0])
         content = TABLES if asks_for_tables else f"```sql\n{sql}\n```"
@@ -62,6 +67,7 @@ def local_server() -> Iterator[str]:
     _Server.requests = []
     ANSWER_BOX[0] = ANSWER
     DELAY_BOX[0] = 0.0
+    STATUS_BOX[0] = 200
     ANSWERS_BY_MODEL.clear()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Server)
     threading.Thread(target=server.serve_forever, daemon=True).start()

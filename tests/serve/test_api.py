@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from mscsql.demo import create_demo
-from tests.pipeline.test_quick_start import ANSWER, ANSWER_BOX, DELAY_BOX, local_server  # noqa: F401
+from tests.pipeline.test_quick_start import ANSWER, ANSWER_BOX, DELAY_BOX, STATUS_BOX, local_server  # noqa: F401
 
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
@@ -174,16 +174,34 @@ def test_errors_are_json_with_the_right_status(served: Served) -> None:
             assert "Traceback" not in response.text and str(served.db) not in response.text
             return found
 
-        error(client.post("/v1/ask", json={"database": "nope", "question": "x"}), 404, "NotFound")
-        error(client.get("/v1/databases/nope/schema"), 404)
-        error(client.get("/v1/answers/0123456789abcdef"), 404)
+        error(client.post("/v1/ask", json={"database": "nope", "question": "x"}), 404, "not_found")
+        error(client.get("/v1/databases/nope/schema"), 404, "not_found")
+        error(client.get("/v1/answers/0123456789abcdef"), 404, "not_found")
+        error(client.get("/v1/no-such-route"), 404, "not_found")
         error(client.post("/v1/ask", json={"database": "demo", "question": "x" * 201}), 413, "too_long")
         error(client.post("/v1/ask", json={"database": "demo"}), 422, "invalid_request")
-        error(client.post("/v1/ask", content=b"{not json", headers={"content-type": "application/json"}), 422)
+        broken = error(client.post("/v1/ask", content=b"{not json", headers={"content-type": "application/json"}),
+                       422, "invalid_request")
+        assert broken["message"].startswith("the body is not valid JSON: ") and "(character 1)" in broken["message"]
         error(client.post("/v1/ask", json={"database": "demo", "question": "x", "colour": "red"}), 422)
         refused = error(client.post("/v1/sql", json={"database": "demo", "sql": "DROP TABLE orders"}), 400,
-                        "UnsafeSQLError")
+                        "unsafe_sql")
         assert "read-only" in refused["message"] or "only SELECT" in refused["message"]
+
+
+def test_a_failing_generator_is_a_502_and_the_last_event_of_a_stream(served: Served) -> None:
+    STATUS_BOX[0] = 400  # the generator's server refuses every completion (a 4xx is not retried)
+    question = {"database": "demo", "question": "How many customers?"}
+    with served.client() as client:
+        plain = client.post("/v1/ask", json=question)
+        assert plain.status_code == 502, plain.text
+        failure = plain.json()["error"]
+        assert failure["type"] == "generation_failed" and "400" in failure["message"]
+        streamed = client.post("/v1/ask", json={**question, "stream": True})
+    assert streamed.status_code == 200  # the stream had begun: the error is its last event
+    name, event = _events(streamed.text)[-1]
+    assert name == "error" and event == failure
+    assert "Traceback" not in plain.text + streamed.text
 
 
 def test_sql_runs_read_only_with_the_server_s_row_cap_and_nothing_changes_the_database(served: Served) -> None:
