@@ -100,3 +100,22 @@ def test_a_store_of_an_earlier_version_is_migrated(tmp_path: Path) -> None:
     with again.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT version FROM mscsql_store_version")).scalar() == LATEST == 3
     again.close()
+
+
+def test_a_conversation_turn_follows_the_latest_feedback_on_its_answer(tmp_path: Path) -> None:
+    from mscsql.types import Turn
+
+    with Store(f"sqlite:///{tmp_path / 'store.sqlite'}") as store:
+        conversation = store.conversations.start("demo")
+        answer = store.answers.put("demo", {"question": "How many customers?", "sql": "SELECT count(*) FROM c"})
+        store.conversations.add_turn(conversation, Turn("How many customers?", "SELECT count(*) FROM c"), answer)
+
+        def turn_sql() -> str | None:
+            return store.conversations.turns(conversation)[0].sql
+
+        store.add_feedback(answer, False, "SELECT count(*) FROM c WHERE active")
+        assert turn_sql() == "SELECT count(*) FROM c WHERE active"  # the correction
+        store.add_feedback(answer, False)
+        assert turn_sql() == "SELECT count(*) FROM c WHERE active"  # "wrong" alone keeps the best known query
+        store.add_feedback(answer, True)
+        assert turn_sql() == "SELECT count(*) FROM c"  # confirmed after all: the answer's own query again

@@ -43,11 +43,17 @@ class Store:
         self.notes = NoteStore(self.engine)
 
     def add_feedback(self, answer_id: str, correct: bool, sql: str | None = None) -> dict[str, Any]:
-        """Feedback on the stored answer ``answer_id`` (see :meth:`AnswerStore.add_feedback`); a corrected query
-        also becomes the answer's turn in its conversation, so follow-up questions build on it."""
+        """Feedback on the stored answer ``answer_id`` (see :meth:`AnswerStore.add_feedback`). The answer's turn in
+        its conversation continues with what the latest feedback says is right, so follow-up questions build on
+        it: a corrected query, or the answer's own query once it is confirmed (after an earlier correction); a
+        "wrong" without a query keeps the turn as it is."""
         saved = self.answers.add_feedback(answer_id, correct, sql)
         if sql:
             self.conversations.correct_turn(answer_id, sql)
+        elif correct:
+            answered = self.answers.get(answer_id) or {}
+            if answered.get("sql"):
+                self.conversations.correct_turn(answer_id, answered["sql"])
         return saved
 
     def close(self) -> None:
