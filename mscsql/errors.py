@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 import re
 
-#: user:password@ (or user@) inside a URL
-_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][\w+.-]*://)[^/@\s]+@")
+#: user:password@ (or user@) inside a URL; the placeholder ``user@`` of this project's own examples is kept
+_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][\w+.-]*://)(?!user@)[^/@\s]+@")
 
 
 def redact(text: str) -> str:

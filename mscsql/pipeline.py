@@ -33,7 +33,7 @@ from typing import Any
 
 from mscsql.answer import Answer, CandidateInfo, GroupInfo, answer_json
 from mscsql.config import PipelineConfig, checked_limits, load_generation_config
-from mscsql.errors import redact
+from mscsql.errors import DatabaseError, RejectedInput, redact
 from mscsql.stages import (
     BatchControl,
     Limits,
@@ -173,9 +173,16 @@ class TextToSQL:
         asked = [q if isinstance(q, Question) else Question(q) for q in questions]
         if not asked:
             return []
+        empty = [i for i, q in enumerate(asked) if not q.text.strip()]
+        if empty:
+            where = "the question" if len(asked) == 1 else f"question {empty[0] + 1} of the {len(asked)}"
+            raise RejectedInput(f"{where} is empty", hint="ask a question about the database in words")
         control = control or BatchControl()
         per_question = [limits or self.limits()] * len(asked) if not isinstance(limits, Sequence) else list(limits)
         schema = self.db.schema()
+        if not schema.tables:
+            raise DatabaseError(f"database {self.name} has no tables to ask about",
+                                hint="check the path or URL: an empty file is a SQLite database with no tables")
         histories = [self.knowledge.history(q, schema) for q in asked]  # an unknown conversation fails at once
         out: list[Answer | None] = [None] * len(asked)
         live = control.live(range(len(asked)))
@@ -374,6 +381,8 @@ def database_name(db: Any) -> str:
     SQLite file's absolute path; the server's backend, host, port and database, without the login)."""
     import sqlalchemy as sa
 
+    from mscsql.store.migrations import DEFAULT_PORTS
+
     shown = str(getattr(db, "display_url", "") or "database")
     try:
         url = sa.engine.make_url(shown)
@@ -381,7 +390,9 @@ def database_name(db: Any) -> str:
         return shown
     if url.get_backend_name() == "sqlite":
         return str(Path(url.database or "").resolve())
-    return f"{url.get_backend_name()}://{url.host or ''}:{url.port or ''}/{url.database or ''}"
+    backend = url.get_backend_name()
+    port = url.port or DEFAULT_PORTS.get(backend, "")  # one name with or without the default port in the URL
+    return f"{backend}://{url.host or ''}:{port}/{url.database or ''}"
 
 
 def _still_wanted(control: BatchControl, positions: list[int], *columns: list[Any]) -> tuple[list[int], Any]:

@@ -98,7 +98,7 @@ def test_a_store_of_an_earlier_version_is_migrated(tmp_path: Path) -> None:
     assert again.answers.add_feedback(kept, True)["correct"] is True
     assert again.examples.list("demo") == [] and again.notes.list("demo") == []
     with again.engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT version FROM mscsql_store_version")).scalar() == LATEST == 3
+        assert conn.execute(sa.text("SELECT version FROM mscsql_store_version")).scalar() == LATEST == 4
     again.close()
 
 
@@ -119,3 +119,63 @@ def test_a_conversation_turn_follows_the_latest_feedback_on_its_answer(tmp_path:
         assert turn_sql() == "SELECT count(*) FROM c WHERE active"  # "wrong" alone keeps the best known query
         store.add_feedback(answer, True)
         assert turn_sql() == "SELECT count(*) FROM c"  # confirmed after all: the answer's own query again
+
+
+def test_a_confirmation_with_a_query_is_refused(tmp_path: Path) -> None:
+    from mscsql.errors import RejectedInput
+
+    with Store(f"sqlite:///{tmp_path / 'store.sqlite'}") as store:
+        answer = store.answers.put("demo", {"question": "How many?", "sql": "SELECT 1"})
+        with pytest.raises(RejectedInput, match="confirmation takes no query"):
+            store.add_feedback(answer, True, "SELECT 2")
+        assert store.answers.feedback(answer) == []  # nothing was kept
+
+
+def test_a_broken_line_of_an_examples_file_is_named_by_its_number(tmp_path: Path) -> None:
+    from mscsql.errors import RejectedInput
+    from mscsql.store.examples import read_examples_file
+
+    path = tmp_path / "examples.jsonl"
+    path.write_text('{"question": "a", "sql": "SELECT 1"}\n\n{"question": "b", "sql": "SELECT 2"}\n{"question": "c"\n')
+    with pytest.raises(RejectedInput, match=r"line 4, is not a JSON object: Expecting ',' delimiter \(column 17\)"):
+        read_examples_file(path)
+    path.write_text('[{"question": "a", "sql": "SELECT 1"},\n {"question": "b"\n')
+    with pytest.raises(RejectedInput, match=r"is not JSON: .*line 3 column 1"):
+        read_examples_file(path)
+
+
+def test_a_server_database_has_one_default_name_with_or_without_its_default_port() -> None:
+    from types import SimpleNamespace
+
+    from mscsql.pipeline import database_name
+
+    def named(url: str) -> str:
+        return database_name(SimpleNamespace(display_url=url))
+
+    assert named("postgresql://ada:pw@localhost/shop") == named("postgresql://localhost:5432/shop") \
+        == "postgresql://localhost:5432/shop"
+    assert named("mysql+pymysql://root@db.example/shop") == "mysql://db.example:3306/shop"
+    assert named("postgresql://localhost:6543/shop") == "postgresql://localhost:6543/shop"
+
+
+def test_names_kept_without_a_port_are_given_the_default_one_when_the_store_is_upgraded(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from mscsql.store import migrations
+
+    url = f"sqlite:///{tmp_path / 'store.sqlite'}"
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:  # a store as version 3 left it
+        migrations.version_table.create(conn)
+        for version in (1, 2, 3):
+            for table in migrations.MIGRATIONS[version]:
+                table.create(conn)
+        conn.execute(migrations.version_table.insert().values(version=3))
+        now = datetime.now(UTC)
+        for name in ("postgresql://localhost:/shop", "postgresql://localhost:6543/shop", "/data/shop.sqlite"):
+            conn.execute(migrations.examples_table.insert().values(database=name, question="q", sql="SELECT 1",
+                                                                   source="added", created_at=now))
+    engine.dispose()
+    with Store(url) as store, store.engine.connect() as conn:
+        names = conn.execute(sa.select(migrations.examples_table.c.database)).scalars().all()
+    assert sorted(names) == ["/data/shop.sqlite", "postgresql://localhost:5432/shop", "postgresql://localhost:6543/shop"]

@@ -219,7 +219,7 @@ def load_bird_minidev(data_dir: str | Path, dialect: str = "sqlite", *, allow_mi
         items = [BenchmarkItem(**{**i.__dict__, "database": db_url.replace("{db_id}", i.db_id)}) for i in items]
     elif not allow_missing_db:
         raise DatasetError(f"bird-minidev-{dialect} needs the server database that holds the mini-dev tables",
-                           hint="pass --db-url, e.g. postgresql://user@localhost/bird or mysql://root@localhost/BIRD")
+                           hint="pass --db-url, e.g. postgresql://user@localhost/bird or mysql://user@localhost/BIRD")
     else:
         missing = tuple(sorted({i.db_id for i in items}))
     files = {p.name: sha256_file(p) for p in (questions_path, gold_path) if p.is_file()}

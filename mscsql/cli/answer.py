@@ -50,8 +50,8 @@ def generate(
 def ask(
     question: Annotated[str, typer.Argument(help="the question, in plain language", show_default=False)],
     db: Annotated[str, typer.Option("--db", help="database URL or path to a .sqlite file")],
-    config: Annotated[str, typer.Option(help="a shipped pipeline config's name (default, tiny, paper, server) or a "
-                                             "YAML file")] = "default",
+    config: Annotated[str, typer.Option(help="a shipped pipeline config's name (default, cpu, local-server, server, "
+                                             "paper, msc-plus, tiny) or a YAML file")] = "default",
     evidence: Annotated[str | None, typer.Option(help="a hint or definition that helps (BIRD's evidence)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the answer as JSON")] = False,
     explain: Annotated[bool, typer.Option(help="show every candidate, its group and who proposed it")] = False,

@@ -23,7 +23,8 @@ app.add_typer(notes_app, name="notes")
 
 ServeConfigOpt = Annotated[Path | None, typer.Option("--config", help="a serve config: its store and databases")]
 DatabaseOpt = Annotated[str | None, typer.Option("--database", help="the database's name (in the serve config; "
-                                                 "with --db, its name in the store: by default the file's name)")]
+                                                 "with --db, its name in the store: by default where it is, the "
+                                                 "file's absolute path or the server, port and database)")]
 DbOpt = Annotated[str | None, typer.Option("--db", help="instead of --config: a database URL or .sqlite path")]
 StoreOpt = Annotated[str | None, typer.Option("--store", help="the store's URL (default: the serve config's; with "
                                               "--db, $MSCSQL_STORE or ~/.local/share/mscsql/store.sqlite)")]

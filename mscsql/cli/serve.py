@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from mscsql.cli.app import app, err
-from mscsql.errors import BackendUnavailable, ConfigError, MscSqlError
+from mscsql.errors import BackendUnavailable, ConfigError, MscSqlError, RejectedInput
 
 log = logging.getLogger("mscsql.serve")
 
@@ -112,6 +112,9 @@ def feedback(
         found = store.answers.get(answer_id)
         if found is None:
             raise ConfigError(f"no answer with id {answer_id!r} in the store", hint="check the id and --config")
+        if sql is not None and correct:
+            raise RejectedInput("--correct takes no --sql: a confirmation says the answer's own query was right",
+                                hint="to give the right query, mark the answer --wrong --sql \"SELECT ...\"")
         if sql is not None:
             entry = settings.databases.get(str(found.get("database")))
             if entry is None:

@@ -44,7 +44,10 @@ class ConfidenceModel:
     fitted_on: dict[str, Any] = field(default_factory=dict)
 
     def predict(self, values: Mapping[str, float]) -> float:
-        """The probability that the answer with these feature ``values`` is right."""
+        """The probability that the answer with these feature ``values`` is right: 0 for an answer whose query
+        failed (or that has none), which cannot be right."""
+        if values.get("chosen_failed", 0.0):
+            return 0.0
         x = np.asarray([values.get(name, 0.0) for name in self.features], dtype=np.float64)
         z = float(np.dot((x - np.asarray(self.mean)) / np.asarray(self.scale), np.asarray(self.coef))) + self.intercept
         return 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0

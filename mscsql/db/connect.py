@@ -62,7 +62,7 @@ def parse_server_url(target: str, command: str) -> tuple[Any, str]:
     if backend not in _SERVER_SCHEMES:
         raise DatabaseError(f"{command} needs a PostgreSQL or MySQL URL, not {_redacted(str(target))!r}",
                             hint="a SQLite file is opened read-only by mscsql itself; give e.g. "
-                                 "postgresql://admin@host/db")
+                                 "postgresql://user@host/db")
     _scheme, module, extra = _SERVER_SCHEMES[backend]
     _check_driver(url, backend, module)
     _require(module, extra)

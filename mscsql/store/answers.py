@@ -10,7 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from mscsql.errors import NotFound
+from mscsql.errors import NotFound, RejectedInput
 from mscsql.store.engine import utc_iso
 from mscsql.store.migrations import answers_table, feedback_table
 
@@ -50,7 +50,12 @@ class AnswerStore:
 
     def add_feedback(self, answer_id: str, correct: bool, sql: str | None = None) -> dict[str, Any]:
         """Record whether the answer ``answer_id`` was right (and, when it was not, the query that is); returns
-        the feedback as stored. An unknown answer is a :class:`NotFound`."""
+        the feedback as stored. An unknown answer is a :class:`NotFound`; a confirmation with a query, a
+        :class:`RejectedInput` (it would say the answer was right and keep another query for it)."""
+        if correct and sql:
+            raise RejectedInput("a confirmation takes no query: it says the answer's own query was right",
+                                hint="to give the right query, mark the answer wrong with it (correct: false, sql; "
+                                     "on the command line --wrong --sql)")
         now = datetime.now(UTC)
         with self.engine.begin() as conn:
             exists = conn.execute(sa.select(answers_table.c.id).where(answers_table.c.id == answer_id)).scalar()

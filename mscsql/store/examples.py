@@ -40,15 +40,21 @@ def read_examples_file(path: str | Path) -> list[dict[str, Any]]:
     and ``sql`` and optionally ``evidence``; one :class:`RejectedInput` names every entry that is not."""
     text = read_text_file(path, "examples file", RejectedInput)
     entries: list[tuple[str, Any]] = []
-    stripped = text.lstrip()
-    try:
-        if stripped.startswith("["):
+    hint = 'give [{"question": ..., "sql": ...}, ...] or one such object a line'
+    if text.lstrip().startswith("["):
+        try:
             entries = [(f"entry {i + 1}", e) for i, e in enumerate(json.loads(text))]
-        else:
-            entries = [(f"line {n}", json.loads(line)) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
-    except json.JSONDecodeError as err:
-        raise RejectedInput(f"examples file {path} is not JSON or JSON Lines: {err}",
-                            hint='give [{"question": ..., "sql": ...}, ...] or one such object a line') from None
+        except json.JSONDecodeError as err:
+            raise RejectedInput(f"examples file {path} is not JSON: {err}", hint=hint) from None
+    else:  # JSON Lines: each line read alone, so a broken one is named by its own number
+        for number, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                entries.append((f"line {number}", json.loads(line)))
+            except json.JSONDecodeError as err:
+                raise RejectedInput(f"examples file {path}, line {number}, is not a JSON object: {err.msg} "
+                                    f"(column {err.colno})", hint=hint) from None
     problems, examples = [], []
     for where, entry in entries:
         if not isinstance(entry, dict):

@@ -4,6 +4,8 @@ a store made by an older mscsql is brought up to date and one made by a newer ms
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Callable
 
 import sqlalchemy as sa
 
@@ -82,8 +84,29 @@ MIGRATIONS: dict[int, tuple[sa.Table, ...]] = {
     1: (answers_table,),
     2: (feedback_table,),
     3: (examples_table, conversations_table, turns_table, notes_table),  # what people teach, conversations
+    4: (),  # the default name of a server database spells out the default port (see _name_default_ports)
 }
 LATEST = max(MIGRATIONS)
+
+#: the port a server database's default name shows when its URL gives none
+DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mariadb": 3306}
+_PORTLESS = re.compile(r"^(?P<backend>[a-z]+)://(?P<host>[^/:]*):/(?P<database>.*)$")
+
+
+def _name_default_ports(conn: sa.Connection) -> None:
+    """Version 4: names made from a URL without a port (``postgresql://host:/db``) get the default port, as
+    names are made now, so a database reached with or without ``:5432`` keeps one name."""
+    for table in (answers_table, examples_table, conversations_table, notes_table):
+        names = conn.execute(sa.select(table.c.database).distinct()).scalars().all()
+        for name in names:
+            found = _PORTLESS.match(name)
+            if found and found["backend"] in DEFAULT_PORTS:
+                renamed = f"{found['backend']}://{found['host']}:{DEFAULT_PORTS[found['backend']]}/{found['database']}"
+                conn.execute(table.update().where(table.c.database == name).values(database=renamed))
+
+
+#: version -> what it changes in the rows already kept
+DATA_STEPS: dict[int, Callable[[sa.Connection], None]] = {4: _name_default_ports}
 
 
 def migrate(engine: sa.Engine) -> int:
@@ -98,6 +121,8 @@ def migrate(engine: sa.Engine) -> int:
         for version in range(current + 1, LATEST + 1):
             for table in MIGRATIONS[version]:
                 table.create(conn, checkfirst=True)
+            if version in DATA_STEPS and current:  # a new store has no rows to change
+                DATA_STEPS[version](conn)
             log.info("store: applied migration %d", version)
         if found is None:
             conn.execute(version_table.insert().values(version=LATEST))

@@ -122,3 +122,14 @@ def test_the_packaged_model_is_more_confident_when_the_samples_agree() -> None:
         return model.predict(features(item.question, None, candidates, choice))
 
     assert 0 < confidence(5, 4) < confidence(8, 1) < confidence(9, 0) < 1
+
+
+def test_an_answer_whose_query_failed_has_no_confidence() -> None:
+    model = ConfidenceModel.load()
+    failed = ExecutionResult(sql="SELECT nope FROM orders", status=ExecutionStatus.ERROR, error="no such column: nope")
+    candidates = (CandidateResult("SELECT nope FROM orders", ("g",) * 4, failed),)
+    item = SelectionItem("How many orders are there?", None, "", candidates, ("g",))
+    [choice] = VoteSelector().choose([item])
+    found = features(item.question, None, candidates, choice)
+    assert found["chosen_failed"] == 1.0
+    assert model.predict(found) == 0.0  # four samples agreeing on an error are not evidence of a right answer

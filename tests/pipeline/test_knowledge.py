@@ -89,6 +89,25 @@ def test_a_verified_question_is_answered_when_no_generator_can_run(tmp_path: Pat
             t2s.ask("How many orders were shipped?")
 
 
+def test_an_empty_question_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    db = create_demo(tmp_path / "demo.sqlite")
+    with TextToSQL.from_config(_config("http://127.0.0.1:9/v1"), db=db) as t2s:  # nothing answers there
+        with pytest.raises(RejectedInput, match="the question is empty"):
+            t2s.ask("  \n")
+        with pytest.raises(RejectedInput, match="question 2 of the 2 is empty"):
+            t2s.ask_batch(["How many orders?", ""])
+
+
+def test_a_database_without_tables_is_one_clear_error(tmp_path: Path) -> None:
+    from mscsql.errors import DatabaseError
+
+    empty = tmp_path / "empty.sqlite"
+    empty.write_bytes(b"")  # what a mistyped path created elsewhere would leave
+    with TextToSQL.from_config(_config("http://127.0.0.1:9/v1"), db=empty) as t2s, \
+            pytest.raises(DatabaseError, match="has no tables to ask about"):
+        t2s.ask("How many orders?")
+
+
 def test_a_verified_query_that_no_longer_runs_leaves_the_question_to_the_generators(
         tmp_path: Path, local_server: str) -> None:  # noqa: F811
     db = create_demo(tmp_path / "demo.sqlite")
