@@ -351,6 +351,10 @@ def load_generation_config(path: str | Path | dict[str, Any], model: type[Genera
     data = expand_env(apply_overrides(data, overrides))
     if overrides:
         source += " with --set " + " ".join(overrides)
+    if isinstance(data, dict) and "databases" in data and "pipeline" in data and "generators" not in data:
+        raise ConfigError(f"{source} is a serve config (it names databases and a pipeline); this command takes a "
+                          "pipeline config", hint=f"give the pipeline it names: --config {data['pipeline']}"
+                          if isinstance(data["pipeline"], str) else "give a pipeline config (e.g. local-server)")
     pipeline_only = set(PipelineConfig.model_fields) - set(GenerationConfig.model_fields)
     if model is GenerationConfig and pipeline_only & set(data):  # a pipeline config read for its generation part
         parse_config(PipelineConfig, data, source)  # the whole file is still checked

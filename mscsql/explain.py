@@ -66,14 +66,14 @@ def _sentence(tree: exp.Expression) -> str:
     parts = [head]
     group = tree.args.get("group")
     if group is not None and group.expressions:
-        parts.append("for each " + _join_words(_phrase(g, aliases) for g in group.expressions))
+        parts.append("for each " + _join_words(_phrase(_selected(g, tree), aliases) for g in group.expressions))
     having = tree.args.get("having")
     if having is not None:
         parts.append(f"keeping only the groups {_whose(_condition(having.this, aliases))}")
     order = tree.args.get("order")
     limit = tree.args.get("limit")
     if order is not None and order.expressions:
-        parts.append("sorted by " + _join_words(_ordering(o, aliases) for o in order.expressions))
+        parts.append("sorted by " + _join_words(_ordering(o, aliases, tree) for o in order.expressions))
     if limit is not None:
         count = limit.expression.sql() if limit.expression is not None else limit.sql()
         offset = tree.args.get("offset")
@@ -170,7 +170,8 @@ def _condition(node: exp.Expression, aliases: dict[str, str]) -> str:
             inner = query.this if isinstance(query, exp.Subquery) else query
             among = _lower_first(_sentence(inner).rstrip("."))
             return f"{_phrase(node.this, aliases)} is among the results of ({among})"
-        return f"{_phrase(node.this, aliases)} is one of {_join_words(_phrase(e, aliases) for e in node.expressions)}"
+        choices = _join_words((_phrase(e, aliases) for e in node.expressions), "or")
+        return f"{_phrase(node.this, aliases)} is one of {choices}"
     if isinstance(node, exp.Between):
         return (f"{_phrase(node.this, aliases)} is between {_phrase(node.args['low'], aliases)} and "
                 f"{_phrase(node.args['high'], aliases)}")
@@ -181,9 +182,24 @@ def _condition(node: exp.Expression, aliases: dict[str, str]) -> str:
     return _phrase(node, aliases)
 
 
-def _ordering(node: exp.Ordered, aliases: dict[str, str]) -> str:
+def _ordering(node: exp.Ordered, aliases: dict[str, str], select: exp.Select) -> str:
     direction = "from highest to lowest" if node.args.get("desc") else "from lowest to highest"
-    return f"{_phrase(node.this, aliases)} {direction}"
+    return f"{_phrase(_selected(node.this, select), aliases)} {direction}"
+
+
+def _position(node: exp.Expression, select: exp.Select) -> int | None:
+    """The 1-based position in the select list that ``node`` names (``GROUP BY 1``), else None."""
+    if isinstance(node, exp.Literal) and not node.is_string and node.this.isdigit() \
+            and 1 <= int(node.this) <= len(select.expressions):
+        return int(node.this)
+    return None
+
+
+def _selected(node: exp.Expression, select: exp.Select) -> exp.Expression:
+    """What ``node`` groups or sorts by: the selected expression a position names (without its alias), else
+    ``node`` itself."""
+    position = _position(node, select)
+    return node if position is None else _unalias(select.expressions[position - 1])
 
 
 def _phrase(node: exp.Expression | None, aliases: dict[str, str]) -> str:
@@ -219,11 +235,11 @@ def _unalias(node: exp.Expression) -> exp.Expression:
     return node.this if isinstance(node, exp.Alias) else node
 
 
-def _join_words(items: Iterable[str]) -> str:
+def _join_words(items: Iterable[str], conjunction: str = "and") -> str:
     words = [w for w in items if w]
     if len(words) <= 1:
         return "".join(words)
-    return ", ".join(words[:-1]) + " and " + words[-1]
+    return ", ".join(words[:-1]) + f" {conjunction} " + words[-1]
 
 
 def _lower_first(text: str) -> str:
@@ -236,7 +252,7 @@ def _complete(text: str, tree: exp.Expression) -> str:
     own = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
     tables = [t.name for t in tree.find_all(exp.Table) if t.name and t.name.lower() not in own]
     missing_tables = [t for t in dict.fromkeys(tables) if t.lower() not in lowered]
-    literals = [lit.sql() for lit in tree.find_all(exp.Literal)]
+    literals = [lit.sql() for lit in tree.find_all(exp.Literal) if not _names_a_position(lit)]
     missing_values = [v for v in dict.fromkeys(literals) if v.lower() not in lowered]
     extra = []
     if missing_tables:
@@ -245,3 +261,11 @@ def _complete(text: str, tree: exp.Expression) -> str:
         extra.append(f"it uses the values {_join_words(missing_values)}" if extra else
                      f"It uses the values {_join_words(missing_values)}")
     return text if not extra else f"{text} {' and '.join(extra)}."
+
+
+def _names_a_position(literal: exp.Literal) -> bool:
+    """Whether ``literal`` is a ``GROUP BY``/``ORDER BY`` position (said as the expression it names)."""
+    parent = literal.parent
+    target = parent.parent if isinstance(parent, exp.Ordered) else parent
+    select = target.parent if isinstance(target, exp.Group | exp.Order) else None
+    return isinstance(select, exp.Select) and _position(literal, select) is not None

@@ -61,17 +61,21 @@ log = logging.getLogger(__name__)
 class TextToSQL:
     """Linking, generation, execution and selection over one database."""
 
-    def __init__(self, config: PipelineConfig, db: Any, *, trace_dir: str | Path | None = None,
-                 models: Models | None = None, tables_json: str | Path | None = None,
-                 store: Store | str | None = None, name: str | None = None) -> None:
-        """``db``: a URL, a path or a Database; ``models``: loaded models to share with other databases (by
-        default this object loads its own); ``tables_json``: a Spider/BIRD ``tables.json`` whose names and
-        descriptions the schema gets; ``store``: where verified examples, notes and conversations are kept (a
-        :class:`Store` or its URL; by default a throwaway one, deleted on :meth:`close`); ``name``: the
+    def __init__(self, config: PipelineConfig | str | Path | dict[str, Any], db: Any, *,
+                 trace_dir: str | Path | None = None, models: Models | None = None,
+                 tables_json: str | Path | None = None, store: Store | str | None = None,
+                 name: str | None = None) -> None:
+        """``config``: a :class:`PipelineConfig`, or what :meth:`from_config` reads (a packaged config's name, a
+        YAML file, a dict); ``db``: a URL, a path or a Database; ``models``: loaded models to share with other
+        databases (by default this object loads its own); ``tables_json``: a Spider/BIRD ``tables.json`` whose
+        names and descriptions the schema gets; ``store``: where verified examples, notes and conversations are
+        kept (a :class:`Store` or its URL; by default a throwaway one, deleted on :meth:`close`); ``name``: the
         database's name in the store (by default its location: the SQLite file's absolute path, or the server,
         port and database without the login)."""
         from mscsql.db import connect
 
+        if not isinstance(config, PipelineConfig):
+            config = load_generation_config(config, PipelineConfig)
         self.config = config
         #: where each answer's stages are appended (``trace.jsonl``) with the samples in a store that the
         #: ``replay`` backend reads (``samples.jsonl``); None: no trace

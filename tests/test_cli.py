@@ -64,6 +64,11 @@ def test_user_errors_exit_2_with_one_message(tmp_path: Path) -> None:
     asked = mscsql("ask", "--config", str(server), "--db", str(create_demo(tmp_path / "demo.sqlite")), "How many?")
     assert asked.returncode == 2 and "no server answers at http://***@127.0.0.1:9/v1" in asked.stderr
     assert "s3cretpw" not in asked.stderr
+    # a serve config given where a pipeline config belongs is named as such, with the pipeline it names
+    serve = tmp_path / "serve.yaml"
+    serve.write_text("pipeline: tiny\ndatabases:\n  demo: {url: demo.sqlite}\n")
+    wrong = mscsql("ask", "--config", str(serve), "--db", str(tmp_path / "demo.sqlite"), "How many?")
+    assert wrong.returncode == 2 and "is a serve config" in wrong.stderr and "--config tiny" in wrong.stderr
     # the placeholder user of the project's own example URLs is shown as written
     missing = mscsql("ask", "--config", str(server), "--db", str(tmp_path / "nowhere.sqlite"), "How many?")
     assert missing.returncode == 2 and "postgresql://user@localhost/dbname" in missing.stderr

@@ -98,6 +98,13 @@ def test_an_empty_question_is_refused_before_anything_runs(tmp_path: Path) -> No
             t2s.ask_batch(["How many orders?", ""])
 
 
+def test_a_text_to_sql_takes_a_config_s_name_file_or_dict_as_from_config_does(tmp_path: Path) -> None:
+    db = create_demo(tmp_path / "demo.sqlite")
+    for config in ("local-server", _config("http://127.0.0.1:9/v1")):
+        with TextToSQL(config, db) as direct, TextToSQL.from_config(config, db=db) as read:
+            assert direct.config == read.config and direct.config_hash == read.config_hash
+
+
 def test_a_database_without_tables_is_one_clear_error(tmp_path: Path) -> None:
     from mscsql.errors import DatabaseError
 
