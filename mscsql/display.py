@@ -10,6 +10,7 @@ display; JSON output keeps every value whole and stays valid JSON.
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -39,8 +40,14 @@ def terminal_text(text: str, *, one_line: bool = True, max_chars: int | None = N
 
 
 def cell_text(value: Any) -> str:
-    """A result or schema value as a table shows it."""
-    return "NULL" if value is None else terminal_text(str(value), max_chars=CELL_CHARS)
+    """A result or schema value as a table shows it: a REAL with 15 significant digits, as SQLite's shell shows
+    it (a sum of prices is 76299.96, not 76299.95999999999; the JSON keeps every digit)."""
+    if value is None:
+        return "NULL"
+    if type(value) is float and math.isfinite(value):
+        shown = f"{value:.15g}"
+        return shown + ".0" if shown.lstrip("-").isdigit() else shown
+    return terminal_text(str(value), max_chars=CELL_CHARS)
 
 
 _JSON_UNSAFE = re.compile(f"[{_UNSAFE}]")

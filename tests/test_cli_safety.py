@@ -178,3 +178,14 @@ def test_readonly_role_prints_then_applies_a_login_that_only_reads(request: pyte
         assert dbutil.fingerprint(url) == before and dbutil.pwned_files() == []
     finally:
         _drop_role(dialect, name, database)
+
+
+def test_a_real_is_shown_with_15_significant_digits_and_kept_whole_in_json(sqlite_path: Path) -> None:
+    query = "SELECT 76299.95999999999 AS total, 0.1 + 0.2 AS small, 3.0 AS whole, 1e300 * 10 AS big"
+    table = mscsql("db", "query", str(sqlite_path), query)
+    assert table.returncode == 0, table.stderr
+    shown = table.stdout.decode()
+    assert "76299.96" in shown and "0.3" in shown and "3.0" in shown and "76299.9599" not in shown
+    assert "0.30000000000000004" not in shown
+    as_json = json.loads(mscsql("db", "query", str(sqlite_path), query, "--json").stdout)
+    assert as_json["rows"][0][:3] == [76299.95999999999, 0.30000000000000004, 3.0]

@@ -43,6 +43,7 @@ def test_the_demo_loads_into_an_empty_server_database(tmp_path: Path, dialect: s
         before = dbutil.fingerprint(url)
         again = _mscsql("demo", "create", "--db", url)  # a database with tables is refused, untouched
         assert again.returncode == 2 and "already has tables" in again.stderr and "Traceback" not in again.stderr
+        assert "mscsql demo create --db writes only into an empty database" in again.stderr
         assert dbutil.fingerprint(url) == before
     finally:
         dbutil.drop_server_database(dialect, name)

@@ -105,12 +105,14 @@ def examples_import(file: Annotated[Path, typer.Argument(help="JSON list or JSON
         if failed and not skip_invalid:
             raise ConfigError(f"{len(failed)} of {len(examples)} examples in {file} failed their check, so none was "
                               "kept:\n  " + "\n  ".join(failed.values()), hint="fix them, or pass --skip-invalid")
+        before = {e["id"] for e in t2s.store.examples.list(t2s.name)}
         kept = [t2s.store.examples.add(t2s.name, e["question"], e["sql"], e["evidence"], source="imported")
                 for number, e in enumerate(examples, 1) if number not in failed]
     for line in failed.values():
         err.print(f"skipped {line}", highlight=False, markup=False)
-    err.print(f"{len(kept)} examples kept for {t2s.name}" + (f", {len(failed)} skipped" if failed else ""),
-              highlight=False, markup=False)
+    known = sum(e["id"] in before for e in kept)
+    err.print(f"{len(kept)} examples kept for {t2s.name}" + (f" ({known} of them already were)" if known else "")
+              + (f", {len(failed)} skipped" if failed else ""), highlight=False, markup=False)
     if failed:
         raise typer.Exit(1)
 

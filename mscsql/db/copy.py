@@ -219,8 +219,8 @@ def copy_sqlite(source: str | Path, target_url: str, *, command: str = "mscsql d
             raise DatabaseConnectionError(f"cannot connect to {shown}: {first[0]}",
                                           hint="create the empty database first, e.g. createdb NAME") from None
         if existing:
-            raise DatabaseError(f"{shown} already has tables ({', '.join(sorted(existing)[:5])}); mscsql copies only "
-                                "into an empty database", hint="create a new database for the copy")
+            raise DatabaseError(f"{shown} already has tables ({', '.join(sorted(existing)[:5])}); {command} writes "
+                                "only into an empty database", hint="create a new, empty database for it")
         tables = _read(path.resolve(), lower=dialect == "postgresql")
         report = CopyReport()
         _plan_keys(tables, dialect, report)

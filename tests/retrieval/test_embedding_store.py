@@ -56,3 +56,13 @@ def test_an_unusable_store_warns_and_the_encoder_still_embeds(tmp_path: Path, ca
         vectors = encoder.encode(QUESTIONS[:1])
     assert vectors.shape == (1, 384) and encoder.encoded_texts == 1
     assert "not kept on disk" in caplog.text or "cannot be read" in caplog.text
+
+
+def test_loading_the_encoder_draws_no_progress_bar_and_leaves_bars_as_they_were(
+        capfd: pytest.CaptureFixture[str], no_disk_store: None) -> None:
+    from transformers.utils import logging as hf_logging
+
+    assert hf_logging.is_progress_bar_enabled()
+    Encoder().encode(QUESTIONS[:1])  # loads the model
+    assert "Loading weights" not in capfd.readouterr().err
+    assert hf_logging.is_progress_bar_enabled()  # the setting is given back for other models' loads

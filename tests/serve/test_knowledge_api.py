@@ -129,7 +129,9 @@ def test_the_examples_and_notes_commands_use_the_serve_store(tmp_path: Path, loc
                                                        {"question": "bad", "sql": "DELETE FROM orders"}]))
         args = ("--config", str(config), "--database", "demo")
         imported = _mscsql("examples", "import", str(tmp_path / "examples.jsonl"), *args, cwd=tmp_path)
-        assert imported.returncode == 0 and "2 examples kept for demo" in imported.stderr, imported.stderr
+        assert imported.returncode == 0 and "2 examples kept for demo\n" in imported.stderr, imported.stderr
+        again = _mscsql("examples", "import", str(tmp_path / "examples.jsonl"), *args, cwd=tmp_path)
+        assert again.returncode == 0 and "2 examples kept for demo (2 of them already were)" in again.stderr
         failed = _mscsql("examples", "import", str(tmp_path / "bad.json"), *args, cwd=tmp_path)
         assert failed.returncode == 2 and "1 of 2 examples" in failed.stderr and "none was kept" in failed.stderr
         malformed = tmp_path / "malformed.jsonl"
