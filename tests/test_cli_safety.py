@@ -159,6 +159,21 @@ def test_readonly_role_prints_then_applies_a_login_that_only_reads(request: pyte
                              f"{name}:{quote(env['READER_PASSWORD'], safe='')}@")
         queried = mscsql("db", "query", reader, "SELECT count(*) FROM items")
         assert queried.returncode == 0 and b"warning" not in queried.stderr, queried.stderr
+        # the reader may not make roles: the server's refusal is one message, not the driver's traceback
+        refused = mscsql("db", "readonly-role", reader, "--name", f"{name}_b", "--password-env", "READER_PASSWORD",
+                         "--apply", env=env)
+        _one_message(refused, "the server refused to make the role", "run it as a login that may create roles")
+        if dialect == "postgresql":  # nor write a copy into an empty database it can connect to
+            empty_name = f"mscsql_test_{uuid.uuid4().hex[:10]}"
+            empty = dbutil.create_empty_database("postgresql", empty_name)
+            try:
+                source = dbutil.make_sqlite(Path(request.getfixturevalue("tmp_path")) / "small.sqlite",
+                                            "CREATE TABLE t (a INTEGER); INSERT INTO t VALUES (1);")
+                login = reader.split("//")[1].split("@")[0]  # the reader's user:password
+                copied = mscsql("db", "copy", str(source), empty.replace("postgres@", f"{login}@"))
+                _one_message(copied, "the server refused to write the copy", "its owner")
+            finally:
+                dbutil.drop_server_database("postgresql", empty_name)
         as_admin = mscsql("db", "query", url, "SELECT count(*) FROM items")
         assert b"warning" in as_admin.stderr and b"readonly-role" in as_admin.stderr
         from mscsql.db import connect

@@ -216,15 +216,23 @@ def copy_sqlite(source: str | Path, target_url: str, *, command: str = "mscsql d
             existing = _existing_tables(writer, dialect)
         except sqlalchemy.exc.OperationalError as err:
             first = str(err.orig).strip().splitlines() if err.orig else [type(err).__name__]
+            create = "createdb NAME" if dialect == "postgresql" else "mariadb -e 'CREATE DATABASE NAME'"
             raise DatabaseConnectionError(f"cannot connect to {shown}: {first[0]}",
-                                          hint="create the empty database first, e.g. createdb NAME") from None
+                                          hint=f"create the empty database first, e.g. {create}") from None
         if existing:
             raise DatabaseError(f"{shown} already has tables ({', '.join(sorted(existing)[:5])}); {command} writes "
                                 "only into an empty database", hint="create a new, empty database for it")
         tables = _read(path.resolve(), lower=dialect == "postgresql")
         report = CopyReport()
         _plan_keys(tables, dialect, report)
-        _write(writer, dialect, tables, report)
+        try:
+            _write(writer, dialect, tables, report)
+        except sqlalchemy.exc.DBAPIError as err:  # the server refused: no right to create tables, read-only, ...
+            first = (str(err.orig).strip().splitlines() if err.orig else []) or [type(err).__name__]
+            kept = "" if dialect == "postgresql" else \
+                " (MySQL keeps the tables made before the refusal: drop them before trying again)"
+            raise DatabaseError(f"the server refused to write the copy into {shown}: {first[0]}{kept}",
+                                hint="give a login that may create tables in that database (its owner)") from None
         return report
     finally:
         writer.dispose()

@@ -7,11 +7,12 @@ generated query. It only creates: a role (PostgreSQL) or user (MySQL) that alrea
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from mscsql.errors import ConfigError, DatabaseError
+from mscsql.errors import ConfigError, DatabaseError, MscSqlError
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 #: MySQL global privileges that reach past reading the data (files, other sessions, the server, users)
@@ -134,7 +135,26 @@ def role_exists(conn: Any, dialect: str, name: str, host: str = "%") -> bool:
 
 def apply_plan(conn: Any, plan: RolePlan, host: str = "%") -> None:
     """Run the plan's statements on the administrator's DBAPI connection ``conn`` (in one transaction on
-    PostgreSQL), after checking that the role does not exist yet."""
+    PostgreSQL), after checking that the role does not exist yet. The server's refusal (a login that may not
+    create roles, a read-only session, an unknown schema) is one :class:`DatabaseError`."""
+    ran: list[str] = []
+    try:
+        _apply(conn, plan, host, ran)
+    except MscSqlError:
+        raise
+    except Exception as err:  # the driver's error: the server refused a statement
+        with contextlib.suppress(Exception):  # the connection may be gone: the refusal is what to report
+            conn.rollback()
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        kept = ""
+        if plan.dialect != "postgresql" and ran:  # MySQL commits each CREATE USER and GRANT as it runs
+            kept = f"; {len(ran)} statement(s) before it took effect (MySQL cannot undo them): " + "; ".join(ran)
+        raise DatabaseError(f"the server refused to make the role {plan.name!r}: {reason}{kept}",
+                            hint="run it as a login that may create roles and grant rights (an administrator or "
+                                 "the database's owner), or run the printed statements yourself") from None
+
+
+def _apply(conn: Any, plan: RolePlan, host: str, ran: list[str]) -> None:
     if role_exists(conn, plan.dialect, plan.name, host):
         raise DatabaseError(f"a role named {plan.name!r} already exists; mscsql only creates new roles",
                             hint="choose another --name, or drop the existing role yourself")
@@ -149,5 +169,6 @@ def apply_plan(conn: Any, plan: RolePlan, host: str = "%") -> None:
 
             cursor.execute("SELECT @@SESSION.sql_mode")
             cursor.execute(f"SET SESSION sql_mode = '{pinned_sql_mode(cursor.fetchone()[0] or '')}'")
-            for statement in plan.run:
+            for statement, shown in zip(plan.run, plan.shown, strict=True):
                 cursor.execute(statement)
+                ran.append(shown)
