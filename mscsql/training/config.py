@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from mscsql.config import expand_env, load_yaml, parse_config
 from mscsql.overrides import apply_overrides
@@ -49,6 +49,13 @@ class TrainingSettings(_Strict):
     epochs: float = Field(1.0, gt=0)
     #: stop after this many optimizer steps (-1: run the epochs)
     max_steps: int = -1
+
+    @field_validator("max_steps")
+    @classmethod
+    def _steps_or_epochs(cls, value: int) -> int:
+        if value == 0 or value < -1:
+            raise ValueError("must be 1 or more, or -1 to run the epochs")
+        return value
     learning_rate: float = Field(1e-4, gt=0)
     per_device_batch_size: int = Field(1, ge=1)
     gradient_accumulation_steps: int = Field(12, ge=1)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.metadata
 import importlib.util
+import json
 import logging
 import os
 from dataclasses import dataclass
@@ -66,19 +67,27 @@ class TrainResult:
     eval_loss: float | None
     #: False in the other processes of a multi-process run (only the main process should report)
     main_process: bool = True
+    #: the output folder held this run already finished: nothing was trained
+    already_done: bool = False
 
     def summary(self) -> str:
         def num(value: float | None) -> str:
             return "n/a" if value is None else f"{value:.4f}"
 
-        return (f"trained {self.steps} steps: train loss {num(self.train_loss)}, eval loss {num(self.eval_loss)}; "
-                f"adapter in {self.adapter_dir}")
+        done = "already finished: nothing to train; " if self.already_done else ""
+        return (f"{done}trained {self.steps} steps: train loss {num(self.train_loss)}, "
+                f"eval loss {num(self.eval_loss)}; adapter in {self.adapter_dir}")
 
 
 def train_causal_lm(config: TrainConfig, *, resume: bool = True) -> TrainResult:
     """Fine-tune ``config.model`` with a LoRA (or QLoRA) adapter on ``config.dataset``; with ``resume``,
     continue from the last ``checkpoint-*`` folder in ``config.output_dir`` if there is one."""
     recipe = CausalLMRecipe(config)
+    if resume:
+        done = recipe.finished()
+        if done is not None:
+            log.info("nothing to train: %s already finished with these settings", recipe.output_dir)
+            return done
     recipe.setup(resume=resume)
     recipe.train()
     return recipe.save()
@@ -397,6 +406,23 @@ class CausalLMRecipe:
         return Trainer(model=self.model, args=self.args, train_dataset=self.train_data, eval_dataset=self.eval_data,
                        data_collator=CompletionCollator(self.tokenizer.pad_token_id, multiple),
                        processing_class=self.tokenizer, callbacks=[self._counter])
+
+    def finished(self) -> TrainResult | None:
+        """The result of the run in the output folder when it already finished with these settings (its summary
+        was written with this config at the step of its last checkpoint), else None: resuming it would train
+        one more step past ``max_steps``."""
+        try:
+            summary = json.loads((self.output_dir / SUMMARY_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        steps = [int(p.name.split("-")[1]) for p in self.output_dir.glob("checkpoint-*")
+                 if p.name.split("-")[1].isdigit()]
+        if not isinstance(summary, dict) or summary.get("config") != self.config.model_dump(mode="json") \
+                or not steps or max(steps) != summary.get("steps") or not self.adapter_dir.is_dir():
+            return None
+        return TrainResult(output_dir=self.output_dir, adapter_dir=self.adapter_dir, steps=int(summary["steps"]),
+                           train_loss=summary.get("train_loss"), eval_loss=summary.get("eval_loss"),
+                           already_done=True)
 
     def _last_checkpoint(self) -> str | None:
         from transformers.trainer_utils import get_last_checkpoint

@@ -47,6 +47,8 @@ def test_overrides_keep_their_types_and_text_fields_stay_text(tmp_path: Path) ->
     ("method=encoder", "role 'critic'"),
     ("training=5", "training"),
     ("novalue", "key=value"),
+    ("training.max_steps=0", "max_steps: Value error, must be 1 or more, or -1 to run the epochs"),
+    ("training.max_steps=-5", "max_steps: Value error, must be 1 or more"),
 ])
 def test_mistakes_are_one_clear_error(override: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):

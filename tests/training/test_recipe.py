@@ -186,6 +186,10 @@ def test_resume_continues_from_the_last_checkpoint(base: Path, data: Path, tmp_p
     # steps 1-4 come from the checkpoint's history, unchanged
     assert {step: losses[step] for step in range(1, 5)} == first_losses
     assert (output / "checkpoint-6").is_dir()
+    # the same run again, finished: nothing is trained (resuming at max_steps would take one step more)
+    again = train_causal_lm(tiny_setup.train_config(base, data, output, max_steps=6, save_steps=2))
+    assert again.already_done and again.steps == 6 and "nothing to train" in again.summary()
+    assert not (output / "checkpoint-7").exists() and json.loads((output / "train_summary.json").read_text()) == summary
 
     # resume=False beside the earlier run's checkpoints is refused: a later resume would pick the wrong run
     third = CausalLMRecipe(tiny_setup.train_config(base, data, tmp_path / "out", max_steps=1, save_steps=0))
