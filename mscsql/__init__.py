@@ -16,17 +16,17 @@ if TYPE_CHECKING:
     from mscsql.answer import Answer
     from mscsql.db import Database, connect, execute_many
     from mscsql.pipeline import TextToSQL
-    from mscsql.types import ExecutionResult, ExecutionStatus, Schema
+    from mscsql.types import ExecutionResult, ExecutionStatus, ResultBudget, Schema
 
 __version__ = "0.1.0"
 
 #: public name -> the module that defines it
 _LAZY = {"Answer": "mscsql.answer", "Database": "mscsql.db", "connect": "mscsql.db", "execute_many": "mscsql.db",
          "TextToSQL": "mscsql.pipeline", "ExecutionResult": "mscsql.types", "ExecutionStatus": "mscsql.types",
-         "Schema": "mscsql.types"}
+         "Schema": "mscsql.types", "ResultBudget": "mscsql.types"}
 
-__all__ = ["Answer", "Database", "ExecutionResult", "ExecutionStatus", "MscSqlError", "Schema", "TextToSQL",
-           "__version__", "connect", "execute_many"]
+__all__ = ["Answer", "Database", "ExecutionResult", "ExecutionStatus", "MscSqlError", "ResultBudget", "Schema",
+           "TextToSQL", "__version__", "connect", "execute_many"]
 
 
 def __getattr__(name: str) -> Any:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 import re
 
-#: user:password@ (or user@) inside a URL; the placeholder ``user@`` of this project's own examples is kept
-_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][\w+.-]*://)(?!user@)[^/@\s]+@")
+#: user:password@ (or user@) inside a URL, up to its last @ (a password may hold an unencoded @); the placeholder
+#: ``user@`` of this project's own examples is kept
+_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][\w+.-]*://)(?!user@)[^/\s]+@")
 
 
 def redact(text: str) -> str:

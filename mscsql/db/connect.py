@@ -44,7 +44,7 @@ def _redacted(text: str) -> str:
     """``text`` with the password of any ``scheme://user:password@`` in it replaced by ``***``."""
     import re
 
-    return re.sub(r"(://[^:/@\s]*:)[^@\s]*@", r"\1***@", text)
+    return re.sub(r"(://[^:/@\s]*:)[^/\s]*@", r"\1***@", text)  # up to the last @: a password may hold one
 
 
 def _check_driver(url: Any, backend: str, module: str) -> None:

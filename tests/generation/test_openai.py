@@ -346,7 +346,7 @@ def test_unreachable_server_fails_after_retries() -> None:
 def test_the_retry_log_never_shows_the_urls_password(caplog: pytest.LogCaptureFixture) -> None:
     import logging
 
-    from mscsql.errors import RedactCredentials
+    from mscsql.errors import RedactCredentials, redact
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -359,6 +359,12 @@ def test_the_retry_log_never_shows_the_urls_password(caplog: pytest.LogCaptureFi
     # and the command line's handler filter cleans any other log line
     record = logging.LogRecord("mscsql.x", logging.ERROR, __file__, 1, "failed: %s", ("mysql://u:pw@h/db",), None)
     assert RedactCredentials().filter(record) and record.getMessage() == "failed: mysql://***@h/db"
+    # a password with an unencoded @ is masked whole, and an @ after the host (a path, an address) is kept
+    assert redact("postgresql://ada:s3cret@pw@db:5432/x, see http://h/a@b") == \
+        "postgresql://***@db:5432/x, see http://h/a@b"
+    from mscsql.db.connect import _redacted
+
+    assert _redacted("postgresql://ada:s3cret@pw@db:5432/x") == "postgresql://ada:***@db:5432/x"
 
 
 def test_one_failing_prompt_fails_the_batch(server: FakeServer, root: str) -> None:
