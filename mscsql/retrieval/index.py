@@ -36,13 +36,18 @@ FORMAT_VERSION = 2
 _SETTINGS_THAT_SHAPE_THE_INDEX = ("max_values_per_column", "max_value_chars", "embed_values")
 
 
+def database_location(db: Database) -> str:
+    """Where ``db`` is: the SQLite file's absolute path, else its URL without the password."""
+    path = getattr(db, "path", None)
+    return str(Path(path).resolve()) if path is not None else db.display_url
+
+
 def default_index_dir(db: Database) -> Path:
     """``<cache>/index/<db_id>-<hash of the database location>`` (see :func:`mscsql.config.default_cache_dir`)."""
     import hashlib
 
     root = default_cache_dir()
-    path = getattr(db, "path", None)
-    location = str(Path(path).resolve()) if path is not None else db.display_url
+    location = database_location(db)
     digest = hashlib.blake2b(location.encode(), digest_size=6).hexdigest()
     name = getattr(db, "db_id", None) or "db"
     return root / "index" / f"{name}-{digest}"
@@ -65,6 +70,8 @@ class ValueIndex:
         self.db_fingerprint = db_fingerprint
         self.encoder_fingerprint = encoder_fingerprint
         self.column_embeddings = column_embeddings
+        #: where the indexed database is (kept in the folder, so another database's index is never replaced)
+        self.database: str | None = None
         self.lexical = LexicalMatcher(self.values)
         self.column_sizes = np.bincount(self.column_of, minlength=len(self.columns))
         # each column's values are stored together, in column order
@@ -114,7 +121,7 @@ class ValueIndex:
         return {"format": FORMAT_VERSION, "db_fingerprint": self.db_fingerprint,
                 "encoder": self.encoder_fingerprint,
                 "settings": {k: getattr(self.settings, k) for k in _SETTINGS_THAT_SHAPE_THE_INDEX},
-                "columns": len(self.columns), "values": len(self.values)}
+                "columns": len(self.columns), "values": len(self.values), "database": self.database}
 
     def save(self, folder: str | Path) -> Path:
         """Write the index to ``folder`` atomically: a half-written index is never left behind, and a
@@ -181,15 +188,19 @@ class ValueIndex:
             raise DatasetError(f"value index {folder} is damaged: its files disagree on sizes", hint="rebuild it")
         if embeddings is not None and settings.embed_values and encoder is None:
             encoder = get_encoder(settings.encoder, settings.device, settings.batch_size)
-        return cls(columns, values, column_of, embeddings, settings=settings, encoder=encoder,
-                   db_fingerprint=meta.get("db_fingerprint", ""), encoder_fingerprint=meta.get("encoder"),
-                   column_embeddings=column_embeddings)
+        index = cls(columns, values, column_of, embeddings, settings=settings, encoder=encoder,
+                    db_fingerprint=meta.get("db_fingerprint", ""), encoder_fingerprint=meta.get("encoder"),
+                    column_embeddings=column_embeddings)
+        index.database = meta.get("database")
+        return index
 
     @classmethod
     def open(cls, db: Database, folder: str | Path | None = None, settings: RetrievalSettings | None = None, *,
              encoder: Encoder | None = None, progress: bool = False, rebuild: bool = False) -> ValueIndex:
         """The index of ``db`` stored in ``folder``, rebuilt (and saved) when missing, stale or ``rebuild``."""
         settings = settings or RetrievalSettings()
+        if folder is not None and not rebuild:
+            _refuse_another_database(Path(folder), db)
         folder = Path(folder) if folder is not None else default_index_dir(db)
         reason = "a rebuild was asked for" if rebuild else stale_reason(folder, db, settings, encoder)
         if reason is None:
@@ -200,6 +211,7 @@ class ValueIndex:
                 reason = str(err)
         log.info("building the value index of %s in %s (%s)", db.display_url, folder, reason)
         index = cls.build(db, settings, encoder=encoder, progress=progress)
+        index.database = database_location(db)
         index.save(folder)
         return index
 
@@ -311,6 +323,19 @@ def database_fingerprint(db: Database, column_values: Sequence[ColumnValues] | N
     if column_values is None:
         return ""
     return "values:" + values_fingerprint(list(column_values))
+
+
+def _refuse_another_database(folder: Path, db: Database) -> None:
+    """A folder the user named that holds the index of another database is not rebuilt over."""
+    try:
+        owner = json.loads((folder / "meta.json").read_text(encoding="utf-8")).get("database")
+    except (OSError, ValueError, AttributeError):
+        return  # no index there (or a damaged one): building one is what was asked
+    here = database_location(db)
+    if owner and owner != here:
+        raise ConfigError(f"{folder} holds the value index of {owner}, not of {here}; mscsql will not replace it",
+                          hint=f"give another folder (or none: each database gets its own), or replace it: "
+                               f"mscsql index build DATABASE --out {folder} --rebuild")
 
 
 def stale_reason(folder: Path, db: Database, settings: RetrievalSettings, encoder: Encoder | None) -> str | None:

@@ -11,6 +11,7 @@ import pytest
 
 from mscsql.config import RetrievalSettings
 from mscsql.db import connect
+from mscsql.errors import ConfigError
 from mscsql.retrieval import ValueIndex, get_encoder
 from mscsql.retrieval.index import stale_reason
 
@@ -126,6 +127,24 @@ def test_a_stale_index_is_rebuilt_never_used(db_path: Path, tmp_path: Path) -> N
         assert stale_reason(folder, db, settings, None) == "the database changed since the index was built"
         index = ValueIndex.open(db, folder, settings)
     assert found(index.search("schools in Siskiyou"), "county", "Siskiyou")
+
+
+def test_a_folder_holding_another_database_s_index_is_not_rebuilt_over(db_path: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "index"
+    settings = RetrievalSettings(embed_values=False)
+    other = make_db(tmp_path / "other.sqlite", extra_schools=3)
+    with connect(db_path) as db:
+        ValueIndex.open(db, folder, settings)
+    kept = (folder / "values.json").read_bytes()
+    with connect(other) as db:
+        with pytest.raises(ConfigError, match=r"holds the value index of .*schools.sqlite, not of .*other.sqlite"):
+            ValueIndex.open(db, folder, settings)
+        assert (folder / "values.json").read_bytes() == kept  # untouched
+        ValueIndex.open(db, folder, settings, rebuild=True)  # asked for: replaced
+    with connect(other) as db:
+        assert stale_reason(folder, db, settings, None) is None
+    with connect(db_path) as db, pytest.raises(ConfigError, match="mscsql will not replace it"):
+        ValueIndex.open(db, folder, settings)  # and the first database is refused there now
 
 
 def test_the_question_is_embedded_once_per_search(db_path: Path, tmp_path: Path) -> None:
