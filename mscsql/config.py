@@ -429,8 +429,11 @@ def load_yaml(path: str | Path | Traversable) -> dict[str, Any]:
         raise ConfigError(f"config file {path} is a folder, not a file",
                           hint="give a path to a YAML file, e.g. one of the files in configs/")
     if not path.is_file():
+        from mscsql.packaged import config_names
+
+        shipped = ", ".join(config_names("train") if "train" in path.parts else config_names())
         raise ConfigError(f"config file {path} does not exist",
-                          hint="give a path to a YAML file, e.g. one of the files in configs/")
+                          hint=f"give a path to a YAML file, or the name of a shipped config: {shipped}")
     import yaml
 
     try:

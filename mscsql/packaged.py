@@ -43,13 +43,32 @@ def resolve_config(value: str | Path, kind: str = "pipeline") -> Path | Traversa
     suffix), else the packaged config of that name."""
     text = str(value)
     path = Path(text).expanduser()
-    if path.exists() or path.suffix in (".yaml", ".yml"):
+    if path.exists():
+        return path
+    shipped = _shipped_twin(path, kind)
+    if shipped is not None:  # the repository's path of a shipped config, outside a checkout
+        return shipped
+    if path.suffix in (".yaml", ".yml"):
         return path
     candidate = packaged_configs(kind).joinpath(*f"{text}.yaml".split("/"))
     if candidate.is_file():
         return candidate
     raise ConfigError(f"no config named {text!r} and no file {path}",
                       hint=f"give a YAML file, or one of the shipped {kind} configs: {', '.join(config_names(kind))}")
+
+
+def _shipped_twin(path: Path, kind: str) -> Traversable | None:
+    """The shipped config a missing relative ``configs/[train/]NAME.yaml`` names (the repository's layout, which
+    the documentation uses, read outside a checkout), else None."""
+    parts = path.as_posix().split("/")
+    if path.suffix != ".yaml" or path.is_absolute() or parts[0] != "configs":
+        return None
+    rest = parts[1:]
+    folder = list(_FOLDERS[kind])
+    if rest[:len(folder)] != folder:
+        return None
+    candidate = packaged_configs(kind).joinpath(*rest[len(folder):])
+    return candidate if candidate.is_file() else None
 
 
 def demo_sources() -> Traversable:

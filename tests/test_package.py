@@ -90,3 +90,25 @@ def test_the_wheel_carries_configs_and_demo_and_runs_outside_the_checkout(tmp_pa
                            env={**env, "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True, timeout=300)
     assert asked.returncode == 2 and "Traceback" not in asked.stderr, asked.stderr
     assert "qwen2.5-coder-1.5b" in asked.stderr and "cannot run" in asked.stderr  # the default config was found
+
+
+def test_the_repository_paths_of_shipped_configs_work_outside_a_checkout(tmp_path, monkeypatch) -> None:
+    import pytest
+
+    from mscsql.errors import ConfigError
+    from mscsql.packaged import packaged_configs, resolve_config
+
+    monkeypatch.chdir(tmp_path)  # no configs/ folder here
+    assert resolve_config("configs/train/tiny/linker_lora.yaml", "train") == \
+        packaged_configs("train") / "tiny" / "linker_lora.yaml"
+    assert resolve_config("configs/tiny.yaml") == packaged_configs() / "tiny.yaml"
+    missing = tmp_path / "configs" / "tiny.yaml"  # an absolute path is the user's own file, never replaced
+    assert resolve_config(str(missing)) == missing
+    (tmp_path / "configs").mkdir()
+    own = tmp_path / "configs" / "tiny.yaml"
+    own.write_text("generators: []\n")
+    assert resolve_config("configs/tiny.yaml") == own.relative_to(tmp_path)  # a file that is there wins
+    with pytest.raises(ConfigError, match="tiny/linker_lora"):  # the hint lists the shipped names
+        from mscsql.training.config import load_train_config
+
+        load_train_config("configs/train/nope.yaml")

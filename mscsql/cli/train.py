@@ -84,10 +84,12 @@ def train_merge(
 def _training_benchmark(benchmark: str, data_dir: Path, dbs: str | None, drop_missing: bool) -> Any:
     """The benchmark's questions on the databases ``dbs`` selects; with ``drop_missing``, only those whose
     database is present (else the builders refuse a question without one, naming its database)."""
-    from mscsql.benchmarks.loaders import load_benchmark
+    from mscsql.benchmarks.loaders import SCHEMA_ONLY, load_benchmark
     from mscsql.benchmarks.subsets import filter_databases, parse_db_filter, present_only
 
-    bench = load_benchmark(benchmark, data_dir, allow_missing_db=True)
+    # no warning while loading: the questions left out (only with drop_missing) are named once the databases
+    # are chosen; the others need their databases or tables.json, and the builders say which is missing
+    bench = load_benchmark(benchmark, data_dir, allow_missing_db=SCHEMA_ONLY)
     bench = filter_databases(bench, parse_db_filter(dbs, bench))
     return present_only(bench) if drop_missing else bench
 
