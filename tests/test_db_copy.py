@@ -85,6 +85,32 @@ def test_types_come_from_the_values_and_keys_only_where_they_hold(tmp_path: Path
     assert again.returncode == 2 and "already has tables" in again.stderr and "Traceback" not in again.stderr
 
 
+def test_not_null_and_the_column_comments_come_along(tmp_path: Path, empty_server: tuple[str, str]) -> None:
+    _dialect, url = empty_server
+    source = dbutil.make_sqlite(tmp_path / "shop.sqlite", """
+CREATE TABLE customers (
+    customer_id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,  -- the company's name
+    segment TEXT          -- SMB, Enterprise or Consumer
+);
+INSERT INTO customers VALUES (1, 'Acme', 'SMB'), (2, 'Globex', NULL);
+""")
+    copy_sqlite(source, url)
+    engine = _engine(url)
+    try:
+        columns = {c["name"]: c for c in sa.inspect(engine).get_columns("customers")}
+    finally:
+        engine.dispose()
+    assert columns["name"]["nullable"] is False and columns["segment"]["nullable"] is True
+    assert columns["name"]["comment"] == "the company's name"
+    assert columns["segment"]["comment"] == "SMB, Enterprise or Consumer"
+    from mscsql.db import connect
+
+    with connect(url) as db:  # and mscsql reads them as the columns' descriptions, as it does from SQLite
+        [table] = db.schema().tables
+        assert {c.name: c.description for c in table.columns}["name"] == "the company's name"
+
+
 def test_a_missing_source_is_one_clear_error(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "mscsql", "db", "copy", str(tmp_path / "none.sqlite"),
                            "postgresql://postgres@127.0.0.1:5432/nothing"], capture_output=True, text=True, timeout=60)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mscsql.db.comments import ddl_column_comments
 from mscsql.db.connect import parse_server_url
 from mscsql.errors import DatabaseConnectionError, DatabaseError
 
@@ -45,6 +46,10 @@ class _Column:
     declared: str
     kind: str = "text"  # integer, real, text or blob
     longest: int = 0
+    #: declared NOT NULL (and no NULL in the rows: SQLite files made by other tools may hold some)
+    not_null: bool = False
+    #: the comment written beside the column in the SQLite DDL (a server column comment; mscsql's description)
+    comment: str | None = None
 
 
 @dataclass
@@ -105,12 +110,16 @@ def _read(source: Path, lower: bool) -> list[_Table]:
         for name in names:
             info = conn.execute(f'PRAGMA table_info("{name}")').fetchall()
             rows = conn.execute(f'SELECT * FROM "{name}"').fetchall()
+            ddl = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone()
+            comments = ddl_column_comments(ddl[0] if ddl else None)
             columns = []
-            for position, (_cid, column, declared, _notnull, _default, _pk) in enumerate(info):
+            for position, (_cid, column, declared, notnull, _default, _pk) in enumerate(info):
                 values = [r[position] for r in rows]
                 kind = _kind(declared or "", values)
                 longest = max((len(str(v)) for v in values if v is not None), default=0)
-                columns.append(_Column(column, column.lower() if lower else column, declared or "", kind, longest))
+                columns.append(_Column(column, column.lower() if lower else column, declared or "", kind, longest,
+                                       not_null=bool(notnull) and None not in values,
+                                       comment=comments.get(column.lower())))
             key = [row[1] for row in sorted((r for r in info if r[5]), key=lambda r: r[5])]
             foreign: dict[int, tuple[list[str], str, list[str]]] = {}
             for _id, seq, ref, origin, target, *_rest in conn.execute(f'PRAGMA foreign_key_list("{name}")'):
@@ -248,7 +257,8 @@ def _write(writer: Any, dialect: str, tables: list[_Table], report: CopyReport) 
     keyed |= {(ref, k) for t in tables for _o, ref, targets in t.foreign_keys for k in targets}
     for table in tables:
         columns = [sqlalchemy.Column(c.target, _column_type(c, dialect, (table.name, c.name) in keyed),
-                                     primary_key=c.name in table.primary_key, autoincrement=False)
+                                     primary_key=c.name in table.primary_key, autoincrement=False,
+                                     nullable=c.name in table.primary_key or not c.not_null, comment=c.comment)
                    for c in table.columns]
         created[table.name] = sqlalchemy.Table(table.target, metadata, *columns)
     with writer.begin() as target:
