@@ -384,13 +384,35 @@ def default_store_url() -> str:
     return f"sqlite:///{base / 'store.sqlite'}"
 
 
-def format_validation_error(err: ValidationError, source: str) -> str:
-    """All problems of one config at once, each with its location."""
+def format_validation_error(err: ValidationError, source: str, model: type[BaseModel] | None = None) -> str:
+    """All problems of one config at once, each with its location (and, for a misspelt field of ``model``, the
+    field it was probably meant to be)."""
     lines = [f"invalid configuration in {source}:"]
     for problem in err.errors():
         where = ".".join(str(part) for part in problem["loc"]) or "(top level)"
-        lines.append(f"  - {where}: {problem['msg']}")
+        guess = _meant_field(model, problem["loc"]) if problem.get("type") == "extra_forbidden" else None
+        lines.append(f"  - {where}: {problem['msg']}" + (f" (did you mean {guess!r}?)" if guess else ""))
     return "\n".join(lines)
+
+
+def _meant_field(model: type[BaseModel] | None, loc: tuple[Any, ...]) -> str | None:
+    """The field of the model at ``loc[:-1]`` whose name is closest to the unknown key ``loc[-1]``."""
+    import difflib
+    import typing
+
+    for part in loc[:-1]:
+        if model is None or isinstance(part, int):
+            continue
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return None
+        kinds = [field.annotation, *typing.get_args(field.annotation)]
+        kinds += [k for a in typing.get_args(field.annotation) for k in typing.get_args(a)]  # list[Model] | None
+        model = next((k for k in kinds if isinstance(k, type) and issubclass(k, BaseModel)), None)
+    if model is None or not loc:
+        return None
+    found = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1, cutoff=0.6)
+    return found[0] if found else None
 
 
 @lru_cache(maxsize=1)
@@ -455,4 +477,4 @@ def parse_config(model: type[BaseModel], data: dict[str, Any], source: str = "<d
     try:
         return model.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(format_validation_error(err, source)) from None
+        raise ConfigError(format_validation_error(err, source, model)) from None

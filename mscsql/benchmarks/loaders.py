@@ -66,10 +66,15 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+#: the benchmark folders' layouts, as an error's hint says them
+LAYOUTS = ("the layouts: Spider: dev.json, tables.json, database/<db_id>/<db_id>.sqlite; BIRD: dev.json, "
+           "dev_tables.json, dev_databases/<db_id>/<db_id>.sqlite (every layout: data/README.md in the repository)")
+
+
 def _read_json(path: Path) -> Any:
     if not path.is_file():
         raise DatasetError(f"benchmark file {path} does not exist",
-                           hint="check --data-dir; see data/README.md for the expected layout")
+                           hint=f"check --data-dir; {LAYOUTS}")
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
@@ -253,7 +258,7 @@ def load_benchmark(name: str, data_dir: str | Path, *, allow_missing_db: bool | 
     if name not in _LOADERS:
         raise DatasetError(f"unknown benchmark {name!r}", hint=f"choose one of: {', '.join(BENCHMARKS)}")
     if not Path(data_dir).is_dir():
-        raise DatasetError(f"data directory {data_dir} does not exist", hint="see data/README.md")
+        raise DatasetError(f"data directory {data_dir} does not exist", hint=f"check --data-dir; {LAYOUTS}")
     kwargs: dict[str, Any] = {"allow_missing_db": allow_missing_db}
     if name.startswith("spider"):
         kwargs.update(cache_dir=cache_dir, use_cache=use_cache)

@@ -46,8 +46,15 @@ def parse_db_filter(text: str | None, benchmark: Benchmark) -> list[str] | None:
     known = {item.db_id for item in benchmark.items}
     unknown = [name for name in wanted if name not in known]
     if unknown:
-        raise ConfigError(f"{benchmark.name} has no database named {', '.join(map(repr, unknown))}",
-                          hint="names are db_id values of the benchmark; 'even' and 'odd' split the databases")
+        import difflib
+
+        near = [m for name in unknown
+                for m in difflib.get_close_matches(name, [*sorted(known), "even", "odd"], n=1, cutoff=0.6)]
+        listed = ", ".join(sorted(known)[:12]) + (", ..." if len(known) > 12 else "")
+        raise ConfigError(f"{benchmark.name} has no database named {', '.join(map(repr, unknown))}"
+                          + (f" (did you mean {', '.join(map(repr, near))}?)" if near else ""),
+                          hint=f"names are db_id values of the benchmark ({listed}); 'even' and 'odd' split "
+                               "the databases")
     return list(dict.fromkeys(wanted))
 
 

@@ -60,9 +60,9 @@ def parse_server_url(target: str, command: str) -> tuple[Any, str]:
     url = _parse_url(str(target)) if "://" in str(target) else None
     backend = url.get_backend_name() if url is not None else "sqlite"
     if backend not in _SERVER_SCHEMES:
-        raise DatabaseError(f"{command} needs a PostgreSQL or MySQL URL, not {_redacted(str(target))!r}",
-                            hint="a SQLite file is opened read-only by mscsql itself; give e.g. "
-                                 "postgresql://user@host/db")
+        hint = ("for the demo as a SQLite file, give --out PATH instead of --db" if command.startswith("mscsql demo")
+                else "a SQLite file is opened read-only by mscsql itself; give e.g. postgresql://user@host/db")
+        raise DatabaseError(f"{command} needs a PostgreSQL or MySQL URL, not {_redacted(str(target))!r}", hint=hint)
     _scheme, module, extra = _SERVER_SCHEMES[backend]
     _check_driver(url, backend, module)
     _require(module, extra)

@@ -67,7 +67,8 @@ def notes_from_tables_json(path: str | Path, db_id: str) -> dict[str, TableNotes
     entries = _read_tables_json(str(Path(path).resolve()))
     if db_id not in entries:
         raise DatasetError(f"database {db_id!r} is not described in {path}",
-                           hint="check the db_id, or leave out tables_json")
+                           hint="check the database's id (--db-id on the command line), or give no tables.json "
+                                "(--tables-json)")
     entry = entries[db_id]
     originals = entry.get("table_names_original") or entry.get("table_names") or []
     nl_tables = entry.get("table_names") or originals

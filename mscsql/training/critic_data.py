@@ -228,8 +228,9 @@ class CriticDataBuild:
         pools = [[str(p) for p in pool if str(p).strip()] for pool in self.pools]
         pools = [pool for pool in pools if pool]
         if not pools and not self.generated:
-            raise DatasetError("no candidate pool given", hint="--pool A.sql,B.sql,C.sql (repeat for more pools) or "
-                                                               "--generated FOLDER (a mscsql generate run)")
+            raise DatasetError("no candidate pool given", hint="--pool A.sql,B.sql,C.sql (repeat for more pools), "
+                                                               "--pools-file FILE (one pool a line) or --generated "
+                                                               "FOLDER (a mscsql generate run)")
         self._check_databases()
         generated = [read_generated_pool(folder, self.benchmark, self.output) for folder in self.generated]
         paths = list(dict.fromkeys(p for pool in pools for p in pool))

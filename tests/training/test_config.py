@@ -43,7 +43,8 @@ def test_overrides_keep_their_types_and_text_fields_stay_text(tmp_path: Path) ->
 @pytest.mark.parametrize(("override", "message"), [
     ("training.lr_scheduler=cosnie", "lr_scheduler"),
     ("training.device=gpu", "device"),
-    ("training.epochz=2", "epochz"),
+    ("training.epochz=2", r"training.epochz: Extra inputs are not permitted \(did you mean 'epochs'\?\)"),
+    ("lroa.r=8", r"lroa: Extra inputs are not permitted \(did you mean 'lora'\?\)"),
     ("method=encoder", "role 'critic'"),
     ("training=5", "training"),
     ("novalue", "key=value"),

@@ -255,6 +255,10 @@ def test_the_database_filter_and_the_eval_split(pools: tuple[Path, list[Path]], 
     unknown = mscsql("train", "data", "critic", "--benchmark", "spider-dev", "--data-dir", str(root), "--dbs", "zoo",
                      "--pool", str(files[0]), "--output", str(tmp_path / "x"))
     assert unknown.returncode == 2 and "'zoo'" in unknown.stderr
+    from mscsql.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"no database named 'shpo', 'evne' \(did you mean 'shop', 'even'\?\)"):
+        parse_db_filter("shpo,evne", bench)
 
 
 def test_descriptions_are_the_encoder_critics_own(pools: tuple[Path, list[Path]], tmp_path: Path) -> None:
