@@ -115,6 +115,9 @@ def require_runnable(generators: Sequence[GeneratorConfig]) -> None:
 
 
 #: what to do when only servers (openai backend) or only local models (hf backend) cannot run: the other way in
+REPLAY_HINT = ("options.samples names the samples.jsonl an earlier run wrote (mscsql eval run and mscsql generate "
+               "keep one in their output folder; TextToSQL(..., trace_dir=DIR) keeps DIR/samples.jsonl), "
+               "options.predictions a benchmark's prediction file")
 SERVER_HINT = ("start the server the config names (Ollama: `ollama serve` and `ollama pull MODEL`; or set "
                "MSCSQL_LOCAL_URL and MSCSQL_LOCAL_MODEL to one that runs), or use --config cpu (small models "
                "through transformers on the CPU)")
@@ -129,6 +132,8 @@ def _kind(generator: GeneratorConfig, problem: str) -> str:
         return "server"
     if generator.backend == "hf" and "Hugging Face cache" in problem:
         return "hub"
+    if generator.backend == "replay":
+        return "replay"
     return "other"
 
 
@@ -138,6 +143,8 @@ def _hint(kinds: set[str]) -> str:
         return SERVER_HINT
     if kinds == {"hub"}:
         return LOCAL_MODEL_HINT
+    if kinds == {"replay"}:
+        return REPLAY_HINT
     return WITHOUT_A_GPU
 
 

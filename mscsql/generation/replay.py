@@ -49,6 +49,11 @@ class ReplayGenerator:
                 raise DatasetError(f"replay generator {name!r}: no sample file {path}",
                                    hint="options.samples names the samples.jsonl of an earlier run or trace")
             self._store = SampleStore(path)
+            known = self._store.generators()
+            if generator is not None and generator not in known:
+                raise DatasetError(f"replay generator {name!r}: {path} has no samples of a generator named "
+                                   f"{generator!r}", hint=f"options.generator names one of: {', '.join(known)}"
+                                   if known else "the file holds no samples yet")
 
     @classmethod
     def from_config(cls, config: GeneratorConfig, predictions: Mapping[Any, str] | None = None) -> ReplayGenerator:

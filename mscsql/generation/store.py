@@ -60,6 +60,10 @@ class SampleStore:
     def __len__(self) -> int:
         return len(self._records)
 
+    def generators(self) -> list[str]:
+        """The names of the generators that have samples here (without their ``@`` fingerprints)."""
+        return sorted({name.split("@")[0] for name, _hash, _sampling in self._records})
+
     def get(self, generator: str, prompt_hash: str, sampling: SamplingParams) -> list[Sample] | None:
         return self._records.get((generator, prompt_hash, sampling_key(sampling)))
 

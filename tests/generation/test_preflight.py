@@ -62,6 +62,11 @@ def test_the_hint_never_points_back_to_the_kind_of_generator_that_failed(tmp_pat
         with pytest.raises(BackendUnavailable) as other:
             require_runnable([member])
         assert "--config cpu" in other.value.hint and "--config local-server" in other.value.hint
+    # a replay generator whose samples are missing is told where samples come from, not to use another model
+    replay = GeneratorConfig(name="r", backend="replay", model="x", options={"samples": str(tmp_path / "s.jsonl")})
+    with pytest.raises(BackendUnavailable) as no_samples:
+        require_runnable([replay])
+    assert "samples.jsonl an earlier run wrote" in no_samples.value.hint and "--config" not in no_samples.value.hint
 
 
 class _Models(BaseHTTPRequestHandler):

@@ -43,6 +43,20 @@ def test_replay_serves_what_is_registered_never_copies_and_refuses_unknown_promp
         replay.generate([[{"role": "user", "content": "Another question"}]], SamplingParams())
 
 
+def test_replaying_a_generator_the_samples_do_not_hold_names_the_ones_they_do(tmp_path: Path) -> None:
+    from mscsql.errors import DatasetError
+
+    store = SampleStore(tmp_path / "samples.jsonl")
+    store.put("local@1a2b", "h1", SamplingParams(n=1), [Sample(text="SELECT 1", finish_reason="stop")])
+    store.put("other", "h1", SamplingParams(n=1), [Sample(text="SELECT 2", finish_reason="stop")])
+    assert store.generators() == ["local", "other"]
+    with pytest.raises(DatasetError, match=r"no samples of a generator named 'locl'") as refused:
+        ReplayGenerator("r", samples=tmp_path / "samples.jsonl", generator="locl")
+    assert "local, other" in refused.value.hint
+    [samples] = ReplayGenerator("r", samples=tmp_path / "samples.jsonl", generator="local").replay(["h1"], [None])
+    assert [s.text for s in samples] == ["SELECT 1"]
+
+
 def test_generator_prompt_has_everything_and_a_stable_hash() -> None:
     question = Question("How many heads of departments are older than 56?", evidence="older means age > 56")
     first = generator_prompt(question, "Table head\n  - age INTEGER", "sqlite")
