@@ -58,7 +58,9 @@ class ServerDatabase(GuardedDatabase):
 
     @property
     def display_url(self) -> str:
-        return self.url.render_as_string(hide_password=True)
+        """The URL as people write it (``postgresql://``, ``mysql://``: not the driver mscsql picked), without
+        the password."""
+        return self.url.set(drivername=self.url.get_backend_name()).render_as_string(hide_password=True)
 
     def _check_reachable(self) -> None:
         """Connect once: the server must be reachable and take the pinned session settings."""
