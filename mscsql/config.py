@@ -388,8 +388,13 @@ def format_validation_error(err: ValidationError, source: str, model: type[BaseM
     """All problems of one config at once, each with its location (and, for a misspelt field of ``model``, the
     field it was probably meant to be)."""
     lines = [f"invalid configuration in {source}:"]
-    for problem in err.errors():
-        where = ".".join(str(part) for part in problem["loc"]) or "(top level)"
+    problems = err.errors()
+    located = [tuple(p["loc"]) for p in problems]
+    for problem in problems:
+        loc = tuple(problem["loc"])
+        if problem.get("type") == "too_short" and any(len(o) > len(loc) and o[:len(loc)] == loc for o in located):
+            continue  # "at least 1 item, not 0" only because an item was refused: that item's error says why
+        where = ".".join(str(part) for part in loc) or "(top level)"
         guess = _meant_field(model, problem["loc"]) if problem.get("type") == "extra_forbidden" else None
         lines.append(f"  - {where}: {problem['msg']}" + (f" (did you mean {guess!r}?)" if guess else ""))
     return "\n".join(lines)

@@ -57,6 +57,18 @@ def test_a_config_loads_with_overrides_and_reports_them_in_its_errors() -> None:
         load_generation_config(config(), PipelineConfig, ["selection.selector=best"])
 
 
+def test_a_misspelt_field_is_one_problem_with_the_field_it_was_meant_to_be() -> None:
+    broken = config()
+    broken["generators"][0]["temprature"] = 0.5
+    with pytest.raises(ConfigError) as refused:
+        load_generation_config(broken, PipelineConfig)
+    problems = [line for line in str(refused.value).splitlines() if line.startswith("  - ")]
+    # pydantic also says the generators are "at least 1 item, not 0" once the item is refused: not repeated
+    assert problems == ["  - generators.0.temprature: Extra inputs are not permitted (did you mean 'temperature'?)"]
+    with pytest.raises(ConfigError, match="at least 1 item"):  # said when it is the problem
+        load_generation_config({**config(), "generators": []}, PipelineConfig)
+
+
 @pytest.mark.parametrize("spelling", ["false", "0", "no", "'false'", "off"])
 def test_share_values_false_in_any_spelling_keeps_values_and_cells_away(spelling: str) -> None:
     loaded = load_generation_config(config(), PipelineConfig, [f"share_values={spelling}"])

@@ -7,8 +7,9 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
-from mscsql.benchmarks.loaders import Benchmark
+from mscsql.benchmarks.loaders import SCHEMA_ONLY, Benchmark, load_benchmark
 from mscsql.errors import ConfigError, DatasetError
 from mscsql.fileio import read_text_file
 
@@ -81,3 +82,23 @@ def present_only(benchmark: Benchmark) -> Benchmark:
     if not items:
         raise DatasetError(f"none of the selected databases of {benchmark.name} is present")
     return replace(benchmark, items=items, missing_databases=(), subset_of=benchmark.file_size)
+
+
+def load_selected(name: str, data_dir: str | Path, dbs: str | None, *, allow_missing_db: bool = False,
+                  **options: Any) -> Benchmark:
+    """The benchmark ``name`` on the databases ``dbs`` selects (all when None): a missing database is an error
+    (or, with ``allow_missing_db``, a warning) only when a selected question needs it."""
+    if dbs is None:
+        return load_benchmark(name, data_dir, allow_missing_db=allow_missing_db, **options)
+    bench = load_benchmark(name, data_dir, allow_missing_db=SCHEMA_ONLY, **options)
+    bench = filter_databases(bench, parse_db_filter(dbs, bench))
+    missing = sorted({item.db_id for item in bench.items if not item.database})
+    if missing and not allow_missing_db:
+        count = sum(1 for item in bench.items if item.db_id in missing)
+        raise DatasetError(f"{bench.name}: {count} of the selected questions need databases that are missing: "
+                           f"{', '.join(missing)}", hint="add the databases under --data-dir, or pass "
+                                                         "--allow-missing-db to skip those questions")
+    if missing:
+        log.warning("%s: skipping %d selected questions whose databases are missing: %s", bench.name,
+                    sum(1 for item in bench.items if item.db_id in missing), ", ".join(missing))
+    return bench

@@ -53,8 +53,7 @@ def eval_run(
     set_: SetOpt = None,
 ) -> None:
     """Run the whole pipeline over a benchmark and score its answers (resumable, every stage kept)."""
-    from mscsql.benchmarks.loaders import load_benchmark
-    from mscsql.benchmarks.subsets import filter_databases, parse_db_filter
+    from mscsql.benchmarks.subsets import load_selected
     from mscsql.config import PipelineConfig, default_cache_dir, load_generation_config
     from mscsql.evaluation.cache import GoldCache
     from mscsql.evaluation.pipeline_run import PipelineRun
@@ -62,8 +61,7 @@ def eval_run(
     from mscsql.retrieval.encoder import keep_embeddings_in
 
     settings = load_generation_config(config, PipelineConfig, set_)
-    bench = load_benchmark(benchmark, data_dir, allow_missing_db=allow_missing_db)
-    bench = filter_databases(bench, parse_db_filter(dbs, bench))
+    bench = load_selected(benchmark, data_dir, dbs, allow_missing_db=allow_missing_db)
     keep_embeddings_in(default_cache_dir())  # a run repeated with other settings embeds each question once
     cache = GoldCache(default_cache_dir())
     try:
@@ -169,7 +167,6 @@ def select_command(
     oracle (every candidate runs read-only; scores are cached and resumable), and how well each selector's
     confidence tells right answers from wrong ones (AUROC, accuracy at 50/80/90 % coverage, calibration
     error) beside the plain share of samples in the chosen group."""
-    from mscsql.benchmarks.loaders import load_benchmark
     from mscsql.benchmarks.predictions import load_prediction_files
     from mscsql.config import default_cache_dir
     from mscsql.critic.confidence import ConfidenceModel
@@ -181,10 +178,9 @@ def select_command(
     model = ConfidenceModel.load(confidence)
     critic = critic_settings(critic_model, critic_mode, critic_ordering, max_pairs)
     selectors = {name: build_selector(selection_settings(name, encoder, critic)) for name in dict.fromkeys(selector)}
-    from mscsql.benchmarks.subsets import filter_databases, parse_db_filter
+    from mscsql.benchmarks.subsets import load_selected
 
-    bench = load_benchmark(benchmark, data_dir, allow_missing_db=allow_missing_db)
-    bench = filter_databases(bench, parse_db_filter(dbs, bench))
+    bench = load_selected(benchmark, data_dir, dbs, allow_missing_db=allow_missing_db)
     files = load_prediction_files([*candidates, *(more_candidates or [])], bench)
     cache = GoldCache(default_cache_dir())
     try:

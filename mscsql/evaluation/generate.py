@@ -135,7 +135,10 @@ class GenerateRun:
         identity = {"benchmark": self.benchmark.name, "files": self.benchmark.files, "schema_only": self.schema_only,
                     "template": GENERATOR_TEMPLATE_VERSION,
                     "config": json.loads(self.config.model_dump_json())}
-        claim_run_folder(self.output, identity, what="a generation run")
+        # a folder with run.json and nothing generated (a run refused before it began) takes the new settings
+        kept = any((self.output / name).is_file() and (self.output / name).stat().st_size
+                   for name in (CANDIDATES, SAMPLES))
+        claim_run_folder(self.output, identity, what="a generation run", has_results=kept)
 
     def done(self) -> set[int]:
         """The questions whose candidates are written."""

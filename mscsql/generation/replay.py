@@ -80,6 +80,7 @@ class ReplayGenerator:
         """What the source holds for each prompt (by its prompt hash) or question (by its key); a prompt with
         nothing stored gets no samples, with a warning."""
         results = []
+        missed = 0
         for digest, key in zip(hashes, keys, strict=True):
             if self._predictions is not None:
                 sql = self._predictions.get(key)
@@ -87,11 +88,17 @@ class ReplayGenerator:
             elif self._store is not None:
                 stored = self._store.find(digest, self._generator)
                 if stored is None:
-                    log.warning("replay %s: no stored samples for prompt %s", self.name, digest)
+                    missed += 1
+                    log.debug("replay %s: no stored samples for prompt %s", self.name, digest)
                 results.append(list(stored or []))
             else:
                 raise GenerationError(f"replay generator {self.name!r} has no source to replay",
                                       hint="give options.samples or options.predictions")
+        if missed:
+            why = (" (none of them: the prompts differ from the ones the samples were stored for; the replaying "
+                   "config must build the same prompts, with the same linking, schema budget, use_values, examples "
+                   "and notes)") if missed == len(hashes) else ""
+            log.warning("replay %s: no stored samples for %d of %d prompts%s", self.name, missed, len(hashes), why)
         return results
 
     def generate(self, prompts: Sequence[ChatPrompt], sampling: SamplingParams) -> list[list[Sample]]:

@@ -143,3 +143,19 @@ def test_spider_test_split_in_its_own_layout(tmp_path: Path) -> None:
                           scorer=get_scorer("spider-exec"), output=tmp_path / "out", cache=GoldCache(None),
                           progress=False))
     assert [(r["correct"], r["status"]) for r in rows] == [(True, "ok"), (False, "ok"), (False, "skipped")]
+
+
+def test_a_missing_database_matters_only_when_a_selected_question_needs_it(
+        spider_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from mscsql.benchmarks.subsets import load_selected
+
+    with pytest.raises(DatasetError, match="need databases that are missing"):  # zoo is not there
+        load_selected("spider-dev", spider_dir, None)
+    caplog.clear()
+    shop = load_selected("spider-dev", spider_dir, "shop")  # no --allow-missing-db needed, and no warning
+    assert {i.db_id for i in shop.items} == {"shop"} and all(i.database for i in shop.items)
+    assert "missing" not in caplog.text
+    with pytest.raises(DatasetError, match=r"of the selected questions need databases that are missing: zoo"):
+        load_selected("spider-dev", spider_dir, "shop,zoo")
+    both = load_selected("spider-dev", spider_dir, "shop,zoo", allow_missing_db=True)
+    assert {i.db_id for i in both.items if not i.database} == {"zoo"} and "zoo" in caplog.text

@@ -105,6 +105,11 @@ def test_a_folder_holding_another_run_is_refused(shared_data: Path, tiny_lm: Tin
     changed = {**env, "MSCSQL_TINY_LLAMA": str(tiny_qwen2.path)}
     result = generate(shared_data, out, changed, "--limit", "1")
     assert result.returncode == 2 and "a generation run with other settings" in result.stderr
+    # a run refused before it began (a model that is not there) leaves its folder to the next settings
+    fresh = tmp_path / "fresh"
+    refused = generate(shared_data, fresh, {**env, "MSCSQL_TINY_LLAMA": str(tmp_path / "no-model")}, "--limit", "1")
+    assert refused.returncode == 2 and "cannot run" in refused.stderr
+    assert generate(shared_data, fresh, env, "--limit", "1").returncode == 0
 
 
 def test_replay_of_stored_samples_reproduces_a_generator_without_its_model(shared_data: Path, tiny_lm: TinyLM,

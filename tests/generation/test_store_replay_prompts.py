@@ -57,6 +57,18 @@ def test_replaying_a_generator_the_samples_do_not_hold_names_the_ones_they_do(tm
     assert [s.text for s in samples] == ["SELECT 1"]
 
 
+def test_replaying_prompts_the_samples_were_not_stored_for_says_why(tmp_path: Path,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
+    store = SampleStore(tmp_path / "samples.jsonl")
+    store.put("local", "h1", SamplingParams(n=1), [Sample(text="SELECT 1", finish_reason="stop")])
+    replay = ReplayGenerator("r", samples=tmp_path / "samples.jsonl")
+    assert replay.replay(["h2", "h3"], [None, None]) == [[], []]
+    assert "no stored samples for 2 of 2 prompts (none of them: the prompts differ" in caplog.text
+    caplog.clear()
+    assert [len(s) for s in replay.replay(["h1", "h2"], [None, None])] == [1, 0]
+    assert "1 of 2 prompts" in caplog.text and "none of them" not in caplog.text
+
+
 def test_generator_prompt_has_everything_and_a_stable_hash() -> None:
     question = Question("How many heads of departments are older than 56?", evidence="older means age > 56")
     first = generator_prompt(question, "Table head\n  - age INTEGER", "sqlite")
