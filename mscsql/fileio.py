@@ -70,10 +70,27 @@ def claim_run_folder(folder: Path, identity: dict[str, Any], *, what: str, has_r
     """Make ``folder`` hold the run ``identity``: refuse when it holds another run's results (``has_results``
     False: refuse any other run), then write ``run.json``."""
     previous = read_run_identity(folder)
-    if previous is not None and previous != json.loads(json.dumps(identity)) and has_results:
-        raise DatasetError(f"{folder} holds {what} with other settings",
+    wanted = json.loads(json.dumps(identity))
+    if previous is not None and previous != wanted and has_results:
+        where = _first_difference(previous, wanted)
+        raise DatasetError(f"{folder} holds {what} with other settings" + (f" ({where} differs)" if where else ""),
                            hint="choose another --output folder, or delete this one to start again")
     write_json_atomic(folder / RUN_FILE, identity)
+
+
+def _first_difference(old: Any, new: Any, path: str = "") -> str:
+    """Where two JSON values first differ (``config.generators.0.model``), "" when they do not."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in [*old, *(k for k in new if k not in old)]:
+            if old.get(key) != new.get(key):
+                return _first_difference(old.get(key), new.get(key), f"{path}.{key}" if path else str(key))
+        return ""
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        for position, (a, b) in enumerate(zip(old, new, strict=True)):
+            if a != b:
+                return _first_difference(a, b, f"{path}.{position}" if path else str(position))
+        return ""
+    return path if old != new else ""
 
 
 def read_text_file(path: str | Path, what: str, error: type[MscSqlError] = ConfigError) -> str:

@@ -37,11 +37,12 @@ def generate(
     bench = load_benchmark(benchmark, data_dir, allow_missing_db=SCHEMA_ONLY if schema_only else allow_missing_db,
                            db_url=db_url)
     written = GenerateRun(bench, Path(data_dir), settings, output, schema_only=schema_only, limit=limit).run()
-    totals = summary(output)
+    totals = summary(output, [g.name for g in settings.generators])
     out.print(f"{written} questions generated now; {totals['questions']} in {output}/candidates.jsonl, "
               f"{totals['candidates_per_question']} distinct candidates per question", highlight=False)
     for name, count in totals["samples_per_generator"].items():
-        out.print(f"  {name}: {count} samples", highlight=False)
+        none = " (its samples held no query)" if count == 0 and totals["questions"] else ""
+        out.print(f"  {name}: {count} samples with a query{none}", highlight=False)
 
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from itertools import groupby
 from pathlib import Path
@@ -191,10 +192,11 @@ def schema_and_values(db_id: str, items: list[BenchmarkItem], tables_json: Path 
     return schema, [list(v) for v in retrieve_values(index, [benchmark_question(i) for i in items])]
 
 
-def summary(output: Path) -> dict[str, Any]:
-    """Counts over ``OUT/candidates.jsonl``: questions, candidates per question, per generator."""
+def summary(output: Path, generators: Sequence[str] = ()) -> dict[str, Any]:
+    """Counts over ``OUT/candidates.jsonl``: questions, candidates per question, and per generator the samples
+    that gave a query (``generators``: names listed even when none of their samples did)."""
     records = read_records(output / CANDIDATES)
-    per_generator: dict[str, int] = {}
+    per_generator: dict[str, int] = dict.fromkeys(generators, 0)
     for record in records:
         for candidate in record["candidates"]:
             for name, count in candidate["generators"].items():

@@ -42,6 +42,9 @@ def test_generate_tags_candidates_by_generator_and_resumes(shared_data: Path, ti
     assert first.returncode == 0, first.stderr
     done = records(out / "candidates.jsonl")
     samples = records(out / "samples.jsonl")
+    # the summary lists every generator of the config, one whose samples held no query too
+    listed = [line.split(":")[0].strip() for line in first.stdout.splitlines() if "samples with a query" in line]
+    assert listed == ["tiny-llama", "tiny-qwen2", "published"], first.stdout
     # the store names a generator ``name@fingerprint of its backend, model, adapter and options``
     empty = Counter((s["prompt_hash"], s["generator"].split("@")[0]) for s in samples for x in s["samples"]
                     if extract_sql(x["text"], "sqlite").status == "empty")
@@ -105,6 +108,7 @@ def test_a_folder_holding_another_run_is_refused(shared_data: Path, tiny_lm: Tin
     changed = {**env, "MSCSQL_TINY_LLAMA": str(tiny_qwen2.path)}
     result = generate(shared_data, out, changed, "--limit", "1")
     assert result.returncode == 2 and "a generation run with other settings" in result.stderr
+    assert "(config.generators.0.model differs)" in result.stderr  # which setting, so the user can tell
     # a run refused before it began (a model that is not there) leaves its folder to the next settings
     fresh = tmp_path / "fresh"
     refused = generate(shared_data, fresh, {**env, "MSCSQL_TINY_LLAMA": str(tmp_path / "no-model")}, "--limit", "1")
