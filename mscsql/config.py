@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from functools import lru_cache
@@ -12,41 +11,27 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
+from mscsql.defaults import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT_S, ExecutionView, default_workers
+from mscsql.defaults import MAX_ROWS as MAX_ROWS
+from mscsql.defaults import MAX_TIMEOUT_S as MAX_TIMEOUT_S
+from mscsql.defaults import checked_limits as checked_limits
+from mscsql.defaults import default_cache_dir as default_cache_dir
 from mscsql.errors import ConfigError
 from mscsql.fileio import read_text_file
 from mscsql.packaged import resolve_config
-from mscsql.types import ResultBudget, TablePolicy
+from mscsql.types import ResultBudget
 
 
 class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
-#: the longest statement timeout mscsql accepts (a week; PostgreSQL's own maximum is about 24.8 days)
-MAX_TIMEOUT_S = 7 * 24 * 3600.0
-#: the most rows one result may keep
-MAX_ROWS = 1_000_000_000
-
-
-def checked_limits(timeout_s: float, max_rows: int, where: str = "execution") -> tuple[float, int]:
-    """``(timeout_s, max_rows)`` when both are usable (finite, positive, below the engines' maxima), else a
-    :class:`ConfigError` saying which value is wrong and what is allowed."""
-    if not isinstance(timeout_s, int | float) or isinstance(timeout_s, bool) or not math.isfinite(timeout_s) \
-            or not 0 < timeout_s <= MAX_TIMEOUT_S:
-        raise ConfigError(f"{where}: timeout {timeout_s!r} s is not usable",
-                          hint=f"give a number of seconds above 0 and at most {MAX_TIMEOUT_S:g}")
-    if not isinstance(max_rows, int) or isinstance(max_rows, bool) or not 1 <= max_rows <= MAX_ROWS:
-        raise ConfigError(f"{where}: row limit {max_rows!r} is not usable",
-                          hint=f"give a whole number from 1 to {MAX_ROWS}")
-    return float(timeout_s), max_rows
-
-
-class ExecutionSettings(StrictModel):
+class ExecutionSettings(ExecutionView, StrictModel):
     """How untrusted SQL is executed (see ``mscsql.db``)."""
 
-    timeout_s: float = Field(30.0, gt=0, le=MAX_TIMEOUT_S, allow_inf_nan=False,
+    timeout_s: float = Field(DEFAULT_TIMEOUT_S, gt=0, le=MAX_TIMEOUT_S, allow_inf_nan=False,
                              description="per-statement timeout; the engine cancels the query")
-    max_rows: int = Field(10_000, ge=1, le=MAX_ROWS,
+    max_rows: int = Field(DEFAULT_MAX_ROWS, ge=1, le=MAX_ROWS,
                           description="rows kept per result; row_count and truncated say more")
     max_result_bytes: int = Field(ResultBudget().max_result_bytes, ge=1024,
                                   description="bytes one result may hold; past it the rows that fit are kept "
@@ -60,7 +45,7 @@ class ExecutionSettings(StrictModel):
                                             "read and the schema shows; empty: every table")
     denied_tables: tuple[str, ...] = Field((), description="tables (name or schema.name) queries may never read "
                                            "and the schema does not show")
-    workers: int = Field(default_factory=lambda: max(1, os.cpu_count() or 1), ge=1,
+    workers: int = Field(default_factory=default_workers, ge=1,
                          description="parallel statements in execute_many")
 
     @model_validator(mode="after")
@@ -69,20 +54,6 @@ class ExecutionSettings(StrictModel):
             raise ValueError(f"max_value_bytes ({self.max_value_bytes}) is larger than max_result_bytes "
                              f"({self.max_result_bytes})")
         return self
-
-    @property
-    def budget(self) -> ResultBudget:
-        return ResultBudget(max_result_bytes=self.max_result_bytes, max_value_bytes=self.max_value_bytes)
-
-    @property
-    def table_policy(self) -> TablePolicy:
-        """``allowed_tables`` and ``denied_tables`` as the guard and the schema read them."""
-        return TablePolicy.of(self.allowed_tables, self.denied_tables)
-
-    @property
-    def function_allowlist(self) -> frozenset[str]:
-        """``allowed_functions`` as the guard reads them (lower case)."""
-        return frozenset(name.strip().lower() for name in self.allowed_functions)
 
 
 class SchemaSettings(StrictModel):
@@ -364,14 +335,6 @@ def load_generation_config(path: str | Path | dict[str, Any], model: type[Genera
     if len(set(names)) != len(names):
         raise ConfigError(f"invalid configuration in {source}: generator names must be unique ({', '.join(names)})")
     return config
-
-
-def default_cache_dir() -> Path:
-    """Where mscsql keeps caches (gold results, value indexes): ``$MSCSQL_CACHE_DIR``, else
-    ``$XDG_CACHE_HOME/mscsql``, else ``~/.cache/mscsql``."""
-    base = os.environ.get("MSCSQL_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "mscsql")
-    return Path(base)
 
 
 def default_store_url() -> str:

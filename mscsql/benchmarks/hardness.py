@@ -209,7 +209,7 @@ def spider_hardness_levels(sqls: Sequence[str], cache_dir: Path | None = None, *
     """:func:`spider_hardness` of every query, kept in ``cache_dir`` (default: mscsql's cache folder) under a digest
     of the queries and the rules' version, so a benchmark is parsed once, not at every load (``keep=False``:
     neither read nor written)."""
-    from mscsql.config import default_cache_dir
+    from mscsql.defaults import default_cache_dir
     from mscsql.fileio import write_json_atomic
 
     if not keep:

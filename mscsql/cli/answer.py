@@ -10,7 +10,7 @@ import typer
 from mscsql.cli.app import app, demo_app, err, eval_app, out
 from mscsql.cli.options import AllowMissingDbOpt, BenchmarkOpt, DataDirOpt, DbUrlOpt, LimitOpt, SetOpt
 from mscsql.cli.render import cells, print_failure, print_json, print_result, say, warn_if_privileged
-from mscsql.config import MAX_ROWS, MAX_TIMEOUT_S
+from mscsql.defaults import MAX_ROWS, MAX_TIMEOUT_S
 from mscsql.display import terminal_text
 
 

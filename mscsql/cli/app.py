@@ -9,7 +9,6 @@ import sys
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 
 from mscsql.cli.consoles import LazyConsole, LazyRichHandler
 from mscsql.errors import MscSqlError, RedactCredentials, redact
@@ -61,7 +60,11 @@ def run() -> None:
         app()
     except MscSqlError as error:
         _fail(str(error))
-    except ValidationError as error:  # settings built from options that pydantic refuses
+    except ValueError as error:
+        # settings built from options that pydantic refuses (looked up only then: most commands never load it)
+        pydantic_core = sys.modules.get("pydantic_core")
+        if pydantic_core is None or not isinstance(error, pydantic_core.ValidationError):
+            raise
         problems = "; ".join(f"{'.'.join(map(str, p['loc'])) or 'value'}: {p['msg']}" for p in error.errors())
         _fail(f"invalid settings: {problems}")
     except OSError as error:  # a file or folder the command was pointed at

@@ -25,7 +25,7 @@ from mscsql.cli.options import (
 )
 from mscsql.cli.render import print_selection, say
 from mscsql.cli.selection import critic_settings, selection_settings
-from mscsql.config import ExecutionSettings
+from mscsql.defaults import default_workers
 from mscsql.errors import ConfigError
 
 _MB = 1024 * 1024
@@ -101,7 +101,7 @@ def eval_score(
     """Score prediction files (resumable: run the same command again to continue an interrupted run)."""
     from mscsql.benchmarks.loaders import load_benchmark
     from mscsql.benchmarks.predictions import check_prediction_paths, load_prediction_files
-    from mscsql.config import default_cache_dir
+    from mscsql.defaults import default_cache_dir
     from mscsql.evaluation.cache import GoldCache
     from mscsql.evaluation.report import write_reports
     from mscsql.evaluation.runner import ScoreRun, score
@@ -116,7 +116,7 @@ def eval_score(
     cache = GoldCache(None if no_cache else (cache_dir or default_cache_dir()))
     run_config = ScoreRun(benchmark=bench, files=files, scorer=get_scorer(scorer, bench.dialect, repeats=repeats),
                           output=output,
-                          cache=cache, workers=workers or ExecutionSettings().workers, timeout_s=timeout,
+                          cache=cache, workers=workers or default_workers(), timeout_s=timeout,
                           budget=_budget(max_result_mb, max_value_mb), command="mscsql " + " ".join(sys.argv[1:]))
     try:
         rows = score(run_config)
@@ -128,7 +128,8 @@ def eval_score(
     if summary["skipped_questions"]:
         say(f"skipped {summary['skipped_questions']} questions with missing databases: "
             f"{', '.join(summary['missing_databases'])}", to_err=True)
-    say(f"results in {output}/ (results.jsonl, summary.json, report.md, accuracy.png)", to_err=True)
+    chart_file = ", accuracy.png" if chart else ""
+    say(f"results in {output}/ (results.jsonl, summary.json, report.md{chart_file})", to_err=True)
 
 
 @eval_app.command("select")
@@ -185,7 +186,7 @@ def select_command(
     cache = GoldCache(default_cache_dir())
     try:
         summary = SelectRun(bench, files, get_scorer(scorer, bench.dialect), selectors, output, cache,
-                            workers=workers or ExecutionSettings().workers, timeout_s=timeout,
+                            workers=workers or default_workers(), timeout_s=timeout,
                             confidence=model).run()
     finally:
         cache.close()

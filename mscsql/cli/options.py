@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from mscsql.config import MAX_TIMEOUT_S
+from mscsql.defaults import MAX_TIMEOUT_S
 
 TargetArg = Annotated[str, typer.Argument(help="database URL (sqlite:///…, postgresql://…, mysql://…) "
                                                "or path to a .sqlite file", show_default=False)]

@@ -8,13 +8,16 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from mscsql.config import ExecutionSettings, SchemaSettings, checked_limits
 from mscsql.db.guard import CheckedStatement, check_sql
 from mscsql.db.values import to_cell
+from mscsql.defaults import ExecutionLimits, ExecutionView, checked_limits
 from mscsql.errors import UnsafeSQLError
 from mscsql.types import ExecutionResult, ExecutionStatus, ResultBudget, Schema, Table, TablePolicy
+
+if TYPE_CHECKING:
+    from mscsql.config import SchemaSettings
 
 log = logging.getLogger(__name__)
 
@@ -97,14 +100,25 @@ class GuardedDatabase:
 
     dialect: str
 
-    def __init__(self, execution: ExecutionSettings | None = None, schema_settings: SchemaSettings | None = None,
+    def __init__(self, execution: ExecutionView | None = None, schema_settings: SchemaSettings | None = None,
                  annotate: Callable[[Schema], Schema] | None = None, db_id: str | None = None) -> None:
-        self.execution = execution or ExecutionSettings()
-        self.schema_settings = schema_settings or SchemaSettings()
+        # ExecutionSettings from a config, else the same defaults without loading the config models
+        self.execution = execution or ExecutionLimits()
+        self._schema_settings = schema_settings
         self.db_id = db_id
         self._annotate = annotate
         self._schema: Schema | None = None
         self._schema_lock = threading.Lock()
+
+    @property
+    def schema_settings(self) -> SchemaSettings:
+        """How :meth:`schema` samples example values (the defaults unless given; built on first use, so running
+        statements never loads the config models)."""
+        if self._schema_settings is None:
+            from mscsql.config import SchemaSettings
+
+            self._schema_settings = SchemaSettings()
+        return self._schema_settings
 
     # -- running SQL ----------------------------------------------------------------------------
     def check(self, sql: str, tables: TablePolicy | None = None) -> CheckedStatement:

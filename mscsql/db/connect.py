@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mscsql.config import ExecutionSettings, SchemaSettings
 from mscsql.db.base import Database
 from mscsql.db.descriptions import annotator
 from mscsql.errors import BackendUnavailable, DatabaseError, DatabaseNotFound
+
+if TYPE_CHECKING:
+    from mscsql.config import SchemaSettings
+    from mscsql.defaults import ExecutionView
 
 #: URL scheme (before any "+driver") -> (SQLAlchemy scheme with driver, driver module, pip extra)
 _SERVER_SCHEMES = {
@@ -73,7 +76,7 @@ def parse_server_url(target: str, command: str) -> tuple[Any, str]:
 
 
 def connect(target: str | Path | Database, *, db_id: str | None = None, tables_json: str | Path | None = None,
-            descriptions_dir: str | Path | None = None, execution: ExecutionSettings | None = None,
+            descriptions_dir: str | Path | None = None, execution: ExecutionView | None = None,
             schema_settings: SchemaSettings | None = None, text_decoding: str = "replace") -> Database:
     """Open a database read-only.
 

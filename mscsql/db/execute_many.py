@@ -10,10 +10,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from mscsql.config import ExecutionSettings, checked_limits
 from mscsql.db.base import Database, result_failed
 from mscsql.db.connect import connect
 from mscsql.db.guard import CheckedStatement, check_sql
+from mscsql.defaults import checked_limits, default_workers
 from mscsql.errors import UnsafeSQLError
 from mscsql.progress import DeferredBar
 from mscsql.types import ExecutionItem, ExecutionResult, ExecutionStatus, ResultBudget, TablePolicy
@@ -69,7 +69,7 @@ def execute_many(items: Iterable[ExecutionItem | tuple[Any, str]], *, workers: i
     """
     if timeout_s is not None or max_rows is not None:
         checked_limits(30.0 if timeout_s is None else timeout_s, 1 if max_rows is None else max_rows)
-    workers = workers or ExecutionSettings().workers
+    workers = workers or default_workers()
     pairs = [_as_item(i) for i in items]
     databases = _Databases()
     bar = DeferredBar(len(pairs), "executing", "stmt", enabled=progress)

@@ -26,10 +26,10 @@ from typing import Any
 
 from mscsql.benchmarks.loaders import Benchmark, BenchmarkItem
 from mscsql.benchmarks.predictions import PredictionFile
-from mscsql.config import ExecutionSettings, checked_limits
 from mscsql.db import connect, execute_many
 from mscsql.db.base import Database
 from mscsql.db.guard import NO_STATEMENT, check_sql, is_read_only
+from mscsql.defaults import ExecutionLimits, checked_limits, default_workers
 from mscsql.errors import ConfigError, DatasetError, UnsafeSQLError
 from mscsql.evaluation.cache import GoldCache
 from mscsql.evaluation.equivalence import holds_no_statement, textually_equivalent, token_key
@@ -54,7 +54,7 @@ class ScoreRun:
     scorer: Scorer
     output: Path
     cache: GoldCache
-    workers: int = field(default_factory=lambda: ExecutionSettings().workers)
+    workers: int = field(default_factory=default_workers)
     timeout_s: float = 30.0
     max_rows: int = 1_000_000
     chunk_size: int = 50
@@ -140,7 +140,7 @@ class _Databases:
 
     def __init__(self, decoding: str, workers: int) -> None:
         self._decoding = decoding
-        self._execution = ExecutionSettings(workers=workers)
+        self._execution = ExecutionLimits(workers=workers)
         self._open: dict[str, Database] = {}
 
     def get(self, target: str) -> Database:
@@ -457,10 +457,9 @@ def _scored(run: ScoreRun, jobs: list[_Job]) -> Iterator[tuple[list[dict[str, An
 def _warm_up(dialect: str) -> None:
     """Load once, before the workers are forked, what each of them would otherwise load for itself at the same
     time: the SQLite layer, sqlglot's dialect with the guard's tokenizer and parser (kept by this thread, which
-    a forked worker continues) and the execution settings' validators."""
+    a forked worker continues)."""
     import mscsql.db.sqlite  # noqa: F401
 
-    ExecutionSettings()
     is_read_only("SELECT 1", dialect)
 
 
