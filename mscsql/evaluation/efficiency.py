@@ -14,20 +14,29 @@ read-only session (the official tools also time opening and closing the connecti
 further from 1 on queries of a few milliseconds. Each question's row keeps ``time_ratio``, its ``reward`` or
 ``ves``, the number of rounds kept, and the rounds' relative spread (standard deviation / mean of the kept
 ratios): the timing noise. Timings go to ``OUT/timings.jsonl`` as they are measured, so a stopped run resumes.
+Questions are timed in the run's worker processes, each timing one question at a time (the official tools time
+in ``num_cpus`` processes); ``--workers 1`` leaves the other cores idle while a question is timed.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import os
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from mscsql.db import connect
+from mscsql.evaluation.runner import SYNC_INTERVAL_S
+from mscsql.evaluation.workers import die_with_parent, fork_context
+from mscsql.progress import DeferredBar
 
 TIMINGS = "timings.jsonl"
 #: R-VES rewards: (lowest ratio, reward), the highest first
@@ -62,32 +71,84 @@ def time_ratios(db: Any, gold: str, prediction: str, repeats: int, timeout_s: fl
 
 
 def add_timings(rows: list[dict[str, Any]], run: Any) -> list[dict[str, Any]]:
-    """``rows`` (a scoring run's, in order) with each right prediction timed against its gold query."""
+    """``rows`` (a scoring run's, in order) with each right prediction timed against its gold query: in
+    ``run.workers`` processes, each timing its own questions one at a time, as the official tools' ``num_cpus``
+    processes do (``--workers 1`` times one question at a time on the whole machine)."""
     scorer = run.scorer
     path = Path(run.output) / TIMINGS
     done = _read_timings(path)
     items = {i.index: i for i in run.benchmark.items}
     files = {f.name: f for f in run.files}
+    jobs: list[_Job] = []
+    for row in rows:
+        key = f"{row['prediction_file']}\t{row['index']}"
+        if row["status"] == "skipped" or not row["correct"] or key in done:
+            continue
+        item = items[row["index"]]
+        jobs.append((key, item.database, item.gold_sql, files[row["prediction_file"]].sql[item.index]))
+    settings = _Settings(scorer.text_decoding, scorer.repeats, run.timeout_s)
+    with DeferredBar(len(jobs), f"timing ({scorer.name})", "pred", enabled=run.progress) as bar, \
+            path.open("a", encoding="utf-8") as sink:
+        synced = time.monotonic()
+        for timed in _timed(jobs, settings, run.workers if run.parallel_processes else 1):
+            for key, timing in timed:
+                done[key] = timing
+                sink.write(json.dumps({"key": key, **timing}) + "\n")
+            sink.flush()  # each chunk's timings survive the process; a machine crash loses at most a second
+            if time.monotonic() - synced >= SYNC_INTERVAL_S:
+                os.fsync(sink.fileno())
+                synced = time.monotonic()
+            bar.update(len(timed))
+        os.fsync(sink.fileno())
+    return [_with_timing(row, done.get(f"{row['prediction_file']}\t{row['index']}"), scorer.name) for row in rows]
+
+
+#: (timings key, database, gold query, prediction)
+_Job = tuple[str, str, str, str]
+#: questions timed per chunk: a chunk's timings are written together
+CHUNK = 16
+
+
+@dataclass(frozen=True)
+class _Settings:
+    decoding: str
+    repeats: int
+    timeout_s: float
+
+
+def _timed(jobs: list[_Job], settings: _Settings, workers: int) -> Iterator[list[tuple[str, dict[str, Any]]]]:
+    """Each chunk's timings as it finishes: in forked worker processes when there are several workers and chunks,
+    else here."""
+    chunks = [jobs[start:start + CHUNK] for start in range(0, len(jobs), CHUNK)]
+    processes = fork_context() if workers > 1 and len(chunks) > 1 else None
+    if processes is None:
+        yield from (_time_chunk(chunk, settings) for chunk in chunks)
+        return
+    gc.freeze()  # the workers share this process's objects until they write to them (see runner._scored)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=processes, initializer=die_with_parent,
+                               initargs=(os.getpid(),))
+    try:
+        futures = [pool.submit(_time_chunk, chunk, settings) for chunk in chunks]
+        for future in as_completed(futures):
+            yield future.result()
+    finally:  # on an interruption, chunks not started are dropped at once (they are timed again on resume)
+        pool.shutdown(wait=True, cancel_futures=True)
+        gc.unfreeze()
+
+
+def _time_chunk(chunk: list[_Job], settings: _Settings) -> list[tuple[str, dict[str, Any]]]:
     opened: dict[str, Any] = {}
     try:
-        with path.open("a", encoding="utf-8") as sink:
-            for row in rows:
-                key = f"{row['prediction_file']}\t{row['index']}"
-                if row["status"] == "skipped" or not row["correct"] or key in done:
-                    continue
-                item = items[row["index"]]
-                if item.database not in opened:
-                    opened[item.database] = connect(item.database, text_decoding=scorer.text_decoding)
-                prediction = files[row["prediction_file"]].sql[item.index]
-                ratios = time_ratios(opened[item.database], item.gold_sql, prediction, scorer.repeats, run.timeout_s)
-                done[key] = _timing(ratios)
-                sink.write(json.dumps({"key": key, **done[key]}) + "\n")
-                sink.flush()
-                os.fsync(sink.fileno())
+        timed = []
+        for key, database, gold, prediction in chunk:
+            if database not in opened:
+                opened[database] = connect(database, text_decoding=settings.decoding)
+            ratios = time_ratios(opened[database], gold, prediction, settings.repeats, settings.timeout_s)
+            timed.append((key, _timing(ratios)))
+        return timed
     finally:
         for db in opened.values():
             db.close()
-    return [_with_timing(row, done.get(f"{row['prediction_file']}\t{row['index']}"), scorer.name) for row in rows]
 
 
 def _timing(ratios: list[float]) -> dict[str, Any]:

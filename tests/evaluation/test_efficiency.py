@@ -64,6 +64,7 @@ def test_timed_runs_keep_bird_verdicts_and_time_only_right_predictions(bird_dir:
     per_question = [math.sqrt(r["reward"]) if scorer == "r-ves" else r["ves"] for r in scored]
     assert summary["files"][0][scorer] == pytest.approx(sum(per_question) / len(per_question), abs=1e-6)
     assert summary["repeats"] == 4 and summary["machine"]["cpus"] >= 1
+    assert summary["timing_processes"] == run.workers
     assert summary["files"][0]["timing_noise"]["timed_questions"] == sum(r["correct"] for r in scored)
     # a second run reads the timings back instead of measuring again
     timed = (out / TIMINGS).read_text()
@@ -75,3 +76,23 @@ def test_timed_runs_keep_bird_verdicts_and_time_only_right_predictions(bird_dir:
 def test_a_timed_scorer_needs_rounds() -> None:
     with pytest.raises(ConfigError, match="at least one timing round"):
         get_scorer("r-ves", repeats=0)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_right_predictions_of_many_files_are_timed_once_each_in_worker_processes(bird_dir: Path, tmp_path: Path,
+                                                                                 workers: int) -> None:
+    preds = {str(i): f"{c.prediction}\t----- bird -----\t{c.db_id}" for i, c in enumerate(CASES)}
+    paths = []
+    for n in range(5):  # more right predictions than one chunk holds, so two workers share them
+        paths.append(tmp_path / f"file{n}.json")
+        paths[-1].write_text(json.dumps(preds), encoding="utf-8")
+    bench = load_benchmark("bird-dev", bird_dir, allow_missing_db=True)
+    out = tmp_path / f"out{workers}"
+    run = ScoreRun(benchmark=bench, files=load_prediction_files(paths, bench), scorer=get_scorer("r-ves", repeats=3),
+                   output=out, cache=GoldCache(None), timeout_s=1.0, progress=False, workers=workers)
+    rows = score(run)
+    right = {f"{r['prediction_file']}\t{r['index']}" for r in rows if r["correct"]}
+    assert len(right) == 5 * sum(c.bird is True for c in CASES) > 16
+    keys = [json.loads(line)["key"] for line in (out / TIMINGS).read_text(encoding="utf-8").splitlines()]
+    assert sorted(keys) == sorted(right)  # each right prediction once, nothing else
+    assert all(r["rounds"] >= 1 and r["time_ratio"] > 0 for r in rows if r["correct"])
