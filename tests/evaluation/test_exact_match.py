@@ -103,10 +103,7 @@ def test_a_scoring_run_writes_verdicts_partial_scores_and_the_report(spider: Pat
 
 def test_the_tokenizer_leaves_the_optional_libraries_importable() -> None:
     """nltk loads with numpy, scipy and scikit-learn hidden; afterwards they import as usual in this process."""
-    import subprocess
-    import sys
-
-    code = ("import importlib, importlib.util, sys\n"
+    _in_a_new_interpreter("import importlib, importlib.util, sys\n"
             "present = [n for n in ('numpy', 'scipy', 'sklearn') if importlib.util.find_spec(n) is not None]\n"
             "from mscsql.evaluation.spider_sql import tokenize\n"
             "assert tokenize('SELECT a FROM t WHERE b >= 3') == ['select', 'a', 'from', 't', 'where', 'b', '>=', '3']\n"
@@ -116,6 +113,27 @@ def test_the_tokenizer_leaves_the_optional_libraries_importable() -> None:
             "    importlib.import_module(name)\n"
             "import numpy\n"
             "assert numpy.arange(3).sum() == 3\n")
+
+
+def test_the_tokenizer_loads_without_nltks_package_and_leaves_nltk_importable() -> None:
+    """The tokenizer's modules load alone (nltk's package import is most of a short run's start-up); no nltk module
+    stays behind, a later ``import nltk`` loads the whole package, and its tokenizer splits text the same way."""
+    _in_a_new_interpreter("import sys\n"
+            "from mscsql.evaluation.spider_sql import word_tokenizer\n"
+            "alone = word_tokenizer()\n"
+            "assert not [n for n in sys.modules if n == 'nltk' or n.startswith('nltk.')]\n"
+            "import nltk\n"
+            "import nltk.internals\n"
+            "from nltk.tokenize import NLTKWordTokenizer\n"
+            "assert nltk.internals.overridden and nltk.tokenize.destructive.NLTKWordTokenizer is NLTKWordTokenizer\n"
+            "texts = ['SELECT count(*) FROM \"a b\" WHERE x>=1', \"it's (t1.a) != 'b'\", 'T1.name , max(age)']\n"
+            "assert [alone.tokenize(t) for t in texts] == [NLTKWordTokenizer().tokenize(t) for t in texts]\n")
+
+
+def _in_a_new_interpreter(code: str) -> None:
+    import subprocess
+    import sys
+
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
 
