@@ -3,6 +3,9 @@ lists hold against the live servers; every gold query of the benchmarks still pa
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -93,6 +96,15 @@ def test_a_configured_user_function_runs_on_postgres(pg_url: str) -> None:
     with connect(pg_url, execution=ExecutionSettings(allowed_functions=("public.double_it", "double_it"))) as db:
         assert db.execute("SELECT double_it(21)").rows == ((42,),)
         assert db.execute("SELECT public.double_it(2)").rows == ((4,),)
+    # the same from the command line: refused with the way to allow it, then allowed by --allow-function
+    refused_cli = subprocess.run([sys.executable, "-m", "mscsql", "db", "query", pg_url, "SELECT double_it(21)"],
+                                 capture_output=True, text=True, timeout=120)
+    assert refused_cli.returncode == 1 and "--allow-function" in refused_cli.stderr
+    allowed_cli = subprocess.run([sys.executable, "-m", "mscsql", "db", "query", pg_url, "SELECT double_it(21)",
+                                  "--allow-function", "double_it", "--json"],
+                                 capture_output=True, text=True, timeout=120)
+    assert allowed_cli.returncode == 0, allowed_cli.stderr
+    assert json.loads(allowed_cli.stdout)["rows"] == [[42]]
 
 
 def test_postgres_allowlist_matches_the_catalogue(pg_url: str) -> None:

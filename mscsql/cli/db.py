@@ -42,9 +42,13 @@ def db_query(
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON (values whole)")] = False,
     timeout: TimeoutOpt = 30.0,
     max_rows: Annotated[int, typer.Option(min=1, max=MAX_ROWS, help="rows to keep")] = 100,
+    allow_function: Annotated[list[str] | None, typer.Option(
+        help="PostgreSQL/MySQL: a read-only function of this database the query may call (name or schema.name; "
+             "repeat for several), as execution.allowed_functions in a config")] = None,
 ) -> None:
     """Run one read-only query. Exit status 1 when the query is refused, fails or times out."""
-    with open_database(target, execution=ExecutionSettings(timeout_s=timeout, max_rows=max_rows)) as db:
+    execution = ExecutionSettings(timeout_s=timeout, max_rows=max_rows, allowed_functions=tuple(allow_function or ()))
+    with open_database(target, execution=execution) as db:
         result = db.execute(sql)
     if as_json:
         print_json(result.to_dict())
@@ -52,6 +56,8 @@ def db_query(
         print_result(result)
     else:
         print_failure(result)
+        if "execution.allowed_functions" in (result.error or ""):  # the guard's word for a function not listed
+            say("hint: a read-only function of this database may be allowed with --allow-function NAME", to_err=True)
     if not result.ok:
         raise typer.Exit(1)
 
