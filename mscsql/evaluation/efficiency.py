@@ -35,7 +35,7 @@ import numpy as np
 
 from mscsql.db import connect
 from mscsql.evaluation.runner import SYNC_INTERVAL_S
-from mscsql.evaluation.workers import die_with_parent, fork_context
+from mscsql.evaluation.workers import die_with_parent, fork_context, stop_workers
 from mscsql.progress import DeferredBar
 
 TIMINGS = "timings.jsonl"
@@ -131,7 +131,10 @@ def _timed(jobs: list[_Job], settings: _Settings, workers: int) -> Iterator[list
         futures = [pool.submit(_time_chunk, chunk, settings) for chunk in chunks]
         for future in as_completed(futures):
             yield future.result()
-    finally:  # on an interruption, chunks not started are dropped at once (they are timed again on resume)
+    except BaseException:  # interrupted (Ctrl+C) or failed: the workers stop now; unfinished chunks are timed
+        stop_workers(pool)  # again on resume
+        raise
+    finally:
         pool.shutdown(wait=True, cancel_futures=True)
         gc.unfreeze()
 

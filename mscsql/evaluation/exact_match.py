@@ -308,7 +308,7 @@ def match_rows(run: Any, row: Any) -> list[dict[str, Any]]:
     row, as the execution scorers do); ``partial`` holds each component's [accuracy, recall, F1, gold parts,
     predicted parts]. With several workers, several databases and fork, the databases are shared out among
     worker processes, each reading its databases' gold queries once for every file."""
-    from mscsql.evaluation.workers import fork_context
+    from mscsql.evaluation.workers import fork_context, stop_workers
 
     items = run.benchmark.items
     by_database: dict[str, list[int]] = {}
@@ -326,7 +326,11 @@ def match_rows(run: Any, row: Any) -> list[dict[str, Any]]:
 
     with ProcessPoolExecutor(max_workers=len(shares), mp_context=context, initializer=_inherit,
                              initargs=(os.getpid(), run, row)) as pool:
-        done = list(pool.map(_match_forked, [sorted(s) for s in shares]))
+        try:
+            done = list(pool.map(_match_forked, [sorted(s) for s in shares]))
+        except BaseException:  # interrupted (Ctrl+C) or failed: the workers stop now
+            stop_workers(pool)
+            raise
     found = {key: value for part in done for key, value in part.items()}
     return [found[(f, p)] for f in range(len(run.files)) for p in range(len(items))]
 

@@ -34,7 +34,7 @@ from mscsql.errors import ConfigError, DatasetError, UnsafeSQLError
 from mscsql.evaluation.cache import GoldCache
 from mscsql.evaluation.equivalence import holds_no_statement, textually_equivalent, token_key
 from mscsql.evaluation.scorers import PreparedGold, Scorer
-from mscsql.evaluation.workers import die_with_parent, fork_context
+from mscsql.evaluation.workers import die_with_parent, fork_context, stop_workers
 from mscsql.fileio import claim_run_folder, output_folder
 from mscsql.progress import DeferredBar
 from mscsql.types import TRUSTED_BUDGET, ExecutionItem, ExecutionResult, ExecutionStatus, ResultBudget
@@ -438,7 +438,10 @@ def _scored(run: ScoreRun, jobs: list[_Job]) -> Iterator[tuple[list[dict[str, An
             futures = [pool.submit(_score_in_worker, context, job) for job in jobs]
             for future in as_completed(futures):
                 yield future.result()
-        finally:  # on an interruption, chunks not started are dropped at once (they are redone on resume)
+        except BaseException:  # interrupted (Ctrl+C) or failed: the workers stop now; unfinished chunks are redone
+            stop_workers(pool)  # on resume
+            raise
+        finally:
             pool.shutdown(wait=True, cancel_futures=True)
             gc.unfreeze()
         return

@@ -1,13 +1,19 @@
-"""Worker processes never outlive the process that started them.
+"""Worker processes never outlive the process that started them, and Ctrl+C stops them at once.
 
 A pool worker blocks on its task queue; when its parent is killed (SIGKILL leaves no time to shut the pool
 down) nothing would ever wake it, and forked workers hold copies of the queue's pipes, so they would not see
 it close either. Each worker therefore asks the kernel for SIGKILL when its parent dies (Linux's
 ``PR_SET_PDEATHSIG``) and, on every platform, watches its parent's process id from a daemon thread.
+
+Ctrl+C in a terminal sends SIGINT to every process of the command, workers included. A worker interrupted while
+it held its pool's queue lock left the others waiting for it forever, and the command hung instead of stopping.
+Workers therefore ignore SIGINT: the parent alone is interrupted, and it stops them (:func:`stop_workers`)
+instead of waiting for their chunks.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -39,7 +45,9 @@ def _watch(parent: int) -> None:
 
 
 def die_with_parent(parent: int) -> None:
-    """Pool initializer: end this worker as soon as the process ``parent`` is gone."""
+    """Pool initializer: end this worker as soon as the process ``parent`` is gone, and leave Ctrl+C to the
+    parent (which stops the workers)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _request_death_signal()
     if os.getppid() != parent:  # the parent died before the request above took effect
         os._exit(1)
@@ -55,3 +63,11 @@ def fork_context() -> Any:
     if sys.platform.startswith("linux"):
         return multiprocessing.get_context("fork")
     return None
+
+
+def stop_workers(pool: Any) -> None:
+    """Terminate the worker processes of the ``ProcessPoolExecutor`` ``pool`` now, when the parent is interrupted
+    or fails, rather than wait for the chunks they are working on (a statement may run until its timeout)."""
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        with contextlib.suppress(OSError, ValueError):
+            process.terminate()
