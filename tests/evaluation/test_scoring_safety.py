@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -100,15 +101,19 @@ def slow_benchmark(tmp_path: Path) -> tuple[Path, Path]:
     return root, predictions
 
 
-@pytest.mark.parametrize("command", ["score", "select"])
-def test_sigkill_leaves_no_worker_behind(slow_benchmark: tuple[Path, Path], tmp_path: Path, command: str) -> None:
+@contextlib.contextmanager
+def _busy_run(slow_benchmark: tuple[Path, Path], tmp_path: Path, command: str) -> Iterator[tuple[subprocess.Popen,
+                                                                                                 set[int]]]:
+    """A scoring or selection run in its own process group (as a terminal gives a command), once its two worker
+    processes are busy with statements that run for a minute; no process of it survives the block."""
     root, predictions = slow_benchmark
     args = (["eval", "score", "--predictions", str(predictions)] if command == "score"
             else ["select", "--candidates", str(predictions), str(predictions.with_name("copy.sql"))])
     predictions.with_name("copy.sql").write_bytes(predictions.read_bytes())
     process = subprocess.Popen([sys.executable, "-m", "mscsql.cli", *args, "--benchmark", "spider-dev",
                                 "--data-dir", str(root), "--output", str(tmp_path / "out"), "--workers", "2",
-                                "--timeout", "60"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                "--timeout", "60"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
     workers: set[int] = set()
     try:
         deadline = time.monotonic() + 60
@@ -117,18 +122,40 @@ def test_sigkill_leaves_no_worker_behind(slow_benchmark: tuple[Path, Path], tmp_
             time.sleep(0.1)
         assert len(workers) >= 2, "the run never started its worker processes"
         time.sleep(1.0)  # the workers are busy with the slow statements now
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and any(_alive(pid) for pid in workers):
-            time.sleep(0.1)
-        assert [pid for pid in workers if _alive(pid)] == []
+        yield process, workers
     finally:
         if process.poll() is None:
             process.kill()
         for pid in workers | _children(process.pid):  # never leave one behind, even when the test fails
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
+
+
+def _gone(workers: set[int]) -> list[int]:
+    """The workers still alive 5 s from now (at once when none is)."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(_alive(pid) for pid in workers):
+        time.sleep(0.1)
+    return [pid for pid in workers if _alive(pid)]
+
+
+@pytest.mark.parametrize("command", ["score", "select"])
+def test_sigkill_leaves_no_worker_behind(slow_benchmark: tuple[Path, Path], tmp_path: Path, command: str) -> None:
+    with _busy_run(slow_benchmark, tmp_path, command) as (process, workers):
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+        assert _gone(workers) == []
+
+
+@pytest.mark.parametrize("command", ["score", "select"])
+def test_ctrl_c_stops_the_run_and_its_workers_at_once(slow_benchmark: tuple[Path, Path], tmp_path: Path,
+                                                      command: str) -> None:
+    """Ctrl+C in a terminal sends SIGINT to every process of the command; the run stops within seconds (its
+    workers were busy with statements that run for a minute) and leaves no worker behind."""
+    with _busy_run(slow_benchmark, tmp_path, command) as (process, workers):
+        os.killpg(process.pid, signal.SIGINT)
+        assert process.wait(timeout=15) == 130
+        assert _gone(workers) == []
 
 
 def test_a_damaged_run_folder_gets_one_message(spider_dir: Path, predictions_file: Path, tmp_path: Path) -> None:
@@ -146,37 +173,3 @@ def test_a_damaged_run_folder_gets_one_message(spider_dir: Path, predictions_fil
     leftovers = [p.name for p in out.iterdir() if p.name.endswith(".tmp")]
     assert leftovers == []
 
-
-@pytest.mark.parametrize("command", ["score", "select"])
-def test_ctrl_c_stops_the_run_and_its_workers_at_once(slow_benchmark: tuple[Path, Path], tmp_path: Path,
-                                                      command: str) -> None:
-    """Ctrl+C in a terminal sends SIGINT to every process of the command; the run stops within seconds (its
-    workers were busy with statements that run for a minute) and leaves no worker behind."""
-    root, predictions = slow_benchmark
-    args = (["eval", "score", "--predictions", str(predictions)] if command == "score"
-            else ["select", "--candidates", str(predictions), str(predictions.with_name("copy.sql"))])
-    predictions.with_name("copy.sql").write_bytes(predictions.read_bytes())
-    process = subprocess.Popen([sys.executable, "-m", "mscsql.cli", *args, "--benchmark", "spider-dev",
-                                "--data-dir", str(root), "--output", str(tmp_path / "out"), "--workers", "2",
-                                "--timeout", "60"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)  # its own process group, as a terminal gives a command
-    workers: set[int] = set()
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and len(workers) < 2:
-            workers = {pid for pid in _children(process.pid) if _alive(pid)}
-            time.sleep(0.1)
-        assert len(workers) >= 2, "the run never started its worker processes"
-        time.sleep(1.0)  # the workers are busy with the slow statements now
-        os.killpg(process.pid, signal.SIGINT)
-        assert process.wait(timeout=15) == 130
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and any(_alive(pid) for pid in workers):
-            time.sleep(0.1)
-        assert [pid for pid in workers if _alive(pid)] == []
-    finally:
-        if process.poll() is None:
-            process.kill()
-        for pid in workers | _children(process.pid):  # never leave one behind, even when the test fails
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
