@@ -72,3 +72,27 @@ def test_user_errors_exit_2_with_one_message(tmp_path: Path) -> None:
     # the placeholder user of the project's own example URLs is shown as written
     missing = mscsql("ask", "--config", str(server), "--db", str(tmp_path / "nowhere.sqlite"), "How many?")
     assert missing.returncode == 2 and "postgresql://user@localhost/dbname" in missing.stderr
+
+
+def test_ctrl_c_stops_a_running_sqlite_statement_at_once(sqlite_path: Path) -> None:
+    """Ctrl+C (SIGINT to the command's process group, as a terminal sends it) while a statement runs inside SQLite:
+    the statement is interrupted and the command exits 130 at once, not when the statement's 60 s timeout ends."""
+    import signal
+    import time
+
+    endless = "WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM r) SELECT count(*) FROM r"
+    process = subprocess.Popen([sys.executable, "-m", "mscsql", "db", "query", str(sqlite_path), endless,
+                                "--timeout", "60"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    try:
+        time.sleep(2.0)  # started, and inside the statement
+        assert process.poll() is None
+        interrupted = time.monotonic()
+        os.killpg(process.pid, signal.SIGINT)
+        _out, err = process.communicate(timeout=30)
+        assert process.returncode == 130, err
+        assert time.monotonic() - interrupted < 10
+        assert "Traceback" not in err
+    finally:
+        if process.poll() is None:
+            process.kill()

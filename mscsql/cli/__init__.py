@@ -70,8 +70,11 @@ def keep_only_invoked(argv: Sequence[str]) -> None:
 
 def run() -> None:
     """Console-script entry point (see :func:`mscsql.cli.app.run`)."""
+    from mscsql.cli.interrupts import stop_statements_on_ctrl_c
+
     load_commands(sys.argv[1:])
     keep_only_invoked(sys.argv[1:])
+    stop_statements_on_ctrl_c([word for word in sys.argv[1:] if not word.startswith("-")])
     _run()
 
 

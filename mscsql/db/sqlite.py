@@ -6,7 +6,8 @@
   pragmas and side-effect-free functions) and denies every other action.
 
 Timeouts are enforced inside the engine: a watcher thread calls ``sqlite3_interrupt`` at the deadline, so a
-runaway query is stopped where it runs, the connection stays usable, and no thread keeps working on it.
+runaway query is stopped where it runs, the connection stays usable, and no thread keeps working on it. Ctrl+C
+stops running statements the same way (:func:`interrupt_running`, called by the command line).
 """
 
 from __future__ import annotations
@@ -121,6 +122,15 @@ class _DeadlineWatch:
                 return True
             return False
 
+    def interrupt_all(self) -> None:
+        """Interrupt every statement running now (Ctrl+C): each fails as interrupted; a statement that is
+        already disarmed is never touched."""
+        with self._cond:
+            for _deadline, token, conn in self._heap:
+                if token in self._armed:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.interrupt()
+
     def _watch(self) -> None:
         with self._cond:
             while True:
@@ -145,6 +155,12 @@ _DEADLINES = _DeadlineWatch()
 # a forked child starts with a fresh watcher: the parent's thread does not exist there, and its lock may
 # have been copied while held
 os.register_at_fork(after_in_child=_DEADLINES.__init__)
+
+
+def interrupt_running() -> None:
+    """Stop every SQLite statement this process is running now (the command line calls it on Ctrl+C, which
+    Python would otherwise act on only once the statement returned: at its timeout)."""
+    _DEADLINES.interrupt_all()
 
 
 def _collect(cursor: sqlite3.Cursor, sql: str, collector: RowCollector) -> list[str]:

@@ -1,0 +1,57 @@
+"""Ctrl+C stops the SQLite statement a command is waiting on, not only the command once the statement returns.
+
+Python acts on SIGINT in the main thread between two bytecodes; a thread waiting inside SQLite's C code (a
+long statement, up to its timeout) runs none, so Ctrl+C alone would wait for the statement to end. The signal's
+number is therefore also written to a pipe (``signal.set_wakeup_fd``) that a daemon thread reads: on SIGINT it
+interrupts every running SQLite statement (:func:`mscsql.db.sqlite.interrupt_running`), the main thread gets
+back to Python and Python raises KeyboardInterrupt there as usual. PostgreSQL's and MySQL's drivers already
+wait in ways a signal interrupts (psycopg also cancels the query on the server).
+
+Not installed for ``serve`` and ``mcp``, whose servers handle their own signals (a graceful shutdown lets
+requests in flight finish).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import threading
+
+#: commands whose servers handle signals themselves
+SERVERS = frozenset({"serve", "mcp"})
+
+
+def stop_statements_on_ctrl_c(argv: list[str]) -> None:
+    """Install the watcher (in the main thread of a POSIX process whose SIGINT is Python's default)."""
+    if (os.name != "posix" or threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+            or any(arg in SERVERS for arg in argv[:1])):
+        return
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)  # a full pipe drops a byte rather than block the signal handler
+    try:
+        signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+    except ValueError:  # not possible here: Ctrl+C keeps Python's own behaviour
+        os.close(read_end)
+        os.close(write_end)
+        return
+    threading.Thread(target=_watch, args=(read_end,), name="mscsql-ctrl-c", daemon=True).start()
+
+
+def _watch(read_end: int) -> None:
+    while True:
+        try:
+            received = os.read(read_end, 64)
+        except OSError:
+            return
+        if not received:
+            return
+        if signal.SIGINT in received:
+            # only a module that is loaded can be running statements (importing here could wait on the import
+            # lock the interrupted main thread holds)
+            sqlite = sys.modules.get("mscsql.db.sqlite")
+            if sqlite is not None:
+                with contextlib.suppress(Exception):
+                    sqlite.interrupt_running()
