@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests import dbutil
+
 
 def mscsql(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COLUMNS": "200"}
@@ -74,18 +76,44 @@ def test_user_errors_exit_2_with_one_message(tmp_path: Path) -> None:
     assert missing.returncode == 2 and "postgresql://user@localhost/dbname" in missing.stderr
 
 
-def test_ctrl_c_stops_a_running_sqlite_statement_at_once(sqlite_path: Path) -> None:
-    """Ctrl+C (SIGINT to the command's process group, as a terminal sends it) while a statement runs inside SQLite:
-    the statement is interrupted and the command exits 130 at once, not when the statement's 60 s timeout ends."""
+#: a statement that runs for a minute, per engine, and how the server lists it while it runs
+_ENDLESS = {
+    "sqlite": "WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM r) SELECT count(*) FROM r",
+    "postgresql": "SELECT pg_sleep(60) AS slept_on_ctrl_c",
+    "mysql": "SELECT SLEEP(60) AS slept_on_ctrl_c",
+}
+
+
+def _still_running(engine: str) -> int:
+    """How many statements of the test still run on the server (0 for SQLite, which runs in the process)."""
+    if engine == "sqlite":
+        return 0
+    conn = dbutil.admin_connection(engine)
+    try:
+        with conn.cursor() as cur:
+            if engine == "postgresql":
+                cur.execute("SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE "
+                            "'%slept_on_ctrl_c%' AND pid <> pg_backend_pid()")
+            else:
+                cur.execute("SELECT count(*) FROM information_schema.processlist WHERE info LIKE "
+                            "'SELECT SLEEP(60) AS slept_on_ctrl_c%'")
+            return int(cur.fetchone()[0])
+    finally:
+        conn.close()
+
+
+def test_ctrl_c_stops_a_running_statement_at_once(any_db_url: str) -> None:
+    """Ctrl+C (SIGINT to the command's process group, as a terminal sends it) while a statement runs: the command
+    exits 130 at once, not when the statement's 60 s timeout ends, and nothing keeps running on the server."""
     import signal
     import time
 
-    endless = "WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM r) SELECT count(*) FROM r"
-    process = subprocess.Popen([sys.executable, "-m", "mscsql", "db", "query", str(sqlite_path), endless,
+    engine = "postgresql" if any_db_url.startswith("postgresql") else "mysql" if "://" in any_db_url else "sqlite"
+    process = subprocess.Popen([sys.executable, "-m", "mscsql", "db", "query", any_db_url, _ENDLESS[engine],
                                 "--timeout", "60"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                start_new_session=True)
     try:
-        time.sleep(2.0)  # started, and inside the statement
+        time.sleep(2.5)  # started, and inside the statement
         assert process.poll() is None
         interrupted = time.monotonic()
         os.killpg(process.pid, signal.SIGINT)
@@ -93,6 +121,10 @@ def test_ctrl_c_stops_a_running_sqlite_statement_at_once(sqlite_path: Path) -> N
         assert process.returncode == 130, err
         assert time.monotonic() - interrupted < 10
         assert "Traceback" not in err
+        deadline = time.monotonic() + 5  # a cancel takes effect on the server within moments
+        while _still_running(engine) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _still_running(engine) == 0
     finally:
         if process.poll() is None:
             process.kill()

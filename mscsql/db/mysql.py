@@ -19,6 +19,7 @@ packets are off. A watchdog runs ``KILL QUERY`` from a second connection as a fa
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
@@ -155,6 +156,10 @@ class MySQLDriver:
                     result = result_failed(sql, ExecutionStatus.TIMEOUT, timed_out, elapsed())
                 else:
                     result = result_failed(sql, ExecutionStatus.ERROR, message, elapsed())
+            except KeyboardInterrupt:  # Ctrl+C stops the client's wait; the statement must not run on in the server
+                with contextlib.suppress(Exception):
+                    self._kill_query(thread_id)
+                raise
         if not drained or not conn.open:
             return result, False
         try:

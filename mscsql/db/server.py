@@ -112,6 +112,9 @@ class ServerDatabase(GuardedDatabase):
         except Exception as err:
             pooled.invalidate()  # a connection in an unknown state never goes back to the pool
             raise DatabaseConnectionError(f"lost the connection to {self.display_url}: {err}") from err
+        except BaseException:  # interrupted (Ctrl+C) mid-statement: nor does this one
+            pooled.invalidate()
+            raise
         if reusable:
             pooled.close()
         else:
