@@ -128,3 +128,54 @@ def test_ctrl_c_stops_a_running_statement_at_once(any_db_url: str) -> None:
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_ctrl_c_does_not_wait_for_a_generator_server(tmp_path: Path) -> None:
+    """Ctrl+C while the generator's server takes a minute to answer: the command exits 130 at once, not when the
+    server answers (the requests in flight are abandoned)."""
+    import http.server
+    import signal
+    import threading
+    import time
+
+    from mscsql.demo import create_demo
+
+    class Slow(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # the model list a preflight may ask for
+            body = json.dumps({"data": [{"id": "m"}]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_POST(self) -> None:  # a completion that takes a minute
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            time.sleep(60)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    config = tmp_path / "slow.yaml"
+    config.write_text("use_values: false\nlinking: {linkers: [keep-all]}\ngenerators:\n  - {name: local, backend: "
+                      f"openai, model: m, options: {{base_url: 'http://127.0.0.1:{server.server_port}/v1'}}}}\n")
+    process = subprocess.Popen([sys.executable, "-m", "mscsql", "ask", "--config", str(config), "--db",
+                                str(create_demo(tmp_path / "demo.sqlite")), "How many customers are there?"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        time.sleep(4.0)  # the question is with the server now
+        assert process.poll() is None
+        interrupted = time.monotonic()
+        os.killpg(process.pid, signal.SIGINT)
+        _out, err = process.communicate(timeout=30)
+        assert process.returncode == 130, err
+        assert time.monotonic() - interrupted < 10
+        assert "Traceback" not in err
+    finally:
+        if process.poll() is None:
+            process.kill()
+        server.shutdown()
+        server.server_close()

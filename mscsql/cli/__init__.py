@@ -70,12 +70,16 @@ def keep_only_invoked(argv: Sequence[str]) -> None:
 
 def run() -> None:
     """Console-script entry point (see :func:`mscsql.cli.app.run`)."""
-    from mscsql.cli.interrupts import stop_statements_on_ctrl_c
+    from mscsql.cli.interrupts import exit_if_interrupted, stop_statements_on_ctrl_c
 
     load_commands(sys.argv[1:])
     keep_only_invoked(sys.argv[1:])
     stop_statements_on_ctrl_c([word for word in sys.argv[1:] if not word.startswith("-")])
-    _run()
+    try:
+        _run()
+    except SystemExit as stop:  # every end of a command (typer ends an interrupted one with status 130)
+        exit_if_interrupted(stop.code)
+        raise
 
 
 __all__ = ["COMMAND_MODULES", "MODULES", "app", "command_name", "keep_only_invoked", "load_commands", "run"]

@@ -7,6 +7,10 @@ interrupts every running SQLite statement (:func:`mscsql.db.sqlite.interrupt_run
 back to Python and Python raises KeyboardInterrupt there as usual. PostgreSQL's and MySQL's drivers already
 wait in ways a signal interrupts (psycopg also cancels the query on the server).
 
+Once the interrupted command has unwound (its files closed, its worker processes stopped), it exits at once
+(:func:`exit_if_interrupted`): threads still waiting on a generator server's answer would otherwise keep it
+alive until the server replied.
+
 Not installed for ``serve`` and ``mcp``, whose servers handle their own signals (a graceful shutdown lets
 requests in flight finish).
 """
@@ -18,9 +22,12 @@ import os
 import signal
 import sys
 import threading
+from typing import Any
 
 #: commands whose servers handle signals themselves
 SERVERS = frozenset({"serve", "mcp"})
+#: set once Ctrl+C was pressed
+_INTERRUPTED = threading.Event()
 
 
 def stop_statements_on_ctrl_c(argv: list[str]) -> None:
@@ -37,7 +44,14 @@ def stop_statements_on_ctrl_c(argv: list[str]) -> None:
         os.close(read_end)
         os.close(write_end)
         return
+    signal.signal(signal.SIGINT, _on_ctrl_c)
     threading.Thread(target=_watch, args=(read_end,), name="mscsql-ctrl-c", daemon=True).start()
+
+
+def _on_ctrl_c(signum: int, frame: Any) -> None:
+    """Python's own Ctrl+C (KeyboardInterrupt), remembered first: in the main thread, before anything unwinds."""
+    _INTERRUPTED.set()
+    signal.default_int_handler(signum, frame)
 
 
 def _watch(read_end: int) -> None:
@@ -49,9 +63,21 @@ def _watch(read_end: int) -> None:
         if not received:
             return
         if signal.SIGINT in received:
+            _INTERRUPTED.set()
             # only a module that is loaded can be running statements (importing here could wait on the import
             # lock the interrupted main thread holds)
             sqlite = sys.modules.get("mscsql.db.sqlite")
             if sqlite is not None:
                 with contextlib.suppress(Exception):
                     sqlite.interrupt_running()
+
+
+def exit_if_interrupted(code: object) -> None:
+    """After Ctrl+C, end the process now with ``code`` (the command's exit status), its output flushed, without
+    waiting for threads that still wait on a server (their work is abandoned; nothing of it is written)."""
+    if not _INTERRUPTED.is_set():
+        return
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code if isinstance(code, int) else 130)

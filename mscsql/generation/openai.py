@@ -164,16 +164,7 @@ class OpenAIGenerator:
         abort = threading.Event()
         futures: list[Future[list[Sample]]] = [self._pool.submit(self._run, body, sampling.n, abort)
                                                for body in bodies]
-        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-        failed = next((f for f in futures if f in done and f.exception() is not None), None)
-        if failed is not None:
-            abort.set()  # no new tries for the prompts still running; the queued ones are dropped
-            for future in futures:
-                future.cancel()
-            error = failed.exception()
-            assert error is not None
-            raise error
-        return [future.result() for future in futures]
+        return self._gather(futures, abort)
 
     # -- scoring options ---------------------------------------------------------------------------------
 
@@ -206,16 +197,29 @@ class OpenAIGenerator:
             return self._option_values(payload, options)
 
         futures: list[Future[list[float]]] = [self._pool.submit(self._run, body, 1, abort, parse) for body in bodies]
-        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        return self._gather(futures, abort)
+
+    def _gather(self, futures: list[Future[Any]], abort: threading.Event) -> list[Any]:
+        """Every future's result, in order. The first failure, or an interruption (Ctrl+C), stops the rest (no new
+        tries for the prompts still running, the queued ones dropped) and is raised."""
+        try:
+            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        except BaseException:
+            self._stop(futures, abort)
+            raise
         failed = next((f for f in futures if f in done and f.exception() is not None), None)
         if failed is not None:
-            abort.set()
-            for future in futures:
-                future.cancel()
+            self._stop(futures, abort)
             error = failed.exception()
             assert error is not None
             raise error
         return [future.result() for future in futures]
+
+    @staticmethod
+    def _stop(futures: list[Future[Any]], abort: threading.Event) -> None:
+        abort.set()
+        for future in futures:
+            future.cancel()
 
     def _option_body(self, prompt: ChatPrompt, top_logprobs: int) -> dict[str, Any]:
         body: dict[str, Any] = {"model": self.model}
