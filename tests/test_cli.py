@@ -105,26 +105,34 @@ def _still_running(engine: str) -> int:
 def test_ctrl_c_stops_a_running_statement_at_once(any_db_url: str) -> None:
     """Ctrl+C (SIGINT to the command's process group, as a terminal sends it) while a statement runs: the command
     exits 130 at once, not when the statement's 60 s timeout ends, and nothing keeps running on the server."""
-    import signal
     import time
 
     engine = "postgresql" if any_db_url.startswith("postgresql") else "mysql" if "://" in any_db_url else "sqlite"
-    process = subprocess.Popen([sys.executable, "-m", "mscsql", "db", "query", any_db_url, _ENDLESS[engine],
-                                "--timeout", "60"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               start_new_session=True)
+    _ctrl_c_ends("db", "query", any_db_url, _ENDLESS[engine], "--timeout", "60", after_s=2.5)
+    deadline = time.monotonic() + 5  # a cancel takes effect on the server within moments
+    while _still_running(engine) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _still_running(engine) == 0
+
+
+def _ctrl_c_ends(*args: str, after_s: float) -> None:
+    """Start ``mscsql ARGS`` in its own process group (as a terminal does), press Ctrl+C after ``after_s`` seconds
+    (SIGINT to the group, as a terminal sends it): the command ends within 10 s, with status 130 and no
+    traceback."""
+    import signal
+    import time
+
+    process = subprocess.Popen([sys.executable, "-m", "mscsql", *args], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
-        time.sleep(2.5)  # started, and inside the statement
-        assert process.poll() is None
+        time.sleep(after_s)
+        assert process.poll() is None, process.communicate()
         interrupted = time.monotonic()
         os.killpg(process.pid, signal.SIGINT)
         _out, err = process.communicate(timeout=30)
         assert process.returncode == 130, err
         assert time.monotonic() - interrupted < 10
         assert "Traceback" not in err
-        deadline = time.monotonic() + 5  # a cancel takes effect on the server within moments
-        while _still_running(engine) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert _still_running(engine) == 0
     finally:
         if process.poll() is None:
             process.kill()
@@ -134,7 +142,6 @@ def test_ctrl_c_does_not_wait_for_a_generator_server(tmp_path: Path) -> None:
     """Ctrl+C while the generator's server takes a minute to answer: the command exits 130 at once, not when the
     server answers (the requests in flight are abandoned)."""
     import http.server
-    import signal
     import threading
     import time
 
@@ -162,20 +169,9 @@ def test_ctrl_c_does_not_wait_for_a_generator_server(tmp_path: Path) -> None:
     config = tmp_path / "slow.yaml"
     config.write_text("use_values: false\nlinking: {linkers: [keep-all]}\ngenerators:\n  - {name: local, backend: "
                       f"openai, model: m, options: {{base_url: 'http://127.0.0.1:{server.server_port}/v1'}}}}\n")
-    process = subprocess.Popen([sys.executable, "-m", "mscsql", "ask", "--config", str(config), "--db",
-                                str(create_demo(tmp_path / "demo.sqlite")), "How many customers are there?"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    try:
-        time.sleep(4.0)  # the question is with the server now
-        assert process.poll() is None
-        interrupted = time.monotonic()
-        os.killpg(process.pid, signal.SIGINT)
-        _out, err = process.communicate(timeout=30)
-        assert process.returncode == 130, err
-        assert time.monotonic() - interrupted < 10
-        assert "Traceback" not in err
+    try:  # after 4 s the question is with the server
+        _ctrl_c_ends("ask", "--config", str(config), "--db", str(create_demo(tmp_path / "demo.sqlite")),
+                     "How many customers are there?", after_s=4.0)
     finally:
-        if process.poll() is None:
-            process.kill()
         server.shutdown()
         server.server_close()
