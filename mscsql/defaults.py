@@ -1,9 +1,10 @@
 """Limits, defaults and the execution settings' read-only view, without the configuration models.
 
 The database layer and the scorers need only these: a command that scores prediction files never loads
-pydantic or the configuration models (:mod:`mscsql.config`, which re-exports everything here), which took
-about a quarter of a short scoring run. :class:`ExecutionLimits` is what a database gets when no
-:class:`mscsql.config.ExecutionSettings` is given; both read the same defaults from this module.
+pydantic or the configuration models (:mod:`mscsql.config`, which re-exports the limits and
+``default_cache_dir``), which took about a quarter of a short scoring run. :class:`ExecutionLimits` is what a
+database gets when no :class:`mscsql.config.ExecutionSettings` is given; both read the same defaults from this
+module.
 """
 
 from __future__ import annotations
@@ -49,6 +50,9 @@ class ExecutionView:
     :class:`mscsql.config.ExecutionSettings` (a subclass provides the fields)."""
 
     if TYPE_CHECKING:  # the fields, declared by each subclass
+        timeout_s: float
+        max_rows: int
+        workers: int
         max_result_bytes: int
         max_value_bytes: int
         allowed_functions: tuple[str, ...]
@@ -86,6 +90,14 @@ class ExecutionLimits(ExecutionView):
 
     def __post_init__(self) -> None:
         checked_limits(self.timeout_s, self.max_rows)
+        for name in ("allowed_functions", "allowed_tables", "denied_tables"):
+            names = getattr(self, name)
+            if isinstance(names, str) or not all(isinstance(n, str) for n in names):
+                raise ConfigError(f"execution: {name} must be a list of names, not {names!r}")
+            object.__setattr__(self, name, tuple(names))
+        if not isinstance(self.max_result_bytes, int) or self.max_result_bytes < 1024:
+            raise ConfigError(f"execution: max_result_bytes {self.max_result_bytes!r} is not usable",
+                              hint="give at least 1024 bytes")
         try:
             self.budget  # noqa: B018 - ResultBudget checks the two sizes
         except ValueError as error:

@@ -7,9 +7,9 @@ interrupts every running SQLite statement (:func:`mscsql.db.sqlite.interrupt_run
 back to Python and Python raises KeyboardInterrupt there as usual. PostgreSQL's and MySQL's drivers already
 wait in ways a signal interrupts (psycopg also cancels the query on the server).
 
-Once the interrupted command has unwound (its files closed, its worker processes stopped), it exits at once
-(:func:`exit_if_interrupted`): threads still waiting on a generator server's answer would otherwise keep it
-alive until the server replied.
+Once the interrupted command has unwound (its files closed, its worker processes stopped), it exits at once if
+threads the interpreter would wait for are still running (:func:`exit_if_interrupted`): an executor's threads
+waiting on a generator server's answer would otherwise keep it alive until the server replied.
 
 Not installed for ``serve`` and ``mcp``, whose servers handle their own signals (a graceful shutdown lets
 requests in flight finish).
@@ -28,6 +28,8 @@ from typing import Any
 SERVERS = frozenset({"serve", "mcp"})
 #: set once Ctrl+C was pressed
 _INTERRUPTED = threading.Event()
+#: holds True once the fork hook is registered (registered once per process)
+_FORK_HOOK: list[bool] = []
 
 
 def stop_statements_on_ctrl_c(argv: list[str]) -> None:
@@ -45,7 +47,11 @@ def stop_statements_on_ctrl_c(argv: list[str]) -> None:
         os.close(write_end)
         return
     signal.signal(signal.SIGINT, _on_ctrl_c)
+    _INTERRUPTED.clear()
     threading.Thread(target=_watch, args=(read_end,), name="mscsql-ctrl-c", daemon=True).start()
+    if not _FORK_HOOK:
+        os.register_at_fork(after_in_child=_in_forked_child)
+        _FORK_HOOK.append(True)
 
 
 def _on_ctrl_c(signum: int, frame: Any) -> None:
@@ -73,11 +79,33 @@ def _watch(read_end: int) -> None:
 
 
 def exit_if_interrupted(code: object) -> None:
-    """After Ctrl+C, end the process now with ``code`` (the command's exit status), its output flushed, without
-    waiting for threads that still wait on a server (their work is abandoned; nothing of it is written)."""
+    """After Ctrl+C, when threads that the interpreter would wait for at exit are still running (an executor's
+    threads waiting on a generator server), end the process now: logging shut down, output flushed, with the
+    command's exit status, those threads' work abandoned (nothing of it is written). Otherwise the usual exit
+    runs (atexit handlers included)."""
     if not _INTERRUPTED.is_set():
         return
+    waiting = [t for t in threading.enumerate()
+               if t is not threading.current_thread() and not t.daemon and t.is_alive()]
+    if not waiting:
+        return
+    import logging
+
+    logging.shutdown()
+    if isinstance(code, str):
+        with contextlib.suppress(Exception):
+            print(code, file=sys.stderr)
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()
-    os._exit(code if isinstance(code, int) else 130)
+    os._exit(0 if code is None else code if isinstance(code, int) else 1)
+
+
+def _in_forked_child() -> None:
+    """A forked child has its own Ctrl+C: it must not write to this process's pipe (a pool worker ignores SIGINT;
+    any other child gets Python's own handler back)."""
+    with contextlib.suppress(ValueError, OSError):
+        signal.set_wakeup_fd(-1)
+    with contextlib.suppress(ValueError, OSError):
+        if signal.getsignal(signal.SIGINT) is _on_ctrl_c:
+            signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -120,6 +120,10 @@ class GuardedDatabase:
             self._schema_settings = SchemaSettings()
         return self._schema_settings
 
+    @schema_settings.setter
+    def schema_settings(self, settings: SchemaSettings) -> None:
+        self._schema_settings = settings
+
     # -- running SQL ----------------------------------------------------------------------------
     def check(self, sql: str, tables: TablePolicy | None = None) -> CheckedStatement:
         """The guard's verdict on ``sql`` with this database's dialect, allowed functions and tables (and,

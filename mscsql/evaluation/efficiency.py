@@ -27,6 +27,7 @@ import os
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,10 +88,12 @@ def add_timings(rows: list[dict[str, Any]], run: Any) -> list[dict[str, Any]]:
         item = items[row["index"]]
         jobs.append((key, item.database, item.gold_sql, files[row["prediction_file"]].sql[item.index]))
     settings = _Settings(scorer.text_decoding, scorer.repeats, run.timeout_s)
+    processes = run.workers if run.parallel_processes else 1
+    run.timing_processes = _processes(jobs, processes)
     with DeferredBar(len(jobs), f"timing ({scorer.name})", "pred", enabled=run.progress) as bar, \
-            path.open("a", encoding="utf-8") as sink:
+            path.open("a", encoding="utf-8") as sink, closing(_timed(jobs, settings, processes)) as chunks:
         synced = time.monotonic()
-        for timed in _timed(jobs, settings, run.workers if run.parallel_processes else 1):
+        for timed in chunks:  # closed on any error here too, which stops the workers
             for key, timing in timed:
                 done[key] = timing
                 sink.write(json.dumps({"key": key, **timing}) + "\n")
@@ -116,11 +119,16 @@ class _Settings:
     timeout_s: float
 
 
+def _processes(jobs: list[_Job], workers: int) -> int:
+    """How many processes time ``jobs``: ``workers`` when there are several chunks and fork, else this one."""
+    return workers if workers > 1 and len(jobs) > CHUNK and fork_context() is not None else 1
+
+
 def _timed(jobs: list[_Job], settings: _Settings, workers: int) -> Iterator[list[tuple[str, dict[str, Any]]]]:
     """Each chunk's timings as it finishes: in forked worker processes when there are several workers and chunks,
     else here."""
     chunks = [jobs[start:start + CHUNK] for start in range(0, len(jobs), CHUNK)]
-    processes = fork_context() if workers > 1 and len(chunks) > 1 else None
+    processes = fork_context() if _processes(jobs, workers) > 1 else None
     if processes is None:
         yield from (_time_chunk(chunk, settings) for chunk in chunks)
         return

@@ -95,7 +95,7 @@ def summarize(rows: list[dict[str, Any]], run: ScoreRun) -> dict[str, Any]:
         "gold_failures": sorted(gold_failures.values(), key=lambda g: g["index"]),
         "execution": dict(run.stats),
         **({"repeats": run.scorer.repeats, "machine": machine(),
-            "timing_processes": run.workers if run.parallel_processes else 1} if run.scorer.timed else {}),
+            "timing_processes": run.timing_processes} if run.scorer.timed else {}),
         "provenance": provenance(run),
     }
 

@@ -20,6 +20,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,8 @@ class ScoreRun:
     stats: Counter[str] = field(default_factory=Counter)
     #: score chunks in worker processes when ``workers`` > 1 (threads share one core for the Python work)
     parallel_processes: bool = True
+    #: processes that timed the right predictions (r-ves, ves), set by the timing
+    timing_processes: int = 0
     #: the byte budget of each prediction's result; gold queries are trusted and get ``gold_budget``
     budget: ResultBudget = field(default_factory=ResultBudget)
     gold_budget: ResultBudget = TRUSTED_BUDGET
@@ -398,9 +401,9 @@ def score(run: ScoreRun) -> list[dict[str, Any]]:
     jobs = [(chunk, {i.index: pending[i.index] for i in chunk},
              {(i.index, f): run.files[f].sql[i.index] for i in chunk for f in pending[i.index]}) for chunk in chunks]
     with DeferredBar(total, f"scoring ({run.scorer.name})", "pred", enabled=run.progress) as bar, \
-            results_path.open("a", encoding="utf-8") as out:
+            results_path.open("a", encoding="utf-8") as out, closing(_scored(run, jobs)) as scored:
         synced = time.monotonic()
-        for rows, stats in _scored(run, jobs):
+        for rows, stats in scored:  # closed on any error here too, which stops the workers
             out.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
             out.flush()  # each chunk's rows survive the process; a machine crash loses at most a second
             if time.monotonic() - synced >= SYNC_INTERVAL_S:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import sys
+import threading
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,7 @@ _NLTK_OPTIONAL = ("numpy", "scipy", "sklearn")
 #: the tokenizer's own modules, loaded without the packages' __init__ files (nltk's package import takes about
 #: 0.15 s even with the optional libraries hidden, a quarter of scoring one file)
 _NLTK_PACKAGES = ("nltk", "nltk.tokenize")
+_LOADING = threading.Lock()
 
 
 @lru_cache(maxsize=1)
@@ -86,7 +88,8 @@ def word_tokenizer() -> Any:
     """nltk's Treebank word tokenizer (``NLTKWordTokenizer``), the one the official evaluator reads SQL with."""
     if "nltk" not in sys.modules:
         try:
-            return _load_tokenizer_alone()()
+            with _LOADING:  # one thread at a time puts nltk's stand-in packages in sys.modules
+                return _load_tokenizer_alone()()
         except Exception as error:  # a layout this loader does not know: nltk's own import below
             log.debug("loading nltk's tokenizer alone failed (%s); importing nltk", error)
     hidden = [name for name in _NLTK_OPTIONAL if name not in sys.modules]

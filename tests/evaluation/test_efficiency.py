@@ -64,7 +64,7 @@ def test_timed_runs_keep_bird_verdicts_and_time_only_right_predictions(bird_dir:
     per_question = [math.sqrt(r["reward"]) if scorer == "r-ves" else r["ves"] for r in scored]
     assert summary["files"][0][scorer] == pytest.approx(sum(per_question) / len(per_question), abs=1e-6)
     assert summary["repeats"] == 4 and summary["machine"]["cpus"] >= 1
-    assert summary["timing_processes"] == run.workers
+    assert summary["timing_processes"] == 1  # fewer right predictions than one chunk: timed here
     assert summary["files"][0]["timing_noise"]["timed_questions"] == sum(r["correct"] for r in scored)
     # a second run reads the timings back instead of measuring again
     timed = (out / TIMINGS).read_text()
@@ -96,3 +96,4 @@ def test_right_predictions_of_many_files_are_timed_once_each_in_worker_processes
     keys = [json.loads(line)["key"] for line in (out / TIMINGS).read_text(encoding="utf-8").splitlines()]
     assert sorted(keys) == sorted(right)  # each right prediction once, nothing else
     assert all(r["rounds"] >= 1 and r["time_ratio"] > 0 for r in rows if r["correct"])
+    assert run.timing_processes == workers
