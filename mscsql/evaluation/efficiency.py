@@ -20,13 +20,11 @@ in ``num_cpus`` processes); ``--workers 1`` leaves the other cores idle while a 
 
 from __future__ import annotations
 
-import gc
 import json
 import math
 import os
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +34,7 @@ import numpy as np
 
 from mscsql.db import connect
 from mscsql.evaluation.runner import SYNC_INTERVAL_S
-from mscsql.evaluation.workers import die_with_parent, fork_context, stop_workers
+from mscsql.evaluation.workers import fork_context, results_in_workers
 from mscsql.progress import DeferredBar
 
 TIMINGS = "timings.jsonl"
@@ -132,19 +130,8 @@ def _timed(jobs: list[_Job], settings: _Settings, workers: int) -> Iterator[list
     if processes is None:
         yield from (_time_chunk(chunk, settings) for chunk in chunks)
         return
-    gc.freeze()  # the workers share this process's objects until they write to them (see runner._scored)
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=processes, initializer=die_with_parent,
-                               initargs=(os.getpid(),))
-    try:
-        futures = [pool.submit(_time_chunk, chunk, settings) for chunk in chunks]
-        for future in as_completed(futures):
-            yield future.result()
-    except BaseException:  # interrupted (Ctrl+C) or failed: the workers stop now; unfinished chunks are timed
-        stop_workers(pool)  # again on resume
-        raise
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-        gc.unfreeze()
+    # chunks not finished when the run is interrupted are timed again on resume
+    yield from results_in_workers(_time_chunk, ((chunk, settings) for chunk in chunks), workers, processes)
 
 
 def _time_chunk(chunk: list[_Job], settings: _Settings) -> list[tuple[str, dict[str, Any]]]:

@@ -11,7 +11,6 @@ rewritten in (file, question) order, and the summary, report and plot are writte
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import json
 import logging
@@ -19,7 +18,6 @@ import os
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -35,7 +33,7 @@ from mscsql.errors import ConfigError, DatasetError, UnsafeSQLError
 from mscsql.evaluation.cache import GoldCache
 from mscsql.evaluation.equivalence import holds_no_statement, textually_equivalent, token_key
 from mscsql.evaluation.scorers import PreparedGold, Scorer
-from mscsql.evaluation.workers import die_with_parent, fork_context, stop_workers
+from mscsql.evaluation.workers import fork_context, results_in_workers
 from mscsql.fileio import claim_run_folder, output_folder
 from mscsql.progress import DeferredBar
 from mscsql.types import TRUSTED_BUDGET, ExecutionItem, ExecutionResult, ExecutionStatus, ResultBudget
@@ -432,21 +430,8 @@ def _scored(run: ScoreRun, jobs: list[_Job]) -> Iterator[tuple[list[dict[str, An
     if processes is not None:
         context = _Context.of(run, workers=1)
         _warm_up(run.benchmark.dialect)
-        # the workers share this process's memory until they write to it; a garbage collection in a worker would
-        # write to every object's header, copying most of the parent's pages (frozen objects are not collected)
-        gc.freeze()
-        pool = ProcessPoolExecutor(max_workers=run.workers, mp_context=processes, initializer=die_with_parent,
-                                   initargs=(os.getpid(),))
-        try:
-            futures = [pool.submit(_score_in_worker, context, job) for job in jobs]
-            for future in as_completed(futures):
-                yield future.result()
-        except BaseException:  # interrupted (Ctrl+C) or failed: the workers stop now; unfinished chunks are redone
-            stop_workers(pool)  # on resume
-            raise
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-            gc.unfreeze()
+        # chunks not finished when the run is interrupted are scored again on resume
+        yield from results_in_workers(_score_in_worker, ((context, job) for job in jobs), run.workers, processes)
         return
     context = _Context.of(run, workers=run.workers)
     databases = _Databases(run.scorer.text_decoding, run.workers)

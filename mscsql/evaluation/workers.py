@@ -15,12 +15,17 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import os
 import signal
 import sys
 import threading
 import time
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 _PR_SET_PDEATHSIG = 1
 #: how often the watcher looks at its parent, in seconds
@@ -71,3 +76,25 @@ def stop_workers(pool: Any) -> None:
     for process in list((getattr(pool, "_processes", None) or {}).values()):
         with contextlib.suppress(OSError, ValueError):
             process.terminate()
+
+
+def results_in_workers(function: Callable[..., T], jobs: Iterable[tuple[Any, ...]], workers: int,
+                       context: Any) -> Iterator[T]:
+    """``function(*job)`` for every job in ``workers`` forked processes (``context``: :func:`fork_context`), each
+    result as soon as it is ready. The workers share this process's memory until they write to it (a garbage
+    collection in a worker would write to every object's header, copying most of the parent's pages: frozen
+    objects are not collected). On an interruption (Ctrl+C) or any error, here or in the caller that stops
+    iterating, the workers stop at once and jobs not started are dropped."""
+    gc.freeze()
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=die_with_parent,
+                               initargs=(os.getpid(),))
+    try:
+        futures = [pool.submit(function, *job) for job in jobs]
+        for future in as_completed(futures):
+            yield future.result()
+    except BaseException:
+        stop_workers(pool)
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        gc.unfreeze()
