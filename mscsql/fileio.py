@@ -2,7 +2,8 @@
 claimed by a ``run.json`` that says which run they hold.
 
 Every summary, report and identity file is written to a temporary file beside it and then renamed over it,
-so a run killed mid-write leaves the old file or the new one, never half of one.
+so a run killed mid-write leaves the old file or the new one, never half of one. Rows are appended chunk by
+chunk (:class:`ChunkAppender`).
 """
 
 from __future__ import annotations
@@ -10,12 +11,15 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 from mscsql.errors import ConfigError, DatasetError, MscSqlError
 
 RUN_FILE = "run.json"
+#: how often rows appended by a long run are forced to disk (each chunk is flushed as it is written)
+SYNC_INTERVAL_S = 1.0
 
 
 def output_folder(path: str | Path, option: str = "--output") -> Path:
@@ -105,3 +109,29 @@ def read_text_file(path: str | Path, what: str, error: type[MscSqlError] = Confi
         raise error(f"{what} {path} is a folder, not a file") from None
     except OSError as err:
         raise error(f"{what} {path} cannot be read: {err.strerror or err}") from None
+
+
+class ChunkAppender:
+    """A long run's rows file, appended to chunk by chunk: each chunk is flushed as it is written (it survives the
+    process), and the file is forced to disk at most once every :data:`SYNC_INTERVAL_S` and when closed (a
+    machine crash loses at most a second of rows)."""
+
+    def __init__(self, path: Path) -> None:
+        self._file = path.open("a", encoding="utf-8")
+        self._synced = time.monotonic()
+
+    def write(self, text: str) -> None:
+        self._file.write(text)
+        self._file.flush()
+        if time.monotonic() - self._synced >= SYNC_INTERVAL_S:
+            os.fsync(self._file.fileno())
+            self._synced = time.monotonic()
+
+    def __enter__(self) -> ChunkAppender:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            os.fsync(self._file.fileno())
+        finally:
+            self._file.close()

@@ -28,8 +28,8 @@ from typing import Any
 SERVERS = frozenset({"serve", "mcp"})
 #: set once Ctrl+C was pressed
 _INTERRUPTED = threading.Event()
-#: holds True once the fork hook is registered (registered once per process)
-_FORK_HOOK: list[bool] = []
+#: whether the fork hook is registered (once per process: hooks cannot be removed)
+_fork_hook_registered = False
 
 
 def stop_statements_on_ctrl_c(argv: list[str]) -> None:
@@ -49,9 +49,10 @@ def stop_statements_on_ctrl_c(argv: list[str]) -> None:
     signal.signal(signal.SIGINT, _on_ctrl_c)
     _INTERRUPTED.clear()
     threading.Thread(target=_watch, args=(read_end,), name="mscsql-ctrl-c", daemon=True).start()
-    if not _FORK_HOOK:
+    global _fork_hook_registered
+    if not _fork_hook_registered:
         os.register_at_fork(after_in_child=_in_forked_child)
-        _FORK_HOOK.append(True)
+        _fork_hook_registered = True
 
 
 def _on_ctrl_c(signum: int, frame: Any) -> None:

@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
@@ -33,8 +31,8 @@ from typing import Any
 import numpy as np
 
 from mscsql.db import connect
-from mscsql.evaluation.runner import SYNC_INTERVAL_S
 from mscsql.evaluation.workers import fork_context, results_in_workers
+from mscsql.fileio import ChunkAppender
 from mscsql.progress import DeferredBar
 
 TIMINGS = "timings.jsonl"
@@ -86,21 +84,13 @@ def add_timings(rows: list[dict[str, Any]], run: Any) -> list[dict[str, Any]]:
         item = items[row["index"]]
         jobs.append((key, item.database, item.gold_sql, files[row["prediction_file"]].sql[item.index]))
     settings = _Settings(scorer.text_decoding, scorer.repeats, run.timeout_s)
-    processes = run.workers if run.parallel_processes else 1
-    run.timing_processes = _processes(jobs, processes)
+    run.timing_processes = _processes(jobs, run.workers if run.parallel_processes else 1)
     with DeferredBar(len(jobs), f"timing ({scorer.name})", "pred", enabled=run.progress) as bar, \
-            path.open("a", encoding="utf-8") as sink, closing(_timed(jobs, settings, processes)) as chunks:
-        synced = time.monotonic()
+            ChunkAppender(path) as sink, closing(_timed(jobs, settings, run.timing_processes)) as chunks:
         for timed in chunks:  # closed on any error here too, which stops the workers
-            for key, timing in timed:
-                done[key] = timing
-                sink.write(json.dumps({"key": key, **timing}) + "\n")
-            sink.flush()  # each chunk's timings survive the process; a machine crash loses at most a second
-            if time.monotonic() - synced >= SYNC_INTERVAL_S:
-                os.fsync(sink.fileno())
-                synced = time.monotonic()
+            done.update(timed)
+            sink.write("".join(json.dumps({"key": key, **timing}) + "\n" for key, timing in timed))
             bar.update(len(timed))
-        os.fsync(sink.fileno())
     return [_with_timing(row, done.get(f"{row['prediction_file']}\t{row['index']}"), scorer.name) for row in rows]
 
 
@@ -122,16 +112,15 @@ def _processes(jobs: list[_Job], workers: int) -> int:
     return workers if workers > 1 and len(jobs) > CHUNK and fork_context() is not None else 1
 
 
-def _timed(jobs: list[_Job], settings: _Settings, workers: int) -> Iterator[list[tuple[str, dict[str, Any]]]]:
-    """Each chunk's timings as it finishes: in forked worker processes when there are several workers and chunks,
-    else here."""
+def _timed(jobs: list[_Job], settings: _Settings, processes: int) -> Iterator[list[tuple[str, dict[str, Any]]]]:
+    """Each chunk's timings as it finishes: in ``processes`` forked worker processes (see :func:`_processes`), or
+    here when that is 1."""
     chunks = [jobs[start:start + CHUNK] for start in range(0, len(jobs), CHUNK)]
-    processes = fork_context() if _processes(jobs, workers) > 1 else None
-    if processes is None:
+    if processes == 1:
         yield from (_time_chunk(chunk, settings) for chunk in chunks)
         return
     # chunks not finished when the run is interrupted are timed again on resume
-    yield from results_in_workers(_time_chunk, ((chunk, settings) for chunk in chunks), workers, processes)
+    yield from results_in_workers(_time_chunk, ((chunk, settings) for chunk in chunks), processes, fork_context())
 
 
 def _time_chunk(chunk: list[_Job], settings: _Settings) -> list[tuple[str, dict[str, Any]]]:

@@ -17,7 +17,6 @@ F1 (each 0 or 1 for a question) with the counts of gold and predicted parts.
 from __future__ import annotations
 
 import json
-import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -299,7 +298,7 @@ def tables_json_of(database: str, benchmark: str) -> str:
     return str(found)
 
 
-#: the run a forked worker matches its share of (set in each worker by :func:`_inherit`)
+#: the run a forked worker matches its share of (set in the parent while the workers are forked)
 _FORKED: tuple[Any, Any] | None = None
 
 
@@ -308,7 +307,7 @@ def match_rows(run: Any, row: Any) -> list[dict[str, Any]]:
     row, as the execution scorers do); ``partial`` holds each component's [accuracy, recall, F1, gold parts,
     predicted parts]. With several workers, several databases and fork, the databases are shared out among
     worker processes, each reading its databases' gold queries once for every file."""
-    from mscsql.evaluation.workers import fork_context, stop_workers
+    from mscsql.evaluation.workers import fork_context, results_in_workers
 
     items = run.benchmark.items
     by_database: dict[str, list[int]] = {}
@@ -322,30 +321,18 @@ def match_rows(run: Any, row: Any) -> list[dict[str, Any]]:
     for positions in sorted(by_database.values(), key=len, reverse=True):  # the biggest to the lightest share
         min(shares, key=len).extend(positions)
     word_tokenizer()  # loaded once here, inherited by every worker
-    from concurrent.futures import ProcessPoolExecutor
-
-    with ProcessPoolExecutor(max_workers=len(shares), mp_context=context, initializer=_inherit,
-                             initargs=(os.getpid(), run, row)) as pool:
-        try:
-            done = list(pool.map(_match_forked, [sorted(s) for s in shares]))
-        except BaseException:  # interrupted (Ctrl+C) or failed: the workers stop now
-            stop_workers(pool)
-            raise
-    found = {key: value for part in done for key, value in part.items()}
+    global _FORKED
+    _FORKED = (run, row)  # the workers are forked while it is set: they inherit the run, never pickled
+    try:
+        found = {key: value for part in results_in_workers(_match_forked, [(sorted(s),) for s in shares],
+                                                           len(shares), context) for key, value in part.items()}
+    finally:
+        _FORKED = None
     return [found[(f, p)] for f in range(len(run.files)) for p in range(len(items))]
 
 
-def _inherit(parent: int, run: Any, row: Any) -> None:
-    """Worker initializer: die with ``parent``, and keep the run (inherited through fork, never pickled)."""
-    global _FORKED
-    from mscsql.evaluation.workers import die_with_parent
-
-    die_with_parent(parent)
-    _FORKED = (run, row)
-
-
 def _match_forked(positions: list[int]) -> dict[tuple[int, int], dict[str, Any]]:
-    assert _FORKED is not None, "the worker's initializer keeps the run"
+    assert _FORKED is not None, "the parent set the run before forking"
     run, row = _FORKED
     rows = _match(run, row, positions)
     return {(f, p): rows[f * len(positions) + k] for f in range(len(run.files)) for k, p in enumerate(positions)}

@@ -15,7 +15,6 @@ import hashlib
 import json
 import logging
 import os
-import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import closing
@@ -34,14 +33,12 @@ from mscsql.evaluation.cache import GoldCache
 from mscsql.evaluation.equivalence import holds_no_statement, textually_equivalent, token_key
 from mscsql.evaluation.scorers import PreparedGold, Scorer
 from mscsql.evaluation.workers import fork_context, results_in_workers
-from mscsql.fileio import claim_run_folder, output_folder
+from mscsql.fileio import ChunkAppender, claim_run_folder, output_folder
 from mscsql.progress import DeferredBar
 from mscsql.types import TRUSTED_BUDGET, ExecutionItem, ExecutionResult, ExecutionStatus, ResultBudget
 
 log = logging.getLogger(__name__)
 
-#: how often the rows written so far are forced to disk during a run (each chunk's are flushed at once)
-SYNC_INTERVAL_S = 1.0
 RESULTS = "results.jsonl"
 RUN = "run.json"
 
@@ -399,14 +396,9 @@ def score(run: ScoreRun) -> list[dict[str, Any]]:
     jobs = [(chunk, {i.index: pending[i.index] for i in chunk},
              {(i.index, f): run.files[f].sql[i.index] for i in chunk for f in pending[i.index]}) for chunk in chunks]
     with DeferredBar(total, f"scoring ({run.scorer.name})", "pred", enabled=run.progress) as bar, \
-            results_path.open("a", encoding="utf-8") as out, closing(_scored(run, jobs)) as scored:
-        synced = time.monotonic()
+            ChunkAppender(results_path) as out, closing(_scored(run, jobs)) as scored:
         for rows, stats in scored:  # closed on any error here too, which stops the workers
             out.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-            out.flush()  # each chunk's rows survive the process; a machine crash loses at most a second
-            if time.monotonic() - synced >= SYNC_INTERVAL_S:
-                os.fsync(out.fileno())
-                synced = time.monotonic()
             run.stats.update(stats)
             bar.update(len(rows))
             done.update(((r["prediction_file"], r["index"]), r) for r in rows)
