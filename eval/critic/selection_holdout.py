@@ -11,12 +11,13 @@ Steps (each an ``mscsql`` command, printed as it runs):
 
 1. the pools: ``eval/critic/holdout_tune_pools.txt`` (60 triples) and ``eval/critic/holdout_measure_pools.txt``
    (4 pools each of 3, 4 and 5 files), written once from a fixed seed;
-2. critic data from the tuning pools on the even databases; the checks critic
-   (configs/train/critic_encoder_checks.yaml) and the graded critic (configs/train/critic_encoder_graded.yaml)
-   trained on them;
+2. critic data from the tuning pools on the even databases (every question trains, no eval split); the checks
+   critic (configs/train/critic_encoder_checks.yaml), the graded critic (configs/train/critic_encoder_graded.yaml)
+   and the intent critic (configs/train/critic_encoder_intent.yaml, its penalty chosen on these data alone by
+   eval/critic/head_penalty_cv.py) trained on them;
 3. each measured pool's files ranked by their accuracy on the even databases (the priority a user gives the
    generators they have measured), then ``mscsql select`` on the odd databases with vote, mbr, first-valid and
-   both critics; each selector's difference from the vote comes with ``mscsql select``'s paired bootstrap
+   the critics; each selector's difference from the vote comes with ``mscsql select``'s paired bootstrap
    interval and exact McNemar test.
 
 Figures go to ``eval/results/selection_holdout.json`` and a markdown table is printed.
@@ -42,7 +43,8 @@ from spider_split import mscsql, rank_pool, read_pools  # noqa: E402  (the recor
 log = logging.getLogger("selection_holdout")
 TUNE_POOLS = HERE / "holdout_tune_pools.txt"
 MEASURE_POOLS = HERE / "holdout_measure_pools.txt"
-CRITICS = {"checks": "configs/train/critic_encoder_checks.yaml", "graded": "configs/train/critic_encoder_graded.yaml"}
+CRITICS = {"checks": "configs/train/critic_encoder_checks.yaml", "graded": "configs/train/critic_encoder_graded.yaml",
+           "intent": "configs/train/critic_encoder_intent.yaml"}
 RULES = ("vote", "mbr", "first-valid")
 
 
@@ -127,7 +129,8 @@ def main() -> None:
         tune_file = args.work / "tune_pools.txt"
         write_pools(tune_file, read_pools(args.tune_pools), "the tuning pools", predictions.resolve())
         mscsql("train", "data", "critic", "--benchmark", "spider-dev", "--data-dir", spider, "--dbs", "even",
-               "--allow-missing-db", "--pools-file", str(tune_file), "--order-by-accuracy", "--output", str(data))
+               "--allow-missing-db", "--pools-file", str(tune_file), "--order-by-accuracy", "--eval-fraction", "0",
+               "--output", str(data))
         for name, config in CRITICS.items():
             mscsql("train", "--config", config, "--set", f"dataset={data}",
                    "--set", f"output_dir={args.work / 'train' / name}")
@@ -138,14 +141,17 @@ def main() -> None:
                        str(args.work / "train" / "checks" / "critic"))
         second = select(pool, spider, args.work / f"select-{number}-graded", ["vote", "encoder"],
                         str(args.work / "train" / "graded" / "critic"))
-        accuracy = {**{name: first["selectors"][name] for name in RULES},
-                    "checks": first["selectors"]["encoder"], "graded": second["selectors"]["encoder"]}
+        third = select(pool, spider, args.work / f"select-{number}-intent", ["vote", "encoder"],
+                       str(args.work / "train" / "intent" / "critic"))
+        accuracy = {**{name: first["selectors"][name] for name in RULES}, "checks": first["selectors"]["encoder"],
+                    "graded": second["selectors"]["encoder"], "intent": third["selectors"]["encoder"]}
         tests = {"mbr": against_vote(first, "mbr"), "first-valid": against_vote(first, "first-valid"),
-                 "checks": against_vote(first, "encoder"), "graded": against_vote(second, "encoder")}
+                 "checks": against_vote(first, "encoder"), "graded": against_vote(second, "encoder"),
+                 "intent": against_vote(third, "encoder")}
         results.append({"pool": [Path(f).name for f in pool], "questions": first["questions"],
                         "best_single": first["best_single"]["accuracy"], "oracle": first["oracle"],
                         "accuracy": accuracy, "against_vote": tests})
-    compared = ["mbr", "first-valid", "checks", "graded"]
+    compared = ["mbr", "first-valid", "checks", "graded", "intent"]
     gains = {n: [100 * (r["accuracy"][n] - r["accuracy"]["vote"]) for r in results] for n in compared}
     overall = {n: {"mean_gain": round(sum(g) / len(g), 3), "min_gain": round(min(g), 3),
                    "pools_at_least_vote": sum(x >= 0 for x in g), "pools": len(g)} for n, g in gains.items()}
@@ -165,12 +171,12 @@ def main() -> None:
 def table(record: dict) -> str:
     """The record as a markdown table, one row per measured pool, then each selector's summary."""
     lines = ["| pool (odd databases) | best single | vote | mbr | first-valid | checks critic | graded critic | "
-             "oracle |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+             "intent critic | oracle |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in record["pools"]:
         a = r["accuracy"]
         short = ", ".join(p.replace("NL2SQL360__", "").removesuffix(".sql") for p in r["pool"])
         cells = [f"{100 * r['best_single']:.2f}", *(f"{100 * a[n]:.2f}" for n in
-                                                    ("vote", "mbr", "first-valid", "checks", "graded")),
+                                                    ("vote", "mbr", "first-valid", "checks", "graded", "intent")),
                  f"{100 * r['oracle']:.2f}"]
         lines.append(f"| {short} | " + " | ".join(cells) + " |")
     lines.append("")

@@ -21,7 +21,6 @@
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,7 +28,7 @@ from mscsql.critic.agreement import graded_support
 from mscsql.critic.base import Choice
 from mscsql.critic.checks import answer_checks
 from mscsql.critic.grouping import CandidateResult
-from mscsql.db import sqltext
+from mscsql.critic.intent import asks, coverage, mismatches, query_shape
 from mscsql.types import ExecutionResult, Schema
 
 #: the features, in the order a model reads them
@@ -53,52 +52,6 @@ FEATURES = (
     "question_coverage", "schema_words_unused", "schema_words_unused_share",
 )
 
-_LEVELS = {"easy": 0.0, "medium": 1.0, "hard": 2.0, "extra": 3.0}
-_ASKS = {
-    "asks_count": r"how many|number of|\bcount",
-    "asks_superlative": r"\b(most|least|highest|lowest|largest|smallest|maximum|minimum|max|min|top|oldest|youngest|"
-                        r"best|worst|longest|shortest|fewest|earliest|latest)\b",
-    "asks_each": r"\b(each|per|every|for all)\b",
-    "asks_negation": r"\b(not|never|without|no|don't|doesn't|didn't|except)\b",
-    "asks_both": r"\b(both|and also|as well as)\b",
-    "asks_or": r"\bor\b",
-    "asks_distinct": r"\b(distinct|different|unique)\b",
-    "asks_average": r"\b(average|mean)\b",
-}
-
-
-def _query_shape(sql: str, dialect: str) -> dict[str, float]:
-    from sqlglot import exp
-
-    from mscsql.benchmarks.hardness import hardness_counts
-
-    shape = dict.fromkeys(("joins", "subqueries", "group_by", "order_limit", "distinct", "set_operation", "like",
-                           "having", "negation", "select_columns", "aggregate"), 0.0)
-    tree = sqltext.tree(sql, dialect)
-    if tree is None:  # a query sqlglot cannot read counts as the hardest, with no known shape
-        return {**shape, "hardness": 3.0}
-    try:
-        shape["hardness"] = _LEVELS.get(hardness_counts(sql).level, 3.0)
-    except Exception:  # Spider's hardness rules read SQLite; another dialect's query may not parse there
-        shape["hardness"] = 3.0
-    select = tree if isinstance(tree, exp.Select) else tree.find(exp.Select)
-    shape.update({
-        "joins": float(len(list(tree.find_all(exp.Join)))),
-        "subqueries": float(max(0, len(list(tree.find_all(exp.Select))) - 1)),
-        "group_by": float(tree.find(exp.Group) is not None),
-        "order_limit": float(tree.find(exp.Order) is not None and tree.find(exp.Limit) is not None),
-        "distinct": float(tree.find(exp.Distinct) is not None),
-        "set_operation": float(isinstance(tree, exp.SetOperation) or tree.find(exp.SetOperation) is not None),
-        "like": float(tree.find(exp.Like) is not None),
-        "having": float(tree.find(exp.Having) is not None),
-        "negation": float(tree.find(exp.Not) is not None or tree.find(exp.NEQ) is not None
-                          or isinstance(tree, exp.Except)),
-        "select_columns": float(len(select.expressions) if select is not None else 0),
-        "aggregate": float(tree.find(exp.AggFunc) is not None),
-    })
-    return shape
-
-
 def _result_shape(result: ExecutionResult) -> dict[str, float]:
     if not result.ok:
         return {"result_rows": 0.0, "result_columns": 0.0, "result_nulls": 0.0, "one_row": 0.0, "duplicate_rows": 0.0}
@@ -114,33 +67,6 @@ def _graded(choice: Choice, share: float, total: int) -> dict[str, float]:
     assert choice.group is not None
     support = graded_support(choice.groups)
     return {"graded_share": support[choice.group], "share_x_log_samples": share * math.log(total)}
-
-
-def _query_words(sql: str, dialect: str) -> set[str]:
-    """The word stems of the query's names and text values (and its numbers)."""
-    from sqlglot.tokens import TokenType
-
-    from mscsql.retrieval.text import split_identifier, stem
-
-    words: set[str] = set()
-    for token in sqltext.tokens(sql, dialect) or []:
-        if token.token_type in (TokenType.VAR, TokenType.IDENTIFIER, TokenType.STRING):
-            words |= {stem(w) for w in split_identifier(token.text).split()}
-        elif token.token_type == TokenType.NUMBER:
-            words.add(token.text)
-    return words
-
-
-def _coverage(question: str, sql: str, schema: Schema | None, dialect: str) -> dict[str, float]:
-    from mscsql.retrieval.examples import schema_vocabulary
-    from mscsql.retrieval.text import STOPWORDS, normalize, stem
-
-    asked = {stem(w) for w in normalize(question).split() if w not in STOPWORDS}
-    used = _query_words(sql, dialect)
-    named = {w for w in asked if w in schema_vocabulary(schema)} if schema is not None else set()
-    return {"question_coverage": len(asked & used) / max(1, len(asked)),
-            "schema_words_unused": float(len(named - used)),
-            "schema_words_unused_share": len(named - used) / max(1, len(named))}
 
 
 def features(question: str, evidence: str | None, candidates: Sequence[CandidateResult], choice: Choice,
@@ -168,14 +94,10 @@ def features(question: str, evidence: str | None, candidates: Sequence[Candidate
     found.update(zip(("no_answer", "direction_conflict", "values_missing", "values_unasked"),
                      answer_checks(question, evidence, chosen.sql, chosen.result), strict=True))
     dialect = schema.dialect if schema is not None else "sqlite"
-    found.update(_query_shape(chosen.sql, dialect))
+    found.update(query_shape(chosen.sql, dialect))
     found.update(_result_shape(chosen.result))
-    text = question.lower()
-    found["question_words"] = float(len(text.split()))
-    found.update({name: float(bool(re.search(pattern, text))) for name, pattern in _ASKS.items()})
-    found["count_without_aggregate"] = found["asks_count"] * (1 - found["aggregate"])
-    found["superlative_without_order"] = found["asks_superlative"] * (1 - max(found["order_limit"], found["aggregate"]))
-    found["each_without_group"] = found["asks_each"] * (1 - found["group_by"])
-    found["negation_without_not"] = found["asks_negation"] * (1 - found["negation"])
-    found.update(_coverage(question, chosen.sql, schema, dialect))
+    found["question_words"] = float(len(question.lower().split()))
+    found.update(asks(question))
+    found.update(mismatches(found, found))  # the one of them not in FEATURES is dropped below
+    found.update(coverage(question, chosen.sql, schema, dialect))
     return {name: float(found[name]) for name in FEATURES}

@@ -42,7 +42,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mscsql.config import DEFAULT_ENCODER
-from mscsql.critic.agreement import AGREEMENT_FEATURES
 from mscsql.critic.base import (
     Critic,
     CriticJudgement,
@@ -52,7 +51,6 @@ from mscsql.critic.base import (
     normalise,
     shown_groups,
 )
-from mscsql.critic.checks import CHECKS
 from mscsql.critic.encoder_loading import (
     CONFIG_FILE,
     hidden_size_of,
@@ -61,12 +59,7 @@ from mscsql.critic.encoder_loading import (
     require_backend,
     resolve_device,
 )
-from mscsql.critic.encoder_pairs import (
-    RESULT_FEATURES,
-    GroupPair,
-    compact_metadata,
-    group_pairs,
-)
+from mscsql.critic.encoder_pairs import FEATURE_BLOCKS, GroupPair, compact_metadata, group_pairs
 from mscsql.critic.grouping import ResultGroup
 from mscsql.critic.metadata import MetadataOptions
 from mscsql.errors import ConfigError
@@ -114,6 +107,10 @@ class EncoderCriticConfig:
     #: give the head each group's graded agreement with the others (:mod:`mscsql.critic.agreement`,
     #: :data:`~mscsql.critic.agreement.AGREEMENT_FEATURES`: the log of its graded support, its nearest other group)
     graded_agreement: bool = False
+    #: give the head whether each group's query does what the question asks (:mod:`mscsql.critic.intent`,
+    #: :data:`~mscsql.critic.intent.INTENT_FEATURES`: its shape, what the question asks that it leaves undone,
+    #: how much of the question it covers, the size of its result)
+    intent_features: bool = False
     #: score the groups whose queries failed too (else they get probability 0)
     include_failed: bool = False
     #: how much of each group's result the description shows
@@ -127,7 +124,7 @@ class EncoderCriticConfig:
         if not isinstance(self.seed, int):
             raise ConfigError(f"seed must be an integer, not {self.seed!r}")
         if not (self.text_feature or self.agreement_feature or self.priority_feature or self.result_features
-                or self.answer_checks or self.graded_agreement):
+                or self.answer_checks or self.graded_agreement or self.intent_features):
             raise ConfigError("the encoder critic's head would read nothing",
                               hint="enable text_feature or at least one of the features")
 
@@ -139,7 +136,7 @@ class EncoderCriticConfig:
         try:
             metadata = MetadataOptions(**data.get("metadata", {}))
             names = ("max_length", "text_feature", "agreement_feature", "priority_feature", "result_features",
-                     "answer_checks", "graded_agreement", "include_failed", "seed")
+                     "answer_checks", "graded_agreement", "intent_features", "include_failed", "seed")
             values = {k: data[k] for k in names if k in data}
             return cls(metadata=metadata, **values)
         except TypeError as err:
@@ -147,12 +144,10 @@ class EncoderCriticConfig:
 
 
 def head_inputs(hidden_size: int, config: EncoderCriticConfig) -> int:
-    """The head's inputs (those enabled): the pooled state, the log share, the priority flag, the result shape,
-    the answer checks and the graded agreement."""
+    """The head's inputs (those enabled): the pooled state, the log share, the priority flag and the blocks of
+    :data:`FEATURE_BLOCKS` (the result shape, the answer checks, the graded agreement, the intent features)."""
     return (text_inputs(hidden_size, config) + int(config.agreement_feature) + int(config.priority_feature)
-            + (len(RESULT_FEATURES) if config.result_features else 0)
-            + (len(CHECKS) if config.answer_checks else 0)
-            + (len(AGREEMENT_FEATURES) if config.graded_agreement else 0))
+            + sum(len(names) for setting, _field, names, _what in FEATURE_BLOCKS if getattr(config, setting)))
 
 
 def text_inputs(hidden_size: int, config: EncoderCriticConfig) -> int:
@@ -365,7 +360,8 @@ class EncoderCritic(Critic):
         """The pairs of ``groups`` (of those at the indexes ``shown``, in that order, when given);
         ``sources``: the generators in priority order (for the priority flag)."""
         return group_pairs(question, evidence, groups, shown, sources, self.config.metadata,
-                           checks=self.config.answer_checks, graded=self.config.graded_agreement)
+                           checks=self.config.answer_checks, graded=self.config.graded_agreement,
+                           intent=self.config.intent_features)
 
     def shown(self, groups: Sequence[ResultGroup]) -> list[int]:
         """The indexes of the groups the critic scores (successful ones, or all with ``include_failed``)."""
@@ -401,8 +397,13 @@ class EncoderCritic(Critic):
         return (states * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
 
     def head_logits(self, pooled: torch.Tensor, pairs: Sequence[GroupPair | tuple[str, str]]) -> torch.Tensor:
-        """The head's logits from pooled states and the pairs' agreement and priority features (a trainer with
-        the encoder frozen computes the pooled states once and calls this alone)."""
+        """The head's logits from pooled states and the pairs' features (a trainer with the encoder frozen
+        computes the pooled states once and calls this alone)."""
+        return self.model["head"](self.head_input(pooled, pairs)).squeeze(-1)
+
+    def head_input(self, pooled: torch.Tensor, pairs: Sequence[GroupPair | tuple[str, str]]) -> torch.Tensor:
+        """What the head reads of each pair, shape ``(len(pairs), inputs)``: the pooled state, then the enabled
+        features (the log share, the priority flag, the blocks of ``FEATURE_BLOCKS``)."""
         import torch
 
         features = []
@@ -413,25 +414,18 @@ class EncoderCritic(Critic):
             features.append([math.log(max(float(p[2]), MIN_SHARE)) for p in pairs])  # type: ignore[misc]
         if self.config.priority_feature:
             features.append([float(p[3]) if len(p) > 3 else 0.0 for p in pairs])  # type: ignore[misc]
-        if self.config.result_features:
-            if any(len(p) < 5 or len(p[4]) != len(RESULT_FEATURES) for p in pairs):  # type: ignore[misc]
-                raise ConfigError("this critic's head reads each group's result shape: give GroupPair items "
-                                  "with their shape (see result_shape)")
-            features += [list(column) for column in zip(*(p[4] for p in pairs), strict=True)]  # type: ignore[misc]
-        if self.config.answer_checks:
-            if any(len(p) < 6 or len(p[5]) != len(CHECKS) for p in pairs):  # type: ignore[misc]
-                raise ConfigError("this critic's head reads each group's answer checks: give GroupPair items "
-                                  "with their checks (see mscsql.critic.checks.answer_checks)")
-            features += [list(column) for column in zip(*(p[5] for p in pairs), strict=True)]  # type: ignore[misc]
-        if self.config.graded_agreement:
-            if any(len(p) < 7 or len(p[6]) != len(AGREEMENT_FEATURES) for p in pairs):  # type: ignore[misc]
-                raise ConfigError("this critic's head reads each group's graded agreement: give GroupPair items "
-                                  "with it (see mscsql.critic.agreement.agreement_features)")
-            features += [list(column) for column in zip(*(p[6] for p in pairs), strict=True)]  # type: ignore[misc]
+        for setting, slot, names, what in FEATURE_BLOCKS:
+            if not getattr(self.config, setting):
+                continue
+            index = GroupPair._fields.index(slot)
+            if any(len(p) <= index or len(p[index]) != len(names) for p in pairs):  # type: ignore[arg-type]
+                raise ConfigError(f"this critic's head reads each group's {what}: give GroupPair items with it "
+                                  "(see mscsql.critic.encoder_pairs.group_pairs)")
+            features += [list(column) for column in zip(*(p[index] for p in pairs), strict=True)]  # type: ignore[misc]
         if features:
             extra = torch.tensor(features, dtype=pooled.dtype, device=pooled.device).T
             pooled = torch.cat([pooled, extra], dim=-1)
-        return self.model["head"](pooled).squeeze(-1)
+        return pooled
 
     def score_pairs(self, pairs: Sequence[GroupPair | tuple[str, str]]) -> list[float]:
         """The logits of ``pairs`` at inference (no gradients, dropout off), ``batch_size`` pairs per pass."""

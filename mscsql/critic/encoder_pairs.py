@@ -1,7 +1,8 @@
 """What the encoder critic reads of each candidate group: a text pair (the question with its evidence; a compact
 description of the group) and the numeric features its head can read (the group's share of the samples, whether
 it holds the first generator's answer, the shape of its result, the answer checks of
-:mod:`mscsql.critic.checks`, its graded agreement with the other groups of :mod:`mscsql.critic.agreement`).
+:mod:`mscsql.critic.checks`, its graded agreement with the other groups of :mod:`mscsql.critic.agreement`,
+whether its query does what the question asks, :mod:`mscsql.critic.intent`).
 Training data are rendered with the same functions.
 
 Everything in a description that comes from a model or from the database is quoted as
@@ -14,9 +15,10 @@ import math
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from mscsql.critic.agreement import agreement_features
-from mscsql.critic.checks import answer_checks
+from mscsql.critic.agreement import AGREEMENT_FEATURES, agreement_features
+from mscsql.critic.checks import CHECKS, answer_checks
 from mscsql.critic.grouping import ResultGroup
+from mscsql.critic.intent import INTENT_FEATURES, intent_features
 from mscsql.critic.metadata import MetadataOptions, quote_sql, row_count_line, shown_table, status_line
 from mscsql.prompts.generator import defuse_special_tokens
 
@@ -40,6 +42,8 @@ class GroupPair(NamedTuple):
     checks: tuple[float, ...] = ()
     #: the graded agreement (:func:`mscsql.critic.agreement.agreement_features`)
     graded: tuple[float, ...] = ()
+    #: whether the query does what the question asks (:func:`mscsql.critic.intent.intent_features`)
+    intent: tuple[float, ...] = ()
 
 
 def question_text(question: str, evidence: str | None) -> str:
@@ -85,6 +89,16 @@ def agreement_shares(groups: Sequence[ResultGroup]) -> list[float]:
 RESULT_FEATURES = ("empty", "one_row", "only_nulls", "log_rows")
 
 
+#: the numeric blocks a head can read beside the agreement and the priority, in the order it reads them: the
+#: setting that turns one on, the :class:`GroupPair` field that holds it, its names and what it is
+FEATURE_BLOCKS = (
+    ("result_features", "shape", RESULT_FEATURES, "result shape"),
+    ("answer_checks", "checks", CHECKS, "answer checks"),
+    ("graded_agreement", "graded", AGREEMENT_FEATURES, "graded agreement"),
+    ("intent_features", "intent", INTENT_FEATURES, "intent features"),
+)
+
+
 def result_shape(group: ResultGroup) -> tuple[float, ...]:
     """The group's result as numbers (:data:`RESULT_FEATURES`): no rows, one row, rows that hold only NULLs,
     and log(1 + rows) / 10; all 0 for a failed query."""
@@ -113,12 +127,13 @@ def most_agreed(shares: Sequence[float], firsts: Sequence[float]) -> int:
 
 def group_pairs(question: str, evidence: str | None, groups: Sequence[ResultGroup], shown: Sequence[int] | None = None,
                 sources: Sequence[str] = (), options: MetadataOptions | None = None, *,
-                checks: bool = True, graded: bool = True) -> list[GroupPair]:
+                checks: bool = True, graded: bool = True, intent: bool = True) -> list[GroupPair]:
     """The pairs the critic reads for ``groups`` (those at the indexes ``shown``, in that order, when given):
     the question text, each group's description, its share of the samples, whether it holds the first of
-    ``sources``' answers, its result shape, its answer checks (of the SQL the description shows) and its graded
-    agreement with all the groups (shown or not). A head that does not read the checks or the graded agreement
-    gets them empty (``checks=False``, ``graded=False``); training data have both."""
+    ``sources``' answers, its result shape, its answer checks (of the SQL the description shows), its graded
+    agreement with all the groups (shown or not) and its intent features (of the same SQL). A head that does
+    not read the checks, the graded agreement or the intent gets them empty (``checks=False``, ``graded=False``,
+    ``intent=False``); training data have all."""
     indexes = list(range(len(groups))) if shown is None else list(shown)
     text = question_text(question, evidence)
     shares = agreement_shares(groups)
@@ -126,7 +141,8 @@ def group_pairs(question: str, evidence: str | None, groups: Sequence[ResultGrou
     total = sum(max(g.count, 0) for g in groups)
     agreement = agreement_features(groups) if graded else [()] * len(groups)
     return [GroupPair(text, describe_group(groups[i], total, options), shares[i], flags[i], result_shape(groups[i]),
-                      group_checks(question, evidence, groups[i]) if checks else (), agreement[i])
+                      group_checks(question, evidence, groups[i]) if checks else (), agreement[i],
+                      group_intent(question, groups[i]) if intent else ())
             for i in indexes]
 
 
@@ -134,3 +150,9 @@ def group_checks(question: str, evidence: str | None, group: ResultGroup) -> tup
     """The answer checks of ``group``: those of the SQL its description shows, with the group's result."""
     sql = group.members[0].sql if group.members else group.result.sql
     return answer_checks(question, evidence, sql, group.result)
+
+
+def group_intent(question: str, group: ResultGroup) -> tuple[float, ...]:
+    """The intent features of ``group``: those of the SQL its description shows, with the group's result."""
+    sql = group.members[0].sql if group.members else group.result.sql
+    return intent_features(question, sql, group.result)

@@ -105,6 +105,17 @@ class EncoderSettings(_Strict):
     #: give the head each option's graded agreement with the others (mscsql.critic.agreement: the log of its
     #: graded support, the similarity of its nearest other option)
     graded_agreement: bool = False
+    #: give the head whether each option's query does what the question asks (mscsql.critic.intent: its shape,
+    #: a count, superlative, grouping, negation or DISTINCT the question asks for and it leaves out, how much of
+    #: the question it covers, the size of its result)
+    intent_features: bool = False
+    #: how the head learns: "gradient" (steps of AdamW with the encoder, the schedule of ``training``) or "exact"
+    #: (the penalised maximum-likelihood head by L-BFGS, in seconds; only when the encoder does not learn:
+    #: ``text_feature: false`` or ``freeze_encoder: true``)
+    head_fit: Literal["gradient", "exact"] = "gradient"
+    #: with ``head_fit: exact``: the penalty on the head's squared weights over standardised inputs (the weight of
+    #: the share of samples is not penalised, so a larger penalty stays closer to the vote)
+    head_l2: float = Field(0.01, ge=0)
     #: questions per optimizer step (each brings all its groups)
     questions_per_step: int = Field(8, ge=1)
     #: the learning rate of the head (the encoder uses ``training.learning_rate``)
@@ -113,6 +124,13 @@ class EncoderSettings(_Strict):
     freeze_encoder: bool = False
     #: keep the embeddings and the first N layers of the encoder as they are (faster; only the top layers learn)
     freeze_layers: int = Field(0, ge=0)
+
+
+    @model_validator(mode="after")
+    def _exact_needs_fixed_encoder(self) -> EncoderSettings:
+        if self.head_fit == "exact" and self.text_feature and not self.freeze_encoder:
+            raise ValueError("head_fit: exact fits the head alone: set text_feature: false or freeze_encoder: true")
+        return self
 
 
 class TrainConfig(_Strict):

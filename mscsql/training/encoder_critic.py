@@ -64,14 +64,15 @@ class Question:
     checks: tuple[tuple[float, ...], ...] = ()
     #: each option's graded agreement (:func:`mscsql.critic.agreement.agreement_features`)
     graded: tuple[tuple[float, ...], ...] = ()
+    #: each option's intent features (:func:`mscsql.critic.intent.intent_features`)
+    intents: tuple[tuple[float, ...], ...] = ()
 
     def pairs(self) -> list[GroupPair]:
+        empty = ((),) * len(self.groups)
         firsts = self.firsts or (0.0,) * len(self.groups)
-        shapes = self.shapes or ((),) * len(self.groups)
-        checks = self.checks or ((),) * len(self.groups)
-        graded = self.graded or ((),) * len(self.groups)
-        return [GroupPair(self.question, g, s, f, r, c, a)
-                for g, s, f, r, c, a in zip(self.groups, self.shares, firsts, shapes, checks, graded, strict=True)]
+        columns = (self.groups, self.shares, firsts, self.shapes or empty, self.checks or empty,
+                   self.graded or empty, self.intents or empty)
+        return [GroupPair(self.question, *option) for option in zip(*columns, strict=True)]
 
 
 @dataclass
@@ -107,7 +108,8 @@ def questions_of(split: Any) -> list[Question]:
             continue
         out.append(Question(row["question"], tuple(row["group_texts"]), tuple(float(s) for s in row["shares"]),
                             tuple(int(v) for v in row["labels"]), tuple(float(f) for f in row.get("firsts") or ()),
-                            _vectors(row.get("shapes")), _vectors(row.get("checks")), _vectors(row.get("graded"))))
+                            _vectors(row.get("shapes")), _vectors(row.get("checks")), _vectors(row.get("graded")),
+                            _vectors(row.get("intents"))))
     return out
 
 
@@ -124,7 +126,7 @@ def _critic_settings(card: dict[str, Any], config: TrainConfig) -> EncoderCritic
                                agreement_feature=settings.agreement_feature,
                                priority_feature=settings.priority_feature,
                                result_features=settings.result_features, answer_checks=settings.answer_checks,
-                               graded_agreement=settings.graded_agreement,
+                               graded_agreement=settings.graded_agreement, intent_features=settings.intent_features,
                                include_failed=bool(stored.get("include_failed", False)), metadata=metadata,
                                seed=config.training.seed)
 
@@ -169,6 +171,10 @@ class Logits:
         self.precompute(questions)
         pooled = torch.cat([self._pooled[q] for q in questions])
         return self.critic.head_logits(pooled, pairs)
+
+    def pooled_states(self) -> dict[Question, Any]:
+        """The pooled states computed so far, by question."""
+        return dict(self._pooled)
 
     def precompute(self, questions: list[Question]) -> None:
         import torch
@@ -357,7 +363,11 @@ def train_encoder_critic(config: TrainConfig, *, resume: bool = True) -> Encoder
                           "beside them (a later resume would pick the wrong run)",
                           hint="resume it (leave out --no-resume), delete those checkpoints, or set another "
                                "output_dir")
-    run = _Run(config, train, _critic_settings(card, config), checkpoints[-1][1] if checkpoints else None)
+    settings = _critic_settings(card, config)
+    _require_columns(data["train"], settings, config.dataset)
+    if config.encoder.head_fit == "exact":
+        return _fit_exactly(config, card, train, evaluation, settings)
+    run = _Run(config, train, settings, checkpoints[-1][1] if checkpoints else None)
     writer = _writer(config, output)
     order_rng = random.Random(f"encoder-critic:{t.seed}")
     torch.manual_seed(t.seed + run.step)
@@ -429,3 +439,47 @@ def _log_eval(run: _Run, evaluation: list[Question], writer: Any, logits_of: Log
             for key, value in metrics.items():
                 writer.add_scalar(f"eval/{key}", value, run.step)
     return metrics
+
+
+#: the dataset column of each feature block a head can read
+_COLUMNS = {"result_features": "shapes", "answer_checks": "checks", "graded_agreement": "graded",
+            "intent_features": "intents"}
+
+
+def _require_columns(split: Any, settings: EncoderCriticConfig, dataset: str) -> None:
+    """A clear error when the head reads a feature the dataset was built without (by an older mscsql)."""
+    missing = [setting for setting, column in _COLUMNS.items()
+               if getattr(settings, setting) and column not in split.column_names]
+    if missing:
+        raise DatasetError(f"the critic dataset {dataset!r} holds no {', '.join(_COLUMNS[m] for m in missing)} "
+                           f"column, which the head's {', '.join(missing)} read (it was built by an older mscsql)",
+                           hint="build it again with: mscsql train data critic ...")
+
+
+def _fit_exactly(config: TrainConfig, card: dict[str, Any], train: list[Question], evaluation: list[Question],
+                 settings: EncoderCriticConfig) -> EncoderTrainResult:
+    """``encoder.head_fit: exact``: the head fitted at once (:mod:`mscsql.training.head_fit`), then evaluated and
+    saved to ``OUTPUT/critic``."""
+    from mscsql.training.head_fit import fit_head_exactly
+
+    started = time.monotonic()
+    output = Path(config.output_dir).expanduser()
+    critic = EncoderCritic.from_pretrained(config.model, config=settings, device=_device(config), for_training=True)
+    logits_of = Logits(critic, frozen=True)
+    if settings.text_feature:
+        log.info("the encoder is frozen: encoding the %d training questions once", len(train))
+        logits_of.precompute(train)
+    fitted = fit_head_exactly(critic, train, config.encoder.head_l2,
+                              pooled=logits_of.pooled_states() if settings.text_feature else None)
+    metrics = evaluate(critic, evaluation, logits_of=logits_of)
+    if metrics:
+        log.info("eval loss %.4f, choice right %.3f (vote %.3f)", metrics["loss"], metrics["accuracy"],
+                 metrics["vote_accuracy"])
+    critic_dir = critic.save(output / CRITIC_DIR)
+    result = EncoderTrainResult(str(output), str(critic_dir), int(fitted["evaluations"]), fitted["loss"],
+                                metrics.get("loss"), metrics.get("accuracy"), metrics.get("vote_accuracy"))
+    summary = {"result": asdict(result), "config": config.model_dump(), "dataset_card": card,
+               "train_questions": len(train), "eval_questions": len(evaluation), "head_fit": fitted,
+               "seconds": round(time.monotonic() - started, 1), "versions": versions()}
+    write_json_atomic(output / "train_summary.json", summary, default=str)
+    return result

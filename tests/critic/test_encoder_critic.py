@@ -428,3 +428,29 @@ def test_a_head_that_reads_no_text_saves_without_the_encoder(tmp_path: Path) -> 
     loaded = EncoderCritic.load(folder)
     assert not loaded.config.text_feature and loaded.config.graded_agreement
     assert loaded.score_pairs(pairs) == pytest.approx(critic.score_pairs(pairs), abs=1e-6)
+
+
+def test_the_intent_features_reach_the_head_and_survive_a_save(tmp_path: Path) -> None:
+    import torch
+
+    from mscsql.critic.intent import INTENT_FEATURES
+
+    config = EncoderCriticConfig(text_feature=False, priority_feature=True, intent_features=True, seed=3)
+    critic = EncoderCritic.from_pretrained(config=config)
+    assert tuple(critic.model["head"].weight.shape) == (1, 2 + len(INTENT_FEATURES))
+    # the majority lists the singers, one sample counts them, as the question asks
+    groups = group_by_result([ok("SELECT name FROM singer WHERE age > 30", [("Ann",), ("Bo",)], sources=("m1", "m2")),
+                              ok("SELECT count(*) FROM singer WHERE age > 30", [(2,)], sources=("m3",))])
+    pairs = critic.pairs(COUNT_Q, None, groups, sources=("m1", "m2", "m3"))
+    slot = INTENT_FEATURES.index("count_without_aggregate")
+    assert [p.intent[slot] for p in pairs] == [1.0, 0.0]
+    assert critic.judge(COUNT_Q, None, "", groups, ("m1", "m2", "m3")).winner == 0  # a fresh head votes
+    with torch.no_grad():
+        critic.model["head"].weight[0, 2 + slot] = -3.0
+    assert critic.judge(COUNT_Q, None, "", groups, ("m1", "m2", "m3")).winner == 1
+    with pytest.raises(ConfigError, match="intent features"):
+        critic.head_logits(torch.zeros((1, 0)), [GroupPair("q", "a", 1.0, 0.0)])
+    critic.save(tmp_path / "c")
+    loaded = EncoderCritic.load(tmp_path / "c")
+    assert loaded.config.intent_features
+    assert loaded.score_pairs(pairs) == pytest.approx(critic.score_pairs(pairs), abs=1e-5)

@@ -115,7 +115,7 @@ def test_config_errors_are_one_message(dataset: Path, tmp_path: Path) -> None:
     assert not_data.returncode == 2 and "mscsql train data" in not_data.stderr
 
 
-def train_head_only(tmp_path: Path, rows: list[dict[str, object]], **features: bool) -> Any:
+def train_head_only(tmp_path: Path, rows: list[dict[str, object]], **features: object) -> Any:
     """Train a critic whose head reads no text, only the agreement, the priority and ``features``, on ``rows``
     (the first ten to train, the rest to evaluate)."""
     from mscsql.training.config import load_train_config
@@ -182,3 +182,50 @@ def test_the_graded_critic_learns_from_graded_agreement(tmp_path: Path) -> None:
     judged = critic.judge("How many?", None, "", group_by_result([ran(7, ("a", "b")), ran(30, ("c",)),
                                                                    ran(31, ("d",))]), ("a", "b", "c", "d"))
     assert judged.winner in (1, 2)
+
+
+def intent_vector(**values: float) -> list[float]:
+    from mscsql.critic.intent import INTENT_FEATURES
+
+    return [values.get(name, 0.0) for name in INTENT_FEATURES]
+
+
+def test_the_intent_critic_is_fitted_exactly_and_overrules_a_majority_that_does_not_count(tmp_path: Path) -> None:
+    """``head_fit: exact`` fits the head at once: here the majority's query never counts what the question asks
+    to count, and the fitted critic learns to hold that against it. The same data give the same head."""
+    import torch
+
+    from mscsql.critic.grouping import CandidateResult, group_by_result
+    from mscsql.types import ExecutionResult, ExecutionStatus
+
+    rows = rows_for(NAMES)
+    for row in rows:
+        row["intents"] = [intent_vector(aggregate=1.0) if label else intent_vector(count_without_aggregate=1.0)
+                          for label in row["labels"]]  # type: ignore[union-attr]
+    result = train_head_only(tmp_path / "a", rows, intent_features=True, head_fit="exact", head_l2=0.01)
+    assert result.eval_vote_accuracy == 0.0 and result.eval_accuracy == 1.0
+    again = train_head_only(tmp_path / "b", rows, intent_features=True, head_fit="exact", head_l2=0.01)
+    first, second = EncoderCritic.load(result.critic_dir), EncoderCritic.load(again.critic_dir)
+    assert torch.equal(first.model["head"].weight, second.model["head"].weight)
+    assert first.config.intent_features and not first.config.text_feature
+
+    def ran(sql: str, cells: list[tuple[object, ...]], sources: tuple[str, ...]) -> CandidateResult:
+        return CandidateResult(sql, sources, ExecutionResult(sql, ExecutionStatus.OK, ("x",), tuple(cells),
+                                                             len(cells)))
+
+    groups = group_by_result([ran("SELECT name FROM singer WHERE age > 30", [("Ann",), ("Bo",)], ("m1", "m2")),
+                              ran("SELECT count(*) FROM singer WHERE age > 30", [(2,)], ("m3",))])
+    assert first.judge("How many singers are older than 30?", None, "", groups, ("m1", "m2", "m3")).winner == 1
+    # a larger penalty keeps the head nearer the vote: its weights other than the share's are smaller
+    near_vote = train_head_only(tmp_path / "c", rows, intent_features=True, head_fit="exact", head_l2=10.0)
+    weights = lambda r: EncoderCritic.load(r.critic_dir).model["head"].weight[0, 2:].abs().sum()  # noqa: E731
+    assert weights(near_vote) < weights(result)
+
+
+def test_an_exact_fit_needs_a_fixed_encoder_and_the_features_in_the_data(dataset: Path, tmp_path: Path) -> None:
+    path = config_file(tmp_path, dataset)
+    reading = mscsql("train", "--config", str(path), "--set", "encoder.head_fit=exact")
+    assert reading.returncode == 2 and "head_fit: exact" in reading.stderr and "Traceback" not in reading.stderr
+    older = mscsql("train", "--config", str(path), "--set", "encoder.head_fit=exact", "--set",
+                   "encoder.text_feature=false", "--set", "encoder.intent_features=true")
+    assert older.returncode == 2 and "intents" in older.stderr and "mscsql train data critic" in older.stderr
