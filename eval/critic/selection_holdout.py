@@ -162,6 +162,7 @@ def main() -> None:
               "seconds": round(time.monotonic() - started, 1),
               "tune_families": [f for f in FAMILIES if f not in MEASURED],
               "measure_families": list(MEASURED), "train_databases": "even", "measure_databases": "odd",
+              "critic_data_eval_fraction": 0,
               "overall": overall, "pools": results}
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")

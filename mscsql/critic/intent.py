@@ -16,7 +16,9 @@ one question, so a feature that comes out the same for every option changes noth
 - the share of the question's content words the query's names and values cover;
 - the result's size: log(1 + rows) / 5 and whether it is one row (0 for a failed query).
 
-Only the question, the SQL and its result are read: never a label.
+Only the question, the SQL and its result are read: never a label. Queries are read in the dialect given (the
+encoder critic's groups carry none, so it reads them as SQLite; a query that reader cannot parse gets no known
+shape and the hardest level).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ SHAPE_FEATURES = ("joins", "subqueries", "group_by", "order_limit", "distinct", 
 MISMATCH_FEATURES = ("count_without_aggregate", "superlative_without_order", "each_without_group",
                      "negation_without_not", "distinct_without_distinct")
 #: what :func:`intent_features` returns, in order
-INTENT_FEATURES = (*SHAPE_FEATURES, *MISMATCH_FEATURES, "question_coverage", "log_rows", "one_row")
+INTENT_FEATURES = (*SHAPE_FEATURES, *MISMATCH_FEATURES, "question_coverage", "result_log_rows", "result_one_row")
 
 _LEVELS = {"easy": 0.0, "medium": 1.0, "hard": 2.0, "extra": 3.0}
 #: what a question's wording asks for, as patterns on its lower-cased text
@@ -134,6 +136,6 @@ def intent_features(question: str, sql: str, result: ExecutionResult, dialect: s
     shape = query_shape(sql, dialect)
     found = {**shape, **mismatches(asks(question), shape),
              "question_coverage": coverage(question, sql, None, dialect)["question_coverage"],
-             "log_rows": math.log1p(result.row_count) / 5 if result.ok else 0.0,
-             "one_row": float(result.ok and result.row_count == 1)}
+             "result_log_rows": math.log1p(result.row_count) / 5 if result.ok else 0.0,
+             "result_one_row": float(result.ok and result.row_count == 1)}
     return tuple(float(found[name]) for name in INTENT_FEATURES)

@@ -113,9 +113,10 @@ class EncoderSettings(_Strict):
     #: (the penalised maximum-likelihood head by L-BFGS, in seconds; only when the encoder does not learn:
     #: ``text_feature: false`` or ``freeze_encoder: true``)
     head_fit: Literal["gradient", "exact"] = "gradient"
-    #: with ``head_fit: exact``: the penalty on the head's squared weights over standardised inputs (the weight of
-    #: the share of samples is not penalised, so a larger penalty stays closer to the vote)
-    head_l2: float = Field(0.01, ge=0)
+    #: with ``head_fit: exact``: the penalty on the head's squared weights over standardised inputs (with
+    #: ``agreement_feature`` the weight of the share of samples is not penalised, so a larger penalty stays closer
+    #: to the vote; the priority flag's weight is, so a very large one also loses the vote's tie-break)
+    head_l2: float = Field(0.01, gt=0)
     #: questions per optimizer step (each brings all its groups)
     questions_per_step: int = Field(8, ge=1)
     #: the learning rate of the head (the encoder uses ``training.learning_rate``)
@@ -124,7 +125,6 @@ class EncoderSettings(_Strict):
     freeze_encoder: bool = False
     #: keep the embeddings and the first N layers of the encoder as they are (faster; only the top layers learn)
     freeze_layers: int = Field(0, ge=0)
-
 
     @model_validator(mode="after")
     def _exact_needs_fixed_encoder(self) -> EncoderSettings:

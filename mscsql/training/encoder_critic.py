@@ -84,6 +84,8 @@ class EncoderTrainResult:
     eval_loss: float | None
     eval_accuracy: float | None
     eval_vote_accuracy: float | None
+    #: "gradient" (``steps`` optimizer steps) or "exact" (``steps``: the evaluations of the L-BFGS fit)
+    head_fit: str = "gradient"
 
     def summary(self) -> str:
         def fmt(value: float | None, pct: bool = False) -> str:
@@ -91,7 +93,8 @@ class EncoderTrainResult:
                 return "-"
             return f"{100 * value:.1f}%" if pct else f"{value:.4f}"
 
-        return (f"encoder critic: {self.steps} steps, train loss {fmt(self.train_loss)}, eval loss "
+        how = f"head fitted exactly ({self.steps} evaluations)" if self.head_fit == "exact" else f"{self.steps} steps"
+        return (f"encoder critic: {how}, train loss {fmt(self.train_loss)}, eval loss "
                 f"{fmt(self.eval_loss)}, eval choice right {fmt(self.eval_accuracy, True)} (vote "
                 f"{fmt(self.eval_vote_accuracy, True)}); saved to {self.critic_dir}")
 
@@ -366,6 +369,9 @@ def train_encoder_critic(config: TrainConfig, *, resume: bool = True) -> Encoder
     settings = _critic_settings(card, config)
     _require_columns(data["train"], settings, config.dataset)
     if config.encoder.head_fit == "exact":
+        if checkpoints:
+            log.warning("%s holds checkpoints of a gradient run; the exact fit does not read them and saves its "
+                        "critic beside them", output)
         return _fit_exactly(config, card, train, evaluation, settings)
     run = _Run(config, train, settings, checkpoints[-1][1] if checkpoints else None)
     writer = _writer(config, output)
@@ -451,8 +457,9 @@ def _require_columns(split: Any, settings: EncoderCriticConfig, dataset: str) ->
     missing = [setting for setting, column in _COLUMNS.items()
                if getattr(settings, setting) and column not in split.column_names]
     if missing:
-        raise DatasetError(f"the critic dataset {dataset!r} holds no {', '.join(_COLUMNS[m] for m in missing)} "
-                           f"column, which the head's {', '.join(missing)} read (it was built by an older mscsql)",
+        columns = " and ".join(repr(_COLUMNS[m]) for m in missing)
+        raise DatasetError(f"the critic dataset {dataset!r} has no {columns} column{'s' if len(missing) > 1 else ''}, "
+                           f"which the head reads for {' and '.join(missing)} (it was built by an older mscsql)",
                            hint="build it again with: mscsql train data critic ...")
 
 
@@ -477,7 +484,7 @@ def _fit_exactly(config: TrainConfig, card: dict[str, Any], train: list[Question
                  metrics["vote_accuracy"])
     critic_dir = critic.save(output / CRITIC_DIR)
     result = EncoderTrainResult(str(output), str(critic_dir), int(fitted["evaluations"]), fitted["loss"],
-                                metrics.get("loss"), metrics.get("accuracy"), metrics.get("vote_accuracy"))
+                                metrics.get("loss"), metrics.get("accuracy"), metrics.get("vote_accuracy"), "exact")
     summary = {"result": asdict(result), "config": config.model_dump(), "dataset_card": card,
                "train_questions": len(train), "eval_questions": len(evaluation), "head_fit": fitted,
                "seconds": round(time.monotonic() - started, 1), "versions": versions()}

@@ -69,9 +69,9 @@ def test_coverage_of_the_question_and_the_size_of_the_result() -> None:
     full = of("Show the name and country of every singer", "SELECT name, country FROM singer")
     part = of("Show the name and country of every singer", "SELECT name FROM concert")
     assert full["question_coverage"] > part["question_coverage"] > 0.0
-    assert of("q", "SELECT 1", rows(0))["log_rows"] == 0.0
-    assert of("q", "SELECT 1", rows(1))["one_row"] == 1.0
-    assert of("q", "SELECT 1", rows(9))["log_rows"] == pytest.approx(math.log(10) / 5)
+    assert of("q", "SELECT 1", rows(0))["result_log_rows"] == 0.0
+    assert of("q", "SELECT 1", rows(1))["result_one_row"] == 1.0
+    assert of("q", "SELECT 1", rows(9))["result_log_rows"] == pytest.approx(math.log(10) / 5)
     failed = ExecutionResult("q", ExecutionStatus.ERROR, error="no such table")
-    assert of("q", "SELECT 1 FROM t", failed)["log_rows"] == 0.0
-    assert of("q", "SELECT 1 FROM t", failed)["one_row"] == 0.0
+    assert of("q", "SELECT 1 FROM t", failed)["result_log_rows"] == 0.0
+    assert of("q", "SELECT 1 FROM t", failed)["result_one_row"] == 0.0

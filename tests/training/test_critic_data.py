@@ -120,17 +120,17 @@ def test_labels_match_the_verdicts_worked_out_by_hand(pools: tuple[Path, list[Pa
         for (support, nearest), share in zip(row["graded"], row["shares"], strict=True):
             assert support >= math.log(share) - 1e-9 and 0.0 <= nearest <= 1.0
     # and its intent features, those of the SQL its description shows
-    from mscsql.critic.intent import INTENT_FEATURES, SHAPE_FEATURES, intent_features
+    from mscsql.critic.intent import INTENT_FEATURES, intent_features
     from mscsql.types import ExecutionResult, ExecutionStatus
 
     for row in rows:
         assert [len(v) for v in row["intents"]] == [len(INTENT_FEATURES)] * len(row["labels"])
         for text, intent in zip(row["group_texts"], row["intents"], strict=True):
             sql = json.loads(text.split("SQL: ", 1)[1].split("\n", 1)[0])
-            shape = intent_features(row["question"].removeprefix("Question: "), sql,
-                                    ExecutionResult(sql, ExecutionStatus.OK, ("x",), (), 0))
-            shown = len(SHAPE_FEATURES)  # the query's shape comes first
-            assert intent[:shown] == pytest.approx(list(shape[:shown]))
+            count = int(text.split("Row count: ", 1)[1].split(" ", 1)[0])
+            expected = intent_features(row["question"].removeprefix("Question: "), sql,
+                                       ExecutionResult(sql, ExecutionStatus.OK, ("x",), (), count))
+            assert intent == pytest.approx(list(expected))
 
 
 def test_by_support_rows_show_the_options_in_the_order_the_critic_shows_them(pools: tuple[Path, list[Path]],

@@ -216,10 +216,46 @@ def test_the_intent_critic_is_fitted_exactly_and_overrules_a_majority_that_does_
     groups = group_by_result([ran("SELECT name FROM singer WHERE age > 30", [("Ann",), ("Bo",)], ("m1", "m2")),
                               ran("SELECT count(*) FROM singer WHERE age > 30", [(2,)], ("m3",))])
     assert first.judge("How many singers are older than 30?", None, "", groups, ("m1", "m2", "m3")).winner == 1
-    # a larger penalty keeps the head nearer the vote: its weights other than the share's are smaller
-    near_vote = train_head_only(tmp_path / "c", rows, intent_features=True, head_fit="exact", head_l2=10.0)
-    weights = lambda r: EncoderCritic.load(r.critic_dir).model["head"].weight[0, 2:].abs().sum()  # noqa: E731
-    assert weights(near_vote) < weights(result)
+    # an input that never varies in training (here every option's "like") gets weight 0; the share's weight is
+    # fitted freely, the others are pulled towards 0
+    from mscsql.critic.intent import INTENT_FEATURES
+
+    weight = first.model["head"].weight[0].detach()
+    assert float(weight[2 + INTENT_FEATURES.index("like")]) == 0.0
+    assert float(weight[2 + INTENT_FEATURES.index("count_without_aggregate")]) < 0.0
+    # under a very large penalty every weight but the share's is nearly 0 (here the share alone tells the right
+    # option, the minority, so its weight turns negative: it is fitted freely)
+    near_vote = train_head_only(tmp_path / "c", rows, intent_features=True, head_fit="exact", head_l2=1e4)
+    pulled = EncoderCritic.load(near_vote.critic_dir).model["head"].weight[0].detach()
+    assert float(pulled[0]) < -1.0 and float(pulled[1:].abs().max()) < 1e-3
+
+
+def test_the_exact_fit_minimises_the_listwise_loss_of_the_raw_head(tmp_path: Path) -> None:
+    """What the fit reports is the listwise loss of the head it saves, reading raw inputs (the standardisation
+    folded back), and no small change of the saved weights lowers the penalised objective."""
+    import torch
+
+    from mscsql.critic.encoder import EncoderCriticConfig
+    from mscsql.training.encoder_critic import Question
+    from mscsql.training.head_fit import fit_head_exactly, listwise_nll, padded_inputs
+
+    questions = [Question(f"q{i}", ("a", "b", "c"), (0.5, 0.25, 0.25), (int(i % 3 == 0), int(i % 3 == 1),
+                                                                       int(i % 3 == 2)),
+                          (1.0, 0.0, 0.0), checks=((float(i % 3 != 0), 0.0, 0.3 * (i % 2), 0.0),
+                                                  (float(i % 3 != 1), 0.0, 0.0, 0.1 * i),
+                                                  (float(i % 3 != 2), 1.0, 0.0, 0.0)))
+                 for i in range(30)]
+    critic = EncoderCritic.from_pretrained(config=EncoderCriticConfig(text_feature=False, priority_feature=True,
+                                                                      answer_checks=True), for_training=True)
+    fitted = fit_head_exactly(critic, questions, 0.01)
+    inputs, mask, labels = padded_inputs(critic, questions)
+    head = critic.model["head"]
+    with torch.no_grad():
+        raw = inputs @ head.weight[0].to(torch.float64) + float(head.bias)
+        assert float(listwise_nll(raw, mask, labels)) == pytest.approx(fitted["loss"], abs=1e-6)
+    assert fitted["objective"] > fitted["loss"]
+    assert sum(critic.score_pairs(q.pairs())[q.labels.index(1)] == max(critic.score_pairs(q.pairs()))
+               for q in questions) == 30  # the no-answer check alone tells the right option here
 
 
 def test_an_exact_fit_needs_a_fixed_encoder_and_the_features_in_the_data(dataset: Path, tmp_path: Path) -> None:
