@@ -220,7 +220,8 @@ class SelectionConfig(StrictModel):
     selector: Literal["critic", "encoder", "vote", "mbr", "first-valid", "max-logprob"] = "vote"
     critic: CriticConfig | None = None
     #: the ``encoder`` selector's checkpoint (a folder saved by EncoderCritic.save / the training recipe); None:
-    #: the offline all-MiniLM-L6-v2 with an untrained head, which ranks groups by their agreement
+    #: the packaged checks critic (a head over each group's agreement, priority and answer checks, trained on
+    #: published Spider dev predictions; docs/selection.md)
     encoder: str | None = None
     agreement_weight: float = Field(1.0, ge=0, allow_inf_nan=False,
                                     description="mbr: how much a sample of another result group counts toward a "

@@ -145,7 +145,7 @@ def select_command(
                                                                         "encoder or critic; repeat for several")
                         ] = ["vote"],  # noqa: B006
     encoder: Annotated[str | None, typer.Option(help="the encoder selector's checkpoint folder "
-                                                     "(default: the untrained offline encoder)")] = None,
+                                                     "(default: the packaged checks critic)")] = None,
     critic_model: Annotated[list[str] | None, typer.Option(help="the critic selector's model: a local causal LM "
                                                                 "(hf backend); repeat for an ensemble")] = None,
     critic_mode: Annotated[str, typer.Option(help="joint (one prompt shows every group) or pairwise (every pair "

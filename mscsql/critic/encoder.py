@@ -85,6 +85,10 @@ AGREEMENT_INIT = 1.0
 PRIORITY_INIT = 0.1
 #: the standard deviation of the fresh head's other weights
 HEAD_INIT_STD = 0.02
+#: the checks critic that ships with mscsql (a head over each group's share of the samples, its priority and the
+#: answer checks; no text): what the ``encoder`` selector uses without a checkpoint of its own. Its
+#: ``critic.json`` says what it was trained on and how it measured.
+PACKAGED_CRITIC = Path(__file__).resolve().parent / "checks_critic"
 
 
 @dataclass(frozen=True)
@@ -242,8 +246,8 @@ class EncoderCritic(Critic):
     @classmethod
     def from_config(cls, selection: SelectionConfig) -> EncoderCritic:
         """The ``encoder`` selector of a pipeline config: the checkpoint ``selection.encoder`` names, else the
-        bundled encoder with an untrained head (which ranks the groups by their agreement)."""
-        critic = cls.load(selection.encoder) if selection.encoder else cls.from_pretrained()
+        packaged checks critic (:data:`PACKAGED_CRITIC`)."""
+        critic = cls.load(selection.encoder or PACKAGED_CRITIC)
         if not selection.show_rows:  # statuses, row counts and column names only: no cell reaches the encoder
             from dataclasses import replace
 

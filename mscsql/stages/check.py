@@ -27,5 +27,5 @@ def check_before_stages(config: Any, models: Models) -> None:
             raise ConfigError(f"selection.encoder {selection.encoder!r} is not an encoder critic checkpoint "
                               "(no critic.json there)",
                               hint="give a folder written by EncoderCritic.save or `mscsql train --config "
-                                   "configs/train/critic_encoder.yaml`, or leave encoder unset for the untrained "
-                                   "default")
+                                   "configs/train/critic_encoder.yaml`, or leave encoder unset for the packaged "
+                                   "checks critic")

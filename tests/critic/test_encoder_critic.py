@@ -454,3 +454,27 @@ def test_the_intent_features_reach_the_head_and_survive_a_save(tmp_path: Path) -
     loaded = EncoderCritic.load(tmp_path / "c")
     assert loaded.config.intent_features
     assert loaded.score_pairs(pairs) == pytest.approx(critic.score_pairs(pairs), abs=1e-5)
+
+
+def test_the_encoder_selector_without_a_checkpoint_is_the_packaged_checks_critic() -> None:
+    """No checkpoint named: the checks critic that ships with mscsql, which holds a majority's empty answer
+    against it when the first generator answers with rows (a fresh head would vote)."""
+    import json
+
+    from mscsql.config import SelectionConfig
+    from mscsql.critic.encoder import PACKAGED_CRITIC
+
+    critic = EncoderCritic.from_config(SelectionConfig(selector="encoder"))
+    assert critic.config.answer_checks and critic.config.priority_feature and not critic.config.text_feature
+    recorded = json.loads((PACKAGED_CRITIC / "critic.json").read_text(encoding="utf-8"))
+    assert "Spider dev" in recorded["trained_on"]["data"]
+    groups = group_by_result([ok("SELECT city FROM staff WHERE age > 30 AND age < 0", [], sources=("m2", "m3")),
+                              ok("SELECT city FROM staff WHERE age > 30", [("Bath",), ("Leeds",)], sources=("m1",))])
+    assert critic.judge("Which cities have staff older than 30?", None, "", groups, ("m1", "m2", "m3")).winner == 1
+    fresh = EncoderCritic.from_pretrained(config=critic.config)
+    assert fresh.judge("Which cities have staff older than 30?", None, "", groups, ("m1", "m2", "m3")).winner == 0
+    # agreement still counts: two samples with rows against one
+    agreeing = group_by_result([ok("SELECT city FROM staff WHERE age > 30", [("Bath",)], sources=("m1", "m2")),
+                                ok("SELECT city FROM staff WHERE age >= 30", [("Bath",), ("York",)],
+                                   sources=("m3",))])
+    assert critic.judge("Which cities have staff older than 30?", None, "", agreeing, ("m1", "m2", "m3")).winner == 0
