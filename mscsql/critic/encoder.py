@@ -237,7 +237,7 @@ class EncoderCritic(Critic):
         require_backend()
         config = config or EncoderCriticConfig()
         source = str(encoder)
-        tokenizer, model = load_pretrained(source)
+        tokenizer, model = load_pretrained(source, weights=config.text_feature)
         report = log.info if for_training else log.warning
         report("%s: a fresh head (seed %d) on %s: an untrained head is no better than agreement (it starts from "
                "the majority vote); train it before relying on its choices", name, config.seed, source)
@@ -295,8 +295,8 @@ class EncoderCritic(Critic):
             raise ConfigError(f"{str(head_file)!r} holds {sorted(weights)}, not a head's weight and bias")
         if (folder / ENCODER_DIR).is_dir():
             tokenizer, encoder = load_encoder(str(folder / ENCODER_DIR), local_only=True, what="the critic's encoder")
-        elif not config.text_feature:  # a head that reads no text: the pretrained encoder is only its tokenizer
-            tokenizer, encoder = load_pretrained(str(data.get("source") or DEFAULT_ENCODER))
+        elif not config.text_feature:  # a head that reads no text: the pretrained encoder's tokenizer and config
+            tokenizer, encoder = load_pretrained(str(data.get("source") or DEFAULT_ENCODER), weights=False)
         else:
             raise ConfigError(f"the encoder critic checkpoint {str(path)!r} has no {ENCODER_DIR}/ folder")
         import torch

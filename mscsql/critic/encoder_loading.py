@@ -33,16 +33,20 @@ def resolve_device(device: str) -> str:
     return resolve_torch_device(device, "cpu")
 
 
-def load_encoder(source: str, *, local_only: bool, what: str) -> tuple[Any, Any]:
-    """The tokenizer and the encoder (``AutoModel``, float32) at ``source``."""
+def load_encoder(source: str, *, local_only: bool, what: str, weights: bool = True) -> tuple[Any, Any]:
+    """The tokenizer and the encoder (``AutoModel``, float32) at ``source``; without ``weights``, the tokenizer
+    and a stand-in that holds only the encoder's config (:func:`textless_encoder`), for a head that reads no text."""
     import torch
     from huggingface_hub.errors import HFValidationError
-    from transformers import AutoModel, AutoTokenizer
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
 
     kwargs: dict[str, Any] = {"local_files_only": True} if local_only or hub_offline() else {}
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
-        encoder = AutoModel.from_pretrained(source, dtype=torch.float32, **kwargs)
+        if weights:
+            encoder = AutoModel.from_pretrained(source, dtype=torch.float32, **kwargs)
+        else:
+            encoder = textless_encoder(AutoConfig.from_pretrained(source, **kwargs))
     except (OSError, HFValidationError, ValueError) as err:
         if Path(source).exists():
             raise ConfigError(f"cannot load {what} from {source!r}: {one_line(err)}",
@@ -56,6 +60,22 @@ def load_encoder(source: str, *, local_only: bool, what: str) -> tuple[Any, Any]
     return tokenizer, encoder
 
 
+def textless_encoder(config: Any) -> Any:
+    """A module with no weights that stands for the encoder of a head that reads no text: it carries the
+    encoder's config (its hidden size and length limit) and refuses to run, so no weights are read from disk."""
+    import torch
+
+    class TextlessEncoder(torch.nn.Module):
+        def __init__(self, config: Any) -> None:
+            super().__init__()
+            self.config = config
+
+        def forward(self, *args: Any, **kwargs: Any) -> Any:
+            raise ConfigError("this critic's head reads no text, so its encoder's weights were not loaded")
+
+    return TextlessEncoder(config)
+
+
 def hidden_size_of(encoder: Any) -> int:
     size = getattr(encoder.config, "hidden_size", None)
     if isinstance(size, int) and size > 0:
@@ -63,9 +83,9 @@ def hidden_size_of(encoder: Any) -> int:
     return int(encoder.get_input_embeddings().embedding_dim)
 
 
-def load_pretrained(source: str) -> tuple[Any, Any]:
+def load_pretrained(source: str, *, weights: bool = True) -> tuple[Any, Any]:
     """The tokenizer and model of the pretrained encoder ``source`` (a local folder or a model id; the bundled
-    all-MiniLM-L6-v2 by its name)."""
+    all-MiniLM-L6-v2 by its name); without ``weights``, a stand-in for a head that reads no text."""
     from mscsql.retrieval.encoder import resolve_model
 
     target = resolve_model(source)
@@ -75,4 +95,5 @@ def load_pretrained(source: str) -> tuple[Any, Any]:
                           hint="load it with EncoderCritic.load")
     if looks_like_path(target) and not local.exists():
         raise ConfigError(f"encoder directory {source!r} does not exist", hint=WHERE_ENCODERS_COME_FROM)
-    return load_encoder(str(local) if local.exists() else target, local_only=local.exists(), what="encoder")
+    return load_encoder(str(local) if local.exists() else target, local_only=local.exists(), what="encoder",
+                        weights=weights)

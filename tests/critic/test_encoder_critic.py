@@ -478,3 +478,19 @@ def test_the_encoder_selector_without_a_checkpoint_is_the_packaged_checks_critic
                                 ok("SELECT city FROM staff WHERE age >= 30", [("Bath",), ("York",)],
                                    sources=("m3",))])
     assert critic.judge("Which cities have staff older than 30?", None, "", agreeing, ("m1", "m2", "m3")).winner == 0
+
+
+def test_a_head_that_reads_no_text_loads_no_encoder_weights() -> None:
+    """The packaged checks critic (no text) reads the encoder's tokenizer and config only: no weights in memory,
+    and the stand-in refuses to run."""
+    from mscsql.critic.encoder import PACKAGED_CRITIC
+
+    critic = EncoderCritic.load(PACKAGED_CRITIC)
+    encoder = critic.model["encoder"]
+    assert sum(p.numel() for p in encoder.parameters()) == 0 and critic.hidden_size == 384
+    with pytest.raises(ConfigError, match="reads no text"):
+        encoder(input_ids=None)
+    fresh = EncoderCritic.from_pretrained(config=EncoderCriticConfig(text_feature=False, answer_checks=True))
+    assert sum(p.numel() for p in fresh.model["encoder"].parameters()) == 0
+    reading = EncoderCritic.from_pretrained(config=EncoderCriticConfig(text_feature=True))
+    assert sum(p.numel() for p in reading.model["encoder"].parameters()) > 1_000_000
