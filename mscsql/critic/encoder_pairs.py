@@ -61,7 +61,7 @@ def describe_group(group: ResultGroup, total_samples: int, options: MetadataOpti
     when the pair is too long for the encoder it is the last rows that are cut."""
     options = options or compact_metadata()
     result = group.result
-    sql = group.members[0].sql if group.members else result.sql
+    sql = group.sql
     count = group.count
     lines = [f"Proposed by {count} of {max(total_samples, count)} sample{'s' if total_samples != 1 else ''}",
              f"Status: {status_line(result, options)}",
@@ -148,11 +148,9 @@ def group_pairs(question: str, evidence: str | None, groups: Sequence[ResultGrou
 
 def group_checks(question: str, evidence: str | None, group: ResultGroup) -> tuple[float, ...]:
     """The answer checks of ``group``: those of the SQL its description shows, with the group's result."""
-    sql = group.members[0].sql if group.members else group.result.sql
-    return answer_checks(question, evidence, sql, group.result)
+    return answer_checks(question, evidence, group.sql, group.result)
 
 
 def group_intent(question: str, group: ResultGroup) -> tuple[float, ...]:
     """The intent features of ``group``: those of the SQL its description shows, with the group's result."""
-    sql = group.members[0].sql if group.members else group.result.sql
-    return intent_features(question, sql, group.result)
+    return intent_features(question, group.sql, group.result)

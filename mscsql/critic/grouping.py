@@ -43,6 +43,11 @@ class ResultGroup:
     def result(self) -> ExecutionResult:
         return self.members[0].result
 
+    @property
+    def sql(self) -> str:
+        """The group's representative SQL: its first member's (what critics show and check)."""
+        return self.members[0].sql
+
 
 def sample_sources(generators: dict[str, int], priority: Sequence[str]) -> tuple[str, ...]:
     """A candidate's sources, one per sample that proposed it (so a group's ``count`` is its agreement), in

@@ -83,7 +83,7 @@ def row_count_line(result: ExecutionResult, shown: int) -> str:
 def render_group(group: ResultGroup, options: MetadataOptions, label: str) -> str:
     """One group's block (see the module's docstring)."""
     result = group.result
-    sql = group.members[0].sql if group.members else result.sql
+    sql = group.sql
     count = group.count
     lines = [f"Option {label} (proposed by {count} sample{'s' if count != 1 else ''}):",
              f"  SQL: {quote_sql(sql, options.max_sql_chars)}",
