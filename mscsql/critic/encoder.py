@@ -85,10 +85,6 @@ AGREEMENT_INIT = 1.0
 PRIORITY_INIT = 0.1
 #: the standard deviation of the fresh head's other weights
 HEAD_INIT_STD = 0.02
-#: the checks critic that ships with mscsql (a head over each group's share of the samples, its priority and the
-#: answer checks; no text): what the ``encoder`` selector uses without a checkpoint of its own. Its
-#: ``critic.json`` says what it was trained on and how it measured.
-PACKAGED_CRITIC = Path(__file__).resolve().parent / "checks_critic"
 
 
 @dataclass(frozen=True)
@@ -246,8 +242,10 @@ class EncoderCritic(Critic):
     @classmethod
     def from_config(cls, selection: SelectionConfig) -> EncoderCritic:
         """The ``encoder`` selector of a pipeline config: the checkpoint ``selection.encoder`` names, else the
-        packaged checks critic (:data:`PACKAGED_CRITIC`)."""
-        critic = cls.load(selection.encoder or PACKAGED_CRITIC)
+        packaged checks critic (:mod:`mscsql.critic.checks_critic`)."""
+        from mscsql.critic.checks_critic import load_checks_critic
+
+        critic = cls.load(selection.encoder) if selection.encoder else load_checks_critic()
         if not selection.show_rows:  # statuses, row counts and column names only: no cell reaches the encoder
             from dataclasses import replace
 

@@ -462,11 +462,11 @@ def test_the_encoder_selector_without_a_checkpoint_is_the_packaged_checks_critic
     import json
 
     from mscsql.config import SelectionConfig
-    from mscsql.critic.encoder import PACKAGED_CRITIC
+    from mscsql.critic.checks_critic import PACKAGED_CRITIC
 
     critic = EncoderCritic.from_config(SelectionConfig(selector="encoder"))
     assert critic.config.answer_checks and critic.config.priority_feature and not critic.config.text_feature
-    recorded = json.loads((PACKAGED_CRITIC / "critic.json").read_text(encoding="utf-8"))
+    recorded = json.loads(PACKAGED_CRITIC.read_text(encoding="utf-8"))
     assert "Spider dev" in recorded["trained_on"]["data"]
     groups = group_by_result([ok("SELECT city FROM staff WHERE age > 30 AND age < 0", [], sources=("m2", "m3")),
                               ok("SELECT city FROM staff WHERE age > 30", [("Bath",), ("Leeds",)], sources=("m1",))])
@@ -483,9 +483,9 @@ def test_the_encoder_selector_without_a_checkpoint_is_the_packaged_checks_critic
 def test_a_head_that_reads_no_text_loads_no_encoder_weights() -> None:
     """The packaged checks critic (no text) reads the encoder's tokenizer and config only: no weights in memory,
     and the stand-in refuses to run."""
-    from mscsql.critic.encoder import PACKAGED_CRITIC
+    from mscsql.critic.checks_critic import load_checks_critic
 
-    critic = EncoderCritic.load(PACKAGED_CRITIC)
+    critic = load_checks_critic()
     encoder = critic.model["encoder"]
     assert sum(p.numel() for p in encoder.parameters()) == 0 and critic.hidden_size == 384
     with pytest.raises(ConfigError, match="reads no text"):
