@@ -137,21 +137,19 @@ def main() -> None:
     results = []
     for number, names in enumerate(read_pools(MEASURE_POOLS), start=1):
         pool = rank_pool([str(predictions / name) for name in names], spider, args.work / f"rank-{number}")
-        first = select(pool, spider, args.work / f"select-{number}", [*RULES, "encoder"],
-                       str(args.work / "train" / "checks" / "critic"))
-        second = select(pool, spider, args.work / f"select-{number}-graded", ["vote", "encoder"],
-                        str(args.work / "train" / "graded" / "critic"))
-        third = select(pool, spider, args.work / f"select-{number}-intent", ["vote", "encoder"],
-                       str(args.work / "train" / "intent" / "critic"))
-        accuracy = {**{name: first["selectors"][name] for name in RULES}, "checks": first["selectors"]["encoder"],
-                    "graded": second["selectors"]["encoder"], "intent": third["selectors"]["encoder"]}
-        tests = {"mbr": against_vote(first, "mbr"), "first-valid": against_vote(first, "first-valid"),
-                 "checks": against_vote(first, "encoder"), "graded": against_vote(second, "encoder"),
-                 "intent": against_vote(third, "encoder")}
+        # the rules run beside the first critic; each other critic in a folder of its own, beside the vote
+        runs = {name: select(pool, spider, args.work / (f"select-{number}" + (f"-{name}" if k else "")),
+                             ["vote", "encoder"] if k else [*RULES, "encoder"],
+                             str(args.work / "train" / name / "critic")) for k, name in enumerate(CRITICS)}
+        first = runs["checks"]
+        accuracy = {**{name: first["selectors"][name] for name in RULES},
+                    **{name: run["selectors"]["encoder"] for name, run in runs.items()}}
+        tests = {**{name: against_vote(first, name) for name in RULES if name != "vote"},
+                 **{name: against_vote(run, "encoder") for name, run in runs.items()}}
         results.append({"pool": [Path(f).name for f in pool], "questions": first["questions"],
                         "best_single": first["best_single"]["accuracy"], "oracle": first["oracle"],
                         "accuracy": accuracy, "against_vote": tests})
-    compared = ["mbr", "first-valid", "checks", "graded", "intent"]
+    compared = [name for name in RULES if name != "vote"] + list(CRITICS)
     gains = {n: [100 * (r["accuracy"][n] - r["accuracy"]["vote"]) for r in results] for n in compared}
     overall = {n: {"mean_gain": round(sum(g) / len(g), 3), "min_gain": round(min(g), 3),
                    "pools_at_least_vote": sum(x >= 0 for x in g), "pools": len(g)} for n, g in gains.items()}
