@@ -33,10 +33,12 @@ import pickle
 import platform
 import random
 import re
+import shutil
 import subprocess
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from itertools import groupby
 from pathlib import Path
 from typing import Any
@@ -44,9 +46,10 @@ from typing import Any
 from mscsql.benchmarks.loaders import load_benchmark
 from mscsql.benchmarks.predictions import PredictionFile, load_prediction_files
 from mscsql.config import default_cache_dir
-from mscsql.critic.base import SelectionItem
-from mscsql.critic.confidence import FEATURES, ConfidenceModel, features, fit
+from mscsql.critic.base import Choice, SelectionItem
+from mscsql.critic.confidence import FEATURES, PENALTY_PER_ANSWER, ConfidenceModel, features, fit
 from mscsql.critic.grouping import CandidateResult
+from mscsql.critic.reliability import generator_reliability, reliability_weights
 from mscsql.critic.selectors import VoteSelector
 from mscsql.db import connect
 from mscsql.evaluation.cache import GoldCache
@@ -57,13 +60,13 @@ from mscsql.evaluation.select import run_candidates
 
 log = logging.getLogger("fit_confidence")
 
-#: family -> file-name pattern
+#: family -> file-name pattern. DAIL-SQL's published ``graphix_result.sql`` is Graphix-PICARD's output (the same
+#: statements as NL2SQL360's ``Graphix_PICARD_3B.sql`` on every question), so it is graphix, not a system of its own
 FAMILIES = {
     "deepseek-coder": r"(?i)deepseek",
     "llama3": r"(?i)llama3|llama-3",
     "codes": r"CodeS",
-    "graphix": r"Graphix",
-    "dail-sql": r"DAIL-SQL",
+    "graphix": r"(?i)graphix",
     "codellama": r"(?i)codellama",
     "starcoder": r"(?i)starcoder",
     "llama2": r"(?i)llama2|llama-2",
@@ -73,12 +76,32 @@ FAMILIES = {
     "codex": r"CodeX",
 }
 #: families whose files only ever appear in measuring pools
-MEASURED = ("deepseek-coder", "llama3", "codes", "graphix", "dail-sql")
+MEASURED = ("deepseek-coder", "llama3", "codes", "graphix")
 SIZES = (2, 3, 4, 5, 6)
+#: the measuring pools: 6 each of 3 and 4 files (one per measured family)
+MEASURE_SIZES, MEASURE_PER_SIZE = (3, 4), 6
 
 
 def family(name: str) -> str:
     return next((f for f, pattern in FAMILIES.items() if re.search(pattern, name)), "other")
+
+
+def draw_pools(files: list[str], seed: int = 0, per_size: int = 8) -> tuple[list[list[str]], list[list[str]]]:
+    """The fitting pools (``per_size`` of each of :data:`SIZES`, unmeasured families) and the measuring pools,
+    drawn from ``seed`` in that order."""
+    rng = random.Random(seed)
+    fitting = make_pools(files, tuple(f for f in FAMILIES if f not in MEASURED), SIZES, per_size, rng)
+    return fitting, make_pools(files, MEASURED, MEASURE_SIZES, MEASURE_PER_SIZE, rng)
+
+
+def require_distinct_systems(pools: list[list[str]], folder: Path) -> None:
+    """Stop when a pool holds two files whose statements are the same on every line (one system published
+    twice would vote twice)."""
+    text = {name: (folder / name).read_bytes() for pool in pools for name in pool}
+    for pool in pools:
+        twins = [(a, b) for i, a in enumerate(pool) for b in pool[i + 1:] if text[a] == text[b]]
+        if twins:
+            raise SystemExit(f"pool {pool} holds the same predictions twice: {twins[0]}; give them one family")
 
 
 def make_pools(files: list[str], families: tuple[str, ...], sizes: tuple[int, ...], per_size: int,
@@ -98,9 +121,9 @@ def make_pools(files: list[str], families: tuple[str, ...], sizes: tuple[int, ..
     return pools
 
 
-def pool_rows(pool: list[str], candidates: dict[int, list[CandidateResult]], questions: dict[int, Any],
-              verdict: dict[tuple[str, int], bool], schemas: dict[str, Any]) -> list[tuple[dict[str, float], bool]]:
-    """(features, right) of the vote's answer to every question, with the pool's files as the generators."""
+def pool_choices(pool: list[str], candidates: dict[int, list[CandidateResult]], questions: dict[int, Any]
+                 ) -> list[tuple[SelectionItem, int, Choice]]:
+    """(item, question index, the vote's choice) for every question, with the pool's files as the generators."""
     order = {name: i for i, name in enumerate(pool)}
     items, indexes = [], []
     for index, proposed in candidates.items():
@@ -113,11 +136,24 @@ def pool_rows(pool: list[str], candidates: dict[int, list[CandidateResult]], que
         items.append(SelectionItem(questions[index].question, questions[index].evidence, "", tuple(kept),
                                    tuple(pool)))
         indexes.append(index)
+    return list(zip(items, indexes, VoteSelector().choose(items), strict=True))
+
+
+def pool_rows(pool: list[str], candidates: dict[int, list[CandidateResult]], questions: dict[int, Any],
+              verdict: dict[tuple[str, int], bool], schemas: dict[str, Any],
+              extra: Callable[[SelectionItem, Choice], dict[str, float]] | None = None
+              ) -> list[tuple[dict[str, float], bool]]:
+    """(features, right) of the vote's answer to every question, with the pool's files as the generators (their
+    reliabilities estimated over the pool's questions, as ``mscsql select`` estimates them over its run);
+    ``extra``: more features of an item's choice (a probe's)."""
     rows = []
-    for item, index, choice in zip(items, indexes, VoteSelector().choose(items), strict=True):
+    chosen = pool_choices(pool, candidates, questions)
+    weights = reliability_weights(generator_reliability([item.candidates for item, _index, _choice in chosen]))
+    for item, index, choice in chosen:
         right = bool(choice.candidate and verdict[(choice.candidate.sources[0], index)])
         schema = schemas[questions[index].db_id]
-        rows.append((features(item.question, item.evidence, item.candidates, choice, schema), right))
+        found = features(item.question, item.evidence, item.candidates, choice, schema, weights)
+        rows.append(({**found, **extra(item, choice)} if extra else found, right))
     return rows
 
 
@@ -125,11 +161,13 @@ def pool_rows(pool: list[str], candidates: dict[int, list[CandidateResult]], que
 PENALTIES = (1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1)
 
 
-def choose_penalty(fitting: dict[tuple[str, ...], list[Any]], databases: list[str]) -> dict[str, Any]:
+def choose_penalty(fitting: dict[tuple[str, ...], list[Any]], databases: list[str],
+                   names: tuple[str, ...] = FEATURES) -> dict[str, Any]:
     """The L2 strength that generalises best on the fitting pools alone: for each fitting family, fitted on the
     pools without it in one half of the databases, measured (gain at 80 % coverage over the share) on the pools
     of 3 or more files with it (as the measuring pools have), in the other half. A family in every pool, or in no
-    pool of 3 or more files, gives no fold. The measuring pools play no part."""
+    pool of 3 or more files, gives no fold. The measuring pools play no part. ``names``: the features the
+    model reads."""
     halves = _halves(databases)
     gains: dict[float, list[float]] = {p: [] for p in PENALTIES}
     families = sorted({family(name) for pool in fitting for name in pool})
@@ -142,7 +180,8 @@ def choose_penalty(fitting: dict[tuple[str, ...], list[Any]], databases: list[st
             if not rows or not tested:
                 continue
             for penalty in PENALTIES:
-                model = fit([f for f, _ok in rows], [ok for _f, ok in rows], penalty_per_answer=penalty)
+                model = fit([f for f, _ok in rows], [ok for _f, ok in rows], names=names,
+                            penalty_per_answer=penalty)
                 gains[penalty] += [compare(t, model)["gain_over_share"]["0.8"] for t in tested]
     if not gains[PENALTIES[0]]:
         raise SystemExit("no cross-validation fold: draw more fitting pools (--per-size)")
@@ -181,15 +220,10 @@ def main() -> None:
     files, verdict, items, candidates = load_study(args.data, args.work)
     questions = {i.index: i for i in items}
     names = [f.name for f in files]
-    rng = random.Random(args.seed)
-    fitting = make_pools(names, tuple(f for f in FAMILIES if f not in MEASURED), SIZES, args.per_size, rng)
-    measuring = make_pools(names, MEASURED, (3, 4, 5), 4, rng)
+    fitting, measuring = draw_pools(names, args.seed, args.per_size)
+    require_distinct_systems(fitting + measuring, args.data / "predictions" / "spider_dev")
     log.info("%d fitting pools, %d measuring pools", len(fitting), len(measuring))
-    schemas = {}
-    for item in items:
-        if item.db_id not in schemas:
-            with connect(item.database) as db:
-                schemas[item.db_id] = db.schema()
+    schemas = schemas_of(items)
     fitting_rows = {tuple(p): pool_rows(p, candidates, questions, verdict, schemas) for p in fitting}
     measuring_rows = {tuple(p): pool_rows(p, candidates, questions, verdict, schemas) for p in measuring}
     fit_rows = [row for rows in fitting_rows.values() for row in rows]
@@ -230,6 +264,53 @@ def main() -> None:
         print(f"{m['size']} files  acc {m['accuracy']:.3f}  AUROC {m['share']['auroc']} -> {m['model']['auroc']}  "
               f"acc@80 {share:.4f} -> {model_at:.4f} ({100 * m['gain_over_share']['0.8']:+.2f})  "
               f"ECE {m['share']['ece']} -> {m['model']['ece']}")
+
+
+def probe_arguments(doc: str | None, output: str) -> argparse.Namespace:
+    """The command line of a probe script: --data, --work (this script's) and --output (``output`` by default)."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--work", type=Path, default=Path("runs/confidence"))
+    parser.add_argument("--output", type=Path, default=Path(output))
+    return parser.parse_args()
+
+
+def schemas_of(items: list[Any]) -> dict[str, Any]:
+    """Each database's schema (the coverage features read it), read once."""
+    schemas = {}
+    for item in items:
+        if item.db_id not in schemas:
+            with connect(item.database) as db:
+                schemas[item.db_id] = db.schema()
+    return schemas
+
+
+Rows = dict[tuple[str, ...], list[tuple[dict[str, float], bool]]]
+
+
+def gains_with(names: tuple[str, ...], fitting: Rows, measuring: Rows, databases: list[str],
+               penalty: float = PENALTY_PER_ANSWER) -> dict[str, Any]:
+    """A probe's measure of a model reading ``names``: its gain at 80 % coverage over the share, in points, on
+    each measuring pool (fitted on every fitting pool) and on the database split (fitted on one half of the
+    databases, measured on the other, both ways round), and the model fitted on every fitting pool."""
+    rows = [r for found in fitting.values() for r in found]
+    model = fit([f for f, _ in rows], [ok for _, ok in rows], names=names, penalty_per_answer=penalty)
+    measured = [100 * compare(found, model)["gain_over_share"]["0.8"] for found in measuring.values()]
+    halves = _halves(databases)
+    split = []
+    for fit_half, measure_half in (("even", "odd"), ("odd", "even")):
+        half = [r for found in fitting.values() for r, db in zip(found, databases, strict=True)
+                if db in halves[fit_half]]
+        fitted = fit([f for f, _ in half], [ok for _, ok in half], names=names, penalty_per_answer=penalty)
+        split += [100 * compare([r for r, db in zip(found, databases, strict=True) if db in halves[measure_half]],
+                                fitted)["gain_over_share"]["0.8"] for found in measuring.values()]
+    return {"measured": measured, "split": split, "model": model}
+
+
+def summarise(gains: list[float]) -> dict[str, Any]:
+    """Mean, lowest and how many of ``gains`` (points) reach 2."""
+    return {"mean": round(sum(gains) / len(gains), 2), "min": round(min(gains), 2),
+            "at_least_2": sum(g >= 2 for g in gains), "pools": len(gains)}
 
 
 def _database_split(fitting: dict[tuple[str, ...], list[Any]], measuring: dict[tuple[str, ...], list[Any]],
@@ -293,6 +374,7 @@ def _check_with_select(pool: list[str], spider: Path, folder: Path, model: Confi
                        measured: dict[str, Any]) -> dict[str, Any]:
     """``mscsql select`` on one measuring pool gives the same figures as this script."""
     predictions = spider.parent / "predictions" / "spider_dev"
+    shutil.rmtree(folder, ignore_errors=True)  # this script's own scratch folder: a check of other pools may be there
     subprocess.run([sys.executable, "-m", "mscsql", "select", "--benchmark", "spider-dev", "--data-dir", str(spider),
                     "--allow-missing-db", "-s", "vote", "--confidence", str(model_path), "--output", str(folder),
                     *[x for name in pool for x in ("-c", str(predictions / name))]], check=True)

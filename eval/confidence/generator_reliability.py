@@ -5,9 +5,10 @@ all the pool's questions (leave-one-out, add-one smoothed); its weight is the lo
 On the same fitting and measuring pools as ``fit_confidence.py`` (same seed), it reports:
 - the reliability-weighted vote's accuracy against the vote's;
 - the vote with ties broken by reliability (instead of the order of the pool's files);
-- the confidence model refitted with the reliability-weighted share of the vote's answer as one more feature
-  (and with its margin over the runner-up), against the packaged features: accuracy at 80 % coverage over the
-  plain share on the measuring pools and on the database split.
+- the confidence model without the reliability-weighted share of the vote's answer (``reliable_share``, which
+  the packaged model reads since this probe; :mod:`mscsql.critic.reliability`), with it, and with its margin
+  over the runner-up too: accuracy at 80 % coverage over the plain share cross-validated on the fitting pools
+  alone (the protocol that chooses the penalty), on the measuring pools and on the database split.
 No label is read to estimate a reliability; labels only score the outcome.
 
     python eval/confidence/generator_reliability.py --data ../shared/data --work runs/confidence \\
@@ -16,10 +17,8 @@ No label is read to estimate a reliability; labels only score the outcome.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
-import random
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -29,9 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import fit_confidence as base
 
-from mscsql.critic.confidence import FEATURES, fit
+from mscsql.critic.confidence import FEATURES
 from mscsql.critic.grouping import result_key
-from mscsql.db import connect
+from mscsql.critic.reliability import generator_reliability, reliability_weights, reliable_share
 
 Answers = dict[int, dict[str, Any]]
 
@@ -93,85 +92,57 @@ def selection(pools: list[list[str]], answers: Answers, verdict: dict[tuple[str,
     return out
 
 
-def with_reliability(rows: list[tuple[dict[str, float], bool]], pool: list[str], answers: Answers
-                     ) -> list[tuple[dict[str, float], bool]]:
-    """The vote's rows with the reliability-weighted share of the chosen answer and its margin added."""
-    weight = weights(reliability(pool, answers))
-    out = []
-    for (row, right), found in zip(rows, answers.values(), strict=True):
-        chosen = pick(pool, found, dict.fromkeys(pool, 1.0))
-        total = sum(weight[n] for n in pool if n in found)
-        mass: dict[Any, float] = defaultdict(float)
-        for n in pool:
-            if n in found:
-                mass[found[n]] += weight[n] / total
-        share = mass.get(found[chosen], 0.0) if chosen else 0.0
-        other = max((m for k, m in mass.items() if chosen is None or k != found[chosen]), default=0.0)
-        out.append(({**row, "reliable_share": share, "reliable_margin": share - other}, right))
-    return out
-
-
-def summarise(gains: list[float]) -> dict[str, Any]:
-    return {"mean": round(sum(gains) / len(gains), 2), "min": round(min(gains), 2),
-            "at_least_2": sum(g >= 2 for g in gains), "pools": len(gains)}
+def reliable_margin(choice: Any, weights: dict[str, float]) -> float:
+    """The chosen group's reliability-weighted share minus the largest other successful group's (0 without one)."""
+    if choice.group is None:
+        return 0.0
+    chosen = reliable_share(choice.groups, choice.group, weights)
+    others = [reliable_share(choice.groups, i, weights) for i, g in enumerate(choice.groups)
+              if g.ok and i != choice.group]
+    return chosen - max(others) if others else 0.0
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=Path("../shared/data"))
-    parser.add_argument("--work", type=Path, default=Path("runs/confidence"))
-    parser.add_argument("--output", type=Path, default=Path("eval/results/generator_reliability.json"))
-    args = parser.parse_args()
+    args = base.probe_arguments(__doc__, "eval/results/generator_reliability.json")
     files, verdict, items, candidates = base.load_study(args.data, args.work, progress=False)
     questions = {i.index: i for i in items}
     answers: Answers = {index: {s: result_key(c.result) for c in proposed for s in c.sources}
                         for index, proposed in candidates.items()}
     names = [f.name for f in files]
-    rng = random.Random(0)  # the pools fit_confidence.py draws
-    fitting = base.make_pools(names, tuple(f for f in base.FAMILIES if f not in base.MEASURED), base.SIZES, 8, rng)
-    measuring = base.make_pools(names, base.MEASURED, (3, 4, 5), 4, rng)
-    schemas = {}
-    for item in items:
-        if item.db_id not in schemas:
-            with connect(item.database) as db:
-                schemas[item.db_id] = db.schema()
+    fitting, measuring = base.draw_pools(names)  # the pools fit_confidence.py draws
+    schemas = base.schemas_of(items)
 
     def rows_of(pool: list[str]) -> list[tuple[dict[str, float], bool]]:
-        return with_reliability(base.pool_rows(pool, candidates, questions, verdict, schemas), pool,
-                                {i: answers[i] for i in candidates})
+        chosen = base.pool_choices(pool, candidates, questions)
+        weights = reliability_weights(generator_reliability([item.candidates for item, _index, _choice in chosen]))
+        return base.pool_rows(pool, candidates, questions, verdict, schemas,
+                              lambda _item, choice: {"reliable_margin": reliable_margin(choice, weights)})
 
     fitting_rows = {tuple(p): rows_of(p) for p in fitting}
     measuring_rows = {tuple(p): rows_of(p) for p in measuring}
     databases = [questions[i].db_id for i in candidates]
-    halves = base._halves(databases)
     confidence = {}
-    for label, extra in (("packaged features", ()), ("+ reliable_share", ("reliable_share",)),
-                         ("+ reliable_share, reliable_margin", ("reliable_share", "reliable_margin"))):
-        names_used = tuple(FEATURES) + extra
-        rows = [r for found in fitting_rows.values() for r in found]
-        model = fit([f for f, _ in rows], [ok for _, ok in rows], names=names_used)
-        measured = [100 * base.compare(found, model)["gain_over_share"]["0.8"] for found in measuring_rows.values()]
-        split = []
-        for fit_half, measure_half in (("even", "odd"), ("odd", "even")):
-            rows = [r for found in fitting_rows.values() for r, db in zip(found, databases, strict=True)
-                    if db in halves[fit_half]]
-            model = fit([f for f, _ in rows], [ok for _, ok in rows], names=names_used)
-            split += [100 * base.compare([r for r, db in zip(found, databases, strict=True)
-                                          if db in halves[measure_half]], model)["gain_over_share"]["0.8"]
-                      for found in measuring_rows.values()]
-        confidence[label] = {"gain_at_80_measured_pools": summarise(measured),
-                             "gain_at_80_database_split": summarise(split), "per_pool": [round(g, 2) for g in measured]}
+    without = tuple(f for f in FEATURES if f != "reliable_share")
+    for label, used in (("without reliable_share", without), ("packaged features (with reliable_share)", FEATURES),
+                        ("+ reliable_margin", (*FEATURES, "reliable_margin"))):
+        cross = base.choose_penalty(fitting_rows, databases, used)["cross_validated_gain_at_80"]
+        found = base.gains_with(used, fitting_rows, measuring_rows, databases)
+        confidence[label] = {"cross_validated_gain_at_80": {p: round(100 * g, 2) for p, g in cross.items()},
+                             "gain_at_80_measured_pools": base.summarise(found["measured"]),
+                             "gain_at_80_database_split": base.summarise(found["split"]),
+                             "per_pool": [round(g, 2) for g in found["measured"]]}
     selected = {"measuring_pools": selection(measuring, answers, verdict),
                 "fitting_pools": selection(fitting, answers, verdict)}
     for group, found in list(selected.items()):
         for key in ("weighted_gain", "tie_by_reliability_gain"):
-            selected[f"{group}_{key}"] = summarise([p[key] for p in found])
+            selected[f"{group}_{key}"] = base.summarise([p[key] for p in found])
     result = {"command": "python eval/confidence/generator_reliability.py --data ../shared/data --work runs/confidence "
                          f"--output {args.output}", "confidence": confidence, "selection": selected}
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2) + "\n")
     for label, found in confidence.items():
-        print(f"confidence {label:36s} measured {found['gain_at_80_measured_pools']}  split "
+        print(f"confidence {label:40s} cross-validated {found['cross_validated_gain_at_80']} "
+              f"measured {found['gain_at_80_measured_pools']}  split "
               f"{found['gain_at_80_database_split']}")
     for group in ("measuring_pools", "fitting_pools"):
         print(f"selection on {group}: weighted vote {selected[f'{group}_weighted_gain']}, ties by reliability "

@@ -3,14 +3,14 @@
 The published Spider dev prediction files are sorted into families (one base model or system and its
 variants, as eval/confidence/fit_confidence.py sorts them). Pools to *tune* on draw only on some families
 (codellama, starcoder, llama2, resdsql, c3, din-sql, codex); pools to *measure* on draw only on the others
-(deepseek-coder, llama3, codes, graphix, dail-sql), so no system of a measured pool was seen in tuning. The 19
+(deepseek-coder, llama3, codes, graphix), so no system of a measured pool was seen in tuning. The 19
 executable databases, sorted by name, are split too: critics learn on the even positions, every measured pool
 is selected on the odd ones.
 
 Steps (each an ``mscsql`` command, printed as it runs):
 
 1. the pools: ``eval/critic/holdout_tune_pools.txt`` (60 triples) and ``eval/critic/holdout_measure_pools.txt``
-   (4 pools each of 3, 4 and 5 files), written once from a fixed seed;
+   (6 pools each of 3 and 4 files), written once from a fixed seed;
 2. critic data from the tuning pools on the even databases (every question trains, no eval split); the checks
    critic (configs/train/critic_encoder_checks.yaml), the graded critic (configs/train/critic_encoder_graded.yaml)
    and the intent critic (configs/train/critic_encoder_intent.yaml, its penalty chosen on these data alone by
@@ -37,7 +37,14 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent / "confidence")]
-from fit_confidence import FAMILIES, MEASURED, family  # noqa: E402  (the families of the confidence experiment)
+from fit_confidence import (  # noqa: E402  (the families of the confidence experiment)
+    FAMILIES,
+    MEASURE_PER_SIZE,
+    MEASURE_SIZES,
+    MEASURED,
+    make_pools,
+    require_distinct_systems,
+)
 from spider_split import mscsql, rank_pool, read_pools  # noqa: E402  (the recorded split's own steps)
 
 log = logging.getLogger("selection_holdout")
@@ -46,21 +53,6 @@ MEASURE_POOLS = HERE / "holdout_measure_pools.txt"
 CRITICS = {"checks": "configs/train/critic_encoder_checks.yaml", "graded": "configs/train/critic_encoder_graded.yaml",
            "intent": "configs/train/critic_encoder_intent.yaml"}
 RULES = ("vote", "mbr", "first-valid")
-
-
-def pools_of(names: list[str], families: tuple[str, ...], sizes: tuple[int, ...], per_size: int,
-             rng: random.Random) -> list[list[str]]:
-    """Pools of files from distinct families among ``families``."""
-    by_family: dict[str, list[str]] = {}
-    for name in names:
-        if family(name) in families:
-            by_family.setdefault(family(name), []).append(name)
-    pools = []
-    for size in sizes:
-        for _ in range(per_size):
-            chosen = rng.sample(sorted(by_family), size)
-            pools.append([rng.choice(sorted(by_family[f])) for f in chosen])
-    return pools
 
 
 def write_pools(path: Path, pools: list[list[str]], what: str, folder: Path | None = None) -> None:
@@ -116,13 +108,14 @@ def main() -> None:
     tune = tuple(f for f in FAMILIES if f not in MEASURED)
     if not (TUNE_POOLS.is_file() and MEASURE_POOLS.is_file()):
         rng = random.Random(args.seed)
-        write_pools(TUNE_POOLS, pools_of(names, tune, (3,), 60, rng), f"pools to tune on: families {', '.join(tune)}")
-        write_pools(MEASURE_POOLS, pools_of(names, MEASURED, (3, 4, 5), 4, rng),
+        write_pools(TUNE_POOLS, make_pools(names, tune, (3,), 60, rng), f"pools to tune on: families {', '.join(tune)}")
+        write_pools(MEASURE_POOLS, make_pools(names, MEASURED, MEASURE_SIZES, MEASURE_PER_SIZE, rng),
                     f"pools to measure on: families {', '.join(MEASURED)}")
     if not args.tune_pools.is_file():
         sizes = tuple(int(n) for n in args.tune_sizes.split(","))
-        write_pools(args.tune_pools, pools_of(names, tune, sizes, 60 // len(sizes), random.Random(args.seed)),
+        write_pools(args.tune_pools, make_pools(names, tune, sizes, 60 // len(sizes), random.Random(args.seed)),
                     f"pools of {args.tune_sizes} files to tune on: families {', '.join(tune)}")
+    require_distinct_systems(read_pools(args.tune_pools) + read_pools(MEASURE_POOLS), predictions)
     data = args.work / "data"
     if not args.skip_train:
         args.work.mkdir(parents=True, exist_ok=True)

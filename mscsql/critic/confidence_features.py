@@ -6,6 +6,8 @@
 - graded agreement (:mod:`mscsql.critic.agreement`): the chosen group's share with partly agreeing results
   counted by their similarity, and the share times the log of the number of samples (a unanimous pair of
   samples is weaker evidence than a unanimous eight);
+- the chosen group's share with each sample counted by its generator's reliability, estimated without labels
+  over the batch of questions (:mod:`mscsql.critic.reliability`);
 - the answer checks of :mod:`mscsql.critic.checks` (an empty answer, an order against the question's
   superlative, values left out or added);
 - the chosen query's shape (joins, subqueries, grouping, ordering with a limit, set operations, negation,
@@ -21,7 +23,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mscsql.critic.agreement import graded_support
@@ -29,14 +31,15 @@ from mscsql.critic.base import Choice
 from mscsql.critic.checks import answer_checks
 from mscsql.critic.grouping import CandidateResult
 from mscsql.critic.intent import asks, coverage, mismatches, query_shape
+from mscsql.critic.reliability import reliable_share
 from mscsql.types import ExecutionResult, Schema
 
 #: the features, in the order a model reads them
 FEATURES = (
     # agreement
     "share", "margin", "generators", "failed", "score", "sql_variety", "candidates_per_sample",
-    # graded agreement and the number of samples
-    "graded_share", "share_x_log_samples",
+    # graded agreement, the number of samples, and agreement weighted by each generator's reliability
+    "graded_share", "share_x_log_samples", "reliable_share",
     # answer checks
     "no_answer", "direction_conflict", "values_missing", "values_unasked",
     # the query
@@ -70,9 +73,11 @@ def _graded(choice: Choice, share: float, total: int) -> dict[str, float]:
 
 
 def features(question: str, evidence: str | None, candidates: Sequence[CandidateResult], choice: Choice,
-             schema: Schema | None = None) -> dict[str, float]:
+             schema: Schema | None = None, weights: Mapping[str, float] | None = None) -> dict[str, float]:
     """The :data:`FEATURES` of ``choice`` among ``candidates`` (each candidate's ``sources``: one entry per
-    sample that proposed it); ``schema``: the database's, for the words that name its tables and columns."""
+    sample that proposed it); ``schema``: the database's, for the words that name its tables and columns;
+    ``weights``: each generator's, estimated over the batch the question came in
+    (:mod:`mscsql.critic.reliability`; without them every generator weighs the same)."""
     total = sum(len(c.sources) for c in candidates)
     chosen = choice.candidate
     if chosen is None or choice.group is None or total == 0:
@@ -91,6 +96,7 @@ def features(question: str, evidence: str | None, candidates: Sequence[Candidate
         "chosen_failed": 0.0 if chosen.result.ok else 1.0,
     }
     found.update(_graded(choice, share, total))
+    found["reliable_share"] = reliable_share(groups, choice.group, weights or {})
     found.update(zip(("no_answer", "direction_conflict", "values_missing", "values_unasked"),
                      answer_checks(question, evidence, chosen.sql, chosen.result), strict=True))
     dialect = schema.dialect if schema is not None else "sqlite"

@@ -5,7 +5,8 @@ candidate's verdict, each file's accuracy (``best_single`` is the best of them) 
 question counts when any file is right). Every question's candidates then run read-only on its database,
 are grouped by result (:mod:`mscsql.critic.grouping`), and each requested selector picks one; its verdict
 is the verdict of the file the chosen SQL came from, and its confidence comes from the confidence model
-(:mod:`mscsql.critic.confidence`). ``OUT/selections.jsonl`` has every question's choices with their verdicts,
+(:mod:`mscsql.critic.confidence`; the files' reliabilities it reads are estimated over the whole run, without
+labels). ``OUT/selections.jsonl`` has every question's choices with their verdicts,
 confidences and confidence features; ``OUT/summary.json`` the accuracies and, per selector, how well its
 confidence (and, as the baseline, the plain share of samples in the chosen group) tells right from wrong
 (:mod:`mscsql.evaluation.confidence`).
@@ -42,7 +43,9 @@ from mscsql.stages import (
     choose,
     confidence_features,
     execute,
+    generator_reliability,
     group_by_result,
+    reliability_weights,
     whole_schema_text,
 )
 
@@ -63,6 +66,15 @@ def run_candidates(db: Any, indexes: list[int], files: list[PredictionFile], *, 
     limits = Limits(timeout_s=timeout_s, max_rows=ExecutionSettings().max_rows)
     executed = execute(db, pools, [f.name for f in files], limits=limits, workers=workers)
     return dict(zip(indexes, executed, strict=True))
+
+
+@dataclass
+class _Ran:
+    """One database's questions with every file's candidates run."""
+
+    items: list[Any]
+    schema: Any
+    executed: list[list[CandidateResult]]
 
 
 @dataclass
@@ -92,12 +104,18 @@ class SelectRun:
         verdict = {(r["prediction_file"], r["index"]): bool(r["correct"]) for r in rows if r["status"] != "skipped"}
         names = [f.name for f in self.files]
         items = [i for i in self.benchmark.items if i.database and all((n, i.index) in verdict for n in names)]
+        databases = []
+        with tqdm(total=len(items), desc="running candidates", unit="q", disable=not self.progress) as bar:
+            for _db, group in groupby(sorted(items, key=lambda i: (i.database, i.index)), key=lambda i: i.database):
+                databases.append(self._run_database(list(group)))
+                bar.update(len(databases[-1].items))
+        # the generators' reliabilities that the confidence reads, estimated over the whole run without labels
+        weights = reliability_weights(generator_reliability([ex for d in databases for ex in d.executed]))
         records = []
         with tqdm(total=len(items), desc="selecting", unit="q", disable=not self.progress) as bar:
-            for _db, group in groupby(sorted(items, key=lambda i: (i.database, i.index)), key=lambda i: i.database):
-                batch = list(group)
-                records += self._select_database(batch, names, verdict)
-                bar.update(len(batch))
+            for ran in databases:
+                records += self._select_database(ran, names, verdict, weights)
+                bar.update(len(ran.items))
         records.sort(key=lambda r: r["index"])
         with (self.output / "selections.jsonl").open("w", encoding="utf-8") as sink:
             for record in records:
@@ -112,14 +130,17 @@ class SelectRun:
             self.confidence = ConfidenceModel.load()
         return self.confidence
 
-    def _select_database(self, items: list[Any], names: list[str], verdict: dict[tuple[str, int], bool]
-                         ) -> list[dict[str, Any]]:
+    def _run_database(self, items: list[Any]) -> _Ran:
         with connect(items[0].database) as db:
             schema = db.schema()
-            schema_text = whole_schema_text(schema)
             by_question = run_candidates(db, [item.index for item in items], self.files, workers=self.workers,
                                          timeout_s=self.timeout_s)
-        executed = [by_question[item.index] for item in items]
+        return _Ran(items, schema, [by_question[item.index] for item in items])
+
+    def _select_database(self, ran: _Ran, names: list[str], verdict: dict[tuple[str, int], bool],
+                         weights: dict[str, float]) -> list[dict[str, Any]]:
+        items, schema, executed = ran.items, ran.schema, ran.executed
+        schema_text = whole_schema_text(schema)
         questions = [benchmark_question(item) for item in items]
         chosen = {name: choose(selector, questions, [schema_text] * len(items), executed, names)
                   for name, selector in self.selectors.items()}
@@ -134,7 +155,7 @@ class SelectRun:
                 choice = chosen[name][position]
                 candidate = choice.candidate
                 found = confidence_features(questions[position].text, questions[position].evidence,
-                                            executed[position], choice, schema)
+                                            executed[position], choice, schema, weights)
                 record[name] = {"source": candidate.sources[0] if candidate else None,
                                 "correct": bool(candidate and verdict[(candidate.sources[0], item.index)]),
                                 "confidence": round(self.model.predict(found), 6), "share": round(found["share"], 6),

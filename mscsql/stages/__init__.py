@@ -12,6 +12,7 @@ from mscsql.critic.base import Choice, SelectionItem, Selector
 from mscsql.critic.confidence import ConfidenceModel
 from mscsql.critic.confidence import features as confidence_features
 from mscsql.critic.grouping import CandidateResult, group_by_result
+from mscsql.critic.reliability import generator_reliability, reliability_weights
 from mscsql.critic.selectors import VoteSelector
 from mscsql.generation.base import Sample
 from mscsql.generation.candidates import Candidate
@@ -31,5 +32,6 @@ __all__ = ["GENERATOR_TEMPLATE_VERSION", "STAGES", "BatchControl", "Candidate", 
            "Models", "Prepared", "Sample", "SampleStore", "SelectionItem", "Selector", "StageEvent", "VoteSelector",
            "answers", "candidate_pools", "check_before_stages", "choose", "confidence_features", "configured_models",
            "execute",
-           "group_by_result", "prepare", "require_runnable", "retrieve_values", "sample",
+           "generator_reliability", "group_by_result", "prepare", "reliability_weights", "require_runnable",
+           "retrieve_values", "sample",
            "whole_schema_text"]
