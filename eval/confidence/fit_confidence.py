@@ -148,7 +148,7 @@ def pool_rows(pool: list[str], candidates: dict[int, list[CandidateResult]], que
     ``extra``: more features of an item's choice (a probe's)."""
     rows = []
     chosen = pool_choices(pool, candidates, questions)
-    weights = reliability_weights(generator_reliability([item.candidates for item, _index, _choice in chosen]))
+    weights = reliability_weights(generator_reliability([item.candidates for item, _index, _choice in chosen], pool))
     for item, index, choice in chosen:
         right = bool(choice.candidate and verdict[(choice.candidate.sources[0], index)])
         schema = schemas[questions[index].db_id]

@@ -114,7 +114,8 @@ def main() -> None:
 
     def rows_of(pool: list[str]) -> list[tuple[dict[str, float], bool]]:
         chosen = base.pool_choices(pool, candidates, questions)
-        weights = reliability_weights(generator_reliability([item.candidates for item, _index, _choice in chosen]))
+        batch = [item.candidates for item, _index, _choice in chosen]
+        weights = reliability_weights(generator_reliability(batch, pool))
         return base.pool_rows(pool, candidates, questions, verdict, schemas,
                               lambda _item, choice: {"reliable_margin": reliable_margin(choice, weights)})
 

@@ -24,18 +24,20 @@ MIN_QUESTIONS = 100
 MIN_WEIGHT = 0.05
 
 
-def generator_reliability(batch: Sequence[Sequence[CandidateResult]], *, min_questions: int = MIN_QUESTIONS
-                          ) -> dict[str, float]:
+def generator_reliability(batch: Sequence[Sequence[CandidateResult]], priority: Sequence[str] = (), *,
+                          min_questions: int = MIN_QUESTIONS) -> dict[str, float]:
     """Each generator's reliability over ``batch`` (every question's candidates; ``sources``: one entry per
-    sample that proposed the candidate); empty below ``min_questions`` questions."""
+    sample that proposed the candidate); empty below ``min_questions`` questions. The other generators' vote
+    breaks a tie as the vote does: by ``priority``, the generators' order (then by first appearance)."""
     if len(batch) < min_questions:
         return {}
+    rank = {name: position for position, name in enumerate(priority)}
     agree: Counter[str] = Counter()
     seen: Counter[str] = Counter()
     for candidates in batch:
         keys = [result_key(c.result) for c in candidates]
         for generator in {s for c in candidates for s in c.sources}:
-            vote = _vote_without(candidates, keys, generator)
+            vote = _vote_without(candidates, keys, generator, rank)
             if vote is None:
                 continue
             for candidate, key in zip(candidates, keys, strict=True):
@@ -62,13 +64,15 @@ def reliable_share(groups: Sequence[ResultGroup], chosen: int, weights: Mapping[
     return mass(groups[chosen]) / total if total > 0 else 0.0
 
 
-def _vote_without(candidates: Sequence[CandidateResult], keys: Sequence[tuple[Any, ...]], generator: str
-                  ) -> tuple[Any, ...] | None:
-    """The result most of the other generators' samples agree on (successful results only; ties: the first to
-    appear), or None when they have none."""
+def _vote_without(candidates: Sequence[CandidateResult], keys: Sequence[tuple[Any, ...]], generator: str,
+                  rank: Mapping[str, int]) -> tuple[Any, ...] | None:
+    """The result most of the other generators' samples agree on (successful results only; ties: the one an
+    earlier generator in ``rank`` proposed, then the first to appear), or None when they have none."""
     mass: dict[tuple[Any, ...], int] = {}
+    first: dict[tuple[Any, ...], int] = {}
     for candidate, key in zip(candidates, keys, strict=True):
-        others = len(candidate.sources) - candidate.sources.count(generator)
+        others = [s for s in candidate.sources if s != generator]
         if others and candidate.result.ok:
-            mass[key] = mass.get(key, 0) + others
-    return max(mass, key=mass.__getitem__) if mass else None
+            mass[key] = mass.get(key, 0) + len(others)
+            first[key] = min(first.get(key, len(rank)), *(rank.get(s, len(rank)) for s in others))
+    return max(mass, key=lambda k: (mass[k], -first[k])) if mass else None

@@ -110,7 +110,7 @@ class SelectRun:
                 databases.append(self._run_database(list(group)))
                 bar.update(len(databases[-1].items))
         # the generators' reliabilities that the confidence reads, estimated over the whole run without labels
-        weights = reliability_weights(generator_reliability([ex for d in databases for ex in d.executed]))
+        weights = reliability_weights(generator_reliability([ex for d in databases for ex in d.executed], names))
         records = []
         with tqdm(total=len(items), desc="selecting", unit="q", disable=not self.progress) as bar:
             for ran in databases:

@@ -42,12 +42,14 @@ def choose(chooser: Chooser, questions: Sequence[Question], schema_texts: Sequen
 def answers(prepared: Sequence[Prepared], pools: Sequence[Sequence[Candidate]],
             executed: Sequence[Sequence[CandidateResult]], choices: Sequence[Choice], *, selector: str,
             timings: dict[str, float] | None = None, config_hash: str = "",
-            confidence: ConfidenceModel | None = None, min_confidence: float = 0.0) -> list[Answer]:
+            confidence: ConfidenceModel | None = None, min_confidence: float = 0.0, priority: Sequence[str] = ()
+            ) -> list[Answer]:
     """The answers: the chosen SQL and result, every candidate with its generators, status and group, the
     groups with the selector's scores, and how confident the choice is (with ``confidence``, a model; an answer
     below ``min_confidence`` abstains). The generators' reliabilities that the confidence reads are estimated
-    over this batch (:mod:`mscsql.critic.reliability`: equal below 100 questions)."""
-    weights = reliability_weights(generator_reliability(executed)) if confidence is not None else {}
+    over this batch (:mod:`mscsql.critic.reliability`: equal below 100 questions; ``priority``: the generators'
+    order, which breaks ties)."""
+    weights = reliability_weights(generator_reliability(executed, priority)) if confidence is not None else {}
     out = []
     for item, pool, results, choice in zip(prepared, pools, executed, choices, strict=True):
         out.append(answer_of(item, pool, results, choice, selector=selector, timings=dict(timings or {}),

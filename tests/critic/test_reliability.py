@@ -78,3 +78,10 @@ def test_the_confidence_reads_the_reliable_share() -> None:
     assert "reliable_share" in model.features
     # agreement of generators that agree with the rest more often makes the packaged model more confident
     assert model.predict(plain) > model.predict(weighted)
+
+
+def test_a_tie_in_the_others_vote_goes_to_the_earlier_generator() -> None:
+    # without a, b's 1 and c's 2 tie: with priority (a, c, b) the vote is c's 2 although b's 1 appears first
+    question = [CandidateResult("SELECT 1", ("a", "b"), _ok(1)), CandidateResult("SELECT 2", ("c",), _ok(2))]
+    assert generator_reliability([question] * 100, ("a", "c", "b"))["a"] == pytest.approx(1 / 102)
+    assert generator_reliability([question] * 100, ("a", "b", "c"))["a"] == pytest.approx(101 / 102)

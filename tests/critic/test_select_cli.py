@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 from tests.test_cli import mscsql
@@ -42,6 +43,24 @@ def test_vote_beats_the_best_single_file_and_stays_below_the_oracle(shared_data:
     assert judged["model"]["auroc"] > judged["share"]["auroc"] > 0.6
     assert judged["share"]["accuracy_at_coverage"]["0.8"] > vote  # confident answers are right more often
     assert "vote confidence (calibrated): AUROC" in result.stdout
+    # the files' reliabilities, worked out here from the records alone: how often each file's result is the one
+    # most of the other files agree on (successful results; ties to the earlier file), over the whole run
+    agree = dict.fromkeys(POOL, 0)
+    seen = dict.fromkeys(POOL, 0)
+    for r in records:
+        for name in POOL:
+            others = [(len(rest), -min(POOL.index(s) for s in rest), i) for i, g in enumerate(r["groups"])
+                      if g["ok"] and (rest := [s for s in g["sources"] if s != name])]
+            if others:
+                seen[name] += 1
+                agree[name] += name in r["groups"][max(others)[2]]["sources"]
+    weight = {n: max(math.log((agree[n] + 1) / (seen[n] - agree[n] + 1)), 0.05) for n in POOL}
+    assert len({round(w, 3) for w in weight.values()}) == 3  # three different reliabilities
+    for r in records:
+        if r["vote"]["source"]:
+            chosen = next(g for g in r["groups"] if r["vote"]["source"] in g["sources"])
+            expected = sum(weight[n] for n in chosen["sources"]) / sum(weight.values())
+            assert abs(r["vote"]["features"]["reliable_share"] - expected) < 1e-5
     # first-valid against the vote: the disagreements counted from the records, a p-value and an interval
     against = summary["against_vote"]["first-valid"]["overall"]
     assert against["only_b"] == sum(r["first-valid"]["correct"] and not r["vote"]["correct"] for r in records)
