@@ -141,14 +141,16 @@ def pool_choices(pool: list[str], candidates: dict[int, list[CandidateResult]], 
 
 def pool_rows(pool: list[str], candidates: dict[int, list[CandidateResult]], questions: dict[int, Any],
               verdict: dict[tuple[str, int], bool], schemas: dict[str, Any],
-              extra: Callable[[SelectionItem, Choice], dict[str, float]] | None = None
-              ) -> list[tuple[dict[str, float], bool]]:
+              extra: Callable[[SelectionItem, Choice], dict[str, float]] | None = None, *,
+              reliability: bool = True) -> list[tuple[dict[str, float], bool]]:
     """(features, right) of the vote's answer to every question, with the pool's files as the generators (their
-    reliabilities estimated over the pool's questions, as ``mscsql select`` estimates them over its run);
-    ``extra``: more features of an item's choice (a probe's)."""
+    reliabilities estimated over the pool's questions, as ``mscsql select`` estimates them over its run; with
+    ``reliability`` off, all weigh the same, as for a single question asked); ``extra``: more features of an
+    item's choice (a probe's)."""
     rows = []
     chosen = pool_choices(pool, candidates, questions)
-    weights = reliability_weights(generator_reliability([item.candidates for item, _index, _choice in chosen], pool))
+    batch = [item.candidates for item, _index, _choice in chosen] if reliability else []
+    weights = reliability_weights(generator_reliability(batch, pool))
     for item, index, choice in chosen:
         right = bool(choice.candidate and verdict[(choice.candidate.sources[0], index)])
         schema = schemas[questions[index].db_id]
@@ -247,6 +249,9 @@ def main() -> None:
         if sized:
             by_size[str(size)] = compare(sized, model)
     split = _database_split(fitting_rows, measuring_rows, databases, penalty)
+    # a question asked on its own has no batch to estimate reliabilities over: every generator weighs the same
+    alone = [compare(pool_rows(p, candidates, questions, verdict, schemas, reliability=False), model)
+             for p in measuring]
     check = _check_with_select(measuring[0], spider, args.work / "select-check", model, args.model, measured[0])
     result = {"command": "python eval/confidence/fit_confidence.py --data ../shared/data --work runs/confidence "
                          f"--model {args.model} --output {args.output}",
@@ -254,6 +259,9 @@ def main() -> None:
               "machine": f"{platform.machine()}, Python {platform.python_version()}",
               "features": list(FEATURES), "penalty": chosen, "model": model.to_dict(),
               "measured_pools": measured, "database_split": split, "fitting_pools_by_size": by_size,
+              "measured_pools_without_reliability": {
+                  "gain_at_80": summarise([100 * a["gain_over_share"]["0.8"] for a in alone]),
+                  "auroc": [a["model"]["auroc"] for a in alone], "ece": [a["model"]["ece"] for a in alone]},
               "fitting_pools": fitting, "select_check": check,
               "every_measured_pool_gains_2_points_at_80": all(m["gain_over_share"]["0.8"] >= 0.02 for m in measured)}
     args.output.parent.mkdir(parents=True, exist_ok=True)
