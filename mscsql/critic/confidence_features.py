@@ -7,7 +7,7 @@
   counted by their similarity, and the share times the log of the number of samples (a unanimous pair of
   samples is weaker evidence than a unanimous eight);
 - the chosen group's share with each sample counted by its generator's reliability, estimated without labels
-  over the batch of questions (:mod:`mscsql.critic.reliability`);
+  over a run of questions (:mod:`mscsql.critic.reliability`; the plain share without an estimate);
 - the answer checks of :mod:`mscsql.critic.checks` (an empty answer, an order against the question's
   superlative, values left out or added);
 - the chosen query's shape (joins, subqueries, grouping, ordering with a limit, set operations, negation,
@@ -76,8 +76,8 @@ def features(question: str, evidence: str | None, candidates: Sequence[Candidate
              schema: Schema | None = None, weights: Mapping[str, float] | None = None) -> dict[str, float]:
     """The :data:`FEATURES` of ``choice`` among ``candidates`` (each candidate's ``sources``: one entry per
     sample that proposed it); ``schema``: the database's, for the words that name its tables and columns;
-    ``weights``: each generator's, estimated over the batch the question came in
-    (:mod:`mscsql.critic.reliability`; without them every generator weighs the same)."""
+    ``weights``: each generator's, estimated over a run of questions (:mod:`mscsql.critic.reliability`; without
+    them every generator weighs the same)."""
     total = sum(len(c.sources) for c in candidates)
     chosen = choice.candidate
     if chosen is None or choice.group is None or total == 0:

@@ -7,6 +7,8 @@ these weights (``reliable_share``): agreement with a generator that rarely agree
 
 Below :data:`MIN_QUESTIONS` questions the estimate is too noisy (on one question it would only say who agreed
 with the majority there), so every generator weighs the same and the reliable share is the plain share.
+``mscsql select`` estimates the weights over its run; the pipeline answers each question on its own (all
+generators weigh the same), so an answer's confidence never depends on the other questions of its batch.
 """
 
 from __future__ import annotations

@@ -106,7 +106,7 @@ class PipelineRun:
                                      executed, priority)
                     made = answers(prepared, pools, executed, choices, selector=selector,
                                    confidence=models.confidence,
-                                   min_confidence=self.config.selection.min_confidence, priority=priority)
+                                   min_confidence=self.config.selection.min_confidence)
                     for item, answer in zip(batch, made, strict=True):
                         record = {"index": item.index, "db_id": by_index[item.index].db_id, **answer.to_dict()}
                         selections.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")

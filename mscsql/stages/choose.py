@@ -3,14 +3,13 @@ picks one; the answer stage turns the choice into the :class:`~mscsql.answer.Ans
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from mscsql.answer import Answer, CandidateInfo, GroupInfo
 from mscsql.critic.base import Choice, SelectionItem
 from mscsql.critic.confidence import ConfidenceModel, features
 from mscsql.critic.grouping import CandidateResult
-from mscsql.critic.reliability import generator_reliability, reliability_weights
 from mscsql.db.sqltext import tables_read
 from mscsql.explain import explain
 from mscsql.generation.candidates import Candidate
@@ -42,25 +41,20 @@ def choose(chooser: Chooser, questions: Sequence[Question], schema_texts: Sequen
 def answers(prepared: Sequence[Prepared], pools: Sequence[Sequence[Candidate]],
             executed: Sequence[Sequence[CandidateResult]], choices: Sequence[Choice], *, selector: str,
             timings: dict[str, float] | None = None, config_hash: str = "",
-            confidence: ConfidenceModel | None = None, min_confidence: float = 0.0, priority: Sequence[str] = ()
-            ) -> list[Answer]:
+            confidence: ConfidenceModel | None = None, min_confidence: float = 0.0) -> list[Answer]:
     """The answers: the chosen SQL and result, every candidate with its generators, status and group, the
     groups with the selector's scores, and how confident the choice is (with ``confidence``, a model; an answer
-    below ``min_confidence`` abstains). The generators' reliabilities that the confidence reads are estimated
-    over this batch (:mod:`mscsql.critic.reliability`: equal below 100 questions; ``priority``: the generators'
-    order, which breaks ties)."""
-    weights = reliability_weights(generator_reliability(executed, priority)) if confidence is not None else {}
+    below ``min_confidence`` abstains)."""
     out = []
     for item, pool, results, choice in zip(prepared, pools, executed, choices, strict=True):
         out.append(answer_of(item, pool, results, choice, selector=selector, timings=dict(timings or {}),
-                             config_hash=config_hash, confidence=confidence, min_confidence=min_confidence,
-                             weights=weights))
+                             config_hash=config_hash, confidence=confidence, min_confidence=min_confidence))
     return out
 
 
 def answer_of(item: Prepared, pool: Sequence[Candidate], results: Sequence[CandidateResult], choice: Choice, *,
               selector: str, timings: dict[str, Any], config_hash: str, confidence: ConfidenceModel | None = None,
-              min_confidence: float = 0.0, weights: Mapping[str, float] | None = None) -> Answer:
+              min_confidence: float = 0.0) -> Answer:
     groups = choice.groups
     group_of = {id(m): gi for gi, g in enumerate(groups) for m in g.members}
     infos = tuple(CandidateInfo(c.sql, dict(proposed.generators),
@@ -71,7 +65,7 @@ def answer_of(item: Prepared, pool: Sequence[Candidate], results: Sequence[Candi
     chosen = choice.candidate
     likely = None
     if confidence is not None:
-        read = features(item.question.text, item.question.evidence, results, choice, item.link.full_schema, weights)
+        read = features(item.question.text, item.question.evidence, results, choice, item.link.full_schema)
         likely = round(confidence.predict(read), 4)
     return Answer(question=item.question, sql=chosen.sql if chosen else None, result=chosen.result if chosen else None,
                   candidates=infos,
