@@ -57,9 +57,7 @@ class Similarity:
         todo = sorted(t for t in texts if t not in self.vectors)
         if todo:
             log.info("embedding %d texts", len(todo))
-            found = self.encoder.model.encode(todo, batch_size=256, normalize_embeddings=True,
-                                              show_progress_bar=True, convert_to_numpy=True)
-            self.vectors.update(zip(todo, found, strict=True))
+            self.vectors.update(zip(todo, self.encoder.encode_bulk(todo, progress=True), strict=True))
 
     def __call__(self, a: str, b: str) -> float:
         return float(self.vectors[a] @ self.vectors[b])
@@ -103,7 +101,7 @@ def main() -> None:
 
     def rows_of(pool: list[str]) -> list[tuple[dict[str, float], bool]]:
         return base.pool_rows(pool, candidates, questions, verdict, schemas,
-                              lambda item, choice: similarity_features(item, choice, similarity, explained))
+                              lambda item, choice, _weights: similarity_features(item, choice, similarity, explained))
 
     fitting_rows = {tuple(p): rows_of(p) for p in fitting}
     measuring_rows = {tuple(p): rows_of(p) for p in measuring}

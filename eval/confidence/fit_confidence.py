@@ -121,11 +121,11 @@ def make_pools(files: list[str], families: tuple[str, ...], sizes: tuple[int, ..
     return pools
 
 
-def pool_choices(pool: list[str], candidates: dict[int, list[CandidateResult]], questions: dict[int, Any]
-                 ) -> list[tuple[SelectionItem, int, Choice]]:
-    """(item, question index, the vote's choice) for every question, with the pool's files as the generators."""
+def pool_items(pool: list[str], candidates: dict[int, list[CandidateResult]], questions: dict[int, Any]
+               ) -> list[SelectionItem]:
+    """Every question's selection item (in ``candidates``' order), with the pool's files as the generators."""
     order = {name: i for i, name in enumerate(pool)}
-    items, indexes = [], []
+    items = []
     for index, proposed in candidates.items():
         kept = []
         for c in proposed:
@@ -135,18 +135,24 @@ def pool_choices(pool: list[str], candidates: dict[int, list[CandidateResult]], 
         kept.sort(key=lambda c: order[c.sources[0]])  # in the order the pool's files propose them, as select does
         items.append(SelectionItem(questions[index].question, questions[index].evidence, "", tuple(kept),
                                    tuple(pool)))
-        indexes.append(index)
-    return list(zip(items, indexes, VoteSelector().choose(items), strict=True))
+    return items
+
+
+def pool_choices(pool: list[str], candidates: dict[int, list[CandidateResult]], questions: dict[int, Any]
+                 ) -> list[tuple[SelectionItem, int, Choice]]:
+    """(item, question index, the vote's choice) for every question, with the pool's files as the generators."""
+    items = pool_items(pool, candidates, questions)
+    return list(zip(items, candidates, VoteSelector().choose(items), strict=True))
 
 
 def pool_rows(pool: list[str], candidates: dict[int, list[CandidateResult]], questions: dict[int, Any],
               verdict: dict[tuple[str, int], bool], schemas: dict[str, Any],
-              extra: Callable[[SelectionItem, Choice], dict[str, float]] | None = None, *,
+              extra: Callable[[SelectionItem, Choice, dict[str, float]], dict[str, float]] | None = None, *,
               reliability: bool = True) -> list[tuple[dict[str, float], bool]]:
     """(features, right) of the vote's answer to every question, with the pool's files as the generators (their
     reliabilities estimated over the pool's questions, as ``mscsql select`` estimates them over its run; with
     ``reliability`` off, all weigh the same, as for a single question asked); ``extra``: more features of an
-    item's choice (a probe's)."""
+    item's choice, given the generators' weights (a probe's)."""
     rows = []
     chosen = pool_choices(pool, candidates, questions)
     batch = [item.candidates for item, _index, _choice in chosen] if reliability else []
@@ -155,7 +161,7 @@ def pool_rows(pool: list[str], candidates: dict[int, list[CandidateResult]], que
         right = bool(choice.candidate and verdict[(choice.candidate.sources[0], index)])
         schema = schemas[questions[index].db_id]
         found = features(item.question, item.evidence, item.candidates, choice, schema, weights)
-        rows.append(({**found, **extra(item, choice)} if extra else found, right))
+        rows.append(({**found, **extra(item, choice, weights)} if extra else found, right))
     return rows
 
 
@@ -304,14 +310,8 @@ def gains_with(names: tuple[str, ...], fitting: Rows, measuring: Rows, databases
     rows = [r for found in fitting.values() for r in found]
     model = fit([f for f, _ in rows], [ok for _, ok in rows], names=names, penalty_per_answer=penalty)
     measured = [100 * compare(found, model)["gain_over_share"]["0.8"] for found in measuring.values()]
-    halves = _halves(databases)
-    split = []
-    for fit_half, measure_half in (("even", "odd"), ("odd", "even")):
-        half = [r for found in fitting.values() for r, db in zip(found, databases, strict=True)
-                if db in halves[fit_half]]
-        fitted = fit([f for f, _ in half], [ok for _, ok in half], names=names, penalty_per_answer=penalty)
-        split += [100 * compare([r for r, db in zip(found, databases, strict=True) if db in halves[measure_half]],
-                                fitted)["gain_over_share"]["0.8"] for found in measuring.values()]
+    split = [100 * m["gain_over_share"]["0.8"] for runs in _split_compares(fitting, measuring, databases, names,
+                                                                             penalty).values() for m in runs]
     return {"measured": measured, "split": split, "model": model}
 
 
@@ -321,23 +321,30 @@ def summarise(gains: list[float]) -> dict[str, Any]:
             "at_least_2": sum(g >= 2 for g in gains), "pools": len(gains)}
 
 
-def _database_split(fitting: dict[tuple[str, ...], list[Any]], measuring: dict[tuple[str, ...], list[Any]],
-                    databases: list[str], penalty: float) -> dict[str, Any]:
+def _database_split(fitting: Rows, measuring: Rows, databases: list[str], penalty: float) -> dict[str, Any]:
     """Fitted on the fitting pools' answers in the databases at even (odd) positions, measured on the measuring
     pools' answers in the others."""
+    out: dict[str, Any] = _split_compares(fitting, measuring, databases, FEATURES, penalty)
+    gains = [m["gain_over_share"]["0.8"] for runs in out.values() for m in runs]
+    out["gain_at_80"] = {"mean": round(sum(gains) / len(gains), 4), "min": round(min(gains), 4),
+                         "pools_at_least_2_points": sum(g >= 0.02 for g in gains), "pools": len(gains)}
+    return out
+
+
+def _split_compares(fitting: Rows, measuring: Rows, databases: list[str], names: tuple[str, ...], penalty: float
+                    ) -> dict[str, list[dict[str, Any]]]:
+    """The database split: for each way round, a model reading ``names`` fitted on the fitting pools' answers in
+    one half of the databases, compared (:func:`compare`) on each measuring pool's answers in the other."""
     halves = _halves(databases)
-    out: dict[str, Any] = {}
+    out = {}
     for fit_half, measure_half in (("even", "odd"), ("odd", "even")):
-        rows = [r for pool in fitting.values() for r, db in zip(pool, databases, strict=True)
+        rows = [r for found in fitting.values() for r, db in zip(found, databases, strict=True)
                 if db in halves[fit_half]]
-        model = fit([f for f, _ok in rows], [ok for _f, ok in rows], penalty_per_answer=penalty)
+        model = fit([f for f, _ok in rows], [ok for _f, ok in rows], names=names, penalty_per_answer=penalty)
         out[f"fit_{fit_half}_measure_{measure_half}"] = [
             {"pool": list(pool), **compare([r for r, db in zip(found, databases, strict=True)
                                             if db in halves[measure_half]], model)}
             for pool, found in measuring.items()]
-    gains = [m["gain_over_share"]["0.8"] for runs in out.values() for m in runs]
-    out["gain_at_80"] = {"mean": round(sum(gains) / len(gains), 4), "min": round(min(gains), 4),
-                         "pools_at_least_2_points": sum(g >= 0.02 for g in gains), "pools": len(gains)}
     return out
 
 

@@ -18,9 +18,9 @@ No label is read to estimate a reliability; labels only score the outcome.
 from __future__ import annotations
 
 import json
-import math
 import sys
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fit_confidence as base
 
 from mscsql.critic.confidence import FEATURES
-from mscsql.critic.grouping import result_key
+from mscsql.critic.grouping import CandidateResult, result_key
 from mscsql.critic.reliability import generator_reliability, reliability_weights, reliable_share
 
 Answers = dict[int, dict[str, Any]]
@@ -55,30 +55,14 @@ def pick(pool: list[str], answers: dict[str, Any], weight: dict[str, float], tie
     return max(members, key=lambda n: ((tie or {}).get(n, 0.0), -pool.index(n)))
 
 
-def reliability(pool: list[str], answers: Answers) -> dict[str, float]:
-    out = {}
-    for name in pool:
-        others = [n for n in pool if n != name]
-        agree = seen = 0
-        for found in answers.values():
-            chosen = pick(others, found, dict.fromkeys(others, 1.0))
-            if chosen is None or found[chosen][0] == "failed":
-                continue
-            seen += 1
-            agree += found.get(name) == found[chosen]
-        out[name] = (agree + 1) / (seen + 2)
-    return out
-
-
-def weights(rel: dict[str, float]) -> dict[str, float]:
-    return {n: max(math.log(r / (1 - r)), 0.05) for n, r in rel.items()}
-
-
-def selection(pools: list[list[str]], answers: Answers, verdict: dict[tuple[str, int], bool]) -> list[dict[str, Any]]:
+def selection(pools: list[list[str]], answers: Answers, verdict: dict[tuple[str, int], bool],
+              batch_of: Callable[[list[str]], list[tuple[CandidateResult, ...]]]) -> list[dict[str, Any]]:
+    """The weighted vote and the vote with ties broken by reliability, against the vote, on each pool
+    (``batch_of``: a pool's candidates of every question)."""
     out = []
     for pool in pools:
-        rel = reliability(pool, answers)
-        ones, weight = dict.fromkeys(pool, 1.0), weights(rel)
+        rel = generator_reliability(batch_of(pool), pool)
+        ones, weight = dict.fromkeys(pool, 1.0), reliability_weights(rel)
         right = {"vote": 0, "weighted": 0, "tie_by_reliability": 0}
         for index, found in answers.items():
             for name, chosen in (("vote", pick(pool, found, ones)), ("weighted", pick(pool, found, weight)),
@@ -113,11 +97,11 @@ def main() -> None:
     schemas = base.schemas_of(items)
 
     def rows_of(pool: list[str]) -> list[tuple[dict[str, float], bool]]:
-        chosen = base.pool_choices(pool, candidates, questions)
-        batch = [item.candidates for item, _index, _choice in chosen]
-        weights = reliability_weights(generator_reliability(batch, pool))
         return base.pool_rows(pool, candidates, questions, verdict, schemas,
-                              lambda _item, choice: {"reliable_margin": reliable_margin(choice, weights)})
+                              lambda _item, choice, weights: {"reliable_margin": reliable_margin(choice, weights)})
+
+    def batch_of(pool: list[str]) -> list[tuple[CandidateResult, ...]]:
+        return [item.candidates for item in base.pool_items(pool, candidates, questions)]
 
     fitting_rows = {tuple(p): rows_of(p) for p in fitting}
     measuring_rows = {tuple(p): rows_of(p) for p in measuring}
@@ -132,8 +116,8 @@ def main() -> None:
                              "gain_at_80_measured_pools": base.summarise(found["measured"]),
                              "gain_at_80_database_split": base.summarise(found["split"]),
                              "per_pool": [round(g, 2) for g in found["measured"]]}
-    selected = {"measuring_pools": selection(measuring, answers, verdict),
-                "fitting_pools": selection(fitting, answers, verdict)}
+    selected = {"measuring_pools": selection(measuring, answers, verdict, batch_of),
+                "fitting_pools": selection(fitting, answers, verdict, batch_of)}
     for group, found in list(selected.items()):
         for key in ("weighted_gain", "tie_by_reliability_gain"):
             selected[f"{group}_{key}"] = base.summarise([p[key] for p in found])
