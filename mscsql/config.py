@@ -233,6 +233,10 @@ class SelectionConfig(StrictModel):
     show_rows: bool = True
     confidence: str | None = Field(None, description="a confidence model written by mscsql eval calibrate; None: "
                                                      "the packaged one (fitted on Spider dev pools, vote)")
+    reliability: str | None = Field(None, description="the generators' reliabilities (a reliability.json written by "
+                                                      "mscsql eval run or mscsql select with these generators) "
+                                                      "that the confidence reads, fixed; None: every generator "
+                                                      "weighs the same")
     min_confidence: float = Field(0.0, ge=0, le=1, description="an answer less confident than this abstains: it "
                                                                "keeps its best SQL and every candidate, marked "
                                                                "abstained (0: never)")

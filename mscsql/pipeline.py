@@ -262,7 +262,8 @@ class TextToSQL:
         timings["selection_s"] = time.perf_counter() - started
         done = build_answers(prepared, pools, executed, choices, selector=self.config.selection.selector,
                              timings=timings, config_hash=self.config_hash, confidence=self.models.confidence,
-                             min_confidence=self.config.selection.min_confidence)
+                             min_confidence=self.config.selection.min_confidence,
+                             weights=self.models.generator_weights)
         if self.trace_dir is not None:
             self._trace(done, prepared, samples)
         return dict(zip(live, done, strict=True))

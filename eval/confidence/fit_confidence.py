@@ -49,7 +49,7 @@ from mscsql.config import default_cache_dir
 from mscsql.critic.base import Choice, SelectionItem
 from mscsql.critic.confidence import FEATURES, PENALTY_PER_ANSWER, ConfidenceModel, features, fit
 from mscsql.critic.grouping import CandidateResult
-from mscsql.critic.reliability import generator_reliability, reliability_weights
+from mscsql.critic.reliability import estimate_reliability, observed
 from mscsql.critic.selectors import VoteSelector
 from mscsql.db import connect
 from mscsql.evaluation.cache import GoldCache
@@ -148,18 +148,30 @@ def pool_choices(pool: list[str], candidates: dict[int, list[CandidateResult]], 
 def pool_rows(pool: list[str], candidates: dict[int, list[CandidateResult]], questions: dict[int, Any],
               verdict: dict[tuple[str, int], bool], schemas: dict[str, Any],
               extra: Callable[[SelectionItem, Choice, dict[str, float]], dict[str, float]] | None = None, *,
-              reliability: bool = True) -> list[tuple[dict[str, float], bool]]:
-    """(features, right) of the vote's answer to every question, with the pool's files as the generators (their
-    reliabilities estimated over the pool's questions, as ``mscsql select`` estimates them over its run; with
-    ``reliability`` off, all weigh the same, as for a single question asked); ``extra``: more features of an
-    item's choice, given the generators' weights (a probe's)."""
+              reliability: str = "run") -> list[tuple[dict[str, float], bool]]:
+    """(features, right) of the vote's answer to every question, with the pool's files as the generators;
+    ``reliability``: how their weights are estimated: "run", over the pool's questions, as ``mscsql select``
+    estimates them over its run; "none", all weigh the same, as for a question asked with no reliabilities
+    configured; "other-databases", over the pool's questions in the other half of the databases, as
+    ``selection.reliability`` gives a pipeline the estimate of an earlier run on other questions. ``extra``: more
+    features of an item's choice, given the generators' weights (a probe's)."""
     rows = []
     chosen = pool_choices(pool, candidates, questions)
-    batch = [item.candidates for item, _index, _choice in chosen] if reliability else []
-    weights = reliability_weights(generator_reliability(batch, pool))
+    db_of = {index: questions[index].db_id for _item, index, _choice in chosen}
+    halves = _halves(list(db_of.values()))
+
+    def weights_over(kept: Callable[[str], bool]) -> dict[str, float]:
+        return estimate_reliability((observed(item.candidates) for item, index, _c in chosen if kept(db_of[index])),
+                                    pool).weights()
+
+    every = weights_over(lambda _db: True) if reliability == "run" else {}
+    other = ({half: weights_over(lambda db, half=half: db not in halves[half]) for half in halves}
+             if reliability == "other-databases" else {})
     for item, index, choice in chosen:
         right = bool(choice.candidate and verdict[(choice.candidate.sources[0], index)])
         schema = schemas[questions[index].db_id]
+        half = "even" if db_of[index] in halves["even"] else "odd"
+        weights = other[half] if reliability == "other-databases" else every
         found = features(item.question, item.evidence, item.candidates, choice, schema, weights)
         rows.append(({**found, **extra(item, choice, weights)} if extra else found, right))
     return rows
@@ -255,9 +267,12 @@ def main() -> None:
         if sized:
             by_size[str(size)] = compare(sized, model)
     split = _database_split(fitting_rows, measuring_rows, databases, penalty)
-    # a question asked on its own has no batch to estimate reliabilities over: every generator weighs the same
-    alone = [compare(pool_rows(p, candidates, questions, verdict, schemas, reliability=False), model)
+    # a question asked on its own has no batch to estimate reliabilities over: every generator weighs the same,
+    # unless the pipeline is given the reliabilities of an earlier run on other questions (selection.reliability)
+    alone = [compare(pool_rows(p, candidates, questions, verdict, schemas, reliability="none"), model)
              for p in measuring]
+    earlier = [compare(pool_rows(p, candidates, questions, verdict, schemas, reliability="other-databases"), model)
+               for p in measuring]
     check = _check_with_select(measuring[0], spider, args.work / "select-check", model, args.model, measured[0])
     result = {"command": "python eval/confidence/fit_confidence.py --data ../shared/data --work runs/confidence "
                          f"--model {args.model} --output {args.output}",
@@ -268,6 +283,9 @@ def main() -> None:
               "measured_pools_without_reliability": {
                   "gain_at_80": summarise([100 * a["gain_over_share"]["0.8"] for a in alone]),
                   "auroc": [a["model"]["auroc"] for a in alone], "ece": [a["model"]["ece"] for a in alone]},
+              "measured_pools_with_reliability_of_other_databases": {
+                  "gain_at_80": summarise([100 * a["gain_over_share"]["0.8"] for a in earlier]),
+                  "auroc": [a["model"]["auroc"] for a in earlier], "ece": [a["model"]["ece"] for a in earlier]},
               "fitting_pools": fitting, "select_check": check,
               "every_measured_pool_gains_2_points_at_80": all(m["gain_over_share"]["0.8"] >= 0.02 for m in measured)}
     args.output.parent.mkdir(parents=True, exist_ok=True)

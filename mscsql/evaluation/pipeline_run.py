@@ -7,7 +7,9 @@ this harness only feeds them benchmark questions and keeps what they return in `
    values, linking, prompts, every generator through the sample store ``samples.jsonl``), and each question's
    candidates in ``candidates.jsonl``;
 2. ``OUT/selections.jsonl`` (every question's answer, as ``mscsql ask --json`` prints it, with its index) and
-   ``OUT/predictions.jsonl``: the execute, choose and answer stages, database by database;
+   ``OUT/predictions.jsonl``: the execute, choose and answer stages, database by database; then
+   ``OUT/reliability.json``: how often each generator agreed with the others (no label read), for
+   ``selection.reliability``;
 3. ``OUT/score/``: the predictions scored like any prediction file (``summary.json``, ``report.md``).
 """
 
@@ -33,7 +35,17 @@ from mscsql.evaluation.runner import ScoreRun, score
 from mscsql.evaluation.scorers import Scorer
 from mscsql.fileio import output_folder
 from mscsql.records import read_records, rewrite_records
-from mscsql.stages import Limits, Models, answers, candidate_pools, choose, execute
+from mscsql.stages import (
+    RELIABILITY_FILE,
+    Limits,
+    Models,
+    answers,
+    answers_observed,
+    candidate_pools,
+    choose,
+    estimate_reliability,
+    execute,
+)
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +75,7 @@ class PipelineRun:
         sampled = generation.sampled(skip=done)
         generation.write_candidates(sampled)
         self._answer(sampled)
+        self._write_reliability()
         benchmark, sqls = self._answered()
         predictions = PredictionFile(path=self.output / PREDICTIONS, name="pipeline", sql=sqls,
                                      sha256=sha256_file(self.output / PREDICTIONS))
@@ -70,6 +83,15 @@ class PipelineRun:
                        cache=self.cache, workers=self.workers, timeout_s=self.config.execution.timeout_s,
                        progress=self.progress)
         return write_reports(score(run), run)
+
+    def _write_reliability(self) -> None:
+        """``OUT/reliability.json``: how often each generator agreed with the others over every answer of the
+        run, without labels (``selection.reliability`` of a pipeline with these generators can read it)."""
+        priority = [g.name for g in self.config.generators]
+        estimate_reliability(answers_observed(read_records(self.output / SELECTIONS), priority), priority,
+                             estimated_on={"command": "mscsql eval run", "benchmark": self.benchmark.name,
+                                           "generators": priority}
+                             ).save(self.output / RELIABILITY_FILE)
 
     def _answered(self) -> tuple[Benchmark, tuple[str, ...]]:
         """The questions that went through the pipeline and their chosen SQL. With ``limit`` (a subset), the
@@ -106,7 +128,8 @@ class PipelineRun:
                                      executed, priority)
                     made = answers(prepared, pools, executed, choices, selector=selector,
                                    confidence=models.confidence,
-                                   min_confidence=self.config.selection.min_confidence)
+                                   min_confidence=self.config.selection.min_confidence,
+                                   weights=models.generator_weights)
                     for item, answer in zip(batch, made, strict=True):
                         record = {"index": item.index, "db_id": by_index[item.index].db_id, **answer.to_dict()}
                         selections.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")

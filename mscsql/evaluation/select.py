@@ -6,8 +6,8 @@ question counts when any file is right). Every question's candidates then run re
 are grouped by result (:mod:`mscsql.critic.grouping`), and each requested selector picks one; its verdict
 is the verdict of the file the chosen SQL came from, and its confidence comes from the confidence model
 (:mod:`mscsql.critic.confidence`; the files' reliabilities it reads are estimated over the whole run, without
-labels). ``OUT/selections.jsonl`` has every question's choices with their verdicts,
-confidences and confidence features; ``OUT/summary.json`` the accuracies and, per selector, how well its
+labels, and kept in ``OUT/reliability.json``). ``OUT/selections.jsonl`` has every question's choices with their
+verdicts, confidences and confidence features; ``OUT/summary.json`` the accuracies and, per selector, how well its
 confidence (and, as the baseline, the plain share of samples in the chosen group) tells right from wrong
 (:mod:`mscsql.evaluation.confidence`).
 """
@@ -35,6 +35,7 @@ from mscsql.evaluation.scorers import Scorer
 from mscsql.evaluation.significance import compare_by_level
 from mscsql.fileio import output_folder, write_json_atomic
 from mscsql.stages import (
+    RELIABILITY_FILE,
     Candidate,
     CandidateResult,
     ConfidenceModel,
@@ -42,10 +43,10 @@ from mscsql.stages import (
     Selector,
     choose,
     confidence_features,
+    estimate_reliability,
     execute,
-    generator_reliability,
     group_by_result,
-    reliability_weights,
+    observed,
     whole_schema_text,
 )
 
@@ -110,7 +111,12 @@ class SelectRun:
                 databases.append(self._run_database(list(group)))
                 bar.update(len(databases[-1].items))
         # the generators' reliabilities that the confidence reads, estimated over the whole run without labels
-        weights = reliability_weights(generator_reliability([ex for d in databases for ex in d.executed], names))
+        # (written for a pipeline of the same generators to read: selection.reliability)
+        reliability = estimate_reliability((observed(ex) for d in databases for ex in d.executed), names,
+                                           estimated_on={"command": "mscsql select", "benchmark": self.benchmark.name,
+                                                         "files": names})
+        reliability.save(self.output / RELIABILITY_FILE)
+        weights = reliability.weights()
         records = []
         with tqdm(total=len(items), desc="selecting", unit="q", disable=not self.progress) as bar:
             for ran in databases:

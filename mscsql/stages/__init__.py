@@ -12,7 +12,13 @@ from mscsql.critic.base import Choice, SelectionItem, Selector
 from mscsql.critic.confidence import ConfidenceModel
 from mscsql.critic.confidence import features as confidence_features
 from mscsql.critic.grouping import CandidateResult, group_by_result
-from mscsql.critic.reliability import generator_reliability, reliability_weights
+from mscsql.critic.reliability import (
+    RELIABILITY_FILE,
+    Reliability,
+    answers_observed,
+    estimate_reliability,
+    observed,
+)
 from mscsql.critic.selectors import VoteSelector
 from mscsql.generation.base import Sample
 from mscsql.generation.candidates import Candidate
@@ -27,11 +33,9 @@ from mscsql.stages.models import Models
 from mscsql.stages.prepare import Prepared, prepare, retrieve_values, whole_schema_text
 from mscsql.stages.sample import sample
 
-__all__ = ["GENERATOR_TEMPLATE_VERSION", "STAGES", "BatchControl", "Candidate", "CandidateResult", "Choice",
-           "ConfidenceModel", "Limits",
-           "Models", "Prepared", "Sample", "SampleStore", "SelectionItem", "Selector", "StageEvent", "VoteSelector",
-           "answers", "candidate_pools", "check_before_stages", "choose", "confidence_features", "configured_models",
-           "execute",
-           "generator_reliability", "group_by_result", "prepare", "reliability_weights", "require_runnable",
-           "retrieve_values", "sample",
-           "whole_schema_text"]
+__all__ = ["GENERATOR_TEMPLATE_VERSION", "RELIABILITY_FILE", "STAGES", "BatchControl", "Candidate",
+           "CandidateResult", "Choice", "ConfidenceModel", "Limits", "Models", "Prepared", "Reliability", "Sample",
+           "SampleStore", "SelectionItem", "Selector", "StageEvent", "VoteSelector", "answers", "answers_observed",
+           "candidate_pools", "check_before_stages", "choose", "confidence_features", "configured_models",
+           "estimate_reliability", "execute", "group_by_result", "observed", "prepare", "require_runnable",
+           "retrieve_values", "sample", "whole_schema_text"]

@@ -21,6 +21,7 @@ def check_before_stages(config: Any, models: Models) -> None:
     selection = getattr(config, "selection", None)
     if selection is not None:
         _ = models.confidence  # a confidence model that cannot be read fails now
+        _ = models.generator_weights  # so do reliabilities that cannot be read or name other generators
     if selection is not None and selection.selector == "encoder" and selection.encoder:
         folder = Path(selection.encoder).expanduser()
         if not (folder / "critic.json").is_file():

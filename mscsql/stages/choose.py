@@ -3,7 +3,7 @@ picks one; the answer stage turns the choice into the :class:`~mscsql.answer.Ans
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from mscsql.answer import Answer, CandidateInfo, GroupInfo
@@ -41,20 +41,22 @@ def choose(chooser: Chooser, questions: Sequence[Question], schema_texts: Sequen
 def answers(prepared: Sequence[Prepared], pools: Sequence[Sequence[Candidate]],
             executed: Sequence[Sequence[CandidateResult]], choices: Sequence[Choice], *, selector: str,
             timings: dict[str, float] | None = None, config_hash: str = "",
-            confidence: ConfidenceModel | None = None, min_confidence: float = 0.0) -> list[Answer]:
+            confidence: ConfidenceModel | None = None, min_confidence: float = 0.0,
+            weights: Mapping[str, float] | None = None) -> list[Answer]:
     """The answers: the chosen SQL and result, every candidate with its generators, status and group, the
-    groups with the selector's scores, and how confident the choice is (with ``confidence``, a model; an answer
-    below ``min_confidence`` abstains)."""
+    groups with the selector's scores, and how confident the choice is (with ``confidence``, a model, reading
+    each generator's fixed ``weights`` if any; an answer below ``min_confidence`` abstains)."""
     out = []
     for item, pool, results, choice in zip(prepared, pools, executed, choices, strict=True):
         out.append(answer_of(item, pool, results, choice, selector=selector, timings=dict(timings or {}),
-                             config_hash=config_hash, confidence=confidence, min_confidence=min_confidence))
+                             config_hash=config_hash, confidence=confidence, min_confidence=min_confidence,
+                             weights=weights))
     return out
 
 
 def answer_of(item: Prepared, pool: Sequence[Candidate], results: Sequence[CandidateResult], choice: Choice, *,
               selector: str, timings: dict[str, Any], config_hash: str, confidence: ConfidenceModel | None = None,
-              min_confidence: float = 0.0) -> Answer:
+              min_confidence: float = 0.0, weights: Mapping[str, float] | None = None) -> Answer:
     groups = choice.groups
     group_of = {id(m): gi for gi, g in enumerate(groups) for m in g.members}
     infos = tuple(CandidateInfo(c.sql, dict(proposed.generators),
@@ -65,7 +67,7 @@ def answer_of(item: Prepared, pool: Sequence[Candidate], results: Sequence[Candi
     chosen = choice.candidate
     likely = None
     if confidence is not None:
-        read = features(item.question.text, item.question.evidence, results, choice, item.link.full_schema)
+        read = features(item.question.text, item.question.evidence, results, choice, item.link.full_schema, weights)
         likely = round(confidence.predict(read), 4)
     return Answer(question=item.question, sql=chosen.sql if chosen else None, result=chosen.result if chosen else None,
                   candidates=infos,

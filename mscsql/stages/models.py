@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mscsql.config import GeneratorConfig, PipelineConfig
+from mscsql.errors import ConfigError
 from mscsql.generation.base import ChatPrompt, Generator, Sample, SamplingParams
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ class Models:
         self._linker: Any = None
         self._selector: Any = None
         self._confidence: Any = None
+        self._weights: dict[str, float] | None = None
 
     def _lock(self, name: str) -> threading.RLock:
         with self._guard:
@@ -112,6 +114,35 @@ class Models:
 
                 self._confidence = ConfidenceModel.load(self.config.selection.confidence)
             return self._confidence
+
+    @property
+    def generator_weights(self) -> dict[str, float]:
+        """Each generator's weight in the confidence's reliable share, from the reliabilities
+        ``selection.reliability`` names (read on first use); empty without them: every generator weighs the same."""
+        with self._lock("confidence"):
+            if self._weights is None:
+                self._weights = self._read_weights()
+            return self._weights
+
+    def _read_weights(self) -> dict[str, float]:
+        source = getattr(self.config, "selection", None) and self.config.selection.reliability
+        if not source:
+            return {}
+        from mscsql.critic.reliability import MIN_QUESTIONS, Reliability
+
+        found = Reliability.load(source)
+        names = [g.name for g in self.config.generators]
+        if found.questions < MIN_QUESTIONS:
+            raise ConfigError(f"selection.reliability {source} was estimated on {found.questions} questions; at "
+                              f"least {MIN_QUESTIONS} are needed for a stable estimate",
+                              hint="write it with mscsql eval run (or mscsql select) over more questions")
+        missing = [n for n in names if n not in found.judged]
+        if missing:
+            raise ConfigError(f"selection.reliability {source} has no estimate for the generator(s) "
+                              f"{', '.join(missing)} (it has {', '.join(sorted(found.judged))})",
+                              hint="estimate it with this config's generators (mscsql eval run --config ...), or "
+                                   "leave selection.reliability out so that every generator weighs the same")
+        return found.weights()
 
     def choose(self, items: Sequence[Any]) -> list[Any]:
         with self._lock("selector"):

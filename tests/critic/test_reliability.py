@@ -3,6 +3,7 @@ checked against values worked out by hand."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -10,8 +11,17 @@ import pytest
 from mscsql.critic.base import SelectionItem
 from mscsql.critic.confidence import ConfidenceModel, features
 from mscsql.critic.grouping import CandidateResult, group_by_result
-from mscsql.critic.reliability import generator_reliability, reliability_weights, reliable_share
+from mscsql.critic.reliability import (
+    Reliability,
+    answers_observed,
+    estimate_reliability,
+    generator_reliability,
+    observed,
+    reliability_weights,
+    reliable_share,
+)
 from mscsql.critic.selectors import VoteSelector
+from mscsql.errors import ConfigError
 from mscsql.types import ExecutionResult, ExecutionStatus
 
 
@@ -85,3 +95,53 @@ def test_a_tie_in_the_others_vote_goes_to_the_earlier_generator() -> None:
     question = [CandidateResult("SELECT 1", ("a", "b"), _ok(1)), CandidateResult("SELECT 2", ("c",), _ok(2))]
     assert generator_reliability([question] * 100, ("a", "c", "b"))["a"] == pytest.approx(1 / 102)
     assert generator_reliability([question] * 100, ("a", "b", "c"))["a"] == pytest.approx(101 / 102)
+
+
+def test_reliabilities_are_kept_in_a_file_and_read_back(tmp_path) -> None:
+    batch = [_question(("a", "b"), ("c",)) for _ in range(60)] + [_question(("a", "b", "c"), ()) for _ in range(40)]
+    estimate = estimate_reliability((observed(q) for q in batch), estimated_on={"benchmark": "hand-made"})
+    assert estimate.questions == 100 and estimate.judged == {"a": 100, "b": 100, "c": 100}
+    assert estimate.agreed == {"a": 100, "b": 100, "c": 40}
+    estimate.save(tmp_path / "reliability.json")
+    written = json.loads((tmp_path / "reliability.json").read_text())
+    assert written["generators"]["c"] == {"agreed": 40, "judged": 100, "reliability": round(41 / 102, 6),
+                                          "weight": 0.05}
+    back = Reliability.load(tmp_path / "reliability.json")
+    assert back.weights() == pytest.approx({"a": math.log(101), "b": math.log(101), "c": 0.05})
+    assert back.estimated_on == {"benchmark": "hand-made"}
+    assert Reliability(back.agreed, back.judged, 99).weights() == {}  # too few questions: all weigh the same
+
+
+@pytest.mark.parametrize(("content", "says"), [
+    (None, "cannot read the reliabilities"),
+    ("{not json", "is not a reliability file"),
+    ('{"questions": 200}', "is not a reliability file"),
+    ('{"questions": 200, "generators": {}}', "holds no generator"),
+    ('{"questions": 200, "generators": {"a": {"agreed": 5, "judged": 3}}}', "agreeing more often"),
+])
+def test_a_file_that_is_not_reliabilities_is_one_clear_error(tmp_path, content: str | None, says: str) -> None:
+    path = tmp_path / "reliability.json"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(ConfigError, match=says) as raised:
+        Reliability.load(path)
+    assert "mscsql eval run" in (raised.value.hint or "")
+
+
+def test_recorded_answers_are_read_by_their_groups_and_verified_answers_are_left_out() -> None:
+    # a question where a (2 samples) and b (1) return group 0 and c (1) returns group 1; one where c's group
+    # failed; one answered from a verified example (not the generators' agreement at all)
+    records = [
+        {"candidates": [{"generators": {"a": 2, "b": 1}, "group": 0}, {"generators": {"c": 1}, "group": 1}],
+         "groups": [{"count": 3, "ok": True}, {"count": 1, "ok": True}]},
+        {"candidates": [{"generators": {"a": 1}, "group": 0}, {"generators": {"b": 1, "c": 1}, "group": 1}],
+         "groups": [{"count": 1, "ok": True}, {"count": 2, "ok": False}]},
+        {"source": "verified", "candidates": [{"generators": {"verified": 1}, "group": 0}],
+         "groups": [{"count": 1, "ok": True}]},
+    ]
+    found = estimate_reliability(answers_observed(records, ["a", "b", "c"]), ["a", "b", "c"])
+    # question 1: without a, b's group 0 and c's group 1 tie and b is earlier: a's 2 samples agree; b and c
+    # are judged against group 0 (a's 2 samples): b agrees, c does not. Question 2: without a, only a failed
+    # group: a is not judged; b and c are judged against a's group 0 and disagree.
+    assert found.questions == 2
+    assert found.judged == {"a": 2, "b": 2, "c": 2} and found.agreed == {"a": 2, "b": 1, "c": 0}

@@ -56,6 +56,10 @@ def test_vote_beats_the_best_single_file_and_stays_below_the_oracle(shared_data:
                 agree[name] += name in r["groups"][max(others)[2]]["sources"]
     weight = {n: max(math.log((agree[n] + 1) / (seen[n] - agree[n] + 1)), 0.05) for n in POOL}
     assert len({round(w, 3) for w in weight.values()}) == 3  # three different reliabilities
+    kept = json.loads((out / "reliability.json").read_text())  # kept for a pipeline of these generators
+    assert kept["questions"] == len(records)
+    assert {n: (g["agreed"], g["judged"]) for n, g in kept["generators"].items()} == \
+        {n: (agree[n], seen[n]) for n in POOL}
     for r in records:
         if r["vote"]["source"]:
             chosen = next(g for g in r["groups"] if r["vote"]["source"] in g["sources"])

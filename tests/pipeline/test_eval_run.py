@@ -42,3 +42,27 @@ def test_eval_run_selects_scores_and_resumes(shared_data: Path, tmp_path: Path) 
     assert json.loads((out / "score" / "summary.json").read_text())["files"][0]["correct"] == \
         summary["files"][0]["correct"]
     assert len(lines(out / "predictions.jsonl")) == 30
+    # how often each generator agreed with the other two, over the run's answers (no label read): recounted here
+    # from the recorded groups, each generator's one sample against the others' vote (a tie: the earlier one's)
+    priority = ["g0", "g1", "g2"]
+    agreed, judged = dict.fromkeys(priority, 0), dict.fromkeys(priority, 0)
+    for record in lines(out / "selections.jsonl"):
+        group_of = {g: c["group"] for c in record["candidates"] for g in c["generators"]}
+        for name in priority:
+            others = [g for g in priority if g != name and record["groups"][group_of[g]]["ok"]]
+            if not others:
+                continue
+            vote = max(others, key=lambda g: (sum(group_of[o] == group_of[g] for o in others), -priority.index(g)))
+            judged[name] += 1
+            agreed[name] += group_of[name] == group_of[vote]
+    written = json.loads((out / "reliability.json").read_text())
+    assert written["questions"] == 30
+    assert {g: (v["agreed"], v["judged"]) for g, v in written["generators"].items()} == \
+        {g: (agreed[g], judged[g]) for g in priority}
+    assert min(judged.values()) > 20 and agreed != judged  # the recount is not vacuous
+    # 30 questions are too few for a pipeline to read the estimate from: one clear error, exit status 2
+    estimate = out / "reliability.json"
+    config.write_text(config.read_text().replace("selection: {selector: vote}",
+                                                 f"selection: {{selector: vote, reliability: '{estimate}'}}"))
+    refused = mscsql(*args[:9], "--output", str(tmp_path / "again"), "--limit", "5", timeout=600)
+    assert refused.returncode == 2 and "estimated on 30 questions" in " ".join(refused.stderr.split())

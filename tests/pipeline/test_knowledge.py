@@ -4,6 +4,7 @@ OpenAI-compatible server the test starts (it records every prompt it is sent).""
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from pathlib import Path
 
@@ -324,3 +325,44 @@ def test_a_removed_example_is_gone_and_names_and_a_failing_store_cost_no_answer(
         first.add_example("How many customers?", "SELECT count(*) FROM customers")
         assert first.name != second.name and second.examples() == []
     shared.close()
+
+
+def _reliabilities(path: Path, agreed: dict[str, int], judged: int = 200, questions: int = 200) -> Path:
+    path.write_text(json.dumps({"questions": questions, "generators": {
+        name: {"agreed": n, "judged": judged} for name, n in agreed.items()}}))
+    return path
+
+
+def test_fixed_reliabilities_weigh_the_generators_in_the_confidence_only(tmp_path: Path,
+                                                                        local_server: str) -> None:  # noqa: F811
+    # first's three samples count customers, second's three count regions: a tie the vote gives to first
+    ANSWERS_BY_MODEL["second"] = "SELECT count(*) FROM regions"
+    db = create_demo(tmp_path / "demo.sqlite")
+    split = _config(local_server, generators=[_member(local_server, "first", "first", n=3),
+                                              _member(local_server, "second", "second", n=3)])
+    trusted = _reliabilities(tmp_path / "first-trusted.json", {"first": 190, "second": 20})
+    doubted = _reliabilities(tmp_path / "first-doubted.json", {"first": 20, "second": 190})
+    asked = {}
+    for label, source in (("equal", None), ("trusted", trusted), ("doubted", doubted)):
+        with TextToSQL.from_config({**split, "selection": {"reliability": str(source) if source else None}},
+                                   db=db) as t2s:
+            asked[label] = t2s.ask("How many customers are there?")
+            # asked with another question, the answer is as confident: fixed weights, not the batch's
+            [again, _other] = t2s.ask_batch(["How many customers are there?", "How many orders are there?"])
+            assert again.confidence == asked[label].confidence
+    assert {a.sql for a in asked.values()} == {ANSWER}  # the choice is the vote's: weights touch confidence only
+    assert asked["doubted"].confidence < asked["equal"].confidence < asked["trusted"].confidence
+
+
+def test_reliabilities_of_other_generators_or_too_few_questions_are_refused(tmp_path: Path,
+                                                                          local_server: str) -> None:  # noqa: F811
+    from mscsql.errors import ConfigError
+
+    db = create_demo(tmp_path / "demo.sqlite")
+    others = _reliabilities(tmp_path / "others.json", {"a.sql": 150, "b.sql": 120})
+    few = _reliabilities(tmp_path / "few.json", {"local": 20}, judged=30, questions=30)
+    for source, says in ((others, "no estimate for the generator(s) local (it has a.sql, b.sql)"),
+                         (few, "was estimated on 30 questions; at least 100")):
+        with TextToSQL.from_config(_config(local_server, selection={"reliability": str(source)}), db=db) as t2s, \
+                pytest.raises(ConfigError, match=re.escape(says)):
+            t2s.ask("How many customers are there?")
