@@ -135,18 +135,20 @@ def _critic_settings(card: dict[str, Any], config: TrainConfig) -> EncoderCritic
 
 
 def listwise_loss(logits: Any, questions: list[Question]) -> Any:
-    """The mean over questions of ``-log`` (probability of the right options) under each question's softmax."""
+    """The mean over questions of ``-log`` (probability of the right options) under each question's softmax
+    (``logits``: every question's options, one question after another; :func:`~mscsql.training.head_fit.listwise_nll`
+    over them padded)."""
     import torch
+    from torch.nn.utils.rnn import pad_sequence
 
-    losses = []
-    start = 0
-    for q in questions:
-        end = start + len(q.groups)
-        scores = torch.log_softmax(logits[start:end], dim=0)
-        right = torch.tensor([bool(v) for v in q.labels], device=logits.device)
-        losses.append(-torch.logsumexp(scores[right], dim=0))
-        start = end
-    return torch.stack(losses).mean()
+    from mscsql.training.head_fit import listwise_nll
+
+    sizes = [len(q.groups) for q in questions]
+    padded = pad_sequence(list(torch.split(logits, sizes)), batch_first=True)
+    mask = pad_sequence([torch.ones(n, dtype=torch.bool, device=logits.device) for n in sizes], batch_first=True)
+    labels = pad_sequence([torch.tensor([float(bool(v)) for v in q.labels], device=logits.device) for q in questions],
+                          batch_first=True)
+    return listwise_nll(padded, mask, labels)
 
 
 def vote_right(q: Question) -> bool:
