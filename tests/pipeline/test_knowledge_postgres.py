@@ -4,6 +4,7 @@ pipeline does changes the demo database."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,7 +37,8 @@ def two_databases(tmp_path: Path) -> Iterator[tuple[str, str]]:
             dbutil.drop_server_database("postgresql", name)
 
 
-def test_knowledge_on_postgresql(two_databases: tuple[str, str], local_server: str) -> None:  # noqa: F811
+def test_knowledge_on_postgresql(two_databases: tuple[str, str], local_server: str,  # noqa: F811
+                                 tmp_path: Path) -> None:
     demo, store_url = two_databases
     before = dbutil.fingerprint(demo)
     member = {"backend": "openai", "n": 2, "temperature": 0.5, "options": {"base_url": local_server}}
@@ -56,12 +58,21 @@ def test_knowledge_on_postgresql(two_databases: tuple[str, str], local_server: s
             ANSWERS_BY_MODEL["second"] = "SELECT count(*) FROM regions"
             generated = t2s.ask("How many customers are there?")
             follow = t2s.ask("And how many regions?", conversation=generated.conversation_id)
-        prompts = [r["messages"][-1]["content"] for r in _Server.requests[asked:]]
+            prompts = [r["messages"][-1]["content"] for r in _Server.requests[asked:]]
+            # elsewhere, first agreed with the other generators on 20 of 200 questions, second on 190
+            doubted = tmp_path / "reliability.json"
+            doubted.write_text(json.dumps({"questions": 200, "generators": {"first": {"agreed": 20, "judged": 200},
+                                                                            "second": {"agreed": 190, "judged": 200}}}))
+        with TextToSQL.from_config({**config, "selection": {"reliability": str(doubted)}}, db=demo, store=store,
+                                   name="shop") as t2s:
+            unreliable = t2s.ask("How many customers are there?")
         with store.engine.connect() as conn:  # the store's tables are in the store's database
             tables = set(sa.inspect(conn).get_table_names())
     assert verified.source == "verified" and verified.confidence == 1.0 and verified.result.rows[0][0] > 0
     assert generated.source == "generated" and generated.sql == ANSWER and len(generated.groups) == 2
     assert 0 < generated.confidence < 1
+    # the chosen result's generator seldom agrees with the others elsewhere: the same answer is less sure
+    assert unreliable.sql == generated.sql and 0 < unreliable.confidence < generated.confidence
     assert all(CANCELLED in p and "Cancelled orders bring no revenue." in p for p in prompts)
     assert follow.turn == 1 and "Earlier questions in this conversation" in prompts[-1]
     assert {"mscsql_examples", "mscsql_notes", "mscsql_conversations", "mscsql_turns"} <= tables
