@@ -155,6 +155,8 @@ def pool_rows(pool: list[str], candidates: dict[int, list[CandidateResult]], que
     configured; "other-databases", over the pool's questions in the other half of the databases, as
     ``selection.reliability`` gives a pipeline the estimate of an earlier run on other questions. ``extra``: more
     features of an item's choice, given the generators' weights (a probe's)."""
+    if reliability not in ("run", "none", "other-databases"):
+        raise ValueError(f"reliability must be run, none or other-databases, not {reliability!r}")
     rows = []
     chosen = pool_choices(pool, candidates, questions)
     db_of = {index: questions[index].db_id for _item, index, _choice in chosen}

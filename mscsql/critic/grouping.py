@@ -49,10 +49,14 @@ class ResultGroup:
         return self.members[0].sql
 
 
+#: the source of a candidate no known generator is recorded to have proposed
+UNKNOWN_SOURCE = "?"
+
+
 def sample_sources(generators: dict[str, int], priority: Sequence[str]) -> tuple[str, ...]:
     """A candidate's sources, one per sample that proposed it (so a group's ``count`` is its agreement), in
     generator priority order; ``("?",)`` for a candidate nobody is recorded to have proposed."""
-    return tuple(name for name in priority for _ in range(generators.get(name, 0))) or ("?",)
+    return tuple(name for name in priority for _ in range(generators.get(name, 0))) or (UNKNOWN_SOURCE,)
 
 
 def _cell_key(value: Cell) -> tuple[int, Any]:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mscsql.critic.grouping import CandidateResult, ResultGroup, result_key, sample_sources
+from mscsql.critic.grouping import UNKNOWN_SOURCE, CandidateResult, ResultGroup, result_key, sample_sources
 from mscsql.errors import ConfigError
 from mscsql.fileio import write_json_atomic
 
@@ -60,6 +60,8 @@ class Reliability:
     def to_dict(self) -> dict[str, Any]:
         rates, weights = self.rates(), reliability_weights(self.rates())
         return {"questions": self.questions, "estimated_on": self.estimated_on,
+                # below MIN_QUESTIONS questions the weights are written for the record, never used
+                "enough_questions": self.questions >= MIN_QUESTIONS,
                 "generators": {g: {"agreed": self.agreed.get(g, 0), "judged": n, "reliability": round(rates[g], 6),
                                    "weight": round(weights[g], 6)} for g, n in sorted(self.judged.items())}}
 
@@ -79,11 +81,15 @@ class Reliability:
                         dict(data.get("estimated_on") or {}))
         except OSError as err:
             raise ConfigError(f"cannot read the reliabilities {target}: {err.strerror or err}", hint=hint) from None
-        except (ValueError, KeyError, TypeError, AttributeError) as err:
+        except (ValueError, KeyError, TypeError, AttributeError, ArithmeticError) as err:
             raise ConfigError(f"{target} is not a reliability file ({type(err).__name__}: {err})", hint=hint) from None
-        if not found.judged or any(not 0 <= found.agreed[g] <= n for g, n in found.judged.items()):
-            raise ConfigError(f"{target} holds no generator, or one agreeing more often than it was judged",
-                              hint=hint)
+        if not found.judged:
+            raise ConfigError(f"{target} holds no generator: it was estimated on a run where no generator's samples "
+                              "could be compared with another generator's",
+                              hint="estimate it on a run with at least two generators, or leave selection.reliability "
+                                   "out (with one generator there is nothing to weigh)")
+        if any(not 0 <= found.agreed[g] <= n for g, n in found.judged.items()):
+            raise ConfigError(f"{target} has a generator agreeing more often than it was judged", hint=hint)
         return found
 
 
@@ -98,7 +104,7 @@ def estimate_reliability(batch: Iterable[Sequence[Observed]], priority: Sequence
     questions = 0
     for candidates in batch:
         questions += 1
-        for generator in {s for sources, _key, _ok in candidates for s in sources}:
+        for generator in {s for sources, _key, _ok in candidates for s in sources if s != UNKNOWN_SOURCE}:
             vote = _vote_without(candidates, generator, rank)
             if vote is None:
                 continue
@@ -157,7 +163,7 @@ def _vote_without(candidates: Sequence[Observed], generator: str, rank: Mapping[
     mass: dict[Hashable, int] = {}
     first: dict[Hashable, int] = {}
     for sources, key, ok in candidates:
-        others = [s for s in sources if s != generator]
+        others = [s for s in sources if s not in (generator, UNKNOWN_SOURCE)]
         if others and ok:
             mass[key] = mass.get(key, 0) + len(others)
             first[key] = min(first.get(key, len(rank)), *(rank.get(s, len(rank)) for s in others))

@@ -88,6 +88,9 @@ class PipelineRun:
         """``OUT/reliability.json``: how often each generator agreed with the others over every answer of the
         run, without labels (``selection.reliability`` of a pipeline with these generators can read it)."""
         priority = [g.name for g in self.config.generators]
+        if len(priority) < 2:
+            log.info("one generator: no reliability.json (there is no other generator to agree with)")
+            return
         estimate_reliability(answers_observed(read_records(self.output / SELECTIONS), priority), priority,
                              estimated_on={"command": "mscsql eval run", "benchmark": self.benchmark.name,
                                            "generators": priority}

@@ -115,7 +115,8 @@ class SelectRun:
         reliability = estimate_reliability((observed(ex) for d in databases for ex in d.executed), names,
                                            estimated_on={"command": "mscsql select", "benchmark": self.benchmark.name,
                                                          "files": names})
-        reliability.save(self.output / RELIABILITY_FILE)
+        if len(names) > 1:
+            reliability.save(self.output / RELIABILITY_FILE)
         weights = reliability.weights()
         records = []
         with tqdm(total=len(items), desc="selecting", unit="q", disable=not self.progress) as bar:

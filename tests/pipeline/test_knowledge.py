@@ -347,7 +347,7 @@ def test_fixed_reliabilities_weigh_the_generators_in_the_confidence_only(tmp_pat
         with TextToSQL.from_config({**split, "selection": {"reliability": str(source) if source else None}},
                                    db=db) as t2s:
             asked[label] = t2s.ask("How many customers are there?")
-            # asked with another question, the answer is as confident: fixed weights, not the batch's
+            # asked in a batch, the answer is as confident as asked alone
             [again, _other] = t2s.ask_batch(["How many customers are there?", "How many orders are there?"])
             assert again.confidence == asked[label].confidence
     assert {a.sql for a in asked.values()} == {ANSWER}  # the choice is the vote's: weights touch confidence only
