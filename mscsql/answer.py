@@ -59,6 +59,9 @@ class Answer:
     #: True when ``confidence`` is below the config's ``selection.min_confidence``: ``sql`` is the best candidate,
     #: but the answer is not sure of it and shows the candidates as options
     abstained: bool = False
+    #: what the confidence model read (:data:`~mscsql.critic.confidence.FEATURES`), kept so that a benchmark run
+    #: can record it for refitting (``mscsql eval calibrate``); not part of :meth:`to_dict`
+    confidence_features: dict[str, float] | None = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:

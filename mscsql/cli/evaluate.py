@@ -23,7 +23,7 @@ from mscsql.cli.options import (
     TimeoutOpt,
     WorkersOpt,
 )
-from mscsql.cli.render import print_selection, say
+from mscsql.cli.render import print_confidence, print_selection, say
 from mscsql.cli.selection import critic_settings, selection_settings
 from mscsql.defaults import default_workers
 from mscsql.errors import ConfigError
@@ -71,7 +71,9 @@ def eval_run(
         cache.close()
     for f in summary["files"]:
         say(_file_line(f))
-    say(f"stages in {output}/ (generate/, selections.jsonl, predictions.jsonl, score/)", to_err=True)
+    print_confidence("answer", summary["confidence"])
+    say(f"stages in {output}/ (generate/, selections.jsonl, predictions.jsonl, score/, confidence.json, "
+        "reliability.json)", to_err=True)
 
 
 @eval_app.command("score")
@@ -204,30 +206,28 @@ def _file_line(f: dict[str, Any]) -> str:
 
 @eval_app.command("calibrate")
 def calibrate(
-    runs: Annotated[list[Path], typer.Argument(help="mscsql select output folders (their selections.jsonl)")],
+    runs: Annotated[list[Path], typer.Argument(help="mscsql select or mscsql eval run output folders")],
     output: Annotated[Path, typer.Option(help="the confidence model to write (JSON)")],
-    selector: Annotated[str, typer.Option(help="whose choices to fit on")] = "vote",
+    selector: Annotated[str, typer.Option(help="mscsql select runs: whose choices to fit on")] = "vote",
 ) -> None:
-    """Fit a confidence model on labelled selections (mscsql select runs on your own candidates and questions);
-    use it with selection.confidence in a pipeline config, or mscsql select --confidence."""
+    """Fit a confidence model on labelled answers: mscsql select runs on your own candidates and questions, or
+    mscsql eval run runs of your own pipeline (its many samples, its selector) on a benchmark; use it with
+    selection.confidence in a pipeline config, or mscsql select --confidence."""
     from mscsql.critic.confidence import fit
-    from mscsql.records import read_records
+    from mscsql.evaluation.calibration import labelled_answers
 
-    rows, labels = [], []
+    rows: list[dict[str, float]] = []
+    labels: list[bool] = []
+    kinds = set()
     for run in runs:
-        path = run / "selections.jsonl"
-        if not path.is_file():
-            raise ConfigError(f"{run} has no selections.jsonl", hint="give folders written by mscsql select")
-        for record in read_records(path):
-            chosen = record.get(selector)
-            if not isinstance(chosen, dict) or "features" not in chosen:
-                raise ConfigError(f"{path} has no {selector!r} choices with confidence features",
-                                  hint="run mscsql select with that selector (a current mscsql writes the features)")
-            rows.append(chosen["features"])
-            labels.append(bool(chosen["correct"]))
+        found, right, kind = labelled_answers(run, selector)
+        rows += found
+        labels += right
+        kinds.add(kind)
     if len(set(labels)) < 2:
-        raise ConfigError("the selections are all right or all wrong: nothing to calibrate against")
-    model = fit(rows, labels, fitted_on={"runs": [str(r) for r in runs], "selector": selector,
+        raise ConfigError("the answers are all right or all wrong (or there are none): nothing to calibrate against")
+    model = fit(rows, labels, fitted_on={"runs": [str(r) for r in runs], "written_by": sorted(kinds),
+                                         "selector": selector if kinds == {"mscsql select"} else None,
                                          "questions": len(rows), "accuracy": round(sum(labels) / len(labels), 4)})
     model.save(output)
     out.print(f"confidence model fitted on {len(rows)} answers ({100 * sum(labels) / len(labels):.1f}% right): "

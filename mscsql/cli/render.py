@@ -111,9 +111,18 @@ def print_selection(summary: dict[str, Any]) -> None:
                   f"{100 * high:+.2f}], McNemar p = {found['mcnemar_p']:.4g} ({found['only_b']} right only with "
                   f"{name}, {found['only_a']} only with vote)", highlight=False)
     for name, judged in summary["confidence"].items():
-        for kind, report in judged.items():
-            at = report["accuracy_at_coverage"]
-            out.print(f"{name} confidence ({'calibrated' if kind == 'model' else 'share of samples'}): AUROC "
-                      f"{report['auroc'] if report['auroc'] is not None else '-'}, accuracy at 50/80/90% coverage "
-                      f"{100 * at['0.5']:.2f} / {100 * at['0.8']:.2f} / {100 * at['0.9']:.2f}%, ECE {report['ece']}",
-                      highlight=False)
+        print_confidence(name, judged)
+
+
+def print_confidence(name: str, judged: dict[str, Any]) -> None:
+    """How well ``name``'s confidence (``model``) and the plain share of samples (``share``) tell right answers
+    from wrong, one line each."""
+    for kind in ("model", "share"):
+        if kind not in judged:
+            continue
+        report = judged[kind]
+        at = report["accuracy_at_coverage"]
+        out.print(f"{name} confidence ({'calibrated' if kind == 'model' else 'share of samples'}): AUROC "
+                  f"{report['auroc'] if report['auroc'] is not None else '-'}, accuracy at 50/80/90% coverage "
+                  f"{100 * at['0.5']:.2f} / {100 * at['0.8']:.2f} / {100 * at['0.9']:.2f}%, ECE {report['ece']}",
+                  highlight=False)

@@ -6,11 +6,13 @@ this harness only feeds them benchmark questions and keeps what they return in `
 1. ``OUT/generate/``: the prepare and sample stages for every question (:mod:`mscsql.evaluation.generate`:
    values, linking, prompts, every generator through the sample store ``samples.jsonl``), and each question's
    candidates in ``candidates.jsonl``;
-2. ``OUT/selections.jsonl`` (every question's answer, as ``mscsql ask --json`` prints it, with its index) and
+2. ``OUT/selections.jsonl`` (every question's answer, as ``mscsql ask --json`` prints it, with its index and
+   the features its confidence read, for ``mscsql eval calibrate``) and
    ``OUT/predictions.jsonl``: the execute, choose and answer stages, database by database; then
    ``OUT/reliability.json``: how often each generator agreed with the others (no label read), for
    ``selection.reliability``;
-3. ``OUT/score/``: the predictions scored like any prediction file (``summary.json``, ``report.md``).
+3. ``OUT/score/``: the predictions scored like any prediction file (``summary.json``, ``report.md``), and
+   ``OUT/confidence.json``: how well the answers' confidence tells right from wrong.
 """
 
 from __future__ import annotations
@@ -29,11 +31,13 @@ from mscsql.benchmarks.predictions import PredictionFile
 from mscsql.config import PipelineConfig
 from mscsql.db import connect
 from mscsql.evaluation.cache import GoldCache
+from mscsql.evaluation.calibration import pipeline_verdicts
+from mscsql.evaluation.confidence import confidence_report
 from mscsql.evaluation.generate import GenerateRun, Sampled
 from mscsql.evaluation.report import write_reports
 from mscsql.evaluation.runner import ScoreRun, score
 from mscsql.evaluation.scorers import Scorer
-from mscsql.fileio import output_folder
+from mscsql.fileio import output_folder, write_json_atomic
 from mscsql.records import read_records, rewrite_records
 from mscsql.stages import (
     RELIABILITY_FILE,
@@ -82,7 +86,22 @@ class PipelineRun:
         run = ScoreRun(benchmark=benchmark, files=[predictions], scorer=self.scorer, output=self.output / "score",
                        cache=self.cache, workers=self.workers, timeout_s=self.config.execution.timeout_s,
                        progress=self.progress)
-        return write_reports(score(run), run)
+        summary = write_reports(score(run), run)
+        summary["confidence"] = self._judge_confidence()
+        return summary
+
+    def _judge_confidence(self) -> dict[str, Any]:
+        """``OUT/confidence.json``: how well the answers' confidence tells right from wrong (AUROC, accuracy at
+        50/80/90 % coverage, calibration error), beside the plain share of samples in the chosen group."""
+        judged = pipeline_verdicts(self.output, list(read_records(self.output / SELECTIONS)))
+        labels = [ok for _r, ok in judged]
+        found: dict[str, Any] = {"answers": len(judged)}
+        if judged:
+            found |= {
+                "model": confidence_report([r["confidence"] or 0.0 for r, _ok in judged], labels),
+                "share": confidence_report([r["confidence_features"]["share"] for r, _ok in judged], labels)}
+        write_json_atomic(self.output / "confidence.json", found)
+        return found
 
     def _write_reliability(self) -> None:
         """``OUT/reliability.json``: how often each generator agreed with the others over every answer of the
@@ -134,7 +153,8 @@ class PipelineRun:
                                    min_confidence=self.config.selection.min_confidence,
                                    weights=models.generator_weights)
                     for item, answer in zip(batch, made, strict=True):
-                        record = {"index": item.index, "db_id": by_index[item.index].db_id, **answer.to_dict()}
+                        record = {"index": item.index, "db_id": by_index[item.index].db_id, **answer.to_dict(),
+                                  "confidence_features": _rounded(answer.confidence_features)}
                         selections.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
                         predictions.write(json.dumps({"index": item.index, "sql": answer.sql or ""},
                                                      ensure_ascii=False) + "\n")
@@ -146,3 +166,7 @@ class PipelineRun:
         # in question order, so the same answers always make the same file (and the scores stay valid)
         rewrite_records(self.output / PREDICTIONS)
         rewrite_records(self.output / SELECTIONS)
+
+
+def _rounded(features: dict[str, float] | None) -> dict[str, float] | None:
+    return None if features is None else {name: round(value, 6) for name, value in features.items()}

@@ -65,7 +65,7 @@ def answer_of(item: Prepared, pool: Sequence[Candidate], results: Sequence[Candi
                   for c, proposed in zip(results, pool, strict=True))
     scores: Sequence[float | None] = choice.scores if choice.scores is not None else [None] * len(groups)
     chosen = choice.candidate
-    likely = None
+    likely, read = None, None
     if confidence is not None:
         read = features(item.question.text, item.question.evidence, results, choice, item.link.full_schema, weights)
         likely = round(confidence.predict(read), 4)
@@ -76,7 +76,8 @@ def answer_of(item: Prepared, pool: Sequence[Candidate], results: Sequence[Candi
                   unanimous=len([g for g in groups if g.ok]) == 1, timings=timings, config_hash=config_hash,
                   prompt_hash=item.prompt.prompt_hash,
                   explanation=explain(chosen.sql, item.link.schema.dialect) if chosen else "", confidence=likely,
-                  abstained=min_confidence > 0 and (likely is None or likely < min_confidence))
+                  abstained=min_confidence > 0 and (likely is None or likely < min_confidence),
+                  confidence_features=read)
 
 
 def verified_answer(question: Question, example: VerifiedExample, result: ExecutionResult, schema: Schema, *,

@@ -34,6 +34,20 @@ def test_eval_run_selects_scores_and_resumes(shared_data: Path, tmp_path: Path) 
     for record in selections:
         assert record["sql"] in {p[record["index"]] for p in predicted}
         assert sum(g["count"] for g in record["groups"]) == 3  # one sample from each generator
+    right = summary["files"][0]["correct"]
+    # every answer records what its confidence read: its share is the chosen group's samples of the three
+    for record in selections:
+        share = record["groups"][record["chosen_group"]]["count"] / 3
+        assert abs(record["confidence_features"]["share"] - share) < 1e-5
+    # how well the confidence told right from wrong, beside the share (all 30 answers are the vote's)
+    judged = json.loads((out / "confidence.json").read_text())
+    assert judged["answers"] == 30 and judged["model"]["accuracy_at_coverage"]["1"] == round(right / 30, 4)
+    assert "answer confidence (calibrated): AUROC" in first.stdout
+    # a confidence model refitted on the pipeline's own answers and their scores
+    fitted = mscsql("eval", "calibrate", str(out), "--output", str(tmp_path / "mine.json"))
+    assert fitted.returncode == 0, fitted.stderr
+    assert f"fitted on 30 answers ({100 * right / 30:.1f}% right)" in " ".join(fitted.stdout.split())
+    assert json.loads((tmp_path / "mine.json").read_text())["fitted_on"]["written_by"] == ["mscsql eval run"]
     # a kill during selection: the last answers are lost and redone, the score is the same
     kept = (out / "predictions.jsonl").read_text().splitlines()[:-5]
     (out / "predictions.jsonl").write_text("\n".join(kept) + "\n")

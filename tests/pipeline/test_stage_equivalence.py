@@ -32,7 +32,7 @@ def _records(path: Path) -> list[dict]:
 
 
 def _comparable(answer: dict) -> dict:
-    kept = {k: v for k, v in answer.items() if k not in (*VOLATILE, "index", "db_id")}
+    kept = {k: v for k, v in answer.items() if k not in (*VOLATILE, "index", "db_id", "confidence_features")}
     if kept["result"] is not None:  # how long the chosen query ran
         kept["result"] = {k: v for k, v in kept["result"].items() if k != "elapsed_s"}
     return kept
@@ -74,6 +74,8 @@ def test_eval_run_and_ask_batch_give_the_same_prompts_candidates_groups_and_choi
             assert f"Schema:\n{stored['schema_text']}" in prompt.messages[1]["content"]
             assert [c.sql for c in answer.candidates] == [c["sql"] for c in stored["candidates"]]
             assert _comparable(answer.to_dict()) == _comparable(selections[item.index])
+            stored_features = selections[item.index]["confidence_features"]
+            assert stored_features == pytest.approx(answer.confidence_features, abs=1e-6)  # what both read
             compared += 1
     assert compared == sum(1 for i in bench.items if i.db_id in DATABASES)
     # not a trivial case: the linker dropped tables, values were found, and the critic chose among groups
