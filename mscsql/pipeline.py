@@ -309,6 +309,7 @@ class TextToSQL:
                 record["linked_columns"] = answer.linked_schema.column_names()
                 record["link_trace"] = list(answer.linked_schema.trace)
                 record["samples"] = {n: [x.text for x in g] for n, g in per_generator.items()}
+                record["confidence_features"] = answer.confidence_features  # what the confidence read
                 sink.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
 
     def critic_prompts(self, answer: Answer) -> list[Any]:

@@ -145,6 +145,10 @@ def test_a_trace_keeps_every_stage_and_replays_without_the_models(setup, tmp_pat
     assert [r["question"] for r in records] == list(QUESTIONS)
     assert all({len(v) for v in r["samples"].values()} <= {1, 3} and r["prompt_hash"] for r in records)
     assert all(r["linked_columns"] and r["sql"] == a.sql for r, a in zip(records, answers, strict=True))
+    # what each confidence read: the share is the chosen group's samples of all (three generators' samples)
+    for r in records:
+        samples = sum(g["count"] for g in r["groups"])
+        assert r["confidence_features"]["share"] == r["groups"][r["chosen_group"]]["count"] / samples
     # the stored samples replay the run: no model is loaded, the same answers come back
     replay = {"linking": {"schema_budget_tokens": 400}, "generators": [
         {"name": name, "backend": "replay", "n": 1, "options": {"samples": str(trace / "samples.jsonl"),
