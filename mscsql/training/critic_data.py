@@ -56,6 +56,11 @@ from mscsql.training.generated_pools import GeneratedPool, read_generated_pool
 
 log = logging.getLogger(__name__)
 
+#: the dataset column of each numeric feature block a head can read (by its :class:`GroupPair` field, in the
+#: order of :data:`~mscsql.critic.encoder_pairs.FEATURE_BLOCKS`); the encoder critic's ``Question`` has
+#: fields of the same names
+FEATURE_COLUMNS = {"shape": "shapes", "checks": "checks", "graded": "graded", "intent": "intents"}
+
 
 @dataclass(frozen=True)
 class LabelledOptions:
@@ -156,8 +161,7 @@ def option_rows(options: LabelledOptions, schema_text: str, rng: random.Random, 
             "prompt_hash": prompt.prompt_hash,
             "question": pairs[shown[0]].question, "group_texts": [pairs[i].group for i in shown],
             "shares": [pairs[i].agreement for i in shown], "firsts": [pairs[i].first for i in shown],
-            "shapes": [list(pairs[i].shape) for i in shown], "checks": [list(pairs[i].checks) for i in shown],
-            "graded": [list(pairs[i].graded) for i in shown], "intents": [list(pairs[i].intent) for i in shown],
+            **{column: [list(getattr(pairs[i], slot)) for i in shown] for slot, column in FEATURE_COLUMNS.items()},
             "labels": [int(options.right[o]) for o in order],
             "answer": position if answered else -1, "ordering": number, "db_id": item.db_id, "index": item.index,
             "pool": list(options.pool), "difficulty": item.difficulty or "",

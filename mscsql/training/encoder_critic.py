@@ -33,11 +33,12 @@ from typing import Any
 from tqdm import tqdm
 
 from mscsql.critic.encoder import EncoderCritic, EncoderCriticConfig
-from mscsql.critic.encoder_pairs import GroupPair, most_agreed
+from mscsql.critic.encoder_pairs import FEATURE_BLOCKS, GroupPair, most_agreed
 from mscsql.critic.metadata import MetadataOptions
 from mscsql.errors import ConfigError, DatasetError
 from mscsql.fileio import output_folder, write_json_atomic
 from mscsql.training.config import TrainConfig
+from mscsql.training.critic_data import FEATURE_COLUMNS
 from mscsql.training.dataset_io import read_dataset
 from mscsql.training.provenance import versions
 
@@ -111,8 +112,7 @@ def questions_of(split: Any) -> list[Question]:
             continue
         out.append(Question(row["question"], tuple(row["group_texts"]), tuple(float(s) for s in row["shares"]),
                             tuple(int(v) for v in row["labels"]), tuple(float(f) for f in row.get("firsts") or ()),
-                            _vectors(row.get("shapes")), _vectors(row.get("checks")), _vectors(row.get("graded")),
-                            _vectors(row.get("intents"))))
+                            **{column: _vectors(row.get(column)) for column in FEATURE_COLUMNS.values()}))
     return out
 
 
@@ -449,17 +449,13 @@ def _log_eval(run: _Run, evaluation: list[Question], writer: Any, logits_of: Log
     return metrics
 
 
-#: the dataset column of each feature block a head can read
-_COLUMNS = {"result_features": "shapes", "answer_checks": "checks", "graded_agreement": "graded",
-            "intent_features": "intents"}
-
-
 def _require_columns(split: Any, settings: EncoderCriticConfig, dataset: str) -> None:
     """A clear error when the head reads a feature the dataset was built without (by an older mscsql)."""
-    missing = [setting for setting, column in _COLUMNS.items()
+    column_of = {setting: FEATURE_COLUMNS[slot] for setting, slot, _names, _what in FEATURE_BLOCKS}
+    missing = [setting for setting, column in column_of.items()
                if getattr(settings, setting) and column not in split.column_names]
     if missing:
-        columns = " and ".join(repr(_COLUMNS[m]) for m in missing)
+        columns = " and ".join(repr(column_of[m]) for m in missing)
         raise DatasetError(f"the critic dataset {dataset!r} has no {columns} column{'s' if len(missing) > 1 else ''}, "
                            f"which the head reads for {' and '.join(missing)} (it was built by an older mscsql)",
                            hint="build it again with: mscsql train data critic ...")
