@@ -23,7 +23,7 @@ from mscsql.cli.options import (
     TimeoutOpt,
     WorkersOpt,
 )
-from mscsql.cli.render import print_confidence, print_selection, say
+from mscsql.cli.render import print_confidence, print_reliability, print_selection, say
 from mscsql.cli.selection import critic_settings, selection_settings
 from mscsql.defaults import default_workers
 from mscsql.errors import ConfigError
@@ -72,6 +72,7 @@ def eval_run(
     for f in summary["files"]:
         say(_file_line(f))
     print_confidence("answer", summary["confidence"])
+    print_reliability(summary["reliability"])
     say(f"stages in {output}/ (generate/, selections.jsonl, predictions.jsonl, score/, confidence.json, "
         "reliability.json)", to_err=True)
 

@@ -112,6 +112,17 @@ def print_selection(summary: dict[str, Any]) -> None:
                   f"{name}, {found['only_a']} only with vote)", highlight=False)
     for name, judged in summary["confidence"].items():
         print_confidence(name, judged)
+    print_reliability(summary.get("reliability"))
+
+
+def print_reliability(reliability: dict[str, Any] | None) -> None:
+    """How often each generator agreed with the others' vote (no label read), one line."""
+    if not reliability:
+        return
+    found = ", ".join(f"{name} {100 * g['reliability']:.1f}%" for name, g in reliability["generators"].items())
+    out.print(f"agreement of each generator with the others' vote: {found} ({reliability['questions']} questions"
+              f"{'' if reliability['enough_questions'] else ', too few for the confidence to weigh them'})",
+              highlight=False)
 
 
 def print_confidence(name: str, judged: dict[str, Any]) -> None:

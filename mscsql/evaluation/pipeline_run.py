@@ -79,7 +79,7 @@ class PipelineRun:
         sampled = generation.sampled(skip=done)
         generation.write_candidates(sampled)
         self._answer(sampled)
-        self._write_reliability()
+        reliability = self._write_reliability()
         benchmark, sqls = self._answered()
         predictions = PredictionFile(path=self.output / PREDICTIONS, name="pipeline", sql=sqls,
                                      sha256=sha256_file(self.output / PREDICTIONS))
@@ -88,6 +88,7 @@ class PipelineRun:
                        progress=self.progress)
         summary = write_reports(score(run), run)
         summary["confidence"] = self._judge_confidence()
+        summary["reliability"] = reliability
         return summary
 
     def _judge_confidence(self) -> dict[str, Any]:
@@ -103,17 +104,18 @@ class PipelineRun:
         write_json_atomic(self.output / "confidence.json", found)
         return found
 
-    def _write_reliability(self) -> None:
+    def _write_reliability(self) -> dict[str, Any] | None:
         """``OUT/reliability.json``: how often each generator agreed with the others over every answer of the
         run, without labels (``selection.reliability`` of a pipeline with these generators can read it)."""
         priority = [g.name for g in self.config.generators]
         if len(priority) < 2:
             log.info("one generator: no reliability.json (there is no other generator to agree with)")
-            return
-        estimate_reliability(answers_observed(read_records(self.output / SELECTIONS), priority), priority,
-                             estimated_on={"command": "mscsql eval run", "benchmark": self.benchmark.name,
-                                           "generators": priority}
-                             ).save(self.output / RELIABILITY_FILE)
+            return None
+        estimate = estimate_reliability(answers_observed(read_records(self.output / SELECTIONS), priority), priority,
+                                        estimated_on={"command": "mscsql eval run", "benchmark": self.benchmark.name,
+                                                      "generators": priority})
+        estimate.save(self.output / RELIABILITY_FILE)
+        return estimate.to_dict()
 
     def _answered(self) -> tuple[Benchmark, tuple[str, ...]]:
         """The questions that went through the pipeline and their chosen SQL. With ``limit`` (a subset), the

@@ -128,6 +128,7 @@ class SelectRun:
             for record in records:
                 sink.write(json.dumps(record, ensure_ascii=False) + "\n")
         summary = self._summary(records, names)
+        summary["reliability"] = reliability.to_dict() if len(names) > 1 else None
         write_json_atomic(self.output / "summary.json", summary)
         return summary
 

@@ -60,6 +60,9 @@ def test_vote_beats_the_best_single_file_and_stays_below_the_oracle(shared_data:
     assert kept["questions"] == len(records)
     assert {n: (g["agreed"], g["judged"]) for n, g in kept["generators"].items()} == \
         {n: (agree[n], seen[n]) for n in POOL}
+    shown = ", ".join(f"{n} {100 * (agree[n] + 1) / (seen[n] + 2):.1f}%" for n in sorted(POOL))
+    assert f"agreement of each generator with the others' vote: {shown} ({len(records)} questions)" in \
+        " ".join(result.stdout.split())
     for r in records:
         if r["vote"]["source"]:
             chosen = next(g for g in r["groups"] if r["vote"]["source"] in g["sources"])

@@ -74,6 +74,9 @@ def test_eval_run_selects_scores_and_resumes(shared_data: Path, tmp_path: Path) 
     assert {g: (v["agreed"], v["judged"]) for g, v in written["generators"].items()} == \
         {g: (agreed[g], judged[g]) for g in priority}
     assert min(judged.values()) > 20 and agreed != judged  # the recount is not vacuous
+    shown = ", ".join(f"{g} {100 * (agreed[g] + 1) / (judged[g] + 2):.1f}%" for g in priority)
+    assert (f"agreement of each generator with the others' vote: {shown} (30 questions, too few for the confidence "
+            "to weigh them)") in " ".join(again.stdout.split())
     # 30 questions are too few for a pipeline to read the estimate from: one clear error, exit status 2
     estimate = out / "reliability.json"
     config.write_text(config.read_text().replace("selection: {selector: vote}",
