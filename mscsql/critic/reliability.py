@@ -16,6 +16,7 @@ answer's confidence never depends on the other questions of its batch: its gener
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections import Counter
 from collections.abc import Hashable, Iterable, Mapping, Sequence
@@ -26,6 +27,8 @@ from typing import Any
 from mscsql.critic.grouping import UNKNOWN_SOURCE, CandidateResult, ResultGroup, result_key, sample_sources
 from mscsql.errors import ConfigError
 from mscsql.fileio import write_json_atomic
+
+log = logging.getLogger(__name__)
 
 #: the fewest questions a batch needs for reliabilities to be estimated
 MIN_QUESTIONS = 100
@@ -91,6 +94,16 @@ class Reliability:
         if any(not 0 <= found.agreed[g] <= n for g, n in found.judged.items()):
             raise ConfigError(f"{target} has a generator agreeing more often than it was judged", hint=hint)
         return found
+
+
+def keep_reliability(estimate: Reliability, generators: Sequence[str], folder: Path) -> dict[str, Any] | None:
+    """Write ``estimate`` to ``folder``'s :data:`RELIABILITY_FILE` and return what was written, unless the run had
+    fewer than two ``generators`` (there is no other generator to agree with: no file, None)."""
+    if len(generators) < 2:
+        log.info("one generator: no %s (there is no other generator to agree with)", RELIABILITY_FILE)
+        return None
+    estimate.save(folder / RELIABILITY_FILE)
+    return estimate.to_dict()
 
 
 def estimate_reliability(batch: Iterable[Sequence[Observed]], priority: Sequence[str] = (), *,

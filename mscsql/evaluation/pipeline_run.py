@@ -31,7 +31,7 @@ from mscsql.benchmarks.predictions import PredictionFile
 from mscsql.config import PipelineConfig
 from mscsql.db import connect
 from mscsql.evaluation.cache import GoldCache
-from mscsql.evaluation.calibration import pipeline_verdicts
+from mscsql.evaluation.calibration import SELECTIONS, pipeline_verdicts
 from mscsql.evaluation.confidence import confidence_report
 from mscsql.evaluation.generate import GenerateRun, Sampled
 from mscsql.evaluation.report import write_reports
@@ -40,7 +40,6 @@ from mscsql.evaluation.scorers import Scorer
 from mscsql.fileio import output_folder, write_json_atomic
 from mscsql.records import read_records, rewrite_records
 from mscsql.stages import (
-    RELIABILITY_FILE,
     Limits,
     Models,
     answers,
@@ -49,12 +48,12 @@ from mscsql.stages import (
     choose,
     estimate_reliability,
     execute,
+    keep_reliability,
 )
 
 log = logging.getLogger(__name__)
 
 PREDICTIONS = "predictions.jsonl"
-SELECTIONS = "selections.jsonl"
 
 
 @dataclass
@@ -79,7 +78,8 @@ class PipelineRun:
         sampled = generation.sampled(skip=done)
         generation.write_candidates(sampled)
         self._answer(sampled)
-        reliability = self._write_reliability()
+        answered = list(read_records(self.output / SELECTIONS))
+        reliability = self._write_reliability(answered)
         benchmark, sqls = self._answered()
         predictions = PredictionFile(path=self.output / PREDICTIONS, name="pipeline", sql=sqls,
                                      sha256=sha256_file(self.output / PREDICTIONS))
@@ -87,14 +87,14 @@ class PipelineRun:
                        cache=self.cache, workers=self.workers, timeout_s=self.config.execution.timeout_s,
                        progress=self.progress)
         summary = write_reports(score(run), run)
-        summary["confidence"] = self._judge_confidence()
+        summary["confidence"] = self._judge_confidence(answered)
         summary["reliability"] = reliability
         return summary
 
-    def _judge_confidence(self) -> dict[str, Any]:
+    def _judge_confidence(self, answered: list[dict[str, Any]]) -> dict[str, Any]:
         """``OUT/confidence.json``: how well the answers' confidence tells right from wrong (AUROC, accuracy at
         50/80/90 % coverage, calibration error), beside the plain share of samples in the chosen group."""
-        judged = pipeline_verdicts(self.output, list(read_records(self.output / SELECTIONS)))
+        judged = pipeline_verdicts(self.output, answered)
         labels = [ok for _r, ok in judged]
         found: dict[str, Any] = {"answers": len(judged)}
         if judged:
@@ -104,18 +104,15 @@ class PipelineRun:
         write_json_atomic(self.output / "confidence.json", found)
         return found
 
-    def _write_reliability(self) -> dict[str, Any] | None:
+    def _write_reliability(self, answered: list[dict[str, Any]]) -> dict[str, Any] | None:
         """``OUT/reliability.json``: how often each generator agreed with the others over every answer of the
-        run, without labels (``selection.reliability`` of a pipeline with these generators can read it)."""
+        run (``answered``), without labels (``selection.reliability`` of a pipeline with these generators can read
+        it)."""
         priority = [g.name for g in self.config.generators]
-        if len(priority) < 2:
-            log.info("one generator: no reliability.json (there is no other generator to agree with)")
-            return None
-        estimate = estimate_reliability(answers_observed(read_records(self.output / SELECTIONS), priority), priority,
+        estimate = estimate_reliability(answers_observed(answered, priority), priority,
                                         estimated_on={"command": "mscsql eval run", "benchmark": self.benchmark.name,
                                                       "generators": priority})
-        estimate.save(self.output / RELIABILITY_FILE)
-        return estimate.to_dict()
+        return keep_reliability(estimate, priority, self.output)
 
     def _answered(self) -> tuple[Benchmark, tuple[str, ...]]:
         """The questions that went through the pipeline and their chosen SQL. With ``limit`` (a subset), the

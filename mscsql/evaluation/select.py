@@ -35,7 +35,6 @@ from mscsql.evaluation.scorers import Scorer
 from mscsql.evaluation.significance import compare_by_level
 from mscsql.fileio import output_folder, write_json_atomic
 from mscsql.stages import (
-    RELIABILITY_FILE,
     Candidate,
     CandidateResult,
     ConfidenceModel,
@@ -46,6 +45,7 @@ from mscsql.stages import (
     estimate_reliability,
     execute,
     group_by_result,
+    keep_reliability,
     observed,
     whole_schema_text,
 )
@@ -115,8 +115,7 @@ class SelectRun:
         reliability = estimate_reliability((observed(ex) for d in databases for ex in d.executed), names,
                                            estimated_on={"command": "mscsql select", "benchmark": self.benchmark.name,
                                                          "files": names})
-        if len(names) > 1:
-            reliability.save(self.output / RELIABILITY_FILE)
+        kept = keep_reliability(reliability, names, self.output)
         weights = reliability.weights()
         records = []
         with tqdm(total=len(items), desc="selecting", unit="q", disable=not self.progress) as bar:
@@ -128,7 +127,7 @@ class SelectRun:
             for record in records:
                 sink.write(json.dumps(record, ensure_ascii=False) + "\n")
         summary = self._summary(records, names)
-        summary["reliability"] = reliability.to_dict() if len(names) > 1 else None
+        summary["reliability"] = kept
         write_json_atomic(self.output / "summary.json", summary)
         return summary
 

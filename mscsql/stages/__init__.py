@@ -13,10 +13,10 @@ from mscsql.critic.confidence import ConfidenceModel
 from mscsql.critic.confidence import features as confidence_features
 from mscsql.critic.grouping import CandidateResult, group_by_result
 from mscsql.critic.reliability import (
-    RELIABILITY_FILE,
     Reliability,
     answers_observed,
     estimate_reliability,
+    keep_reliability,
     observed,
 )
 from mscsql.critic.selectors import VoteSelector
@@ -33,9 +33,9 @@ from mscsql.stages.models import Models
 from mscsql.stages.prepare import Prepared, prepare, retrieve_values, whole_schema_text
 from mscsql.stages.sample import sample
 
-__all__ = ["GENERATOR_TEMPLATE_VERSION", "RELIABILITY_FILE", "STAGES", "BatchControl", "Candidate",
+__all__ = ["GENERATOR_TEMPLATE_VERSION", "STAGES", "BatchControl", "Candidate",
            "CandidateResult", "Choice", "ConfidenceModel", "Limits", "Models", "Prepared", "Reliability", "Sample",
            "SampleStore", "SelectionItem", "Selector", "StageEvent", "VoteSelector", "answers", "answers_observed",
            "candidate_pools", "check_before_stages", "choose", "confidence_features", "configured_models",
-           "estimate_reliability", "execute", "group_by_result", "observed", "prepare", "require_runnable",
-           "retrieve_values", "sample", "whole_schema_text"]
+           "estimate_reliability", "execute", "group_by_result", "keep_reliability", "observed", "prepare",
+           "require_runnable", "retrieve_values", "sample", "whole_schema_text"]
