@@ -19,7 +19,6 @@ protocol that chooses the penalty; this decides), on the measuring pools, and on
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import time
@@ -118,12 +117,8 @@ def main() -> None:
                          "weights": dict(zip(used[len(FEATURES):], found["model"].coef[len(FEATURES):], strict=True))}
         log.info("%s: cross-validated %s, measured %s, split %s", label, report[label]["cross_validated_gain_at_80"],
                  report[label]["gain_at_80_measured_pools"], report[label]["gain_at_80_database_split"])
-    result = {"command": "python eval/confidence/explanation_similarity.py --data ../shared/data --work "
-                         f"runs/confidence --output {args.output}",
-              "penalty_per_answer": PENALTY_PER_ANSWER, "seconds": round(time.perf_counter() - started, 1),
-              "variants": report}
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2) + "\n")
+    base.write_probe_record(args, __file__, {"penalty_per_answer": PENALTY_PER_ANSWER,
+                                             "seconds": round(time.perf_counter() - started, 1), "variants": report})
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ pools take part.
 
 from __future__ import annotations
 
-import json
 import random
 import statistics
 import sys
@@ -64,10 +63,7 @@ def main() -> None:
         label: {"mean_gain_at_80": round(statistics.mean(g for g, _ in runs), 3),
                 "mean_fitting_pools": round(statistics.mean(n for _, n in runs), 1), "folds": len(runs)}
         for label, runs in sorted(found.items())}
-    result = {"command": "python eval/confidence/family_diversity.py --data ../shared/data --work runs/confidence "
-                         f"--output {args.output}", "results": report}
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2) + "\n")
+    base.write_probe_record(args, __file__, {"results": report})
     for label, figures in report.items():
         print(f"{label:28s} {figures}")
 

@@ -107,10 +107,7 @@ def require_distinct_systems(pools: list[list[str]], folder: Path) -> None:
 def make_pools(files: list[str], families: tuple[str, ...], sizes: tuple[int, ...], per_size: int,
                rng: random.Random) -> list[list[str]]:
     """Pools of files from distinct families among ``families`` (each file at most once per size)."""
-    by_family: dict[str, list[str]] = defaultdict(list)
-    for name in files:
-        if family(name) in families:
-            by_family[family(name)].append(name)
+    by_family = {f: names for f, names in files_by_family(files).items() if f in families}
     pools = []
     for size in sizes:
         if size > len(by_family):
@@ -327,6 +324,22 @@ def probe_arguments(doc: str | None, output: str) -> argparse.Namespace:
     parser.add_argument("--work", type=Path, default=Path("runs/confidence"))
     parser.add_argument("--output", type=Path, default=Path(output))
     return parser.parse_args()
+
+
+def write_probe_record(args: argparse.Namespace, script: str, content: dict[str, Any]) -> None:
+    """Write a probe's record to ``args.output``: the command that made it, then ``content``."""
+    command = (f"python eval/confidence/{Path(script).name} --data ../shared/data --work runs/confidence "
+               f"--output {args.output}")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps({"command": command, **content}, indent=2) + "\n")
+
+
+def files_by_family(files: list[str]) -> dict[str, list[str]]:
+    """Each family's files, sorted by name."""
+    found: dict[str, list[str]] = defaultdict(list)
+    for name in sorted(files):
+        found[family(name)].append(name)
+    return dict(found)
 
 
 def schemas_of(items: list[Any]) -> dict[str, Any]:

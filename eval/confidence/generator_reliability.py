@@ -17,7 +17,6 @@ No label is read to estimate a reliability; labels only score the outcome.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections import defaultdict
 from collections.abc import Callable
@@ -121,10 +120,7 @@ def main() -> None:
     for group, found in list(selected.items()):
         for key in ("weighted_gain", "tie_by_reliability_gain"):
             selected[f"{group}_{key}"] = base.summarise([p[key] for p in found])
-    result = {"command": "python eval/confidence/generator_reliability.py --data ../shared/data --work runs/confidence "
-                         f"--output {args.output}", "confidence": confidence, "selection": selected}
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2) + "\n")
+    base.write_probe_record(args, __file__, {"confidence": confidence, "selection": selected})
     for label, found in confidence.items():
         print(f"confidence {label:40s} cross-validated {found['cross_validated_gain_at_80']} "
               f"measured {found['gain_at_80_measured_pools']}  split "

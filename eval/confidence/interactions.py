@@ -57,10 +57,7 @@ def main() -> None:
                         "gain_at_80_database_split": base.summarise(gains["split"]),
                         "per_pool": [round(g, 2) for g in gains["measured"]]}
         print(label, json.dumps(found[label]))
-    result = {"command": "python eval/confidence/interactions.py --data ../shared/data --work runs/confidence "
-                         f"--output {args.output}", "results": found}
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2) + "\n")
+    base.write_probe_record(args, __file__, {"results": found})
 
 
 if __name__ == "__main__":

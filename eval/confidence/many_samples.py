@@ -25,7 +25,6 @@ measured on the same pools as the packaged model.
 
 from __future__ import annotations
 
-import json
 import random
 import statistics
 import sys
@@ -56,9 +55,7 @@ FITTING_DRAWS = 8
 
 def draw(files: list[str], design: dict[str, tuple[str, int]], rng: random.Random) -> dict[str, str]:
     """file -> the generator it is a sample of (the third generator: CodeS or Graphix, both files)."""
-    by_family: dict[str, list[str]] = {}
-    for name in sorted(files):
-        by_family.setdefault(base.family(name), []).append(name)
+    by_family = base.files_by_family(files)
     pool = {}
     for generator, (family, samples) in design.items():
         family = family or rng.choice(["codes", "graphix"])
@@ -69,9 +66,7 @@ def draw(files: list[str], design: dict[str, tuple[str, int]], rng: random.Rando
 
 def draw_fitting(files: list[str], design: dict[str, tuple[str, int]], rng: random.Random) -> dict[str, str]:
     """A pool of the same shape as ``design`` (generators, samples each) from :data:`FITTING_MANY`."""
-    by_family: dict[str, list[str]] = {}
-    for name in sorted(files):
-        by_family.setdefault(base.family(name), []).append(name)
+    by_family = base.files_by_family(files)
     families = rng.sample(FITTING_MANY, len(design))
     pool = {}
     for generator, ((_family, samples), family) in enumerate(zip(design.values(), families, strict=True)):
@@ -125,10 +120,9 @@ def main() -> None:
         pools = measuring[label]
         runs = []
         for pool in pools:
-            with_weights = base.compare(pool_rows(pool, candidates, questions, verdict, schemas, reliability=True),
-                                        model)
+            rows = pool_rows(pool, candidates, questions, verdict, schemas, reliability=True)
+            with_weights, refitted = base.compare(rows, model), base.compare(rows, refit)
             alone = base.compare(pool_rows(pool, candidates, questions, verdict, schemas, reliability=False), model)
-            refitted = base.compare(pool_rows(pool, candidates, questions, verdict, schemas, reliability=True), refit)
             runs.append({"pool": pool, "accuracy": with_weights["accuracy"],
                          "share": with_weights["share"], "model": with_weights["model"],
                          "gain_at_80": round(100 * with_weights["gain_over_share"]["0.8"], 2),
@@ -146,11 +140,8 @@ def main() -> None:
             "ece_share_to_model": [round(statistics.mean(r[k]["ece"] for r in runs), 4) for k in ("share", "model")],
             "accuracy": round(statistics.mean(r["accuracy"] for r in runs), 4), "pools": runs}
         print(label, {k: v for k, v in found[label].items() if k != "pools"})
-    result = {"command": "python eval/confidence/many_samples.py --data ../shared/data --work runs/confidence "
-                         f"--output {args.output}", "refitted_on": {"pools": fitting, "answers": len(fit_rows)},
-              "designs": found}
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2) + "\n")
+    base.write_probe_record(args, __file__, {"refitted_on": {"pools": fitting, "answers": len(fit_rows)},
+                                             "designs": found})
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ pools added to what is fitted on. Then both models are measured on the measuring
 
 from __future__ import annotations
 
-import json
 import random
 import statistics
 import sys
@@ -35,9 +34,9 @@ def cross_validated(one: dict[tuple[str, ...], Rows], several: dict[tuple[str, .
     halves = base._halves(databases)
     gains = []
     families = sorted({base.family(name) for pool in one for name in pool})
+    pools = {**one, **(several if with_several else {})}
     for fit_half, measure_half in (("even", "odd"), ("odd", "even")):
         for held in families:
-            pools = {**one, **(several if with_several else {})}
             rows = [r for pool, found in pools.items() if held not in map(base.family, pool)
                     for r, db in zip(found, databases, strict=True) if db in halves[fit_half]]
             tested = [[r for r, db in zip(found, databases, strict=True) if db in halves[measure_half]]
@@ -79,10 +78,7 @@ def main() -> None:
                 [100 * base.compare(r, model)["gain_over_share"]["0.8"] for r in measured_several]),
             "answers_fitted": len(rows)}
         print(label, found[label])
-    result = {"command": "python eval/confidence/sources.py --data ../shared/data --work runs/confidence "
-                         f"--output {args.output}", "results": found}
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2) + "\n")
+    base.write_probe_record(args, __file__, {"results": found})
 
 
 if __name__ == "__main__":
