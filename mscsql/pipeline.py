@@ -51,7 +51,7 @@ from mscsql.stages import answers as build_answers
 from mscsql.stages.choose import verified_answer
 from mscsql.stages.knowledge import Knowledge
 from mscsql.store import Store, promoted_example, verify_sql
-from mscsql.types import ExecutionItem, Question
+from mscsql.types import ExecutionItem, Question, Schema
 
 __all__ = ["Answer", "CandidateInfo", "GroupInfo", "TextToSQL", "answer_json"]
 
@@ -98,6 +98,12 @@ class TextToSQL:
         self._checked = False
         self.name = name or database_name(self.db)
         self.knowledge = Knowledge(self.store, self.name, config)
+
+    def schema(self) -> Schema:
+        """The database's schema as the models may read it: without example values when the config shares no
+        values (whatever the Database object it was given was opened with)."""
+        schema = self.db.schema()
+        return schema if self.config.share_values else schema.without_values()
 
     @classmethod
     def from_config(cls, config: str | Path | dict[str, Any] | PipelineConfig, *, db: Any,
@@ -183,7 +189,7 @@ class TextToSQL:
             raise RejectedInput(f"{where} is empty", hint="ask a question about the database in words")
         control = control or BatchControl()
         per_question = [limits or self.limits()] * len(asked) if not isinstance(limits, Sequence) else list(limits)
-        schema = self.db.schema()
+        schema = self.schema()
         if not schema.tables:
             raise DatabaseError(f"database {self.name} has no tables to ask about",
                                 hint="check the path or URL: an empty file is a SQLite database with no tables")
@@ -205,7 +211,7 @@ class TextToSQL:
                   ) -> dict[int, Answer]:
         """The questions that are verified examples asked again, answered with the examples' SQL (run now,
         read-only); a verified query that no longer runs leaves its question to the generators."""
-        schema = self.db.schema()
+        schema = self.schema()
         found = {i: e for i in positions if (e := self.knowledge.verified_for(asked[i], schema)) is not None}
         if not found:
             return {}
@@ -339,14 +345,14 @@ class TextToSQL:
         """The generator prompts the pipeline would send for ``questions`` (retrieval, linking, notes, examples,
         earlier turns, rendering), as the first generator gets them."""
         asked = [q if isinstance(q, Question) else Question(q) for q in questions]
-        histories = [self.knowledge.history(q, self.db.schema()) for q in asked]
+        histories = [self.knowledge.history(q, self.schema()) for q in asked]
         return [p.prompt for p in self._prepare(asked, {}, BatchControl(), list(range(len(asked))), None, histories)]
 
     def _prepare(self, asked: list[Question], timings: dict[str, float], control: BatchControl,
                  positions: list[int], tables: list[Any] | None, histories: list[tuple[Any, ...]]) -> list[Any]:
         with control.stage("linking", positions) as detail:
             started = time.perf_counter()
-            schema = self.db.schema()
+            schema = self.schema()
             values = retrieve_values(self.value_index() if self.config.use_values else None, asked)
             contexts = [self.knowledge.context(q, schema, turns) for q, turns in zip(asked, histories, strict=True)]
             keep = [self.knowledge.tables_to_keep(turns, schema.dialect) for turns in histories]

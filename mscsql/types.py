@@ -123,6 +123,12 @@ class Schema:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def without_values(self) -> Schema:
+        """The same schema with no value read from the rows (no columns' example values; row counts stay)."""
+        return replace(self, tables=tuple(
+            replace(t, columns=tuple(replace(c, examples=()) if c.examples else c for c in t.columns))
+            for t in self.tables))
+
 
 class ExecutionStatus(enum.StrEnum):
     OK = "ok"

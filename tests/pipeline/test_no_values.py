@@ -88,3 +88,26 @@ def test_share_values_false_contradicts_value_retrieval() -> None:
         load_generation_config({"share_values": False, "use_values": True,
                                 "generators": [{"name": "a", "backend": "replay", "options": {"samples": "x"}}]},
                                PipelineConfig)
+
+
+def test_a_database_opened_with_example_values_shares_none_of_them(tmp_path: Path,
+                                                                     local_server: str) -> None:  # noqa: F811
+    """The config's promise holds whatever Database object the pipeline is handed: one opened by the caller
+    with the default settings (example values per column) still gives the models no value."""
+    from mscsql.db import connect
+
+    path = create_demo(tmp_path / "demo.sqlite")
+    cells = _cells(path)
+    ANSWER_BOX[0] = LISTING
+    _Server.requests = []
+    config = load_generation_config(_config(local_server, False), PipelineConfig)
+    with connect(path) as db:
+        assert _leaks([json.dumps(db.schema().to_dict())], cells)  # the caller's schema holds example values
+        with TextToSQL.from_config(config, db=db) as t2s:
+            prompts = [json.dumps(p.messages) for p in t2s.prompts(["Which city has the most customers?"])]
+            answer = t2s.ask("List five customers with their cities")
+            assert answer.ok and len(answer.result.rows) == 5
+            generator_prompts = [json.dumps(r["messages"]) for r in _Server.requests if "messages" in r]
+            critic_prompts = [m["content"] for p in t2s.critic_prompts(answer) for m in p.messages]
+    assert prompts and generator_prompts and critic_prompts
+    assert not _leaks(prompts + generator_prompts + critic_prompts, cells)
