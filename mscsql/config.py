@@ -122,6 +122,7 @@ class LLMTablesSettings(StrictModel):
     model: GeneratorConfig = Field(description="the model that names the tables (hf, vllm or openai backend)")
     samples: int = Field(3, ge=1, description="answers sampled; the tables of all of them are kept")
     temperature: float = Field(0.7, ge=0)
+    top_p: float = Field(0.95, gt=0, le=1, description="nucleus sampling's share (1: the whole distribution)")
     max_tokens: int = Field(128, ge=1)
 
 

@@ -23,7 +23,7 @@ def _load(name: str) -> Any:
 
 def build_linker(names: Sequence[str], *, generator: Any = None, samples: int = 3,
                  temperature: float = 0.7, embedding: dict[str, Any] | None = None, max_tokens: int = 128,
-                 schema_budget_tokens: int | None = None) -> SchemaLinker:
+                 schema_budget_tokens: int | None = None, top_p: float = 0.95) -> SchemaLinker:
     """One linker, or the union of several. ``llm-tables`` needs a ``generator``
     (see :mod:`mscsql.generation`); ``embedding`` holds settings of the embedding linker
     (:class:`~mscsql.linking.embedding.EmbeddingLinkerSettings`)."""
@@ -36,8 +36,8 @@ def build_linker(names: Sequence[str], *, generator: Any = None, samples: int = 
             if generator is None:
                 raise ConfigError("the llm-tables linker needs a generator model",
                                   hint="pass --generator-model PATH_OR_HUB_ID (a causal LM with a chat template)")
-            linkers.append(cls(generator, samples=samples, temperature=temperature, max_tokens=max_tokens,
-                               schema_budget_tokens=schema_budget_tokens))
+            linkers.append(cls(generator, samples=samples, temperature=temperature, top_p=top_p,
+                               max_tokens=max_tokens, schema_budget_tokens=schema_budget_tokens))
         elif name == "embedding":
             from mscsql.config import parse_config
             from mscsql.linking.embedding import EmbeddingLinkerSettings
@@ -65,5 +65,6 @@ def linker_from_config(linking: LinkingConfig) -> SchemaLinker:
         generator = build_generator(settings.model)
     return build_linker(linking.linkers, generator=generator, samples=settings.samples if settings else 3,
                         temperature=settings.temperature if settings else 0.7,
+                        top_p=settings.top_p if settings else 0.95,
                         max_tokens=settings.max_tokens if settings else 128, embedding=embedding,
                         schema_budget_tokens=linking.schema_budget_tokens)

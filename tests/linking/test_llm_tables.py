@@ -272,3 +272,18 @@ def test_union_merges_columns_scores_traces_and_values() -> None:
     # singer.name's value kept once (both linkers report it); stadium.name is not kept, so neither is its value
     assert [(v.table, v.column, v.value) for v in out.values] == [("singer", "name", "Timbaland")]
     assert UnionLinker([first]).link([]) == []
+
+
+def test_the_config_s_sampling_reaches_the_table_selector(tmp_path: Path) -> None:
+    """``linking.llm_tables``' samples, temperature, top_p and max_tokens are what the linker samples with."""
+    from mscsql.config import LinkingConfig
+    from mscsql.linking.registry import linker_from_config
+
+    store = tmp_path / "samples.jsonl"
+    store.write_text("")
+    linking = LinkingConfig(linkers=("llm-tables",), llm_tables={
+        "model": {"name": "selector", "backend": "replay", "options": {"samples": str(store)}},
+        "samples": 5, "temperature": 1.0, "top_p": 1.0, "max_tokens": 1000})
+    linker = linker_from_config(linking)
+    assert isinstance(linker, LLMTableLinker)
+    assert linker.sampling == SamplingParams(n=5, temperature=1.0, top_p=1.0, max_tokens=1000, seed=0)

@@ -66,6 +66,32 @@ def test_the_paper_config_runs_with_tiny_local_models(tmp_path: Path) -> None:
     summary = json.loads((out / "score" / "summary.json").read_text())
     assert summary["files"][0]["scored"] == len(QUESTIONS)
 
+    # the selector those settings build is the pairwise critic over three checkpoints
+    from mscsql.config import PipelineConfig, load_generation_config
+    from mscsql.critic.pairwise import PairwiseCritic
+    from mscsql.critic.registry import build_selector
+
+    selector = build_selector(load_generation_config("configs/paper.yaml", PipelineConfig, sets).selection)
+    try:
+        assert isinstance(selector, PairwiseCritic) and len(selector.scorers) == 3 and selector.max_pairs is None
+    finally:
+        selector.close()
+
+
+def test_the_paper_config_names_the_models_of_the_papers_code() -> None:
+    """The official code's table selector and its three critic checkpoints are fine-tuned Mistral-7B; its
+    generators Mistral-7B, Llama-3-8B and Gemma-2-9B; the table selector samples plainly (top_p 1)."""
+    from mscsql.config import PipelineConfig, load_generation_config
+
+    config = load_generation_config("configs/paper.yaml", PipelineConfig)
+    tables = config.linking.llm_tables
+    assert tables is not None and tables.model.model == "mistralai/Mistral-7B-Instruct-v0.3"
+    assert (tables.samples, tables.temperature, tables.top_p) == (5, 1.0, 1.0)
+    assert [g.model for g in config.generators] == ["mistralai/Mistral-7B-Instruct-v0.3",
+                                                    "meta-llama/Meta-Llama-3-8B-Instruct", "google/gemma-2-9b-it"]
+    assert config.selection.critic is not None and config.selection.critic.mode == "pairwise"
+    assert [m.model for m in config.selection.critic.models] == ["mistralai/Mistral-7B-Instruct-v0.3"] * 3
+
 
 def test_the_msc_plus_config_runs_with_tiny_local_models(tmp_path: Path) -> None:
     root, files = make_pools(tmp_path)
