@@ -33,7 +33,7 @@ from typing import Any
 
 from mscsql.answer import Answer, CandidateInfo, GroupInfo, answer_json
 from mscsql.config import PipelineConfig, checked_limits, load_generation_config
-from mscsql.errors import DatabaseError, RejectedInput, redact
+from mscsql.errors import DatabaseError, NotFound, RejectedInput, redact
 from mscsql.stages import (
     BatchControl,
     Limits,
@@ -137,11 +137,39 @@ class TextToSQL:
         verify_sql(self.db, sql, self.config.execution.timeout_s)
         return self.store.examples.add(self.name, question, sql, evidence, source=source, answer_id=answer_id)
 
-    def promote(self, answer: dict[str, Any]) -> dict[str, Any]:
-        """Make a stored answer (as :class:`~mscsql.store.Store` keeps it, with its ``feedback``) a verified
-        example: its SQL when people confirmed it, their correction when they gave one."""
-        question, evidence, sql = promoted_example(answer)
-        return self.add_example(question, sql, evidence, source="promoted", answer_id=answer.get("id"))
+    def promote(self, answer: str | dict[str, Any]) -> dict[str, Any]:
+        """Make a kept answer (its id, or the answer as :class:`~mscsql.store.Store` keeps it, with its
+        ``feedback``) a verified example: its SQL when people confirmed it, their correction when they gave one."""
+        found = self.kept_answer(answer) if isinstance(answer, str) else answer
+        question, evidence, sql = promoted_example(found)
+        return self.add_example(question, sql, evidence, source="promoted", answer_id=found.get("id"))
+
+    # -- what people say about answers -----------------------------------------------------------------------
+
+    def keep(self, answer: Answer) -> str:
+        """Keep ``answer`` in the store under this database; its id, for :meth:`feedback` and :meth:`promote`
+        (the service keeps every answer it gives; ``mscsql ask`` too)."""
+        answer_id = self.store.answers.put(self.name, answer.to_dict())
+        if answer.conversation_id is not None and answer.turn is not None:
+            self.store.conversations.attach_answer(answer.conversation_id, answer.turn, answer_id)
+        return answer_id
+
+    def kept_answer(self, answer_id: str) -> dict[str, Any]:
+        """The answer kept under ``answer_id`` for this database, with its feedback (:class:`NotFound`
+        otherwise)."""
+        found = self.store.answers.get(answer_id)
+        if found is None or found.get("database") != self.name:
+            raise NotFound(f"no answer with id {answer_id!r} for database {self.name}",
+                           hint="use the id printed with the answer, on the database it answered")
+        return {**found, "feedback": self.store.answers.feedback(answer_id)}
+
+    def feedback(self, answer_id: str, correct: bool, sql: str | None = None) -> dict[str, Any]:
+        """Record whether the kept answer ``answer_id`` was right, and the right query when it was not (one
+        read-only statement for this database, checked by the guard); returns the feedback as stored."""
+        self.kept_answer(answer_id)
+        if sql is not None and not correct:
+            self.db.check(sql)
+        return self.store.add_feedback(answer_id, correct, sql)
 
     def examples(self) -> list[dict[str, Any]]:
         """This database's verified examples, oldest first."""

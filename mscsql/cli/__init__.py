@@ -23,7 +23,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "db": ("db",),
     "eval": ("answer", "evaluate", "significance"), "select": ("evaluate",),
     "examples": ("knowledge",), "notes": ("knowledge",),
-    "serve": ("serve",), "mcp": ("serve",), "feedback": ("serve",),
+    "serve": ("serve",), "mcp": ("serve",), "feedback": ("knowledge",),
     "train": ("train",),
     "index": ("values",), "link": ("values",),
 }

@@ -78,8 +78,9 @@ def ask(
                                 overrides=set_) as t2s:
         warn_if_privileged(t2s.db)
         answer = t2s.ask(question, evidence=evidence, max_rows=max_rows, timeout_s=timeout, conversation=conversation)
+        answer_id = t2s.keep(answer)  # for mscsql feedback and mscsql examples promote
     if as_json:  # the same exit status as the plain output: 1 when no query answered, 3 when unsure
-        print_json(answer.to_dict())
+        print_json({**answer.to_dict(), "database": t2s.name, "id": answer_id})
         if not answer.ok:
             raise typer.Exit(1)
         if answer.abstained:
@@ -108,6 +109,8 @@ def ask(
         err.print(", ".join(f"{k} {v:.2f}s" for k, v in answer.timings.items()), highlight=False)
     err.print(f"conversation {answer.conversation_id} (ask a follow-up with --conversation {answer.conversation_id})",
               highlight=False, style="dim")
+    err.print(f"answer {answer_id} (was it right? mscsql feedback {answer_id} --correct, or --wrong --sql \"...\")",
+              highlight=False, markup=False, style="dim")
     if not answer.ok:
         raise typer.Exit(1)
     if answer.abstained:

@@ -12,7 +12,7 @@ import typer
 
 from mscsql.cli.app import app, err, out
 from mscsql.cli.render import cells, print_json, warn_if_privileged
-from mscsql.errors import ConfigError, MscSqlError
+from mscsql.errors import ConfigError, MscSqlError, RejectedInput, redact
 
 examples_app = typer.Typer(help="Verified examples (question and checked SQL) of a database: few-shot examples in "
                                 "every prompt, and direct answers to a question asked again.", no_args_is_help=True)
@@ -139,23 +139,65 @@ def examples_remove(example_id: Annotated[int, typer.Argument(help="the example'
     err.print(f"example {example_id} removed", highlight=False)
 
 
-@examples_app.command("promote")
-def examples_promote(answer_id: Annotated[str, typer.Argument(help="a stored answer's id")],
-                     config: Annotated[Path, typer.Option(help="the serve config whose store holds the answer")]
-                     ) -> None:
-    """Make a stored answer that feedback confirmed (or corrected) a verified example of its database."""
-    from mscsql.serve.config import load_serve_config
+def located(name: str, db: str | None) -> str:
+    """Where the database a store names ``name`` is: ``db`` when given, else ``name`` itself when it is a SQLite
+    file here (the name the pipeline gives a file it was not given a name for)."""
+    if db is not None:
+        return db
+    if Path(name).is_file():
+        return name
+    raise ConfigError(f"the store names the answer's database {name!r}, which is not a SQLite file here",
+                      hint="say where it is with --db URL (or use --config serve.yaml)")
+
+
+@contextmanager
+def answer_target(answer_id: str, config: Path | None, db: str | None, store: str | None) -> Iterator[Any]:
+    """The :class:`~mscsql.TextToSQL` of the database the kept answer ``answer_id`` answered (in the serve
+    config's store with ``--config``; else in ``--store`` or the default one)."""
+    from mscsql.config import default_store_url
     from mscsql.store import Store
 
-    settings, _base = load_serve_config(config)
-    with Store(settings.store) as store:
-        found = store.answers.get(answer_id)
-        if found is None:
-            raise ConfigError(f"no answer with id {answer_id!r} in the store", hint="check the id and --config")
-        found["feedback"] = store.answers.feedback(answer_id)
-    with target(config, str(found.get("database")), None, None) as t2s:
-        kept = t2s.promote(found)
+    if config is not None:
+        from mscsql.serve.config import load_serve_config
+
+        settings, _base = load_serve_config(config)
+        store = store or settings.store
+    url = store or default_store_url()
+    with Store(url) as kept:
+        found = kept.answers.get(answer_id)
+    if found is None:
+        raise ConfigError(f"no answer with id {answer_id!r} in the store {redact(url)}",
+                          hint="check the id, and --config or --store")
+    name = str(found.get("database"))
+    with target(config, name, None if config is not None else located(name, db), url) as t2s:
+        yield t2s
+
+
+@examples_app.command("promote")
+def examples_promote(answer_id: Annotated[str, typer.Argument(help="a kept answer's id")],
+                     config: ServeConfigOpt = None, db: DbOpt = None, store: StoreOpt = None) -> None:
+    """Make a kept answer that feedback confirmed (or corrected) a verified example of its database."""
+    with answer_target(answer_id, config, db, store) as t2s:
+        kept = t2s.promote(answer_id)
     err.print(f"answer {answer_id} is now example {kept['id']} of {t2s.name}", highlight=False, markup=False)
+
+
+@app.command("feedback")
+def feedback(
+    answer_id: Annotated[str, typer.Argument(help="the answer's id (printed by mscsql ask; in the service's answer)")],
+    correct: Annotated[bool, typer.Option("--correct/--wrong", help="whether the answer was right")],
+    sql: Annotated[str | None, typer.Option(help="the right query, when the answer was wrong")] = None,
+    config: Annotated[Path | None, typer.Option(help="the serve config whose store holds the answer")] = None,
+    db: DbOpt = None,
+    store: StoreOpt = None,
+) -> None:
+    """Record whether a kept answer was right (and the right query, when it was not)."""
+    if sql is not None and correct:
+        raise RejectedInput("--correct takes no --sql: a confirmation says the answer's own query was right",
+                            hint="to give the right query, mark the answer --wrong --sql \"SELECT ...\"")
+    with answer_target(answer_id, config, db, store) as t2s:
+        saved = t2s.feedback(answer_id, correct, sql)
+    err.print(f"feedback {saved['id']} on answer {answer_id}: {'correct' if correct else 'wrong'}", highlight=False)
 
 
 @notes_app.command("add")

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from mscsql.cli.app import app, err
-from mscsql.errors import BackendUnavailable, ConfigError, MscSqlError, RejectedInput
+from mscsql.errors import BackendUnavailable, ConfigError, MscSqlError
 
 log = logging.getLogger("mscsql.serve")
 
@@ -92,36 +92,3 @@ def mcp(
         build_mcp(service).run("stdio")
     finally:
         service.close()
-
-
-@app.command("feedback")
-def feedback(
-    answer_id: Annotated[str, typer.Argument(help="the answer's id (from the service's answer or /v1/answers)")],
-    config: Annotated[Path, typer.Option(help="the serve config whose store holds the answer")],
-    correct: Annotated[bool, typer.Option("--correct/--wrong", help="whether the answer was right")],
-    sql: Annotated[str | None, typer.Option(help="the right query, when the answer was wrong")] = None,
-) -> None:
-    """Record whether a stored answer was right (and the right query, when it was not)."""
-    from mscsql.db import connect
-    from mscsql.serve.config import load_serve_config
-    from mscsql.store import Store
-
-    settings, _base = load_serve_config(config)
-    store = Store(settings.store)
-    try:
-        found = store.answers.get(answer_id)
-        if found is None:
-            raise ConfigError(f"no answer with id {answer_id!r} in the store", hint="check the id and --config")
-        if sql is not None and correct:
-            raise RejectedInput("--correct takes no --sql: a confirmation says the answer's own query was right",
-                                hint="to give the right query, mark the answer --wrong --sql \"SELECT ...\"")
-        if sql is not None:
-            entry = settings.databases.get(str(found.get("database")))
-            if entry is None:
-                raise ConfigError(f"the answer's database {found.get('database')!r} is not in this config")
-            with connect(entry.url) as db:
-                db.check(sql)  # one read-only statement, or the guard's one message
-        saved = store.add_feedback(answer_id, correct, sql)
-    finally:
-        store.close()
-    err.print(f"feedback {saved['id']} on answer {answer_id}: {'correct' if correct else 'wrong'}", highlight=False)

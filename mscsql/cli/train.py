@@ -197,15 +197,16 @@ def train_data_critic(
     if feedback is not None:
         if pairwise:
             raise ConfigError("--pairwise builds from benchmark pools, not from --feedback")
-        if not (database and db) or benchmark or data_dir:
-            raise ConfigError("--feedback needs --database (its name in the store) and --db (where it is), and no "
-                              "benchmark", hint="mscsql train data critic --feedback sqlite:///mscsql-store.sqlite "
-                                                "--database demo --db demo.sqlite --output data/critic-feedback")
+        if not database or benchmark or data_dir:
+            raise ConfigError("--feedback needs --database (its name in the store; --db too when that name is not "
+                              "the SQLite file's path), and no benchmark",
+                              hint="mscsql train data critic --feedback sqlite:///mscsql-store.sqlite "
+                                   "--database demo --db demo.sqlite --output data/critic-feedback")
+        from mscsql.cli.knowledge import located
         from mscsql.training.feedback_data import FeedbackDataBuild
 
-        built = FeedbackDataBuild(feedback, database, db, output, orderings=orderings, ordering=ordering,
-                                  eval_fraction=eval_fraction,
-                                  seed=seed, timeout_s=timeout).run()
+        built = FeedbackDataBuild(feedback, database, located(database, db), output, orderings=orderings,
+                                  ordering=ordering, eval_fraction=eval_fraction, seed=seed, timeout_s=timeout).run()
         out.print(f"{output}: {built['counts']}; {built['questions']} of {built['feedback']['answers']} answers with "
                   "feedback kept", highlight=False)
         return

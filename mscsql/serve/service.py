@@ -144,11 +144,8 @@ class Service:
 
     def keep(self, database: str, answer: Any) -> dict[str, Any]:
         """The answer as the API returns it, with the id it is stored under."""
-        payload = answer.to_dict()
-        answer_id = self.store.answers.put(database, payload)
-        if answer.conversation_id is not None and answer.turn is not None:
-            self.store.conversations.attach_answer(answer.conversation_id, answer.turn, answer_id)
-        return {**payload, "database": database, "id": answer_id}
+        answer_id = self.database(database).keep(answer)
+        return {**answer.to_dict(), "database": database, "id": answer_id}
 
     def answer(self, answer_id: str) -> dict[str, Any]:
         found = self.store.answers.get(answer_id)
@@ -159,9 +156,7 @@ class Service:
     def add_feedback(self, answer_id: str, correct: bool, sql: str | None) -> dict[str, Any]:
         """Feedback on a stored answer; a corrected query must be one read-only statement for its database."""
         found = self.answer(answer_id)
-        if sql is not None:
-            self.database(str(found.get("database"))).db.check(sql)
-        return self.store.add_feedback(answer_id, correct, sql)
+        return self.database(str(found.get("database"))).feedback(answer_id, correct, sql)
 
     # -- what people teach (writes need an admin key at the HTTP layer) ----------------------------------------
 
