@@ -5,9 +5,6 @@ take without a serve config (the store names the SQLite file the answer came fro
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +13,7 @@ from mscsql import TextToSQL
 from mscsql.demo import create_demo
 from mscsql.errors import NotFound, RejectedInput, UnsafeSQLError
 from mscsql.store import Store
-from tests.pipeline.test_knowledge import _config
+from tests.pipeline.test_knowledge import _config, cli_in
 from tests.pipeline.test_quick_start import ANSWER, ANSWER_BOX, _Server, local_server  # noqa: F401
 
 QUESTION = "How many customers are in the SMB segment?"
@@ -67,12 +64,7 @@ def sqlite3_count(db: Path, segment: str) -> int:
 
 
 def test_mscsql_ask_prints_an_id_that_feedback_and_promote_take(tmp_path: Path, local_server: str) -> None:  # noqa: F811
-    env = {**os.environ, "MSCSQL_LOCAL_URL": local_server, "MSCSQL_CACHE_DIR": str(tmp_path / "cache"),
-           "MSCSQL_STORE": f"sqlite:///{tmp_path / 'store.sqlite'}"}
-
-    def mscsql(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "mscsql", *args], capture_output=True, text=True, cwd=tmp_path,
-                              env=env, timeout=300)
+    mscsql = cli_in(tmp_path, local_server)
 
     create_demo(tmp_path / "demo.sqlite")
     ANSWER_BOX[0] = ANSWER
@@ -99,7 +91,7 @@ def test_mscsql_ask_prints_an_id_that_feedback_and_promote_take(tmp_path: Path, 
     assert verified["result"]["rows"] == [[sqlite3_count(tmp_path / "demo.sqlite", "SMB")]]
 
     # a store that names a database which is not a file here needs to be told where it is
-    with Store(env["MSCSQL_STORE"]) as store:
+    with Store(f"sqlite:///{tmp_path / 'store.sqlite'}") as store:
         elsewhere = store.answers.put("warehouse", {"question": "q", "sql": "SELECT 1"})
     lost = mscsql("feedback", elsewhere, "--wrong", "--sql", "SELECT 2")
     assert lost.returncode != 0 and "--db" in lost.stderr and "Traceback" not in lost.stderr

@@ -4,8 +4,12 @@ OpenAI-compatible server the test starts (it records every prompt it is sent).""
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -230,19 +234,21 @@ def test_earlier_turns_are_kept_to_the_budget(tmp_path: Path, local_server: str)
         assert "Earlier questions" not in _prompts()[-1] and "rather long and wordy" not in _prompts()[-1]
 
 
-def test_the_cli_keeps_examples_and_conversations_in_its_store(tmp_path: Path, local_server: str) -> None:  # noqa: F811
-    import os
-    import re
-    import subprocess
-    import sys
-
-    env = {**os.environ, "MSCSQL_LOCAL_URL": local_server, "MSCSQL_CACHE_DIR": str(tmp_path / "cache"),
+def cli_in(tmp_path: Path, server: str) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """``mscsql`` run in ``tmp_path`` with the local server as the ``local-server`` config's, and a store and
+    cache of its own there (the store: ``tmp_path/store.sqlite``)."""
+    env = {**os.environ, "MSCSQL_LOCAL_URL": server, "MSCSQL_CACHE_DIR": str(tmp_path / "cache"),
            "MSCSQL_STORE": f"sqlite:///{tmp_path / 'store.sqlite'}"}
 
     def mscsql(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "mscsql", *args], capture_output=True, text=True, cwd=tmp_path,
                               env=env, timeout=300)
 
+    return mscsql
+
+
+def test_the_cli_keeps_examples_and_conversations_in_its_store(tmp_path: Path, local_server: str) -> None:  # noqa: F811
+    mscsql = cli_in(tmp_path, local_server)
     create_demo(tmp_path / "demo.sqlite")
     assert mscsql("examples", "add", "How many orders were cancelled?", CANCELLED, "--db", "demo.sqlite"
                   ).returncode == 0
