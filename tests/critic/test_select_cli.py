@@ -17,7 +17,7 @@ def test_vote_beats_the_best_single_file_and_stays_below_the_oracle(shared_data:
     out = tmp_path / "select"
     result = mscsql("select", "--benchmark", "spider-dev", "--data-dir", str(shared_data / "spider"),
                     "--allow-missing-db", "--candidates", *files, "--selector", "vote", "--selector", "first-valid",
-                    "--output", str(out), timeout=900)
+                    "--selector", "mbr", "--output", str(out), timeout=900)
     assert result.returncode == 0, result.stderr
     summary = json.loads((out / "summary.json").read_text())
     assert summary["questions"] == 972
@@ -30,6 +30,14 @@ def test_vote_beats_the_best_single_file_and_stays_below_the_oracle(shared_data:
     # the chosen file's verdict is the question's verdict
     assert all(r["vote"]["correct"] == r["files"][r["vote"]["source"]] for r in records if r["vote"]["source"])
     assert "vote:" in result.stdout and "oracle:" in result.stdout
+    # mbr: where one successful result has a strict majority it agrees with the vote (graded agreement only
+    # breaks what exact agreement leaves open), and it beats the best file as the vote does
+    assert round(sum(r["mbr"]["correct"] for r in records) / len(records), 4) == summary["selectors"]["mbr"]
+    assert summary["selectors"]["mbr"] >= best + 0.015
+    for r in records:
+        if max([len(g["sources"]) for g in r["groups"] if g["ok"]], default=0) >= 2:
+            chosen = [i for i, g in enumerate(r["groups"]) if r["mbr"]["source"] in g["sources"]]
+            assert chosen == [i for i, g in enumerate(r["groups"]) if r["vote"]["source"] in g["sources"]]
     # each answer's confidence and its features; how well the confidence tells right from wrong, beside the share
     from mscsql.critic.confidence import FEATURES, ConfidenceModel
     from mscsql.evaluation.confidence import confidence_report
