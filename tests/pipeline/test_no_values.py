@@ -14,6 +14,7 @@ from mscsql import TextToSQL
 from mscsql.config import PipelineConfig, load_generation_config
 from mscsql.demo import create_demo
 from mscsql.errors import ConfigError
+from tests.pipeline.test_knowledge_postgres import two_databases  # noqa: F401
 from tests.pipeline.test_quick_start import ANSWER_BOX, _Server, local_server  # noqa: F401
 
 LISTING = "SELECT name, city FROM customers ORDER BY name LIMIT 5"
@@ -111,3 +112,27 @@ def test_a_database_opened_with_example_values_shares_none_of_them(tmp_path: Pat
             critic_prompts = [m["content"] for p in t2s.critic_prompts(answer) for m in p.messages]
     assert prompts and generator_prompts and critic_prompts
     assert not _leaks(prompts + generator_prompts + critic_prompts, cells)
+
+
+def test_no_value_of_a_postgresql_database_reaches_a_model(tmp_path: Path, local_server: str,  # noqa: F811
+                                                           two_databases: tuple[str, str]) -> None:  # noqa: F811
+    """The same promise on PostgreSQL, with the LLM table selector's prompts searched too."""
+    demo, store = two_databases
+    cells = _cells(tmp_path / "demo.sqlite")  # the file the PostgreSQL database was loaded from
+    ANSWER_BOX[0] = LISTING
+    settings = _config(local_server, False)
+    settings["linking"] = {"linkers": ["llm-tables"], "llm_tables": {"model": {
+        "name": "tables", "backend": "openai", "model": "m", "n": 1, "options": {"base_url": local_server}},
+        "samples": 2}}
+    config = load_generation_config(settings, PipelineConfig)
+    for share in (True, False):  # the control first: with values shared, the prompts hold some
+        _Server.requests = []
+        shared = config if not share else load_generation_config({**settings, "share_values": True}, PipelineConfig)
+        with TextToSQL.from_config(shared, db=demo, store=store) as t2s:
+            answer = t2s.ask("List five customers with their cities")
+            assert answer.ok and len(answer.result.rows) == 5
+            critic_prompts = [m["content"] for p in t2s.critic_prompts(answer) for m in p.messages]
+        prompts = [json.dumps(r["messages"]) for r in _Server.requests if "messages" in r]
+        table_prompts = [p for p in prompts if "Which tables does an SQL query" in p]
+        assert table_prompts and len(prompts) > len(table_prompts) and critic_prompts
+        assert bool(_leaks(prompts + critic_prompts, cells)) is share

@@ -54,12 +54,14 @@ def _pipeline(generator_url: str) -> str:
 
 
 def _serve(tmp_path: Path, generator_url: str, *, keys: str = "", extra: str = "", admin_keys: str = "",
-           pipeline: str | None = None) -> Iterator[Served]:
+           pipeline: str | None = None, store: str | None = None) -> Iterator[Served]:
+    """``mscsql serve`` on the demo database (a new SQLite file; ``extra`` with ``databases:`` names others) with
+    a store in ``tmp_path`` (or at ``store``, a URL), until the generator ends."""
     db = create_demo(tmp_path / "demo.sqlite")
     config = tmp_path / "serve.yaml"
     databases = "" if "databases:" in extra else f"databases:\n  demo: {{url: {db}, description: the demo database}}\n"
     config.write_text(f"pipeline: {pipeline or _pipeline(generator_url)}\n{databases}"
-                      f"store: sqlite:///{tmp_path / 'store.sqlite'}\n"
+                      f"store: {store or 'sqlite:///' + str(tmp_path / 'store.sqlite')}\n"
                       + ("" if "limits:" in extra else "limits: {max_rows: 50, max_question_chars: 200}\n") + extra)
     port = _free_port()
     log = tmp_path / "serve.log"
