@@ -292,7 +292,7 @@ class TextToSQL:
 
         started = time.perf_counter()
         choices = choose(self.models, [p.question for p in prepared], [p.schema_text for p in prepared], executed,
-                         priority, control=control, positions=live)
+                         priority, control=control, positions=live, contexts=[p.context for p in prepared])
         timings["selection_s"] = time.perf_counter() - started
         done = build_answers(prepared, pools, executed, choices, selector=self.config.selection.selector,
                              timings=timings, config_hash=self.config_hash, confidence=self.models.confidence,
@@ -354,6 +354,7 @@ class TextToSQL:
         from mscsql.critic.llm import critic_metadata, critic_prompt, prompt_orders
         from mscsql.db import execute_many
         from mscsql.linking import RenderOptions, render_schema
+        from mscsql.prompts.generator import conversation_text
 
         priority = [g.name for g in self.config.generators]
         results = execute_many([(self.db, c.sql) for c in answer.candidates],
@@ -365,8 +366,10 @@ class TextToSQL:
         metadata = critic_metadata(settings, show_rows=self.config.selection.show_rows) if settings else None
         text = render_schema(answer.linked_schema,
                              RenderOptions(budget_tokens=self.config.linking.schema_budget_tokens)).text
+        earlier = self.knowledge.history(replace(answer.question, conversation=answer.conversation_id),
+                                         self.schema(), before=answer.turn) if answer.turn else ()
         return [critic_prompt(answer.question.text, answer.question.evidence, text, [groups[j] for j in order],
-                              metadata)
+                              metadata, conversation_text(earlier))
                 for order in prompt_orders(groups, settings, priority)]
 
     def prompts(self, questions: Sequence[Question | str]) -> list[Any]:

@@ -16,7 +16,7 @@ import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from mscsql.critic.grouping import CandidateResult, ResultGroup, group_by_result
 
@@ -34,6 +34,9 @@ class SelectionItem:
     candidates: tuple[CandidateResult, ...]
     #: the generators (or candidate files) in priority order
     sources: tuple[str, ...] = ()
+    #: a follow-up question's earlier turns as the generators saw them
+    #: (:func:`mscsql.prompts.generator.conversation_text`); empty for a question asked on its own
+    conversation: str = ""
 
 
 @dataclass(frozen=True)
@@ -176,21 +179,23 @@ class Critic:
     name: str
 
     def judge(self, question: str, evidence: str | None, schema_text: str,
-              groups: Sequence[ResultGroup], sources: Sequence[str] = ()) -> CriticJudgement:
-        """``sources``: the generators in priority order (critics that read it break ties with it)."""
+              groups: Sequence[ResultGroup], sources: Sequence[str] = (), *, conversation: str = ""
+              ) -> CriticJudgement:
+        """``sources``: the generators in priority order (critics that read it break ties with it);
+        ``conversation``: a follow-up question's earlier turns (:attr:`SelectionItem.conversation`)."""
         raise NotImplementedError
 
-    def judge_many(self, items: Sequence[tuple[str, str | None, str, Sequence[ResultGroup], Sequence[str]]]
-                   ) -> list[CriticJudgement]:
-        """Judgements of several questions, each ``(question, evidence, schema_text, groups, sources)``."""
-        return [self.judge(*item) for item in items]
+    def judge_many(self, items: Sequence[tuple[Any, ...]]) -> list[CriticJudgement]:
+        """Judgements of several questions, each ``(question, evidence, schema_text, groups, sources[,
+        conversation])``."""
+        return [self.judge(*item[:5], conversation=item[5] if len(item) > 5 else "") for item in items]
 
     def choose(self, items: Sequence[SelectionItem]) -> list[Choice]:
         """The :class:`Selector` interface: every item's groups judged (in one :meth:`judge_many` call) and
         the chosen group's member from the highest-priority source taken."""
         grouped = [group_by_result(item.candidates) for item in items]
-        judgements = self.judge_many([(item.question, item.evidence, item.schema_text, groups, item.sources)
-                                      for item, groups in zip(items, grouped, strict=True)])
+        judgements = self.judge_many([(item.question, item.evidence, item.schema_text, groups, item.sources,
+                                       item.conversation) for item, groups in zip(items, grouped, strict=True)])
         choices = []
         for item, groups, judgement in zip(items, grouped, judgements, strict=True):
             if judgement.winner is None:

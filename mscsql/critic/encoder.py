@@ -448,9 +448,11 @@ class EncoderCritic(Critic):
     # -- judging ---------------------------------------------------------------------------------------
 
     def judge(self, question: str, evidence: str | None, schema_text: str,
-              groups: Sequence[ResultGroup], sources: Sequence[str] = ()) -> CriticJudgement:
-        """The groups' probabilities: a softmax over their logits (``schema_text`` is not shown to the
-        encoder; it is accepted for the :class:`Critic` interface)."""
+              groups: Sequence[ResultGroup], sources: Sequence[str] = (), *, conversation: str = ""
+              ) -> CriticJudgement:
+        """The groups' probabilities: a softmax over their logits (``schema_text`` and ``conversation`` are not
+        shown to the encoder, which was trained on questions asked on their own; they are accepted for the
+        :class:`Critic` interface)."""
         return self.judge_many([(question, evidence, schema_text, groups, sources)])[0]
 
     def judge_many(self, items: Sequence[tuple[Any, ...]]) -> list[CriticJudgement]:

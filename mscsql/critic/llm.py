@@ -42,7 +42,7 @@ from mscsql.critic.grouping import ResultGroup
 from mscsql.critic.metadata import MetadataOptions, render_groups
 from mscsql.errors import ConfigError
 from mscsql.generation.base import ChatPrompt
-from mscsql.prompts.generator import RenderedPrompt, defuse_special_tokens, prompt_hash
+from mscsql.prompts.generator import FOLLOW_UP, RenderedPrompt, defuse_special_tokens, prompt_hash
 
 if TYPE_CHECKING:
     from mscsql.config import CriticConfig, SelectionConfig
@@ -74,15 +74,22 @@ class OptionScorer(Protocol):
 
 
 def critic_prompt(question: str, evidence: str | None, schema_text: str, groups: Sequence[ResultGroup],
-                  metadata: MetadataOptions | None = None) -> RenderedPrompt:
+                  metadata: MetadataOptions | None = None, conversation: str = "") -> RenderedPrompt:
     """The chat prompt asking which of ``groups`` (labelled A, B, ... in the given order) is correct.
-    ``schema_text`` is the linked schema as :func:`mscsql.linking.render.render_schema` writes it."""
+    ``schema_text`` is the linked schema as :func:`mscsql.linking.render.render_schema` writes it;
+    ``conversation``: a follow-up question's earlier turns, as the generators saw them (a prompt without them is
+    written exactly as before they existed)."""
     if not 1 <= len(groups) <= len(LABELS):
         raise ConfigError(f"the critic shows 1 to {len(LABELS)} options in one prompt, not {len(groups)}")
     labels = LABELS[: len(groups)]
-    parts = [f"Schema:\n{schema_text.strip()}", f"Question: {defuse_special_tokens(question.strip())}"]
+    parts = [f"Schema:\n{schema_text.strip()}"]
+    if conversation:
+        parts.append(conversation)
+    parts.append(f"Question: {defuse_special_tokens(question.strip())}")
     if evidence and evidence.strip():
         parts.append(f"Evidence: {defuse_special_tokens(evidence.strip())}")
+    if conversation:
+        parts.append(FOLLOW_UP)
     parts.append("Options:\n\n" + render_groups(groups, metadata, labels))
     letters = ", ".join(labels[:-1]) + f" or {labels[-1]}" if len(labels) > 1 else labels[0]
     parts.append(INSTRUCTION.format(letters=letters))
@@ -212,12 +219,13 @@ class LLMCritic(Critic):
                 f"max_options={self.max_options}, seed={self.seed}, name={self.name!r})")
 
     def prompt(self, question: str, evidence: str | None, schema_text: str,
-               groups: Sequence[ResultGroup]) -> RenderedPrompt:
+               groups: Sequence[ResultGroup], conversation: str = "") -> RenderedPrompt:
         """The prompt for ``groups`` in the given order (what one ordering of one block sends)."""
-        return critic_prompt(question, evidence, schema_text, groups, self.metadata)
+        return critic_prompt(question, evidence, schema_text, groups, self.metadata, conversation)
 
     def judge(self, question: str, evidence: str | None, schema_text: str,
-              groups: Sequence[ResultGroup], sources: Sequence[str] = ()) -> CriticJudgement:
+              groups: Sequence[ResultGroup], sources: Sequence[str] = (), *, conversation: str = ""
+              ) -> CriticJudgement:
         skipped = judgement_without_model(groups, self.name)
         if skipped is not None:
             log.debug("%s: no model needed (%s)", self.name, skipped.reason)
@@ -228,7 +236,7 @@ class LLMCritic(Critic):
         current = shown
         while True:
             blocks = split_blocks(current, self.max_options)
-            scores, used = self._score_blocks(question, evidence, schema_text, groups, blocks)
+            scores, used = self._score_blocks(question, evidence, schema_text, groups, blocks, conversation)
             prompts += used
             winners = [block[max(range(len(block)), key=lambda j, s=s: (s[j], -j))]
                        for block, s in zip(blocks, scores, strict=True)]
@@ -257,7 +265,7 @@ class LLMCritic(Critic):
         return support_order(groups, shown, sources) if self.ordering == "by-support" else shown
 
     def _score_blocks(self, question: str, evidence: str | None, schema_text: str, groups: Sequence[ResultGroup],
-                      blocks: Sequence[Sequence[int]]) -> tuple[list[list[float]], int]:
+                      blocks: Sequence[Sequence[int]], conversation: str = "") -> tuple[list[list[float]], int]:
         """Each block's probabilities (in the block's order), averaged over its orderings; all prompts of the
         round go to the scorer in one call. Returns them and the number of prompts scored."""
         jobs: list[tuple[int, tuple[int, ...]]] = []  # (block, ordering) of each prompt
@@ -267,7 +275,7 @@ class LLMCritic(Critic):
                 continue
             for order in orderings(len(block), self.orderings, self.seed):
                 shown = [groups[block[position]] for position in order]
-                prompts.append(self.prompt(question, evidence, schema_text, shown).messages)
+                prompts.append(self.prompt(question, evidence, schema_text, shown, conversation).messages)
                 jobs.append((b, order))
         widest = max(len(block) for block in blocks)
         logprobs = self.scorer.option_logprobs(prompts, LABELS[:widest]) if prompts else []
@@ -294,11 +302,13 @@ class EnsembleCritic(Critic):
         self.name = name
 
     def judge(self, question: str, evidence: str | None, schema_text: str,
-              groups: Sequence[ResultGroup], sources: Sequence[str] = ()) -> CriticJudgement:
+              groups: Sequence[ResultGroup], sources: Sequence[str] = (), *, conversation: str = ""
+              ) -> CriticJudgement:
         skipped = judgement_without_model(groups, self.name)
         if skipped is not None:
             return skipped
-        members = tuple(c.judge(question, evidence, schema_text, groups, sources) for c in self.critics)
+        members = tuple(c.judge(question, evidence, schema_text, groups, sources, conversation=conversation)
+                        for c in self.critics)
         summed = [math.fsum(m.probabilities[i] for m in members) for i in range(len(groups))]
         probabilities = tuple(s / len(members) for s in summed)
         winner = most_probable_group(probabilities, groups)

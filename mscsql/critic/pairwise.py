@@ -99,7 +99,8 @@ class PairwiseCritic(Critic):
         return f"PairwiseCritic({len(self.scorers)} checkpoints, max_pairs={self.max_pairs}, name={self.name!r})"
 
     def judge(self, question: str, evidence: str | None, schema_text: str,
-              groups: Sequence[ResultGroup], sources: Sequence[str] = ()) -> CriticJudgement:
+              groups: Sequence[ResultGroup], sources: Sequence[str] = (), *, conversation: str = ""
+              ) -> CriticJudgement:
         skipped = judgement_without_model(groups, self.name)
         if skipped is not None:
             log.debug("%s: no model needed (%s)", self.name, skipped.reason)
@@ -110,7 +111,8 @@ class PairwiseCritic(Critic):
         for i, j in pairs:
             for first, second in ((i, j), (j, i)):
                 shown_pair = [groups[first], groups[second]]
-                prompts.append(critic_prompt(question, evidence, schema_text, shown_pair, self.metadata).messages)
+                prompts.append(critic_prompt(question, evidence, schema_text, shown_pair, self.metadata,
+                                             conversation).messages)
         wins = [0.0] * len(groups)
         mass = [0.0] * len(groups)
         blocks, scores, winners = [], [], []

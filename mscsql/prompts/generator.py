@@ -84,15 +84,22 @@ def _context_parts(context: PromptContext) -> list[str]:
         parts.append("Examples of questions about this database, with SQL that people checked:\n\n"
                      + "\n\n".join(shown))
     if context.turns:
-        shown = []
-        for turn in context.turns:
-            lines = _asked(turn.question, turn.evidence, turn.sql)
-            if turn.columns:
-                lines.append("Result columns: " + ", ".join(defuse_special_tokens(c) for c in turn.columns))
-            shown.append("\n".join(lines))
-        parts.append("Earlier questions in this conversation, with the SQL that answered them:\n\n"
-                     + "\n\n".join(shown))
+        parts.append(conversation_text(context.turns))
     return parts
+
+
+def conversation_text(turns: Sequence[Turn]) -> str:
+    """A conversation's earlier turns (question, evidence, SQL, result columns) as the generator and the critic
+    prompts show them; empty for none."""
+    if not turns:
+        return ""
+    shown = []
+    for turn in turns:
+        lines = _asked(turn.question, turn.evidence, turn.sql)
+        if turn.columns:
+            lines.append("Result columns: " + ", ".join(defuse_special_tokens(c) for c in turn.columns))
+        shown.append("\n".join(lines))
+    return "Earlier questions in this conversation, with the SQL that answered them:\n\n" + "\n\n".join(shown)
 
 
 FOLLOW_UP = ("The question follows the conversation above: read it in that context (\"them\", \"those\", \"and "

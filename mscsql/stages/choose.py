@@ -14,6 +14,7 @@ from mscsql.db.sqltext import tables_read
 from mscsql.explain import explain
 from mscsql.generation.candidates import Candidate
 from mscsql.linking.base import linked
+from mscsql.prompts.generator import PromptContext, conversation_text
 from mscsql.stages.events import UNWATCHED, BatchControl
 from mscsql.stages.prepare import Prepared
 from mscsql.types import ExecutionResult, Question, Schema, VerifiedExample
@@ -27,13 +28,17 @@ class Chooser(Protocol):
 
 def choose(chooser: Chooser, questions: Sequence[Question], schema_texts: Sequence[str],
            executed: Sequence[Sequence[CandidateResult]], priority: Sequence[str], *,
-           control: BatchControl = UNWATCHED, positions: Sequence[int] | None = None) -> list[Choice]:
+           control: BatchControl = UNWATCHED, positions: Sequence[int] | None = None,
+           contexts: Sequence[PromptContext] | None = None) -> list[Choice]:
     """One choice per question (the whole batch in one ``choose`` call); ``schema_texts``: the schema each
-    question's generators saw (``Prepared.schema_text``), which a critic reads too."""
+    question's generators saw (``Prepared.schema_text``), which a critic reads too, as it reads the earlier
+    turns of a follow-up question among ``contexts`` (``Prepared.context``)."""
     positions = list(range(len(questions))) if positions is None else list(positions)
+    turns = [conversation_text(c.turns) for c in contexts] if contexts is not None else [""] * len(questions)
     with control.stage("selection", positions) as detail:
-        choices = chooser.choose([SelectionItem(q.text, q.evidence, text, tuple(ex), tuple(priority))
-                                  for q, text, ex in zip(questions, schema_texts, executed, strict=True)])
+        choices = chooser.choose([SelectionItem(q.text, q.evidence, text, tuple(ex), tuple(priority), conversation)
+                                  for q, text, ex, conversation in zip(questions, schema_texts, executed, turns,
+                                                                       strict=True)])
         detail["chosen"] = sum(c.candidate is not None for c in choices)
     return choices
 

@@ -88,14 +88,15 @@ class Knowledge:
 
     # -- conversations ------------------------------------------------------------------------------------------
 
-    def history(self, question: Question, schema: Schema) -> tuple[Turn, ...]:
+    def history(self, question: Question, schema: Schema, before: int | None = None) -> tuple[Turn, ...]:
         """The turns of ``question``'s conversation that fit the prompt: the latest ``max_turns`` within
-        ``budget_tokens``, oldest first (their SQL without values when values are not shared)."""
+        ``budget_tokens``, oldest first (their SQL without values when values are not shared); ``before``: only
+        the turns before that position (those an answer given at that turn saw)."""
         if not question.conversation:
             return ()
         self.store.conversations.require(question.conversation, self.database)
         settings = self.config.conversation
-        turns = self.store.conversations.turns(question.conversation)
+        turns = self.store.conversations.turns(question.conversation)[:before]
         if not self.config.share_values:
             names = _names(schema)
             turns = tuple(replace(t, sql=without_values(t.sql, schema.dialect, names) if t.sql else None)

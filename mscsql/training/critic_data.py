@@ -134,7 +134,7 @@ def balanced_orders(n: int, answer: int, k: int, rng: random.Random) -> list[tup
 
 def option_rows(options: LabelledOptions, schema_text: str, rng: random.Random, *, orderings: int,
                 metadata: MetadataOptions, encoder: EncoderCriticConfig, ordering: str = "permutations",
-                described: Mapping[int, GroupPair] | None = None) -> list[dict[str, Any]]:
+                described: Mapping[int, GroupPair] | None = None, conversation: str = "") -> list[dict[str, Any]]:
     """The training rows of one question's labelled options: ``orderings`` orders of them (balanced over the
     positions of the right one), or with ``ordering="by-support"`` the one order a by-support critic shows (the
     most proposed group first, ties to the higher-ranked generator); each row with the LLM critic's prompt and
@@ -154,7 +154,8 @@ def option_rows(options: LabelledOptions, schema_text: str, rng: random.Random, 
         orders = balanced_orders(n, answer, orderings if answered else 1, rng)
     for number, order in enumerate(orders):
         shown = [options.shown[o] for o in order]
-        prompt = critic_prompt(item.question, item.evidence, schema_text, [groups[i] for i in shown], metadata)
+        prompt = critic_prompt(item.question, item.evidence, schema_text, [groups[i] for i in shown], metadata,
+                               conversation)
         position = order.index(answer)
         rows.append({
             "messages": list(prompt.messages), "completion": LABELS[position] if answered else "",

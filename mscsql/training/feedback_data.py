@@ -31,6 +31,7 @@ from mscsql.critic.grouping import CandidateResult, group_by_result, result_key,
 from mscsql.critic.metadata import MetadataOptions
 from mscsql.db import connect, execute_many
 from mscsql.errors import DatasetError
+from mscsql.prompts.generator import conversation_text
 from mscsql.stages import whole_schema_text
 from mscsql.store import Store
 from mscsql.training.critic_data import LabelledOptions, option_rows
@@ -61,6 +62,7 @@ class FeedbackDataBuild:
     def run(self) -> dict[str, Any]:
         with Store(self.store) as store:
             answers = store.answers.with_feedback(self.database)
+            earlier = {a["id"]: earlier_turns(store, a) for a in answers}
         if not answers:
             raise DatasetError(f"the store has no answer with feedback for the database {self.database!r}",
                                hint="feedback comes from POST /v1/answers/{id}/feedback or mscsql feedback")
@@ -76,7 +78,8 @@ class FeedbackDataBuild:
                 counts["kept"] += 1
                 split = "eval" if rng.random() < self.eval_fraction else "train"
                 splits[split] += option_rows(options, schema_text, rng, orderings=self.orderings,
-                                             metadata=self.metadata, encoder=self.encoder, ordering=self.ordering)
+                                             metadata=self.metadata, encoder=self.encoder, ordering=self.ordering,
+                                             conversation=earlier[answer["id"]])
         if not counts["kept"]:
             why = {"one_option": "all of whose candidates gave one result",
                    "unmatched": "whose correction gives a result none of its candidates gave",
@@ -131,3 +134,11 @@ class FeedbackDataBuild:
         item = BenchmarkItem(index=number, db_id=self.database, question=str(answer.get("question", "")),
                              gold_sql="", evidence=answer.get("evidence"), question_id=answer.get("id"))
         return LabelledOptions(item, tuple(priority), tuple(groups), tuple(shown), tuple(right))
+
+
+def earlier_turns(store: Store, answer: dict[str, Any]) -> str:
+    """The turns of ``answer``'s conversation before it, as its critic read them (empty for a first question)."""
+    turn, conversation = answer.get("turn"), answer.get("conversation_id")
+    if not turn or not conversation:
+        return ""
+    return conversation_text(store.conversations.turns(conversation)[:turn])

@@ -133,3 +133,21 @@ def test_bad_pairwise_settings(server: tuple[FakeServer, str]) -> None:
         PairwiseCritic([object()])  # type: ignore[list-item]
     with OpenAIGenerator(server[1], MODEL, **FAST) as gen, pytest.raises(ConfigError, match="max_pairs"):
         PairwiseCritic([gen], max_pairs=0)
+
+
+def test_a_follow_up_s_pairs_are_shown_the_conversation(server: tuple[FakeServer, str]) -> None:
+    from mscsql.critic.base import SelectionItem
+    from mscsql.prompts.generator import conversation_text
+    from mscsql.types import Turn
+
+    state, url = server
+    state.reset()
+    earlier = conversation_text([Turn("How many singers are there?", "SELECT count(*) FROM singer", ("count",))])
+    item = SelectionItem(QUESTION, EVIDENCE, SCHEMA, tuple(pool()), ("m1", "m2", "m3"), earlier)
+    with OpenAIGenerator(url, MODEL, **FAST) as one:
+        [choice] = PairwiseCritic([one]).choose([item])
+    assert choice.group == 1 and len(state.requests) == 6 * 2
+    for body in state.bodies():
+        text = body["messages"][-1]["content"]
+        assert text.index("How many singers are there?") < text.index("SELECT count(*) FROM singer") < text.index(
+            QUESTION)

@@ -78,3 +78,36 @@ def test_feedback_that_teaches_nothing_says_why(tmp_path: Path) -> None:
     assert "none of the 1 answers with feedback for 'demo' makes a critic example" in made.stderr
     assert "1 all of whose candidates gave one result" in made.stderr
     assert not (tmp_path / "out" / "card.json").exists()
+
+
+def test_a_follow_up_s_rows_show_the_conversation_its_critic_read(tmp_path: Path) -> None:
+    """Feedback on a follow-up question teaches the critic with the earlier turns in the prompt, as the critic
+    read them; a database the store names by its SQLite path needs no --db."""
+    pytest.importorskip("datasets")
+    from mscsql.types import Turn
+
+    db = create_demo(tmp_path / "demo.sqlite")
+    name = str(db)  # the name mscsql ask gives a file it was not given a name for
+    url = f"sqlite:///{tmp_path / 'store.sqlite'}"
+    with Store(url) as store:
+        conversation = store.conversations.start(name)
+        store.conversations.add_turn(conversation, Turn("How many customers are there?", ALL, ("count",)))
+        store.conversations.add_turn(conversation, Turn("And in the SMB segment?", SMB, ("count",)))
+        follow = store.answers.put(name, {**_answer("And in the SMB segment?", SMB, [ALL]),
+                                          "conversation_id": conversation, "turn": 1})
+        store.answers.add_feedback(follow, True)
+        alone = store.answers.put(name, _answer("How many enterprise customers?", ENTERPRISE, [ALL]))
+        store.answers.add_feedback(alone, True)
+    out = tmp_path / "critic-feedback"
+    made = mscsql("train", "data", "critic", "--feedback", url, "--database", name, "--output", str(out),
+                  "--eval-fraction", "0", "--orderings", "2")
+    assert made.returncode == 0, made.stderr
+    from datasets import load_from_disk
+
+    rows = list(load_from_disk(str(out / "data"))["train"])
+    prompts = {r["question"]: r["messages"][-1]["content"] for r in rows}
+    followed = prompts["Question: And in the SMB segment?"]
+    assert "Earlier questions in this conversation" in followed
+    assert followed.index("How many customers are there?") < followed.index(ALL) < followed.index(
+        "Question: And in the SMB segment?")
+    assert "Earlier questions" not in prompts["Question: How many enterprise customers?"]
