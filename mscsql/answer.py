@@ -27,6 +27,9 @@ class GroupInfo:
     count: int  # samples that proposed a member
     ok: bool
     score: float | None = None  # the selector's score, when it has one
+    #: what the group's first query does, in plain English (successful groups: the options of an answer that
+    #: abstains are shown with it)
+    explanation: str = ""
 
 
 @dataclass(frozen=True)

@@ -70,17 +70,19 @@ def answer_of(item: Prepared, pool: Sequence[Candidate], results: Sequence[Candi
                   for c, proposed in zip(results, pool, strict=True))
     scores: Sequence[float | None] = choice.scores if choice.scores is not None else [None] * len(groups)
     chosen = choice.candidate
+    dialect = item.link.schema.dialect
     likely, read = None, None
     if confidence is not None:
         read = features(item.question.text, item.question.evidence, results, choice, item.link.full_schema, weights)
         likely = round(confidence.predict(read), 4)
     return Answer(question=item.question, sql=chosen.sql if chosen else None, result=chosen.result if chosen else None,
                   candidates=infos,
-                  groups=tuple(GroupInfo(g.count, g.ok, s) for g, s in zip(groups, scores, strict=True)),
+                  groups=tuple(GroupInfo(g.count, g.ok, s, explain(g.members[0].sql, dialect) if g.ok else "")
+                               for g, s in zip(groups, scores, strict=True)),
                   chosen_group=choice.group, linked_schema=item.link, selector=selector,
                   unanimous=len([g for g in groups if g.ok]) == 1, timings=timings, config_hash=config_hash,
                   prompt_hash=item.prompt.prompt_hash,
-                  explanation=explain(chosen.sql, item.link.schema.dialect) if chosen else "", confidence=likely,
+                  explanation=explain(chosen.sql, dialect) if chosen else "", confidence=likely,
                   abstained=min_confidence > 0 and (likely is None or likely < min_confidence),
                   confidence_features=read)
 
@@ -92,7 +94,8 @@ def verified_answer(question: Question, example: VerifiedExample, result: Execut
     return Answer(question=question, sql=example.sql, result=result,
                   candidates=(CandidateInfo(example.sql, {"verified": 1}, result.status.value, result.error,
                                             result.row_count, 0),),
-                  groups=(GroupInfo(1, result.ok, 1.0),), chosen_group=0,
+                  groups=(GroupInfo(1, result.ok, 1.0, explain(example.sql, schema.dialect) if result.ok else ""),),
+                  chosen_group=0,
                   linked_schema=linked(schema, tables, linker="verified"), selector="verified", unanimous=True,
                   timings=timings, config_hash=config_hash, explanation=explain(example.sql, schema.dialect),
                   source="verified", example_id=example.id, confidence=1.0)

@@ -114,11 +114,16 @@ def test_an_unsure_answer_shows_its_options_and_a_follow_up_continues_the_conver
                 assert "The candidates disagree" in page.inner_text("#options-note")
                 options = page.locator("#option-list li pre").all_inner_texts()
                 assert sorted(options) == sorted([BY_REGION, "SELECT count(*) AS customers FROM customers"])
+                # each option says what it does, in plain English, above its SQL
+                said = page.locator("#option-list li .option-explanation").all_inner_texts()
+                assert said[options.index("SELECT count(*) AS customers FROM customers")] == "Counts the customers."
+                assert said[options.index(BY_REGION)].startswith("Lists the name (as region)")
                 page.screenshot(path=str(tmp_path / "options.png"), full_page=True)
                 page.locator("#option-list li").nth(options.index(
                     "SELECT count(*) AS customers FROM customers")).locator("button").click()
                 page.wait_for_selector("#result tbody tr")
                 assert page.is_hidden("#options") and page.inner_text("#result tbody") == "120"
+                assert page.inner_text("#explanation") == "Counts the customers."  # the picked option's
                 assert page.is_visible("#conversation")
                 ANSWERS_BY_MODEL.clear()
                 page.fill("#question", "And which region has the most?")

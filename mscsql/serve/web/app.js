@@ -150,19 +150,22 @@ function renderOptions(answer) {
     const item = document.createElement("li");
     const pre = document.createElement("pre");
     pre.textContent = member.sql;
+    const says = document.createElement("p");
+    says.className = "option-explanation";
+    says.textContent = group.explanation || "";
     const note = document.createElement("span");
-    note.textContent = `${group.count} of ${total} samples, ${member.row_count} rows `;
+    note.textContent = `${group.count} of ${total} samples, ${member.row_count} row${member.row_count === 1 ? "" : "s"} `;
     const pick = document.createElement("button");
     pick.type = "button";
     pick.textContent = "Use this one";
-    pick.addEventListener("click", () => useOption(answer, member));
-    item.append(pre, note, pick);
+    pick.addEventListener("click", () => useOption(answer, member, group));
+    item.append(says, pre, note, pick);
     list.append(item);
   }
   $("options").hidden = groups.length === 0;
 }
 
-async function useOption(answer, member) {
+async function useOption(answer, member, group) {
   showError("");
   const reply = await fetch("/v1/sql", {
     method: "POST", headers: headers(),
@@ -180,7 +183,7 @@ async function useOption(answer, member) {
     }).catch(() => {});
   }
   $("options").hidden = true;
-  render({ ...answer, sql: member.sql, result: body, abstained: false, explanation: "",
+  render({ ...answer, sql: member.sql, result: body, abstained: false, explanation: group.explanation || "",
            chosen_group: member.group }, true);
 }
 
