@@ -33,7 +33,7 @@ from typing import Any
 
 from mscsql.answer import Answer, CandidateInfo, GroupInfo, answer_json
 from mscsql.config import PipelineConfig, checked_limits, load_generation_config
-from mscsql.errors import DatabaseError, NotFound, RejectedInput, redact
+from mscsql.errors import DatabaseError, MscSqlError, NotFound, RejectedInput, redact
 from mscsql.stages import (
     BatchControl,
     Limits,
@@ -136,6 +136,32 @@ class TextToSQL:
         """Keep a verified example for this database: its SQL must pass the guard and run read-only first."""
         verify_sql(self.db, sql, self.config.execution.timeout_s)
         return self.store.examples.add(self.name, question, sql, evidence, source=source, answer_id=answer_id)
+
+    def import_examples(self, examples: str | Path | Sequence[dict[str, Any]], *, skip_invalid: bool = False
+                        ) -> dict[str, Any]:
+        """Keep many verified examples: a JSON or JSON Lines file of ``{question, sql, evidence?}`` (or such dicts).
+        Every SQL is checked and run first; one that fails keeps none of them (a :class:`RejectedInput` naming
+        each), unless ``skip_invalid``. Returns ``kept`` (the examples as stored), ``already`` (how many of them
+        were kept before) and ``failed`` (entry number -> why)."""
+        from mscsql.store.examples import checked_examples, read_examples_file
+
+        source = str(examples) if isinstance(examples, str | Path) else "the examples given"
+        entries = read_examples_file(examples) if isinstance(examples, str | Path) else checked_examples(
+            [(f"entry {i + 1}", e) for i, e in enumerate(examples)], source)
+        failed: dict[int, str] = {}
+        for number, example in enumerate(entries, 1):
+            try:
+                verify_sql(self.db, example["sql"], self.config.execution.timeout_s)
+            except MscSqlError as error:
+                failed[number] = f"{number}: {example['question'][:60]!r}: {error.message}"
+        if failed and not skip_invalid:
+            raise RejectedInput(f"{len(failed)} of {len(entries)} examples in {source} failed their check, so none "
+                                "was kept:\n  " + "\n  ".join(failed.values()),
+                                hint="fix them, or skip the ones that fail (--skip-invalid, skip_invalid=True)")
+        before = {e["id"] for e in self.store.examples.list(self.name)}
+        kept = [self.store.examples.add(self.name, e["question"], e["sql"], e["evidence"], source="imported")
+                for number, e in enumerate(entries, 1) if number not in failed]
+        return {"kept": kept, "already": sum(e["id"] in before for e in kept), "failed": failed}
 
     def promote(self, answer: str | dict[str, Any]) -> dict[str, Any]:
         """Make a kept answer (its id, or the answer as :class:`~mscsql.store.Store` keeps it, with its

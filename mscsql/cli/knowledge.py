@@ -12,7 +12,7 @@ import typer
 
 from mscsql.cli.app import app, err, out
 from mscsql.cli.render import cells, print_json, warn_if_privileged
-from mscsql.errors import ConfigError, MscSqlError, RejectedInput, redact
+from mscsql.errors import ConfigError, RejectedInput, redact
 
 examples_app = typer.Typer(help="Verified examples (question and checked SQL) of a database: few-shot examples in "
                                 "every prompt, and direct answers to a question asked again.", no_args_is_help=True)
@@ -92,25 +92,14 @@ def examples_import(file: Annotated[Path, typer.Argument(help="JSON list or JSON
                     config: ServeConfigOpt = None, database: DatabaseOpt = None, db: DbOpt = None,
                     store: StoreOpt = None) -> None:
     """Keep every example of a file; each SQL is checked and run first."""
-    from mscsql.store.examples import read_examples_file, verify_sql
+    from mscsql.store.examples import read_examples_file
 
-    examples = read_examples_file(file)
+    read_examples_file(file)  # a malformed file is refused before any database is opened
     with target(config, database, db, store) as t2s:
-        failed: dict[int, str] = {}
-        for number, example in enumerate(examples, 1):
-            try:
-                verify_sql(t2s.db, example["sql"], t2s.config.execution.timeout_s)
-            except MscSqlError as error:
-                failed[number] = f"{number}: {example['question'][:60]!r}: {error.message}"
-        if failed and not skip_invalid:
-            raise ConfigError(f"{len(failed)} of {len(examples)} examples in {file} failed their check, so none was "
-                              "kept:\n  " + "\n  ".join(failed.values()), hint="fix them, or pass --skip-invalid")
-        before = {e["id"] for e in t2s.store.examples.list(t2s.name)}
-        kept = [t2s.store.examples.add(t2s.name, e["question"], e["sql"], e["evidence"], source="imported")
-                for number, e in enumerate(examples, 1) if number not in failed]
+        report = t2s.import_examples(file, skip_invalid=skip_invalid)
+    kept, failed, known = report["kept"], report["failed"], report["already"]
     for line in failed.values():
         err.print(f"skipped {line}", highlight=False, markup=False)
-    known = sum(e["id"] in before for e in kept)
     err.print(f"{len(kept)} examples kept for {t2s.name}" + (f" ({known} of them already were)" if known else "")
               + (f", {len(failed)} skipped" if failed else ""), highlight=False, markup=False)
     if failed:

@@ -4,6 +4,7 @@ the read-only guard and runs before it is stored (:func:`verify_sql`)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,12 @@ def read_examples_file(path: str | Path) -> list[dict[str, Any]]:
             except json.JSONDecodeError as err:
                 raise RejectedInput(f"examples file {path}, line {number}, is not a JSON object: {err.msg} "
                                     f"(column {err.colno})", hint=hint) from None
+    return checked_examples(entries, f"examples file {path}")
+
+
+def checked_examples(entries: Sequence[tuple[str, Any]], source: str) -> list[dict[str, Any]]:
+    """The examples among ``entries`` (where each is, the entry), each with ``question``, ``sql`` and ``evidence``;
+    one :class:`RejectedInput` names every entry that is not an example (``source`` says where they come from)."""
     problems, examples = [], []
     for where, entry in entries:
         if not isinstance(entry, dict):
@@ -69,10 +76,10 @@ def read_examples_file(path: str | Path) -> list[dict[str, Any]]:
             continue
         examples.append({"question": entry["question"], "sql": entry["sql"], "evidence": entry.get("evidence")})
     if problems:
-        raise RejectedInput(f"examples file {path} has entries that are not examples:\n  " + "\n  ".join(problems),
+        raise RejectedInput(f"{source} has entries that are not examples:\n  " + "\n  ".join(problems),
                             hint='each entry is {"question": "...", "sql": "...", "evidence": "..." (optional)}')
     if not examples:
-        raise RejectedInput(f"examples file {path} has no examples")
+        raise RejectedInput(f"{source} has no examples")
     return examples
 
 

@@ -372,3 +372,28 @@ def test_reliabilities_of_other_generators_or_too_few_questions_are_refused(tmp_
         with TextToSQL.from_config(_config(local_server, selection={"reliability": str(source)}), db=db) as t2s, \
                 pytest.raises(ConfigError, match=re.escape(says)):
             t2s.ask("How many customers are there?")
+
+
+def test_the_library_imports_examples_all_or_none(tmp_path: Path) -> None:
+    """import_examples checks and runs every query first: one that fails keeps none (unless skip_invalid), each
+    failure named; a file or a list of dicts; entries that are not examples are refused before anything runs."""
+    db = create_demo(tmp_path / "demo.sqlite")
+    good = [{"question": "How many orders were cancelled?", "sql": CANCELLED},
+            {"question": "How many regions?", "sql": "SELECT count(*) FROM regions", "evidence": "all of them"}]
+    bad = {"question": "Wipe the orders", "sql": "DELETE FROM orders"}
+    config = {"generators": [{"name": "r", "backend": "replay", "options": {"samples": str(tmp_path / "none")}}]}
+    with TextToSQL.from_config(config, db=db) as t2s:
+        with pytest.raises(RejectedInput, match=r"1 of 3 examples .* failed their check") as refused:
+            t2s.import_examples([*good, bad])
+        assert "3: 'Wipe the orders'" in refused.value.message and t2s.examples() == []
+        with pytest.raises(RejectedInput, match="entry 2: no 'sql' text"):
+            t2s.import_examples([good[0], {"question": "q"}])
+        file = tmp_path / "examples.jsonl"
+        file.write_text("\n".join(json.dumps(e) for e in [*good, bad]) + "\n")
+        report = t2s.import_examples(file, skip_invalid=True)
+        assert [e["sql"] for e in report["kept"]] == [CANCELLED, "SELECT count(*) FROM regions"]
+        assert list(report["failed"]) == [3] and report["already"] == 0
+        assert [(e["question"], e["evidence"], e["source"]) for e in t2s.examples()] == [
+            ("How many orders were cancelled?", None, "imported"), ("How many regions?", "all of them", "imported")]
+        assert t2s.import_examples(good)["already"] == 2  # kept once
+        assert len(t2s.examples()) == 2
