@@ -89,3 +89,34 @@ def test_pairwise_rows_take_no_other_ordering(tmp_path: Path) -> None:
                     "--output", str(tmp_path / "data"))
     assert result.returncode == 2 and "--ordering" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "data").exists()
+
+
+def test_a_critic_trained_on_by_support_rows_picks_the_right_groups(tmp_path: Path) -> None:
+    """The joint critic in the order of support, end to end: by-support rows (the options in the order the critic
+    shows them), the LoRA recipe, and ``mscsql select -s critic --critic-ordering by-support`` with the result."""
+    from mscsql.training.config import load_train_config
+    from mscsql.training.merge import merge_adapter
+    from mscsql.training.recipe import train_causal_lm
+
+    root, files = make_pools(tmp_path)
+    build(root, files, tmp_path / "data", orderings=1, ordering="by-support")
+    data, _stored = read_dataset(tmp_path / "data", "critic")
+    rows = list(data["train"])
+    assert sorted(r["index"] for r in rows) == [0, 2, 3, 5]  # one row per question that teaches
+    texts = [m["content"] for r in rows for m in r["messages"]]
+    base = build_tiny_causal_lm(tmp_path / "base", "llama", (*tiny_setup.TEXTS, *texts), seed=0, hidden_size=64,
+                                initializer_range=0.2)
+    config = tiny_setup.config_dict(base, tmp_path / "data", tmp_path / "out", max_steps=60, max_length=1024,
+                                    learning_rate=3e-3, eval_fraction=0.0)
+    config["role"] = "critic"
+    merged = merge_adapter(train_causal_lm(load_train_config(config)).adapter_dir, tmp_path / "critic")
+    assert min(right_letter_probability(merged, rows)) > 0.5
+
+    picked = mscsql("select", "--benchmark", "spider-dev", "--data-dir", str(root), "--candidates", *map(str, files),
+                    "--selector", "vote", "--selector", "critic", "--critic-model", str(merged),
+                    "--critic-ordering", "by-support", "--output", str(tmp_path / "select"), "--workers", "1",
+                    timeout=600)
+    assert picked.returncode == 0, picked.stderr
+    summary = json.loads((tmp_path / "select" / "summary.json").read_text())
+    # as with the pairwise critic: the vote gets 3 of the 6 questions, the critic every one that can be right
+    assert summary["selectors"] == pytest.approx({"vote": 3 / 6, "critic": 5 / 6}, abs=1e-4), summary
