@@ -10,7 +10,8 @@ between 0 and 1 for results that differ only in part:
 - the rows, read through the paired columns, are compared as multisets (intersection over union), so a result
   that holds a subset or a superset of the other's rows gets the share it has in common;
 - results of one row each compare cell by cell, and numbers by how close they are (1 - |a - b| / max(|a|, |b|)):
-  a count of 41 against one of 42 is nearly the same answer, a count of 3 against one of 42 is not;
+  a count of 41 against one of 42 is nearly the same answer, a count of 3 against one of 42 is not (in results
+  of several rows, numbers count only when equal);
 - text compares without surrounding spaces and case, numbers written as text as numbers, integers as floats;
 - a failed query (error, timeout, refusal) agrees with nothing; no rows agrees only with no rows.
 
