@@ -46,6 +46,7 @@ from mscsql.stages import (
     prepare,
     retrieve_values,
     sample,
+    top_ties,
 )
 from mscsql.stages import answers as build_answers
 from mscsql.stages.choose import verified_answer
@@ -319,11 +320,12 @@ class TextToSQL:
         started = time.perf_counter()
         choices = choose(self.models, [p.question for p in prepared], [p.schema_text for p in prepared], executed,
                          priority, control=control, positions=live, contexts=[p.context for p in prepared])
+        ties = top_ties(self.db, choices, timeout_s=self.config.execution.timeout_s)  # what the confidence reads
         timings["selection_s"] = time.perf_counter() - started
         done = build_answers(prepared, pools, executed, choices, selector=self.config.selection.selector,
                              timings=timings, config_hash=self.config_hash, confidence=self.models.confidence,
                              min_confidence=self.config.selection.min_confidence,
-                             weights=self.models.generator_weights)
+                             weights=self.models.generator_weights, ties=ties)
         if self.trace_dir is not None:
             self._trace(done, prepared, samples)
         return dict(zip(live, done, strict=True))

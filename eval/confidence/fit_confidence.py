@@ -51,6 +51,7 @@ from mscsql.critic.confidence import FEATURES, PENALTY_PER_ANSWER, ConfidenceMod
 from mscsql.critic.grouping import CandidateResult
 from mscsql.critic.reliability import estimate_reliability, observed
 from mscsql.critic.selectors import VoteSelector
+from mscsql.critic.ties import top_tied
 from mscsql.db import connect
 from mscsql.evaluation.cache import GoldCache
 from mscsql.evaluation.confidence import confidence_report
@@ -142,6 +143,37 @@ def pool_choices(pool: list[str], candidates: dict[int, list[CandidateResult]], 
     return list(zip(items, candidates, VoteSelector().choose(items), strict=True))
 
 
+class TopTies:
+    """Whether a question's chosen query's top row is tied (:func:`mscsql.critic.ties.top_tied`), each (question,
+    statement) probed once on its database, read-only; the databases stay open until :meth:`close`."""
+
+    def __init__(self) -> None:
+        self.found: dict[tuple[int, str], float] = {}
+        self.open: dict[str, Any] = {}
+
+    def __call__(self, question: Any, sql: str) -> float:
+        key = (question.index, sql)
+        if key not in self.found:
+            if question.database not in self.open:
+                self.open[question.database] = connect(question.database)
+            self.found[key] = top_tied(self.open[question.database], sql, 30.0)
+        return self.found[key]
+
+    def of(self, question: Any, choice: Choice) -> float:
+        """For the vote's ``choice`` of ``question``: 0 without a successful choice."""
+        chosen = choice.candidate
+        return self(question, chosen.sql) if chosen is not None and chosen.result.ok else 0.0
+
+    def close(self) -> None:
+        for db in self.open.values():
+            db.close()
+        self.open.clear()
+
+
+#: the probes of every pool of this process (pools share most of their chosen statements)
+TIES = TopTies()
+
+
 def pool_rows(pool: list[str], candidates: dict[int, list[CandidateResult]], questions: dict[int, Any],
               verdict: dict[tuple[str, int], bool], schemas: dict[str, Any],
               extra: Callable[[SelectionItem, Choice, dict[str, float]], dict[str, float]] | None = None, *,
@@ -171,7 +203,8 @@ def pool_rows(pool: list[str], candidates: dict[int, list[CandidateResult]], que
         schema = schemas[questions[index].db_id]
         half = "even" if db_of[index] in halves["even"] else "odd"
         weights = other[half] if reliability == "other-databases" else every
-        found = features(item.question, item.evidence, item.candidates, choice, schema, weights)
+        found = features(item.question, item.evidence, item.candidates, choice, schema, weights,
+                         top_tied=TIES.of(questions[index], choice))
         rows.append(({**found, **extra(item, choice, weights)} if extra else found, right))
     return rows
 

@@ -97,7 +97,7 @@ def pool_rows(pool: dict[str, str], candidates: dict[int, list[CandidateResult]]
         position = next((k for k, c in enumerate(item.candidates) if c is choice.candidate), None)
         right = position is not None and verdict[(files[position], index)]
         found = features(item.question, item.evidence, item.candidates, choice, schemas[questions[index].db_id],
-                         weights)
+                         weights, top_tied=base.TIES.of(questions[index], choice))
         rows.append((found, right))
     return rows
 

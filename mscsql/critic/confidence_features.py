@@ -17,7 +17,9 @@
   asks (a count without an aggregate, a superlative without ordering, "each" without grouping, a negation
   without NOT);
 - how much of the question the query covers: the question's content words found in the query, and the words
-  that name the database's tables and columns (with a schema) that the query leaves out.
+  that name the database's tables and columns (with a schema) that the query leaves out;
+- whether the chosen query keeps the one top row of an ordering whose next row ties with it
+  (:mod:`mscsql.critic.ties`: "the airline with the fewest flights" when two have as few).
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ FEATURES = (
     "negation_without_not",
     # coverage of the question's words
     "question_coverage", "schema_words_unused", "schema_words_unused_share",
+    # the one top row of an ordering tied with the next (mscsql.critic.ties)
+    "top_tied",
 )
 
 def _result_shape(result: ExecutionResult) -> dict[str, float]:
@@ -73,11 +77,13 @@ def _graded(choice: Choice, share: float, total: int) -> dict[str, float]:
 
 
 def features(question: str, evidence: str | None, candidates: Sequence[CandidateResult], choice: Choice,
-             schema: Schema | None = None, weights: Mapping[str, float] | None = None) -> dict[str, float]:
+             schema: Schema | None = None, weights: Mapping[str, float] | None = None, *,
+             top_tied: float = 0.0) -> dict[str, float]:
     """The :data:`FEATURES` of ``choice`` among ``candidates`` (each candidate's ``sources``: one entry per
     sample that proposed it); ``schema``: the database's, for the words that name its tables and columns;
     ``weights``: each generator's, estimated over a run of questions (:mod:`mscsql.critic.reliability`; without
-    them every generator weighs the same)."""
+    them every generator weighs the same); ``top_tied``: whether the chosen query's one top row ties with the
+    next (:func:`mscsql.critic.ties.top_tied`, which needs the database: the caller runs it)."""
     total = sum(len(c.sources) for c in candidates)
     chosen = choice.candidate
     if chosen is None or choice.group is None or total == 0:
@@ -106,4 +112,5 @@ def features(question: str, evidence: str | None, candidates: Sequence[Candidate
     found.update(asks(question))
     found.update(mismatches(found, found))  # the one of them not in FEATURES is dropped below
     found.update(coverage(question, chosen.sql, schema, dialect))
+    found["top_tied"] = top_tied if chosen.result.ok else 0.0
     return {name: float(found[name]) for name in FEATURES}

@@ -49,6 +49,7 @@ from mscsql.stages import (
     estimate_reliability,
     execute,
     keep_reliability,
+    top_ties,
 )
 
 log = logging.getLogger(__name__)
@@ -145,12 +146,13 @@ class PipelineRun:
                     pools = candidate_pools([s.samples for s in batch], self.benchmark.dialect)
                     with connect(by_index[batch[0].index].database or "", execution=self.config.execution) as db:
                         executed = execute(db, pools, priority, limits=limits, workers=self.workers)
-                    choices = choose(models, [p.question for p in prepared], [p.schema_text for p in prepared],
-                                     executed, priority)
+                        choices = choose(models, [p.question for p in prepared], [p.schema_text for p in prepared],
+                                         executed, priority)
+                        ties = top_ties(db, choices, timeout_s=self.config.execution.timeout_s)
                     made = answers(prepared, pools, executed, choices, selector=selector,
                                    confidence=models.confidence,
                                    min_confidence=self.config.selection.min_confidence,
-                                   weights=models.generator_weights)
+                                   weights=models.generator_weights, ties=ties)
                     for item, answer in zip(batch, made, strict=True):
                         record = {"index": item.index, "db_id": by_index[item.index].db_id, **answer.to_dict(),
                                   "confidence_features": _rounded(answer.confidence_features)}

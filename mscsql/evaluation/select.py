@@ -47,6 +47,7 @@ from mscsql.stages import (
     group_by_result,
     keep_reliability,
     observed,
+    top_ties,
     whole_schema_text,
 )
 
@@ -151,6 +152,8 @@ class SelectRun:
         questions = [benchmark_question(item) for item in items]
         chosen = {name: choose(selector, questions, [schema_text] * len(items), executed, names)
                   for name, selector in self.selectors.items()}
+        with connect(items[0].database) as db:  # what the confidence reads: is a chosen top row tied?
+            ties = {name: top_ties(db, chosen[name], timeout_s=self.timeout_s) for name in self.selectors}
         records = []
         for position, item in enumerate(items):
             record: dict[str, Any] = {"index": item.index, "db_id": item.db_id, "difficulty": item.difficulty,
@@ -162,7 +165,8 @@ class SelectRun:
                 choice = chosen[name][position]
                 candidate = choice.candidate
                 found = confidence_features(questions[position].text, questions[position].evidence,
-                                            executed[position], choice, schema, weights)
+                                            executed[position], choice, schema, weights,
+                                            top_tied=ties[name][position])
                 record[name] = {"source": candidate.sources[0] if candidate else None,
                                 "correct": bool(candidate and verdict[(candidate.sources[0], item.index)]),
                                 "confidence": round(self.model.predict(found), 6), "share": round(found["share"], 6),

@@ -28,7 +28,7 @@ from mscsql.prompts import GENERATOR_TEMPLATE_VERSION
 from mscsql.stages.check import check_before_stages
 from mscsql.stages.choose import answers, choose
 from mscsql.stages.events import STAGES, BatchControl, StageEvent
-from mscsql.stages.execute import Limits, candidate_pools, execute
+from mscsql.stages.execute import Limits, candidate_pools, execute, top_ties
 from mscsql.stages.models import Models
 from mscsql.stages.prepare import Prepared, prepare, retrieve_values, whole_schema_text
 from mscsql.stages.sample import sample
@@ -38,4 +38,4 @@ __all__ = ["GENERATOR_TEMPLATE_VERSION", "STAGES", "BatchControl", "Candidate",
            "SampleStore", "SelectionItem", "Selector", "StageEvent", "VoteSelector", "answers", "answers_observed",
            "candidate_pools", "check_before_stages", "choose", "confidence_features", "configured_models",
            "estimate_reliability", "execute", "group_by_result", "keep_reliability", "observed", "prepare",
-           "require_runnable", "retrieve_values", "sample", "whole_schema_text"]
+           "require_runnable", "retrieve_values", "sample", "top_ties", "whole_schema_text"]

@@ -47,21 +47,23 @@ def answers(prepared: Sequence[Prepared], pools: Sequence[Sequence[Candidate]],
             executed: Sequence[Sequence[CandidateResult]], choices: Sequence[Choice], *, selector: str,
             timings: dict[str, float] | None = None, config_hash: str = "",
             confidence: ConfidenceModel | None = None, min_confidence: float = 0.0,
-            weights: Mapping[str, float] | None = None) -> list[Answer]:
+            weights: Mapping[str, float] | None = None, ties: Sequence[float] | None = None) -> list[Answer]:
     """The answers: the chosen SQL and result, every candidate with its generators, status and group, the
     groups with the selector's scores, and how confident the choice is (with ``confidence``, a model, reading
-    each generator's fixed ``weights`` if any; an answer below ``min_confidence`` abstains)."""
+    each generator's fixed ``weights`` if any and whether each chosen query's top row is tied, ``ties``
+    (:func:`~mscsql.stages.execute.top_ties`); an answer below ``min_confidence`` abstains)."""
     out = []
-    for item, pool, results, choice in zip(prepared, pools, executed, choices, strict=True):
+    ties = list(ties) if ties is not None else [0.0] * len(choices)
+    for item, pool, results, choice, tied in zip(prepared, pools, executed, choices, ties, strict=True):
         out.append(answer_of(item, pool, results, choice, selector=selector, timings=dict(timings or {}),
                              config_hash=config_hash, confidence=confidence, min_confidence=min_confidence,
-                             weights=weights))
+                             weights=weights, tied=tied))
     return out
 
 
 def answer_of(item: Prepared, pool: Sequence[Candidate], results: Sequence[CandidateResult], choice: Choice, *,
               selector: str, timings: dict[str, Any], config_hash: str, confidence: ConfidenceModel | None = None,
-              min_confidence: float = 0.0, weights: Mapping[str, float] | None = None) -> Answer:
+              min_confidence: float = 0.0, weights: Mapping[str, float] | None = None, tied: float = 0.0) -> Answer:
     groups = choice.groups
     group_of = {id(m): gi for gi, g in enumerate(groups) for m in g.members}
     infos = tuple(CandidateInfo(c.sql, dict(proposed.generators),
@@ -73,7 +75,8 @@ def answer_of(item: Prepared, pool: Sequence[Candidate], results: Sequence[Candi
     dialect = item.link.schema.dialect
     likely, read = None, None
     if confidence is not None:
-        read = features(item.question.text, item.question.evidence, results, choice, item.link.full_schema, weights)
+        read = features(item.question.text, item.question.evidence, results, choice, item.link.full_schema, weights,
+                        top_tied=tied)
         likely = round(confidence.predict(read), 4)
     return Answer(question=item.question, sql=chosen.sql if chosen else None, result=chosen.result if chosen else None,
                   candidates=infos,

@@ -54,3 +54,22 @@ def execute(db: Any, pools: Sequence[Sequence[Candidate]], priority: Sequence[st
                                                    result, candidate.best_logprob))
         detail["candidates"] = sum(len(e) for e in executed)
     return executed
+
+
+def top_ties(db: Any, choices: Sequence[Any], *, timeout_s: float) -> list[float]:
+    """For each :class:`~mscsql.critic.base.Choice`, 1 when its chosen query keeps the one top row of an ordering
+    and the next row ties with it (:mod:`mscsql.critic.ties`: one more read-only query, under the guard, for such a
+    query only), else 0; what the answers' confidence reads."""
+    from mscsql.critic.ties import top_tied
+
+    found: dict[str, float] = {}
+    out = []
+    for choice in choices:
+        chosen = choice.candidate
+        if chosen is None or not chosen.result.ok:
+            out.append(0.0)
+            continue
+        if chosen.sql not in found:
+            found[chosen.sql] = top_tied(db, chosen.sql, timeout_s)
+        out.append(found[chosen.sql])
+    return out

@@ -397,3 +397,19 @@ def test_the_library_imports_examples_all_or_none(tmp_path: Path) -> None:
             ("How many orders were cancelled?", None, "imported"), ("How many regions?", "all of them", "imported")]
         assert t2s.import_examples(good)["already"] == 2  # kept once
         assert len(t2s.examples()) == 2
+
+
+def test_a_tied_top_row_makes_an_answer_less_sure(tmp_path: Path, local_server: str) -> None:  # noqa: F811
+    """The same agreement on "the first customer": ordered by segment, many customers share the first place (a
+    tie the probe finds on the database), ordered by id, one does; the tied answer is the less confident."""
+    db = create_demo(tmp_path / "demo.sqlite")
+    config = _config(local_server, generators=[_member(local_server, "first", "first", n=3)])
+    confidence = {}
+    with TextToSQL.from_config(config, db=db) as t2s:
+        for order in ("segment", "customer_id"):
+            ANSWER_BOX[0] = f"SELECT name FROM customers ORDER BY {order} LIMIT 1"
+            answer = t2s.ask("Which customer comes first?")
+            assert answer.ok and answer.confidence_features is not None
+            confidence[order] = (answer.confidence_features["top_tied"], answer.confidence)
+    assert confidence["segment"][0] == 1.0 and confidence["customer_id"][0] == 0.0
+    assert confidence["segment"][1] < confidence["customer_id"][1]
