@@ -85,13 +85,10 @@ def similarity_features(item: Any, choice: Any, similarity: Similarity, explaine
 
 def main() -> None:
     args = base.probe_arguments(__doc__, "eval/results/explanation_similarity.json")
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
     started = time.perf_counter()
-    files, verdict, items, candidates = base.load_study(args.data, args.work, progress=False)
-    questions = {i.index: i for i in items}
-    names = [f.name for f in files]
-    fitting, measuring = base.draw_pools(names)  # the pools fit_confidence.py draws
-    schemas = base.schemas_of(items)
+    study = base.probe_study(args)  # the pools fit_confidence.py draws
+    items, candidates, questions, schemas = study.items, study.candidates, study.questions, study.schemas
+    verdict, fitting, measuring = study.verdict, study.fitting, study.measuring
     statements = {c.sql for proposed in candidates.values() for c in proposed}
     log.info("explaining %d statements", len(statements))
     explained = {sql: explain(sql, "sqlite") for sql in statements}
@@ -104,17 +101,11 @@ def main() -> None:
 
     fitting_rows = {tuple(p): rows_of(p) for p in fitting}
     measuring_rows = {tuple(p): rows_of(p) for p in measuring}
-    databases = [questions[i].db_id for i in candidates]
+    databases = study.databases
     report = {}
     for label, extra in VARIANTS.items():
-        used = tuple(FEATURES) + extra
-        cross = base.choose_penalty(fitting_rows, databases, used)["cross_validated_gain_at_80"]
-        found = base.gains_with(used, fitting_rows, measuring_rows, databases)
-        report[label] = {"cross_validated_gain_at_80": {p: round(100 * g, 2) for p, g in cross.items()},
-                         "gain_at_80_measured_pools": base.summarise(found["measured"]),
-                         "gain_at_80_database_split": base.summarise(found["split"]),
-                         "per_pool": [round(g, 2) for g in found["measured"]],
-                         "weights": dict(zip(used[len(FEATURES):], found["model"].coef[len(FEATURES):], strict=True))}
+        report[label] = base.variant_report(tuple(FEATURES) + extra, tuple(FEATURES), fitting_rows, measuring_rows,
+                                            databases)
         log.info("%s: cross-validated %s, measured %s, split %s", label, report[label]["cross_validated_gain_at_80"],
                  report[label]["gain_at_80_measured_pools"], report[label]["gain_at_80_database_split"])
     base.write_probe_record(args, __file__, {"penalty_per_answer": PENALTY_PER_ANSWER,

@@ -39,6 +39,7 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from itertools import groupby
 from pathlib import Path
 from typing import Any
@@ -359,6 +360,34 @@ def probe_arguments(doc: str | None, output: str) -> argparse.Namespace:
     return parser.parse_args()
 
 
+@dataclass(frozen=True)
+class ProbeStudy:
+    """What every probe starts from: the study (:func:`load_study`), the pools this script draws, the schemas."""
+
+    files: list[PredictionFile]
+    verdict: dict[tuple[str, int], bool]
+    items: list[Any]
+    candidates: dict[int, list[CandidateResult]]
+    questions: dict[int, Any]
+    fitting: list[list[str]]
+    measuring: list[list[str]]
+    schemas: dict[str, Any]
+
+    @property
+    def databases(self) -> list[str]:
+        """Each question's database, in the candidates' order (what the database split reads)."""
+        return [self.questions[i].db_id for i in self.candidates]
+
+
+def probe_study(args: argparse.Namespace) -> ProbeStudy:
+    """The study and pools of this script's default seed, for a probe run with ``args`` (:func:`probe_arguments`)."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    files, verdict, items, candidates = load_study(args.data, args.work, progress=False)
+    fitting, measuring = draw_pools([f.name for f in files])
+    return ProbeStudy(files, verdict, items, candidates, {i.index: i for i in items}, fitting, measuring,
+                      schemas_of(items))
+
+
 def write_probe_record(args: argparse.Namespace, script: str, content: dict[str, Any]) -> None:
     """Write a probe's record to ``args.output``: the command that made it, then ``content``."""
     command = (f"python eval/confidence/{Path(script).name} --data ../shared/data --work runs/confidence "
@@ -399,6 +428,21 @@ def gains_with(names: tuple[str, ...], fitting: Rows, measuring: Rows, databases
     split = [100 * m["gain_over_share"]["0.8"] for runs in _split_compares(fitting, measuring, databases, names,
                                                                              penalty).values() for m in runs]
     return {"measured": measured, "split": split, "model": model}
+
+
+def variant_report(used: tuple[str, ...], base_names: tuple[str, ...], fitting: Rows, measuring: Rows,
+                   databases: list[str]) -> dict[str, Any]:
+    """A probe's record of a model reading ``used``: its gain at 80 % coverage over the share cross-validated on
+    the fitting pools alone (the protocol that chooses), on the measuring pools and on the database split, and the
+    weights of the features beyond ``base_names``."""
+    cross = choose_penalty(fitting, databases, used)["cross_validated_gain_at_80"]
+    found = gains_with(used, fitting, measuring, databases)
+    added = [n for n in used if n not in base_names]
+    coef = dict(zip(used, found["model"].coef, strict=True))
+    return {"cross_validated_gain_at_80": {p: round(100 * g, 2) for p, g in cross.items()},
+            "gain_at_80_measured_pools": summarise(found["measured"]),
+            "gain_at_80_database_split": summarise(found["split"]),
+            "per_pool": [round(g, 2) for g in found["measured"]], "weights": {n: coef[n] for n in added}}
 
 
 def summarise(gains: list[float]) -> dict[str, Any]:

@@ -109,12 +109,8 @@ def main() -> None:
     without = tuple(f for f in FEATURES if f != "reliable_share")
     for label, used in (("without reliable_share", without), ("packaged features (with reliable_share)", FEATURES),
                         ("+ reliable_margin", (*FEATURES, "reliable_margin"))):
-        cross = base.choose_penalty(fitting_rows, databases, used)["cross_validated_gain_at_80"]
-        found = base.gains_with(used, fitting_rows, measuring_rows, databases)
-        confidence[label] = {"cross_validated_gain_at_80": {p: round(100 * g, 2) for p, g in cross.items()},
-                             "gain_at_80_measured_pools": base.summarise(found["measured"]),
-                             "gain_at_80_database_split": base.summarise(found["split"]),
-                             "per_pool": [round(g, 2) for g in found["measured"]]}
+        found = base.variant_report(used, without, fitting_rows, measuring_rows, databases)
+        confidence[label] = {k: v for k, v in found.items() if k != "weights"}
     selected = {"measuring_pools": selection(measuring, answers, verdict, batch_of),
                 "fitting_pools": selection(fitting, answers, verdict, batch_of)}
     for group, found in list(selected.items()):
