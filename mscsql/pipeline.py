@@ -320,7 +320,9 @@ class TextToSQL:
         started = time.perf_counter()
         choices = choose(self.models, [p.question for p in prepared], [p.schema_text for p in prepared], executed,
                          priority, control=control, positions=live, contexts=[p.context for p in prepared])
-        ties = top_ties(self.db, choices, timeout_s=self.config.execution.timeout_s)  # what the confidence reads
+        wanted = set(control.live(live))
+        ties = top_ties(self.db, choices, limits=[per_question[i] for i in live],  # what the confidence reads
+                        workers=self.config.execution.workers, skip=[i not in wanted for i in live])
         timings["selection_s"] = time.perf_counter() - started
         done = build_answers(prepared, pools, executed, choices, selector=self.config.selection.selector,
                              timings=timings, config_hash=self.config_hash, confidence=self.models.confidence,
@@ -376,8 +378,9 @@ class TextToSQL:
 
     def critic_prompts(self, answer: Answer) -> list[Any]:
         """What the LLM critic reads for ``answer``'s question, one prompt per ordering or per ordered pair (the
-        groups rebuilt by running the answer's candidates again): for inspecting a decision, or training a critic
-        on it. The prompts come from the config's critic settings; no model is loaded."""
+        groups rebuilt by running the answer's candidates again, a follow-up's earlier turns as the store holds them
+        now, with any correction feedback made since): for inspecting a decision, or training a critic on it. The
+        prompts come from the config's critic settings; no model is loaded."""
         from mscsql.critic.grouping import CandidateResult, group_by_result, sample_sources
         from mscsql.critic.llm import critic_metadata, critic_prompt, prompt_orders
         from mscsql.db import execute_many

@@ -157,7 +157,7 @@ class TopTies:
         if key not in self.found:
             if question.database not in self.open:
                 self.open[question.database] = connect(question.database)
-            self.found[key] = top_tied(self.open[question.database], sql, 30.0)
+            self.found[key] = top_tied(self.open[question.database], sql, 30.0)  # as top_ties runs it
         return self.found[key]
 
     def of(self, question: Any, choice: Choice) -> float:
@@ -341,6 +341,7 @@ def main() -> None:
               "questions_nearly_every_system_misses": {"questions": len(missed), "files": len(names),
                                                        "wrong_in_at_least": 0.9},
               "every_measured_pool_gains_2_points_at_80": all(m["gain_over_share"]["0.8"] >= 0.02 for m in measured)}
+    TIES.close()
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2) + "\n")
     print("database split, gain at 80 %:", split["gain_at_80"])

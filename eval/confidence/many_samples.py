@@ -142,6 +142,7 @@ def main() -> None:
         print(label, {k: v for k, v in found[label].items() if k != "pools"})
     base.write_probe_record(args, __file__, {"refitted_on": {"pools": fitting, "answers": len(fit_rows)},
                                              "designs": found})
+    base.TIES.close()
 
 
 if __name__ == "__main__":

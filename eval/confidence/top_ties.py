@@ -97,6 +97,11 @@ class Probes:
         self.found: dict[tuple[int, str], dict[str, float]] = {}
         self.open: dict[str, Any] = {}
 
+    def close(self) -> None:
+        for db in self.open.values():
+            db.close()
+        self.open.clear()
+
     def __call__(self, question: Any, sql: str) -> dict[str, float]:
         key = (question.index, sql)
         if key not in self.found:
@@ -147,6 +152,7 @@ def main() -> None:
                                       for n, v in fired.items()},
         "variants": report, "seconds": round(time.perf_counter() - started, 1)})
     base.TIES.close()
+    probes.close()
 
 
 if __name__ == "__main__":

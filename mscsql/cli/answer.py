@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,6 +13,8 @@ from mscsql.cli.options import AllowMissingDbOpt, BenchmarkOpt, DataDirOpt, DbUr
 from mscsql.cli.render import cells, print_failure, print_json, print_result, say, warn_if_privileged
 from mscsql.defaults import MAX_ROWS, MAX_TIMEOUT_S
 from mscsql.display import terminal_text
+
+log = logging.getLogger(__name__)
 
 
 @eval_app.command("generate")
@@ -78,7 +81,7 @@ def ask(
                                 overrides=set_) as t2s:
         warn_if_privileged(t2s.db)
         answer = t2s.ask(question, evidence=evidence, max_rows=max_rows, timeout_s=timeout, conversation=conversation)
-        answer_id = t2s.keep(answer)  # for mscsql feedback and mscsql examples promote
+        answer_id = keep_quietly(t2s, answer)  # for mscsql feedback and mscsql examples promote
     if as_json:  # the same exit status as the plain output: 1 when no query answered, 3 when unsure
         print_json({**answer.to_dict(), "database": t2s.name, "id": answer_id})
         if not answer.ok:
@@ -109,12 +112,24 @@ def ask(
         err.print(", ".join(f"{k} {v:.2f}s" for k, v in answer.timings.items()), highlight=False)
     err.print(f"conversation {answer.conversation_id} (ask a follow-up with --conversation {answer.conversation_id})",
               highlight=False, style="dim")
-    err.print(f"answer {answer_id} (was it right? mscsql feedback {answer_id} --correct, or --wrong --sql \"...\")",
-              highlight=False, markup=False, style="dim")
+    if answer_id is not None:
+        err.print(f"answer {answer_id} (was it right? mscsql feedback {answer_id} --correct, or --wrong --sql \"...\")",
+                  highlight=False, markup=False, style="dim")
     if not answer.ok:
         raise typer.Exit(1)
     if answer.abstained:
         raise typer.Exit(3)
+
+
+def keep_quietly(t2s: Any, answer: Any) -> str | None:
+    """``answer`` kept in the store, its id; a store that fails costs the id (logged), never the answer."""
+    from mscsql.errors import redact
+
+    try:
+        return str(t2s.keep(answer))
+    except Exception as error:  # the store's database refused or is gone: SQLAlchemy raises many kinds
+        log.error("the answer could not be kept for feedback: %s", redact(str(error)))
+        return None
 
 
 def print_candidates(answer: Any) -> None:

@@ -139,13 +139,15 @@ def located(name: str, db: str | None) -> str:
                       hint="say where it is with --db URL (or use --config serve.yaml)")
 
 
-@contextmanager
-def answer_target(answer_id: str, config: Path | None, db: str | None, store: str | None) -> Iterator[Any]:
-    """The :class:`~mscsql.TextToSQL` of the database the kept answer ``answer_id`` answered (in the serve
-    config's store with ``--config``; else in ``--store`` or the default one)."""
+def answer_store(answer_id: str, config: Path | None, db: str | None, store: str | None) -> tuple[str, str]:
+    """(the store's URL, the answer's database name) of the kept answer ``answer_id``: in the serve config's
+    store with ``--config``; else in ``--store`` or the default one."""
     from mscsql.config import default_store_url
     from mscsql.store import Store
 
+    if config is not None and db is not None:
+        raise ConfigError("--config names the databases; leave --db out",
+                          hint="use --config serve.yaml, or --db (with --store) without a serve config")
     if config is not None:
         from mscsql.serve.config import load_serve_config
 
@@ -157,7 +159,13 @@ def answer_target(answer_id: str, config: Path | None, db: str | None, store: st
     if found is None:
         raise ConfigError(f"no answer with id {answer_id!r} in the store {redact(url)}",
                           hint="check the id, and --config or --store")
-    name = str(found.get("database"))
+    return url, str(found.get("database"))
+
+
+@contextmanager
+def answer_target(answer_id: str, config: Path | None, db: str | None, store: str | None) -> Iterator[Any]:
+    """The :class:`~mscsql.TextToSQL` of the database the kept answer ``answer_id`` answered."""
+    url, name = answer_store(answer_id, config, db, store)
     with target(config, name, None if config is not None else located(name, db), url) as t2s:
         yield t2s
 
@@ -184,8 +192,15 @@ def feedback(
     if sql is not None and correct:
         raise RejectedInput("--correct takes no --sql: a confirmation says the answer's own query was right",
                             hint="to give the right query, mark the answer --wrong --sql \"SELECT ...\"")
-    with answer_target(answer_id, config, db, store) as t2s:
-        saved = t2s.feedback(answer_id, correct, sql)
+    if sql is None:  # a verdict alone is checked against nothing: no database is opened
+        from mscsql.store import Store
+
+        url, _name = answer_store(answer_id, config, db, store)
+        with Store(url) as kept:
+            saved = kept.add_feedback(answer_id, correct, None)
+    else:
+        with answer_target(answer_id, config, db, store) as t2s:
+            saved = t2s.feedback(answer_id, correct, sql)
     err.print(f"feedback {saved['id']} on answer {answer_id}: {'correct' if correct else 'wrong'}", highlight=False)
 
 

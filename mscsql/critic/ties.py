@@ -20,6 +20,7 @@ import sqlglot
 from sqlglot import exp
 
 from mscsql.db.guard import sqlglot_dialect
+from mscsql.errors import MscSqlError
 
 log = logging.getLogger(__name__)
 
@@ -36,20 +37,23 @@ def _one_row_limit(select: exp.Select) -> bool:
 
 
 def _keys(select: exp.Select) -> list[exp.Ordered] | None:
-    """The ordering with every key written out (a column alias or a position replaced by what it names)."""
-    aliases = {e.alias: e.this for e in select.expressions if isinstance(e, exp.Alias)}
+    """The ordering with every key written out (a column alias or a position replaced by what it names); None
+    when a key is an expression over an alias (it cannot be selected where the alias is not defined)."""
+    aliases = {e.alias.lower(): e.this for e in select.expressions if isinstance(e, exp.Alias)}
     keys = []
     for ordered in select.args["order"].expressions:
         key = ordered.this
-        if isinstance(key, exp.Column) and not key.table and key.name in aliases:
-            key = aliases[key.name]
+        if isinstance(key, exp.Column) and not key.table and key.name.lower() in aliases:
+            key = aliases[key.name.lower()]  # engines match an alias whatever its case
+        elif any(not c.table and c.name.lower() in aliases for c in key.find_all(exp.Column)):
+            return None
         elif isinstance(key, exp.Literal) and key.is_int:
             position = int(key.this)
             if not 1 <= position <= len(select.expressions):
                 return None
             named = select.expressions[position - 1]
             key = named.this if isinstance(named, exp.Alias) else named
-        if isinstance(key, exp.Star):
+        if key.is_star:
             return None
         keys.append(exp.Ordered(this=key.copy(), desc=ordered.args.get("desc"),
                                 nulls_first=ordered.args.get("nulls_first")))
@@ -94,7 +98,11 @@ def top_tied(db: Any, sql: str, timeout_s: float) -> float:
     if made is None:
         return 0.0
     probe, keys = made
-    [result] = execute_many([ExecutionItem(db, probe)], timeout_s=timeout_s, max_rows=2)
+    try:
+        [result] = execute_many([ExecutionItem(db, probe)], timeout_s=timeout_s, max_rows=2)
+    except MscSqlError as error:  # a lost connection, say: the probe only tunes a confidence
+        log.warning("tie probe did not run: %s", error.message)
+        return 0.0
     if not result.ok:
         log.debug("tie probe did not run (%s): %s", result.status.value, result.error)
         return 0.0

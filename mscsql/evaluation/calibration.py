@@ -10,11 +10,15 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
 from mscsql.errors import ConfigError
 from mscsql.records import read_records
+from mscsql.stages import CONFIDENCE_FEATURES
+
+log = logging.getLogger(__name__)
 
 SELECTIONS = "selections.jsonl"
 SCORES = Path("score") / "results.jsonl"
@@ -22,7 +26,18 @@ SCORES = Path("score") / "results.jsonl"
 
 def labelled_answers(run: Path, selector: str = "vote") -> tuple[list[dict[str, float]], list[bool], str]:
     """(confidence features, right, what the run was) of every answer in ``run``, a folder written by
-    ``mscsql select`` (the choices of ``selector``) or by ``mscsql eval run``."""
+    ``mscsql select`` (the choices of ``selector``) or by ``mscsql eval run``; answers recorded before a feature
+    existed read 0 for it, which is said (a model fitted on them learns nothing from it)."""
+    rows, labels, kind = _labelled(run, selector)
+    missing = sorted({name for row in rows for name in CONFIDENCE_FEATURES if name not in row})
+    if missing:
+        short = sum(any(name not in row for name in CONFIDENCE_FEATURES) for row in rows)
+        log.warning("%d of the %d answers in %s were recorded without %s (an earlier mscsql): they read 0 for it; "
+                    "run again with this version to fit on it", short, len(rows), run, ", ".join(missing))
+    return rows, labels, kind
+
+
+def _labelled(run: Path, selector: str) -> tuple[list[dict[str, float]], list[bool], str]:
     path = run / SELECTIONS
     if not path.is_file():
         raise ConfigError(f"{run} has no {SELECTIONS}", hint="give folders written by mscsql select or mscsql eval run")

@@ -148,7 +148,7 @@ class PipelineRun:
                         executed = execute(db, pools, priority, limits=limits, workers=self.workers)
                         choices = choose(models, [p.question for p in prepared], [p.schema_text for p in prepared],
                                          executed, priority)
-                        ties = top_ties(db, choices, timeout_s=self.config.execution.timeout_s)
+                        ties = top_ties(db, choices, limits=limits, workers=self.workers)
                     made = answers(prepared, pools, executed, choices, selector=selector,
                                    confidence=models.confidence,
                                    min_confidence=self.config.selection.min_confidence,

@@ -153,7 +153,8 @@ class SelectRun:
         chosen = {name: choose(selector, questions, [schema_text] * len(items), executed, names)
                   for name, selector in self.selectors.items()}
         with connect(items[0].database) as db:  # what the confidence reads: is a chosen top row tied?
-            ties = {name: top_ties(db, chosen[name], timeout_s=self.timeout_s) for name in self.selectors}
+            limits = Limits(timeout_s=self.timeout_s, max_rows=2)
+            ties = {name: top_ties(db, chosen[name], limits=limits, workers=self.workers) for name in self.selectors}
         records = []
         for position, item in enumerate(items):
             record: dict[str, Any] = {"index": item.index, "db_id": item.db_id, "difficulty": item.difficulty,

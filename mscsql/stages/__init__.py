@@ -9,6 +9,7 @@ what they need of them (an import-layering contract checks it).
 """
 
 from mscsql.critic.base import Choice, SelectionItem, Selector
+from mscsql.critic.confidence import FEATURES as CONFIDENCE_FEATURES
 from mscsql.critic.confidence import ConfidenceModel
 from mscsql.critic.confidence import features as confidence_features
 from mscsql.critic.grouping import CandidateResult, group_by_result
@@ -33,7 +34,7 @@ from mscsql.stages.models import Models
 from mscsql.stages.prepare import Prepared, prepare, retrieve_values, whole_schema_text
 from mscsql.stages.sample import sample
 
-__all__ = ["GENERATOR_TEMPLATE_VERSION", "STAGES", "BatchControl", "Candidate",
+__all__ = ["CONFIDENCE_FEATURES", "GENERATOR_TEMPLATE_VERSION", "STAGES", "BatchControl", "Candidate",
            "CandidateResult", "Choice", "ConfidenceModel", "Limits", "Models", "Prepared", "Reliability", "Sample",
            "SampleStore", "SelectionItem", "Selector", "StageEvent", "VoteSelector", "answers", "answers_observed",
            "candidate_pools", "check_before_stages", "choose", "confidence_features", "configured_models",

@@ -137,7 +137,9 @@ class FeedbackDataBuild:
 
 
 def earlier_turns(store: Store, answer: dict[str, Any]) -> str:
-    """The turns of ``answer``'s conversation before it, as its critic read them (empty for a first question)."""
+    """The turns of ``answer``'s conversation before it, as the store holds them now (every one, and a turn's SQL
+    as feedback corrected it; its critic read at most the pipeline's ``conversation.max_turns`` within their
+    budget, without values when values were not shared); empty for a first question."""
     turn, conversation = answer.get("turn"), answer.get("conversation_id")
     if not turn or not conversation:
         return ""

@@ -4,6 +4,8 @@ what it finds on the standard test database of every engine, whose ties are know
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from mscsql.critic.ties import tied_rows, top_tie_probe, top_tied
@@ -21,6 +23,9 @@ from tests import dbutil
     ("SELECT a, b FROM t ORDER BY 2, a DESC LIMIT 1;",
      "SELECT a, b, b AS mscsql_key_0, a AS mscsql_key_1 FROM t ORDER BY b, a DESC LIMIT 2"),
     ("SELECT DISTINCT a FROM t ORDER BY b LIMIT 1", "SELECT DISTINCT a, b AS mscsql_key_0 FROM t ORDER BY b LIMIT 2"),
+    # an alias matches whatever its case, as the engines match it
+    ("SELECT name, SUM(x) AS Total FROM t GROUP BY name ORDER BY total DESC LIMIT 1",
+     "SELECT name, SUM(x) AS Total, SUM(x) AS mscsql_key_0 FROM t GROUP BY name ORDER BY SUM(x) DESC LIMIT 2"),
 ])
 def test_a_top_row_query_becomes_its_first_two_rows_with_their_keys(sql: str, probe: str) -> None:
     made = top_tie_probe(sql, "sqlite")
@@ -33,6 +38,8 @@ def test_a_top_row_query_becomes_its_first_two_rows_with_their_keys(sql: str, pr
     "SELECT a FROM t ORDER BY b LIMIT 1 OFFSET 2",
     "SELECT a FROM t UNION SELECT b FROM u ORDER BY 1 LIMIT 1",  # only a plain SELECT is probed
     "SELECT a FROM t ORDER BY 5 LIMIT 1",  # a position past the columns
+    "SELECT t.* FROM t ORDER BY 1 LIMIT 1",  # a position naming every column
+    "SELECT a, SUM(x) AS total FROM t GROUP BY a ORDER BY total + 0 LIMIT 1",  # an expression over an alias
     "SELEC a FRM t",
 ])
 def test_other_queries_have_no_probe(sql: str) -> None:
@@ -68,3 +75,28 @@ def test_ties_are_found_on_every_engine(any_db_url: str, sql: str, tied: float) 
         assert top_tied(db, sql, 5.0) == tied
     if before is not None:
         assert dbutil.fingerprint(any_db_url) == before
+
+
+def test_a_batch_s_probes_keep_each_question_s_limits(sqlite_path: Path) -> None:
+    """top_ties runs each probe under its question's limits (a table it may not read is refused by the guard, so no
+    tie is found) and probes nothing for a question no longer wanted or without a successful answer."""
+    from mscsql.critic.base import Choice
+    from mscsql.critic.grouping import CandidateResult, group_by_result
+    from mscsql.stages import Limits, top_ties
+    from mscsql.types import ExecutionResult, ExecutionStatus, TablePolicy
+
+    tied_sql = "SELECT name FROM items ORDER BY category DESC LIMIT 1"
+
+    def chosen(sql: str, ok: bool = True) -> Choice:
+        result = (ExecutionResult(sql, ExecutionStatus.OK, ("name",), (("Widget",),), 1) if ok
+                  else ExecutionResult(sql, ExecutionStatus.ERROR, error="no such column"))
+        candidate = CandidateResult(sql, ("a",), result)
+        return Choice(candidate, tuple(group_by_result([candidate])), 0)
+
+    free = Limits(timeout_s=5.0, max_rows=10)
+    barred = Limits(timeout_s=5.0, max_rows=10, tables=TablePolicy.of(deny=["items"]))
+    with connect(sqlite_path) as db:
+        choices = [chosen(tied_sql), chosen(tied_sql), chosen(tied_sql), chosen(tied_sql, ok=False),
+                   Choice(None, (), None)]
+        assert top_ties(db, choices, limits=[free, barred, free, free, free],
+                        skip=[False, False, True, False, False]) == [1.0, 0.0, 0.0, 0.0, 0.0]

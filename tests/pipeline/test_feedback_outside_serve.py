@@ -95,3 +95,7 @@ def test_mscsql_ask_prints_an_id_that_feedback_and_promote_take(tmp_path: Path, 
         elsewhere = store.answers.put("warehouse", {"question": "q", "sql": "SELECT 1"})
     lost = mscsql("feedback", elsewhere, "--wrong", "--sql", "SELECT 2")
     assert lost.returncode != 0 and "--db" in lost.stderr and "Traceback" not in lost.stderr
+    # a verdict alone is checked against nothing, so it needs no database
+    assert mscsql("feedback", elsewhere, "--correct").returncode == 0
+    both = mscsql("feedback", elsewhere, "--correct", "--config", "serve.yaml", "--db", "demo.sqlite")
+    assert both.returncode == 2 and "leave --db out" in both.stderr
