@@ -13,13 +13,12 @@ ratio, and the probe's own share of this tree's time.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import statistics
 from pathlib import Path
 
-from benchlib import baseline_tree, machine, run_in_tree, write_figures
+from benchlib import against_baseline_arguments, baseline_tree, machine, run_in_tree, write_figures
 
 log = logging.getLogger("bench.answer_stage")
 REPO = Path(__file__).resolve().parents[2]
@@ -78,13 +77,7 @@ def _run(tree: Path, data_dir: Path) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", type=Path, required=True)
-    parser.add_argument("--baseline", default="8c35f08", help="the commit to compare with (before the tie probe)")
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--output", type=Path)
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    args = against_baseline_arguments(__doc__, baseline="8c35f08", repeat=3)  # 8c35f08: before the tie probe
     data_dir = args.data_dir.resolve()
     runs: dict[str, list[dict]] = {"this tree": [], "baseline": []}
     with baseline_tree(REPO, args.baseline) as baseline:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import logging
 import os
 import platform
 import subprocess
@@ -13,6 +15,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+
+def against_baseline_arguments(doc: str | None, *, baseline: str, repeat: int, data_dir: bool = True
+                                ) -> argparse.Namespace:
+    """The options of a script that runs a workload in this tree and in a baseline commit's, side by side:
+    ``--data-dir`` (when the workload reads data), ``--baseline``, ``--repeat`` and ``--output``; logging on."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    if data_dir:
+        parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--baseline", default=baseline, help="the commit to compare with")
+    parser.add_argument("--repeat", type=int, default=repeat, help="rounds; the median of each side is reported")
+    parser.add_argument("--output", type=Path)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    return args
 
 
 def machine() -> str:

@@ -10,13 +10,12 @@ message naming the first generator.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
-from benchlib import baseline_tree, machine, run_in_tree, write_figures
+from benchlib import against_baseline_arguments, baseline_tree, machine, run_in_tree, write_figures
 
 REPO = Path(__file__).resolve().parents[2]
 ASK = ("import sys\nfrom mscsql.cli import run\nsys.argv = ['mscsql', 'ask', '--db', sys.argv[1], "
@@ -25,11 +24,7 @@ DEMO = "import sys\nfrom mscsql.demo import create_demo\ncreate_demo(sys.argv[1]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--baseline", default="8d25a28", help="the commit to compare with")
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--output", type=Path)
-    args = parser.parse_args()
+    args = against_baseline_arguments(__doc__, baseline="8d25a28", repeat=3, data_dir=False)
     with tempfile.TemporaryDirectory() as scratch, baseline_tree(REPO, args.baseline) as baseline:
         demo = Path(scratch) / "demo.sqlite"
         assert run_in_tree(REPO, DEMO, str(demo)).returncode == 0

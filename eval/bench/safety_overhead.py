@@ -16,7 +16,6 @@ into a temporary folder), alternating rounds, and prints the median seconds of e
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import statistics
@@ -24,7 +23,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from benchlib import baseline_tree, machine, run_in_tree, write_figures
+from benchlib import against_baseline_arguments, baseline_tree, machine, run_in_tree, write_figures
 
 log = logging.getLogger("bench.safety_overhead")
 REPO = Path(__file__).resolve().parents[2]
@@ -115,13 +114,7 @@ def _server_database(dialect: str) -> tuple[str, object] | None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", type=Path, required=True)
-    parser.add_argument("--baseline", default="8d25a28", help="the commit to compare with")
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--output", type=Path)
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    args = against_baseline_arguments(__doc__, baseline="8d25a28", repeat=5)
 
     with tempfile.TemporaryDirectory() as scratch, baseline_tree(REPO, args.baseline) as baseline:
         sqlite_file = Path(scratch) / "rows.sqlite"
