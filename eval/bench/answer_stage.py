@@ -56,7 +56,7 @@ for _db, group in groupby(items, key=lambda i: i.database):
         ties = [0.0] * len(batch)
         if probing:
             before = time.perf_counter()
-            ties = stages.top_ties(db, choices, timeout_s=30.0)
+            ties = stages.top_ties(db, choices, limits=stages.Limits(timeout_s=30.0, max_rows=2), workers=2)
             probe += time.perf_counter() - before
     for question, candidates, choice, tie in zip(questions, executed, choices, ties):
         extra = {"top_tied": tie} if probing else {}
