@@ -1,8 +1,10 @@
 """The MCP server: the service's read-only tools for MCP clients (assistants, IDEs), over stdio
 (``mscsql mcp``) or mounted at ``/mcp`` of ``mscsql serve`` (streamable HTTP, the same API keys).
 
-Tools: ``list_databases``, ``describe_database``, ``ask`` and ``run_sql``, all annotated read-only; results
-carry the server's row cap and a ``truncated`` flag. Built on the official SDK (``mcp`` 2, ``MCPServer``)."""
+Tools: ``list_databases``, ``describe_database``, ``list_examples``, ``ask`` and ``run_sql``, annotated read-only
+(results carry the server's row cap and a ``truncated`` flag), and ``give_feedback``, which writes only to the
+service's store, never to a database (whether an answer was right, and the right query: what people say through
+``POST /v1/answers/{id}/feedback``). Built on the official SDK (``mcp`` 2, ``MCPServer``)."""
 
 from __future__ import annotations
 
@@ -19,11 +21,16 @@ from mscsql.serve.service import Service
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True,
                             open_world_hint=False)
+#: a tool that adds a record to the service's own store (no database is written)
+RECORDS = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False,
+                          open_world_hint=False)
 
 INSTRUCTIONS = ("Answers questions about the listed databases in SQL, read-only. List the databases, describe one "
                 "to see its tables, then ask a question in plain language (the answer holds the chosen SQL, its "
                 "result and the candidates it was chosen among; pass its conversation_id back with a follow-up "
-                "question) or run one read-only SQL query.")
+                "question) or run one read-only SQL query. When you learn whether an answer was right, say so with "
+                "give_feedback (the right SQL too, when it was wrong); list_examples shows the questions people "
+                "verified.")
 
 
 class ToolFailure(ToolError):
@@ -68,6 +75,19 @@ def build_mcp(service: Service) -> MCPServer:
         except MscSqlError as err:
             raise ToolFailure(redact(str(err))) from None
         return {**answer, "max_rows": service.row_cap(None)}
+
+    @server.tool(annotations=READ_ONLY)
+    async def list_examples(database: str) -> dict[str, Any]:
+        """The verified examples of a database: questions people checked, with their SQL (a question asked again
+        is answered with its example's SQL)."""
+        return {"examples": await asyncio.to_thread(_checked, service.examples, database)}
+
+    @server.tool(annotations=RECORDS)
+    async def give_feedback(answer_id: str, correct: bool, sql: str | None = None) -> dict[str, Any]:
+        """Say whether an answer (its ``id`` from ``ask``) was right; when it was wrong, ``sql`` may give the right
+        query (one read-only statement, checked). Kept with the answer in the service's store: a follow-up
+        question builds on a corrected query, and people may make it a verified example."""
+        return await asyncio.to_thread(_checked, service.add_feedback, answer_id, correct, sql)
 
     @server.tool(annotations=READ_ONLY)
     async def run_sql(database: str, sql: str, max_rows: int | None = None) -> dict[str, Any]:

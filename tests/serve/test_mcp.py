@@ -17,14 +17,17 @@ from tests.serve.test_api import KEY, _pipeline, _serve
 
 pytest.importorskip("mcp")
 
-TOOLS = {"list_databases", "describe_database", "ask", "run_sql"}
+TOOLS = {"list_databases", "describe_database", "list_examples", "ask", "run_sql", "give_feedback"}
 
 
 async def _exercise(client: Any) -> dict[str, Any]:
     tools = (await client.list_tools()).tools
     seen = {tool.name: tool for tool in tools}
     assert set(seen) == TOOLS
-    assert all(tool.annotations is not None and tool.annotations.read_only_hint for tool in tools)
+    # every tool but feedback is read-only; feedback only adds to the service's store
+    assert all(tool.annotations is not None and tool.annotations.read_only_hint is (name != "give_feedback")
+               for name, tool in seen.items())
+    assert seen["give_feedback"].annotations.destructive_hint is False
     results = {}
     for name, arguments in [("list_databases", {}), ("describe_database", {"database": "demo"}),
                             ("ask", {"database": "demo", "question": "How many customers are there?"}),
@@ -38,6 +41,13 @@ async def _exercise(client: Any) -> dict[str, Any]:
                                                           "conversation_id": first["conversation_id"]})
     results["unknown conversation"] = await client.call_tool(
         "ask", {"database": "demo", "question": "And?", "conversation_id": "f" * 32})
+    right = "SELECT count(*) FROM customers WHERE segment = 'SMB'"
+    results["feedback"] = await client.call_tool("give_feedback", {"answer_id": first["id"], "correct": False,
+                                                                   "sql": right})
+    results["unsafe feedback"] = await client.call_tool(
+        "give_feedback", {"answer_id": first["id"], "correct": False, "sql": "DELETE FROM orders"})
+    results["unknown answer"] = await client.call_tool("give_feedback", {"answer_id": "0123", "correct": True})
+    results["examples"] = await client.call_tool("list_examples", {"database": "demo"})
     return results
 
 
@@ -59,6 +69,11 @@ def _check(results: dict[str, Any]) -> None:
     assert refused.is_error and "only SELECT" in refused.content[0].text
     missing = results["describe_database nope"]
     assert missing.is_error and "no database named 'nope'" in missing.content[0].text
+    told = results["feedback"].structured_content
+    assert not results["feedback"].is_error and told["answer_id"] == answer["id"] and told["correct"] is False
+    assert results["unsafe feedback"].is_error and results["unknown answer"].is_error
+    assert "no answer with id" in results["unknown answer"].content[0].text
+    assert results["examples"].structured_content == {"examples": []}
 
 
 def test_the_mcp_tools_over_stdio(tmp_path: Path, local_server: str) -> None:  # noqa: F811
