@@ -129,8 +129,11 @@ def estimate_reliability(batch: Iterable[Sequence[Observed]], priority: Sequence
 
 
 def observed(candidates: Sequence[CandidateResult]) -> list[Observed]:
-    """A question's executed candidates as the estimate reads them."""
-    return [(c.sources, result_key(c.result), c.result.ok) for c in candidates]
+    """A question's executed candidates as the estimate reads them: each result's identity is the number of its
+    group among the question's results (the estimate compares results within a question only, so a run keeps no
+    rows for it)."""
+    groups: dict[Any, int] = {}
+    return [(c.sources, groups.setdefault(result_key(c.result), len(groups)), c.result.ok) for c in candidates]
 
 
 def answers_observed(records: Iterable[Mapping[str, Any]], priority: Sequence[str]) -> Iterable[list[Observed]]:

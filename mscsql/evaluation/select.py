@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import json
 import logging
+import pickle
+import tempfile
 from dataclasses import dataclass
 from itertools import groupby
 from pathlib import Path
@@ -106,23 +108,31 @@ class SelectRun:
         verdict = {(r["prediction_file"], r["index"]): bool(r["correct"]) for r in rows if r["status"] != "skipped"}
         names = [f.name for f in self.files]
         items = [i for i in self.benchmark.items if i.database and all((n, i.index) in verdict for n in names)]
-        databases = []
-        with tqdm(total=len(items), desc="running candidates", unit="q", disable=not self.progress) as bar:
-            for _db, group in groupby(sorted(items, key=lambda i: (i.database, i.index)), key=lambda i: i.database):
-                databases.append(self._run_database(list(group)))
-                bar.update(len(databases[-1].items))
-        # the generators' reliabilities that the confidence reads, estimated over the whole run without labels
-        # (written for a pipeline of the same generators to read: selection.reliability)
-        reliability = estimate_reliability((observed(ex) for d in databases for ex in d.executed), names,
-                                           estimated_on={"command": "mscsql select", "benchmark": self.benchmark.name,
-                                                         "files": names})
-        kept = keep_reliability(reliability, names, self.output)
-        weights = reliability.weights()
-        records = []
-        with tqdm(total=len(items), desc="selecting", unit="q", disable=not self.progress) as bar:
-            for ran in databases:
-                records += self._select_database(ran, names, verdict, weights)
-                bar.update(len(ran.items))
+        # each database's executed candidates wait on disk (a run holds one database's results at a time) until
+        # the generators' reliabilities, which the confidence reads, are estimated over the whole run without labels
+        # (and written for a pipeline of the same generators to read: selection.reliability)
+        with tempfile.TemporaryDirectory(prefix="candidates-", dir=self.output) as spill:
+            waiting, seen = [], []
+            with tqdm(total=len(items), desc="running candidates", unit="q", disable=not self.progress) as bar:
+                for _db, group in groupby(sorted(items, key=lambda i: (i.database, i.index)),
+                                          key=lambda i: i.database):
+                    ran = self._run_database(list(group))
+                    seen += [observed(ex) for ex in ran.executed]
+                    waiting.append(Path(spill) / f"{len(waiting)}.pickle")
+                    with waiting[-1].open("wb") as sink:
+                        pickle.dump(ran, sink, protocol=pickle.HIGHEST_PROTOCOL)
+                    bar.update(len(ran.items))
+            reliability = estimate_reliability(seen, names, estimated_on={
+                "command": "mscsql select", "benchmark": self.benchmark.name, "files": names})
+            kept = keep_reliability(reliability, names, self.output)
+            weights = reliability.weights()
+            records = []
+            with tqdm(total=len(items), desc="selecting", unit="q", disable=not self.progress) as bar:
+                for path in waiting:
+                    with path.open("rb") as source:
+                        ran = pickle.load(source)  # written by this run a moment ago
+                    records += self._select_database(ran, names, verdict, weights)
+                    bar.update(len(ran.items))
         records.sort(key=lambda r: r["index"])
         with (self.output / "selections.jsonl").open("w", encoding="utf-8") as sink:
             for record in records:
