@@ -21,6 +21,13 @@ class ExampleRequest(BaseModel):
     evidence: str | None = None
 
 
+class ImportRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    examples: list[ExampleRequest] = Field(min_length=1, max_length=1000)
+    #: keep the examples that pass and report the others (by default none is kept unless all pass)
+    skip_invalid: bool = False
+
+
 class NoteRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     text: str = Field(min_length=1, max_length=4000)
@@ -46,6 +53,18 @@ def knowledge_router(service: Service, auth: Auth) -> APIRouter:
         short_enough(request)
         service.database(name)
         return await asyncio.to_thread(service.add_example, name, request.question, request.sql, request.evidence)
+
+    @router.post("/v1/databases/{name}/examples/import", dependencies=admin, status_code=201)
+    async def import_examples(name: str, request: ImportRequest) -> dict[str, Any]:
+        """Keep many verified examples at once, each checked and run first; one that fails keeps none of them
+        (400, naming each), unless ``skip_invalid``. Returns the examples kept, how many were kept before, and
+        why the others failed (by their number, from 1)."""
+        for example in request.examples:
+            short_enough(example)
+        service.database(name)
+        report = await asyncio.to_thread(service.import_examples, name, [e.model_dump() for e in request.examples],
+                                         request.skip_invalid)
+        return {**report, "failed": {str(n): why for n, why in report["failed"].items()}}
 
     @router.delete("/v1/databases/{name}/examples/{example_id}", dependencies=admin, status_code=204)
     async def remove_example(name: str, example_id: int) -> Response:

@@ -166,6 +166,9 @@ class Service:
     def add_example(self, database: str, question: str, sql: str, evidence: str | None) -> dict[str, Any]:
         return self.database(database).add_example(question, sql, evidence)
 
+    def import_examples(self, database: str, examples: list[dict[str, Any]], skip_invalid: bool) -> dict[str, Any]:
+        return self.database(database).import_examples(examples, skip_invalid=skip_invalid)
+
     def remove_example(self, database: str, example_id: int) -> None:
         self.database(database).remove_example(example_id)
 

@@ -164,3 +164,25 @@ def test_the_examples_and_notes_commands_use_the_serve_store(tmp_path: Path, loc
         assert unknown.returncode == 2 and "its databases: demo" in unknown.stderr
     finally:
         served.close()
+
+
+def test_an_admin_imports_examples_all_or_none(served: Served) -> None:
+    good = [{"question": "How many orders were cancelled?", "sql": CANCELLED},
+            {"question": "How many regions are there?", "sql": "SELECT count(*) FROM regions", "evidence": "all"}]
+    bad = {"question": "Drop the orders", "sql": "DROP TABLE orders"}
+    with served.client(KEY) as reader, served.client(ADMIN) as admin:
+        url = "/v1/databases/demo/examples/import"
+        assert reader.post(url, json={"examples": good}).status_code == 403
+        refused = admin.post(url, json={"examples": [*good, bad]})
+        assert refused.status_code == 400 and "1 of 3 examples" in refused.json()["error"]["message"]
+        assert "3: 'Drop the orders'" in refused.json()["error"]["message"]
+        assert reader.get("/v1/databases/demo/examples").json()["examples"] == []  # none kept
+        kept = admin.post(url, json={"examples": [*good, bad], "skip_invalid": True})
+        assert kept.status_code == 201, kept.text
+        body = kept.json()
+        assert [e["sql"] for e in body["kept"]] == [CANCELLED, "SELECT count(*) FROM regions"]
+        assert list(body["failed"]) == ["3"] and body["already"] == 0
+        assert admin.post(url, json={"examples": good}).json()["already"] == 2  # kept once
+        assert [e["source"] for e in reader.get("/v1/databases/demo/examples").json()["examples"]] == ["imported"] * 2
+        assert admin.post(url, json={"examples": []}).status_code == 422
+        assert admin.post("/v1/databases/nowhere/examples/import", json={"examples": good}).status_code == 404
