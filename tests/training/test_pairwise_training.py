@@ -35,37 +35,49 @@ def right_letter_probability(model: Path, rows: list[dict[str, Any]]) -> list[fl
     return [normalise(s)[r["answer"]] for s, r in zip(scores, rows, strict=True)]
 
 
-def test_a_critic_trained_on_pairwise_rows_picks_the_right_groups(tmp_path: Path) -> None:
+def tiny_base(tmp_path: Path, rows: list[dict[str, Any]]) -> Path:
+    """A tiny model whose tokenizer knows the rows' texts; larger embeddings than a pretrained model's start: the
+    adapter trains none, and must still answer sharply."""
+    texts = [m["content"] for r in rows for m in r["messages"]]
+    return build_tiny_causal_lm(tmp_path / "base", "llama", (*tiny_setup.TEXTS, *texts), seed=0, hidden_size=64,
+                                initializer_range=0.2)
+
+
+def trained_critic(tmp_path: Path, base: Path) -> Path:
+    """``base`` trained with the LoRA recipe on the critic rows in ``tmp_path/data``, merged."""
     from mscsql.training.config import load_train_config
     from mscsql.training.merge import merge_adapter
     from mscsql.training.recipe import train_causal_lm
 
+    config = tiny_setup.config_dict(base, tmp_path / "data", tmp_path / "out", max_steps=60, max_length=1024,
+                                    learning_rate=3e-3, eval_fraction=0.0)
+    config["role"] = "critic"
+    return merge_adapter(train_causal_lm(load_train_config(config)).adapter_dir, tmp_path / "critic")
+
+
+def selected_with(tmp_path: Path, root: Path, files: list[Path], critic: Path, *options: str) -> dict[str, Any]:
+    """``mscsql select`` with the vote and the trained ``critic`` (``options``: how it judges): the summary."""
+    picked = mscsql("select", "--benchmark", "spider-dev", "--data-dir", str(root), "--candidates", *map(str, files),
+                    "--selector", "vote", "--selector", "critic", "--critic-model", str(critic), *options,
+                    "--output", str(tmp_path / "select"), "--workers", "1", timeout=600)
+    assert picked.returncode == 0, picked.stderr
+    return json.loads((tmp_path / "select" / "summary.json").read_text())
+
+
+def test_a_critic_trained_on_pairwise_rows_picks_the_right_groups(tmp_path: Path) -> None:
     root, files = make_pools(tmp_path)
     build(root, files, tmp_path / "data", pairwise=True)
     data, _stored = read_dataset(tmp_path / "data", "critic")
     rows = list(data["train"])
     assert len(rows) == 10  # see test_pairwise_rows_are_each_right_wrong_pair_in_both_orders
-    texts = [m["content"] for r in rows for m in r["messages"]]
-    # larger embeddings than a pretrained model's start: the adapter trains none, and must still answer sharply
-    base = build_tiny_causal_lm(tmp_path / "base", "llama", (*tiny_setup.TEXTS, *texts), seed=0, hidden_size=64,
-                                initializer_range=0.2)
+    base = tiny_base(tmp_path, rows)
     before = right_letter_probability(base, rows)
-
-    config = tiny_setup.config_dict(base, tmp_path / "data", tmp_path / "out", max_steps=60, max_length=1024,
-                                    learning_rate=3e-3, eval_fraction=0.0)
-    config["role"] = "critic"
-    result = train_causal_lm(load_train_config(config))
-    merged = merge_adapter(result.adapter_dir, tmp_path / "critic")
+    merged = trained_critic(tmp_path, base)
     after = right_letter_probability(merged, rows)
     # each pair comes in both orders, so a critic can only learn these rows by reading the options
     assert min(after) > 0.5 and sum(after) / len(after) > sum(before) / len(before) + 0.3, (before, after)
 
-    picked = mscsql("select", "--benchmark", "spider-dev", "--data-dir", str(root), "--candidates", *map(str, files),
-                    "--selector", "vote", "--selector", "critic", "--critic-model", str(merged),
-                    "--critic-mode", "pairwise", "--output", str(tmp_path / "select"), "--workers", "1",
-                    timeout=600)
-    assert picked.returncode == 0, picked.stderr
-    summary = json.loads((tmp_path / "select" / "summary.json").read_text())
+    summary = selected_with(tmp_path, root, files, merged, "--critic-mode", "pairwise")
     # of the six questions 1 is right and 4 wrong whatever is chosen; the vote misses 0 (the minority is right) and
     # 2 (no majority: the first file's wrong answer); the trained critic gets every question that can be right
     assert summary["selectors"] == pytest.approx({"vote": 3 / 6, "critic": 5 / 6}, abs=1e-4), summary
@@ -94,29 +106,14 @@ def test_pairwise_rows_take_no_other_ordering(tmp_path: Path) -> None:
 def test_a_critic_trained_on_by_support_rows_picks_the_right_groups(tmp_path: Path) -> None:
     """The joint critic in the order of support, end to end: by-support rows (the options in the order the critic
     shows them), the LoRA recipe, and ``mscsql select -s critic --critic-ordering by-support`` with the result."""
-    from mscsql.training.config import load_train_config
-    from mscsql.training.merge import merge_adapter
-    from mscsql.training.recipe import train_causal_lm
-
     root, files = make_pools(tmp_path)
     build(root, files, tmp_path / "data", orderings=1, ordering="by-support")
     data, _stored = read_dataset(tmp_path / "data", "critic")
     rows = list(data["train"])
     assert sorted(r["index"] for r in rows) == [0, 2, 3, 5]  # one row per question that teaches
-    texts = [m["content"] for r in rows for m in r["messages"]]
-    base = build_tiny_causal_lm(tmp_path / "base", "llama", (*tiny_setup.TEXTS, *texts), seed=0, hidden_size=64,
-                                initializer_range=0.2)
-    config = tiny_setup.config_dict(base, tmp_path / "data", tmp_path / "out", max_steps=60, max_length=1024,
-                                    learning_rate=3e-3, eval_fraction=0.0)
-    config["role"] = "critic"
-    merged = merge_adapter(train_causal_lm(load_train_config(config)).adapter_dir, tmp_path / "critic")
+    merged = trained_critic(tmp_path, tiny_base(tmp_path, rows))
     assert min(right_letter_probability(merged, rows)) > 0.5
 
-    picked = mscsql("select", "--benchmark", "spider-dev", "--data-dir", str(root), "--candidates", *map(str, files),
-                    "--selector", "vote", "--selector", "critic", "--critic-model", str(merged),
-                    "--critic-ordering", "by-support", "--output", str(tmp_path / "select"), "--workers", "1",
-                    timeout=600)
-    assert picked.returncode == 0, picked.stderr
-    summary = json.loads((tmp_path / "select" / "summary.json").read_text())
+    summary = selected_with(tmp_path, root, files, merged, "--critic-ordering", "by-support")
     # as with the pairwise critic: the vote gets 3 of the 6 questions, the critic every one that can be right
     assert summary["selectors"] == pytest.approx({"vote": 3 / 6, "critic": 5 / 6}, abs=1e-4), summary
