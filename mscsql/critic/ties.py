@@ -14,6 +14,7 @@ row has the same ordering keys as the first. Nothing here reads a label.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import sqlglot
@@ -21,6 +22,7 @@ from sqlglot import exp
 
 from mscsql.db.guard import sqlglot_dialect
 from mscsql.errors import MscSqlError
+from mscsql.types import ExecutionItem, TablePolicy
 
 log = logging.getLogger(__name__)
 
@@ -88,22 +90,32 @@ def tied_rows(rows: Any, keys: int) -> bool:
     return len(rows) >= 2 and keys >= 1 and tuple(rows[0])[-keys:] == tuple(rows[1])[-keys:]
 
 
-def top_tied(db: Any, sql: str, timeout_s: float) -> float:
-    """1 when ``sql``'s one top row on ``db`` is tied with the next (see the module), else 0 (also when the probe
-    cannot be made or does not run)."""
+def probe_ties(db: Any, statements: Sequence[str], *, timeout_s: float, tables: TablePolicy | None = None,
+               workers: int = 1) -> list[float]:
+    """For each statement, 1 when its one top row on ``db`` is tied with the next (see the module), else 0 (also
+    when it has no probe, or its probe does not run); the probes run together, read-only, under the guard,
+    ``timeout_s`` and ``tables``. A probe that raises (a lost connection, say) reads 0: it only tunes a
+    confidence."""
     from mscsql.db import execute_many
-    from mscsql.types import ExecutionItem
 
-    made = top_tie_probe(sql, db.dialect)
-    if made is None:
-        return 0.0
-    probe, keys = made
+    out = [0.0] * len(statements)
+    jobs = [(i, made) for i, sql in enumerate(statements) if (made := top_tie_probe(sql, db.dialect)) is not None]
+    if not jobs:
+        return out
     try:
-        [result] = execute_many([ExecutionItem(db, probe)], timeout_s=timeout_s, max_rows=2)
-    except MscSqlError as error:  # a lost connection, say: the probe only tunes a confidence
-        log.warning("tie probe did not run: %s", error.message)
-        return 0.0
-    if not result.ok:
-        log.debug("tie probe did not run (%s): %s", result.status.value, result.error)
-        return 0.0
-    return 1.0 if tied_rows(result.rows, keys) else 0.0
+        results = execute_many([ExecutionItem(db, probe, tables=tables) for _i, (probe, _keys) in jobs],
+                               workers=workers, timeout_s=timeout_s, max_rows=2)
+    except MscSqlError as error:
+        log.warning("tie probes did not run: %s", error.message)
+        return out
+    for (i, (_probe, keys)), result in zip(jobs, results, strict=True):
+        if not result.ok:
+            log.debug("tie probe did not run (%s): %s", result.status.value, result.error)
+        elif tied_rows(result.rows, keys):
+            out[i] = 1.0
+    return out
+
+
+def top_tied(db: Any, sql: str, timeout_s: float) -> float:
+    """:func:`probe_ties` of one statement."""
+    return probe_ties(db, [sql], timeout_s=timeout_s)[0]

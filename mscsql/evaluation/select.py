@@ -74,11 +74,14 @@ def run_candidates(db: Any, indexes: list[int], files: list[PredictionFile], *, 
 
 @dataclass
 class _Ran:
-    """One database's questions with every file's candidates run."""
+    """One database's questions with every file's candidates run, each selector's choices and whether each chosen
+    query's top row is tied (which the confidence reads)."""
 
     items: list[Any]
     schema: Any
     executed: list[list[CandidateResult]]
+    chosen: dict[str, list[Any]]
+    ties: dict[str, list[float]]
 
 
 @dataclass
@@ -108,12 +111,12 @@ class SelectRun:
         verdict = {(r["prediction_file"], r["index"]): bool(r["correct"]) for r in rows if r["status"] != "skipped"}
         names = [f.name for f in self.files]
         items = [i for i in self.benchmark.items if i.database and all((n, i.index) in verdict for n in names)]
-        # each database's executed candidates wait on disk (a run holds one database's results at a time) until
-        # the generators' reliabilities, which the confidence reads, are estimated over the whole run without labels
-        # (and written for a pipeline of the same generators to read: selection.reliability)
+        # each database's executed candidates and choices wait on disk (a run holds one database's results at a
+        # time) until the generators' reliabilities, which the confidence reads, are estimated over the whole run
+        # without labels (and written for a pipeline of the same generators to read: selection.reliability)
         with tempfile.TemporaryDirectory(prefix="candidates-", dir=self.output) as spill:
             waiting, seen = [], []
-            with tqdm(total=len(items), desc="running candidates", unit="q", disable=not self.progress) as bar:
+            with tqdm(total=len(items), desc="running and choosing", unit="q", disable=not self.progress) as bar:
                 for _db, group in groupby(sorted(items, key=lambda i: (i.database, i.index)),
                                           key=lambda i: i.database):
                     ran = self._run_database(list(group))
@@ -127,11 +130,11 @@ class SelectRun:
             kept = keep_reliability(reliability, names, self.output)
             weights = reliability.weights()
             records = []
-            with tqdm(total=len(items), desc="selecting", unit="q", disable=not self.progress) as bar:
+            with tqdm(total=len(items), desc="confidence", unit="q", disable=not self.progress) as bar:
                 for path in waiting:
                     with path.open("rb") as source:
                         ran = pickle.load(source)  # written by this run a moment ago
-                    records += self._select_database(ran, names, verdict, weights)
+                    records += self._records(ran, names, verdict, weights)
                     bar.update(len(ran.items))
         records.sort(key=lambda r: r["index"])
         with (self.output / "selections.jsonl").open("w", encoding="utf-8") as sink:
@@ -149,22 +152,26 @@ class SelectRun:
         return self.confidence
 
     def _run_database(self, items: list[Any]) -> _Ran:
+        """The execute and choose stages on one database (the selectors read no reliability: only the confidence
+        does, later), and the tie probes of the chosen queries while the database is open."""
+        names = [f.name for f in self.files]
+        questions = [benchmark_question(item) for item in items]
         with connect(items[0].database) as db:
             schema = db.schema()
             by_question = run_candidates(db, [item.index for item in items], self.files, workers=self.workers,
                                          timeout_s=self.timeout_s)
-        return _Ran(items, schema, [by_question[item.index] for item in items])
-
-    def _select_database(self, ran: _Ran, names: list[str], verdict: dict[tuple[str, int], bool],
-                         weights: dict[str, float]) -> list[dict[str, Any]]:
-        items, schema, executed = ran.items, ran.schema, ran.executed
-        schema_text = whole_schema_text(schema)
-        questions = [benchmark_question(item) for item in items]
-        chosen = {name: choose(selector, questions, [schema_text] * len(items), executed, names)
-                  for name, selector in self.selectors.items()}
-        with connect(items[0].database) as db:  # what the confidence reads: is a chosen top row tied?
+            executed = [by_question[item.index] for item in items]
+            texts = [whole_schema_text(schema)] * len(items)
+            chosen = {name: choose(selector, questions, texts, executed, names)
+                      for name, selector in self.selectors.items()}
             limits = Limits(timeout_s=self.timeout_s, max_rows=2)
             ties = {name: top_ties(db, chosen[name], limits=limits, workers=self.workers) for name in self.selectors}
+        return _Ran(items, schema, executed, chosen, ties)
+
+    def _records(self, ran: _Ran, names: list[str], verdict: dict[tuple[str, int], bool],
+                         weights: dict[str, float]) -> list[dict[str, Any]]:
+        items, schema, executed, chosen, ties = ran.items, ran.schema, ran.executed, ran.chosen, ran.ties
+        questions = [benchmark_question(item) for item in items]
         records = []
         for position, item in enumerate(items):
             record: dict[str, Any] = {"index": item.index, "db_id": item.db_id, "difficulty": item.difficulty,

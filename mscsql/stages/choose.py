@@ -73,6 +73,13 @@ def answer_of(item: Prepared, pool: Sequence[Candidate], results: Sequence[Candi
     scores: Sequence[float | None] = choice.scores if choice.scores is not None else [None] * len(groups)
     chosen = choice.candidate
     dialect = item.link.schema.dialect
+    said: dict[str, str] = {}  # the chosen SQL is often its group's first: each query explained once
+
+    def explained(sql: str) -> str:
+        if sql not in said:
+            said[sql] = explain(sql, dialect)
+        return said[sql]
+
     likely, read = None, None
     if confidence is not None:
         read = features(item.question.text, item.question.evidence, results, choice, item.link.full_schema, weights,
@@ -80,12 +87,12 @@ def answer_of(item: Prepared, pool: Sequence[Candidate], results: Sequence[Candi
         likely = round(confidence.predict(read), 4)
     return Answer(question=item.question, sql=chosen.sql if chosen else None, result=chosen.result if chosen else None,
                   candidates=infos,
-                  groups=tuple(GroupInfo(g.count, g.ok, s, explain(g.members[0].sql, dialect) if g.ok else "")
+                  groups=tuple(GroupInfo(g.count, g.ok, s, explained(g.members[0].sql) if g.ok else "")
                                for g, s in zip(groups, scores, strict=True)),
                   chosen_group=choice.group, linked_schema=item.link, selector=selector,
                   unanimous=len([g for g in groups if g.ok]) == 1, timings=timings, config_hash=config_hash,
                   prompt_hash=item.prompt.prompt_hash,
-                  explanation=explain(chosen.sql, dialect) if chosen else "", confidence=likely,
+                  explanation=explained(chosen.sql) if chosen else "", confidence=likely,
                   abstained=min_confidence > 0 and (likely is None or likely < min_confidence),
                   confidence_features=read)
 

@@ -4,20 +4,16 @@ deduplicated; see :mod:`mscsql.generation.candidates`), and every candidate runs
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from mscsql.critic.grouping import CandidateResult, sample_sources
 from mscsql.db import execute_many
-from mscsql.errors import MscSqlError
 from mscsql.generation.base import Sample
 from mscsql.generation.candidates import Candidate, collect_candidates
 from mscsql.stages.events import UNWATCHED, BatchControl
 from mscsql.types import ExecutionItem, TablePolicy
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -63,33 +59,22 @@ def execute(db: Any, pools: Sequence[Sequence[Candidate]], priority: Sequence[st
 def top_ties(db: Any, choices: Sequence[Any], *, limits: Limits | Sequence[Limits], workers: int = 1,
              skip: Sequence[bool] | None = None) -> list[float]:
     """For each :class:`~mscsql.critic.base.Choice`, 1 when its chosen query keeps the one top row of an ordering
-    and the next row ties with it (:mod:`mscsql.critic.ties`), else 0: what the answers' confidence reads. One
-    more read-only query for each such query only (each distinct one once), under the guard and its question's
+    and the next row ties with it (:func:`mscsql.critic.ties.probe_ties`), else 0: what the answers' confidence
+    reads. One more read-only query for each such query only (each distinct one once), under its question's
     ``limits`` (timeout and tables), those of a batch together; ``skip``: questions not to probe (cancelled)."""
-    from mscsql.critic.ties import tied_rows, top_tie_probe
+    from mscsql.critic.ties import probe_ties
 
     per_question = [limits] * len(choices) if isinstance(limits, Limits) else list(limits)
-    out = [0.0] * len(choices)
-    wanted: dict[tuple[Limits, str], list[int]] = {}
+    wanted: dict[Limits, dict[str, list[int]]] = {}
     for i, choice in enumerate(choices):
         chosen = choice.candidate
         if (skip is not None and skip[i]) or chosen is None or not chosen.result.ok or not chosen.result.rows:
             continue
-        wanted.setdefault((per_question[i], chosen.sql), []).append(i)
-    probes = {key: top_tie_probe(key[1], db.dialect) for key in wanted}
-    by_limits: dict[Limits, list[tuple[str, int, list[int]]]] = {}
-    for (limit, _sql), made in probes.items():
-        if made is not None:
-            by_limits.setdefault(limit, []).append((made[0], made[1], wanted[(limit, _sql)]))
-    for limit, jobs in by_limits.items():
-        try:
-            results = execute_many([ExecutionItem(db, probe, tables=limit.tables) for probe, _k, _q in jobs],
-                                   workers=workers, timeout_s=limit.timeout_s, max_rows=2)
-        except MscSqlError as error:  # the answers stand without the probe: it only tunes their confidence
-            log.warning("tie probes did not run: %s", error.message)
-            continue
-        for (_probe, keys, questions), result in zip(jobs, results, strict=True):
-            if result.ok and tied_rows(result.rows, keys):
-                for i in questions:
-                    out[i] = 1.0
+        wanted.setdefault(per_question[i], {}).setdefault(chosen.sql, []).append(i)
+    out = [0.0] * len(choices)
+    for limit, statements in wanted.items():
+        found = probe_ties(db, list(statements), timeout_s=limit.timeout_s, tables=limit.tables, workers=workers)
+        for tied, questions in zip(found, statements.values(), strict=True):
+            for i in questions:
+                out[i] = tied
     return out
