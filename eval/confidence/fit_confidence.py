@@ -152,12 +152,16 @@ class TopTies:
         self.found: dict[tuple[int, str], float] = {}
         self.open: dict[str, Any] = {}
 
+    def database(self, question: Any) -> Any:
+        """``question``'s database, opened once."""
+        if question.database not in self.open:
+            self.open[question.database] = connect(question.database)
+        return self.open[question.database]
+
     def __call__(self, question: Any, sql: str) -> float:
         key = (question.index, sql)
         if key not in self.found:
-            if question.database not in self.open:
-                self.open[question.database] = connect(question.database)
-            self.found[key] = top_tied(self.open[question.database], sql, 30.0)  # as top_ties runs it
+            self.found[key] = top_tied(self.database(question), sql, 30.0)  # as top_ties runs it
         return self.found[key]
 
     def of(self, question: Any, choice: Choice) -> float:

@@ -34,7 +34,7 @@ import fit_confidence as base
 
 from mscsql.critic.confidence import FEATURES, PENALTY_PER_ANSWER
 from mscsql.critic.ties import KEY_PREFIX, top_tie_probe
-from mscsql.db import connect, execute_many
+from mscsql.db import execute_many
 from mscsql.types import ExecutionItem
 
 log = logging.getLogger("top_ties")
@@ -91,16 +91,10 @@ def variants(rows: list[tuple[Any, ...]], keys: int, k: int) -> dict[str, float]
 
 
 class Probes:
-    """Each (question, statement) probed once on its database."""
+    """Each (question, statement) probed once on its database (opened once, with fit_confidence.py's probes)."""
 
     def __init__(self) -> None:
         self.found: dict[tuple[int, str], dict[str, float]] = {}
-        self.open: dict[str, Any] = {}
-
-    def close(self) -> None:
-        for db in self.open.values():
-            db.close()
-        self.open.clear()
 
     def __call__(self, question: Any, sql: str) -> dict[str, float]:
         key = (question.index, sql)
@@ -108,9 +102,7 @@ class Probes:
             made = wide_probe(sql)
             self.found[key] = dict(ZERO)
             if made is not None:
-                if question.database not in self.open:
-                    self.open[question.database] = connect(question.database)
-                [result] = execute_many([ExecutionItem(self.open[question.database], made[0])], timeout_s=30.0,
+                [result] = execute_many([ExecutionItem(base.TIES.database(question), made[0])], timeout_s=30.0,
                                         max_rows=made[2] + 20)
                 if result.ok:
                     self.found[key] = variants(list(result.rows), made[1], made[2])
@@ -152,7 +144,6 @@ def main() -> None:
                                       for n, v in fired.items()},
         "variants": report, "seconds": round(time.perf_counter() - started, 1)})
     base.TIES.close()
-    probes.close()
 
 
 if __name__ == "__main__":
